@@ -1,0 +1,60 @@
+// functions.h — every differentiable op, one declaration each. The forward and backward
+// of each op live side by side in the .cpp file named in its group's comment.
+// Shapes: x is any shape unless stated; broadcasting follows tensor/ops.h, and gradients of
+// broadcast inputs are summed back to the input's shape.
+#pragma once
+
+#include "autograd/variable.h"
+
+namespace kz {
+
+// --- autograd/elementwise.cpp ---------------------------------------------------------------
+Variable add(const Variable& a, const Variable& b);
+Variable sub(const Variable& a, const Variable& b);
+Variable mul(const Variable& a, const Variable& b);
+Variable div(const Variable& a, const Variable& b);
+Variable maximum(const Variable& a, const Variable& b);  // ties: gradient split half/half
+Variable minimum(const Variable& a, const Variable& b);
+Variable add(const Variable& a, float s);
+Variable mul(const Variable& a, float s);
+Variable pow(const Variable& a, float exponent);
+Variable clamp(const Variable& a, float low, float high);  // gradient 1 inside [low, high]
+Variable neg(const Variable& a);
+Variable exp(const Variable& a);
+Variable log(const Variable& a);
+Variable sqrt(const Variable& a);
+
+// --- autograd/reduce.cpp --------------------------------------------------------------------
+Variable sum(const Variable& a, const Shape& dims = {}, bool keepdim = false);
+Variable mean(const Variable& a, const Shape& dims = {}, bool keepdim = false);
+Variable var(const Variable& a, const Shape& dims = {}, bool keepdim = false, int correction = 1);
+Variable max(const Variable& a, int64_t dim, bool keepdim = false);  // grad to the argmax
+Variable min(const Variable& a, int64_t dim, bool keepdim = false);
+
+// --- autograd/views.cpp ---------------------------------------------------------------------
+Variable reshape(const Variable& a, const Shape& shape);
+Variable permute(const Variable& a, const Shape& dims);
+Variable transpose(const Variable& a, int64_t d0, int64_t d1);
+Variable narrow(const Variable& a, int64_t dim, int64_t start, int64_t length);
+Variable squeeze(const Variable& a, int64_t dim);
+Variable unsqueeze(const Variable& a, int64_t dim);
+Variable expand(const Variable& a, const Shape& shape);
+Variable flatten(const Variable& a, int64_t start_dim = 0, int64_t end_dim = -1);
+Variable cat(const std::vector<Variable>& parts, int64_t dim);
+
+// --- autograd/matmul.cpp --------------------------------------------------------------------
+// a (M,K) @ b (K,N) -> (M,N); batched (B,M,K) @ (B,K,N) as tensor/ops.h matmul.
+Variable matmul(const Variable& a, const Variable& b);
+// x (N,in) @ weight(out,in)^T + bias(out) -> (N,out); bias may be undefined.
+Variable linear(const Variable& x, const Variable& weight, const Variable& bias);
+
+// --- autograd/softmax.cpp -------------------------------------------------------------------
+// log_softmax along dim, computed as x - max - log(sum(exp(x - max))) (stable).
+Variable log_softmax(const Variable& x, int64_t dim);
+Variable softmax(const Variable& x, int64_t dim);
+// Mean negative log-likelihood of class indices. logits (N,C); targets N ints in [0, C).
+// label_smoothing ε mixes the one-hot target with the uniform 1/C, as PyTorch's.
+Variable cross_entropy(const Variable& logits, const std::vector<int64_t>& targets,
+                       float label_smoothing = 0.0f);
+
+}  // namespace kz

@@ -1,0 +1,106 @@
+// variable.h — autograd: Variable, the graph Node, and the backward engine.
+//
+// A Variable is a Tensor plus what autograd needs: its gradient, whether it requires one,
+// and — when it was computed by a differentiable op — the Node that made it. A Node holds
+// the op's inputs (the graph's edges), what its backward saved (captured by the backward
+// closure), and the backward itself. There is no global tape: the graph is the web of
+// shared_ptrs from a result back to its leaves.
+//
+// backward() walks an iterative topological order (no recursion: graphs are deep),
+// accumulates gradients with +=, and frees each node's saved tensors once used.
+// Ops that are not differentiable produce results that do not require grad; calling
+// backward() on a result that does not require grad throws at once.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace kz {
+
+struct Node;
+
+struct VariableImpl {
+  Tensor data;
+  Tensor grad;                    // undefined until a backward reaches this leaf
+  bool requires_grad = false;
+  std::shared_ptr<Node> grad_fn;  // null for leaves
+};
+
+class Variable {
+ public:
+  Variable() = default;
+  explicit Variable(Tensor data, bool requires_grad = false);
+
+  bool defined() const { return impl_ != nullptr; }
+  const Tensor& data() const { return impl_->data; }
+  Tensor& data() { return impl_->data; }  // optimizers update parameters in place
+  const Tensor& grad() const { return impl_->grad; }
+  Tensor& grad() { return impl_->grad; }
+  bool requires_grad() const { return impl_->requires_grad; }
+  void set_requires_grad(bool r);  // leaves only
+  bool is_leaf() const { return impl_->grad_fn == nullptr; }
+  const std::shared_ptr<Node>& grad_fn() const { return impl_->grad_fn; }
+  const std::shared_ptr<VariableImpl>& impl() const { return impl_; }
+
+  const Shape& shape() const { return impl_->data.shape(); }
+  int64_t dim() const { return impl_->data.dim(); }
+  int64_t size(int64_t d) const { return impl_->data.size(d); }
+  int64_t numel() const { return impl_->data.numel(); }
+  float item() const { return impl_->data.item(); }
+
+  Variable detach() const;  // same data, no graph, no grad
+  void zero_grad() { impl_->grad = Tensor(); }  // PyTorch's set_to_none
+
+  // Backpropagate from this variable. A 1-element result needs no grad_output (it is 1);
+  // otherwise pass one of this shape. retain_graph keeps saved tensors for a second pass.
+  void backward(const Tensor& grad_output = Tensor(), bool retain_graph = false) const;
+
+ private:
+  std::shared_ptr<VariableImpl> impl_;
+};
+
+// backward(dout) returns one gradient per input, each of that input's shape, or an
+// undefined Tensor where the input needs none.
+using BackwardFn = std::function<std::vector<Tensor>(const Tensor& dout)>;
+
+struct Node {
+  std::string name;  // the op, e.g. "conv2d"; used in errors and by the profiler
+  std::vector<std::shared_ptr<VariableImpl>> inputs;
+  BackwardFn backward;  // released after use unless retain_graph
+  std::vector<Shape> input_shapes;
+};
+
+// Wraps an op's result: when gradients are enabled and some input requires grad, the
+// result gets a Node with `backward`; otherwise it is a plain constant.
+Variable make_result(Tensor out, const char* name, const std::vector<Variable>& inputs,
+                     BackwardFn backward);
+
+// True when a result of these inputs would need a graph node (an op can then skip saving).
+bool needs_grad(const std::vector<Variable>& inputs);
+
+// Gradient mode is per thread: NoGradGuard turns it off in its scope (inference).
+bool grad_enabled();
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// Called around every node's backward when set (the profiler). Not set = no cost.
+struct BackwardObserver {
+  virtual ~BackwardObserver() = default;
+  virtual void begin(const Node& node) = 0;
+  virtual void end(const Node& node) = 0;
+};
+void set_backward_observer(BackwardObserver* observer);  // per thread; nullptr = off
+
+}  // namespace kz

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs every build and run dependency of kizuki from Debian's packages.
+# Idempotent and quiet: when everything is present it does nothing and prints nothing.
+set -euo pipefail
+packages=(
+  g++ make meson ninja-build cmake pkg-config
+  libopenblas-openmp-dev libdnnl-dev ocl-icd-opencl-dev
+  libstb-dev doctest-dev libbenchmark-dev libcli11-dev libfmt-dev nlohmann-json3-dev zlib1g-dev
+  dataset-fashion-mnist
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

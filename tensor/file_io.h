@@ -1,0 +1,16 @@
+// file_io.h — whole-file reads and atomic writes.
+//
+// write_file_atomic writes `path.tmp.<pid>`, fsyncs it, renames it over `path` and fsyncs
+// the directory: a crash or kill -9 at any point leaves either the old file or the new one,
+// never a torn one. Errors name the file: "[write] out/results.json: No space left on device".
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace kz {
+
+std::string read_file(const std::string& path);  // throws kz::Error naming the file
+void write_file_atomic(const std::string& path, std::string_view bytes);
+
+}  // namespace kz
