@@ -5,6 +5,8 @@
 #pragma once
 
 #include "autograd/variable.h"
+#include "tensor/conv2d.h"
+#include "tensor/generator.h"
 
 namespace kz {
 
@@ -56,5 +58,25 @@ Variable softmax(const Variable& x, int64_t dim);
 // label_smoothing ε mixes the one-hot target with the uniform 1/C, as PyTorch's.
 Variable cross_entropy(const Variable& logits, const std::vector<int64_t>& targets,
                        float label_smoothing = 0.0f);
+
+// --- autograd/conv2d.cpp (kernels in tensor/conv2d.h) ---------------------------------------
+// x (N,C,H,W), weight (O,C/groups,kH,kW), bias (O) or undefined -> (N,O,OH,OW).
+Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
+                const Conv2dParams& p);
+
+// --- autograd/batch_norm.cpp (kernels in tensor/batch_norm.h) -------------------------------
+// x (N,C,H,W); weight, bias (C); running stats (C) are updated in place when training.
+Variable batch_norm(const Variable& x, const Variable& weight, const Variable& bias,
+                    Tensor& running_mean, Tensor& running_var, bool training, float momentum,
+                    float eps);
+
+// --- autograd/activations.cpp ---------------------------------------------------------------
+Variable relu(const Variable& x);
+Variable relu6(const Variable& x);  // min(max(x, 0), 6); gradient 1 on (0, 6)
+
+// --- autograd/pooling.cpp -------------------------------------------------------------------
+Variable global_avg_pool2d(const Variable& x);  // (N,C,H,W) -> (N,C)
+// Inverted dropout: zero with probability p, scale kept ones by 1/(1−p); identity in eval.
+Variable dropout(const Variable& x, float p, bool training, Generator& gen);
 
 }  // namespace kz

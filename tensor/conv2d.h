@@ -1,0 +1,46 @@
+// conv2d.h — 2-D convolution kernels: oneDNN (tensor/dnnl.h) and the naive reference.
+//
+// Shapes: x is (N,C,H,W) — any strides, contiguous NCHW or channels-last; weight is OIHW
+// (O, C/groups, kH, kW); bias is (O) or undefined; y is (N,O,OH,OW) in x's memory format.
+// OH = (H + pad_top + pad_bottom − kH) / stride + 1, likewise OW. Cross-correlation, as
+// PyTorch and TF. Depthwise: groups = C, weight (C,1,kH,kW).
+#pragma once
+
+#include "tensor/tensor.h"
+
+namespace kz {
+
+struct Conv2dParams {
+  int64_t stride = 1;
+  int64_t pad_top = 0, pad_bottom = 0, pad_left = 0, pad_right = 0;
+  int64_t groups = 1;
+
+  // PyTorch's padding=p on every side.
+  static Conv2dParams symmetric(int64_t stride, int64_t pad, int64_t groups = 1);
+  // TF/Keras "SAME": total pad max((ceil(n/s)−1)·s + k − n, 0) per axis, floor(total/2)
+  // before and the rest after (stride-2 3×3 on an even size: 0 top/left, 1 bottom/right).
+  static Conv2dParams tf_same(int64_t in_h, int64_t in_w, int64_t kernel, int64_t stride,
+                              int64_t groups = 1);
+};
+
+Shape conv2d_output_shape(const Shape& x, const Shape& weight, const Conv2dParams& p);
+
+// Fast path (oneDNN). dy is (N,O,OH,OW).
+Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                      const Conv2dParams& p);
+Tensor conv2d_backward_data(const Tensor& dy, const Tensor& weight, const Shape& x_shape,
+                            const Conv2dParams& p);
+// Returns dweight (OIHW); writes dbias (O) when dbias is non-null.
+Tensor conv2d_backward_weights(const Tensor& dy, const Tensor& x, const Shape& weight_shape,
+                               const Conv2dParams& p, Tensor* dbias);
+
+// Reference loops with the same contracts.
+Tensor conv2d_forward_naive(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                            const Conv2dParams& p);
+Tensor conv2d_backward_data_naive(const Tensor& dy, const Tensor& weight,
+                                  const Shape& x_shape, const Conv2dParams& p);
+Tensor conv2d_backward_weights_naive(const Tensor& dy, const Tensor& x,
+                                     const Shape& weight_shape, const Conv2dParams& p,
+                                     Tensor* dbias);
+
+}  // namespace kz
