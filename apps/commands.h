@@ -1,0 +1,11 @@
+// commands.h — one function per subcommand: each adds itself to the CLI11 app, and its
+// callback does the work. Errors propagate as kz::Error and main prints them.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace kz {
+
+void add_info_command(CLI::App& app);     // apps/cmd_info.cpp
+
+}  // namespace kz

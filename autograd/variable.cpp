@@ -1,0 +1,130 @@
+// variable.cpp — Variable, graph construction and the backward engine (see variable.h).
+#include "autograd/variable.h"
+
+#include <unordered_map>
+#include <unordered_set>
+
+#include "tensor/ops.h"
+
+namespace kz {
+
+namespace {
+thread_local bool g_grad_enabled = true;
+thread_local BackwardObserver* g_observer = nullptr;
+}  // namespace
+
+bool grad_enabled() { return g_grad_enabled; }
+NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
+NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
+void set_backward_observer(BackwardObserver* observer) { g_observer = observer; }
+
+Variable::Variable(Tensor data, bool requires_grad) : impl_(std::make_shared<VariableImpl>()) {
+  impl_->data = std::move(data);
+  impl_->requires_grad = requires_grad;
+}
+
+void Variable::set_requires_grad(bool r) {
+  KZ_CHECK(is_leaf(), "requires_grad", "can only be set on leaves, not on the result of {}",
+           impl_->grad_fn->name);
+  impl_->requires_grad = r;
+}
+
+Variable Variable::detach() const { return Variable(impl_->data, false); }
+
+bool needs_grad(const std::vector<Variable>& inputs) {
+  if (!g_grad_enabled) return false;
+  for (const Variable& v : inputs)
+    if (v.defined() && v.requires_grad()) return true;
+  return false;
+}
+
+Variable make_result(Tensor out, const char* name, const std::vector<Variable>& inputs,
+                     BackwardFn backward) {
+  Variable result(std::move(out), false);
+  if (!needs_grad(inputs)) return result;
+  KZ_ASSERT(backward != nullptr);
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  node->backward = std::move(backward);
+  for (const Variable& v : inputs) {
+    node->inputs.push_back(v.defined() ? v.impl() : nullptr);
+    node->input_shapes.push_back(v.defined() ? v.shape() : Shape{});
+  }
+  result.impl()->requires_grad = true;
+  result.impl()->grad_fn = std::move(node);
+  return result;
+}
+
+void Variable::backward(const Tensor& grad_output, bool retain_graph) const {
+  KZ_CHECK(defined(), "backward", "called on an undefined Variable");
+  KZ_CHECK(requires_grad(), "backward",
+           "this result does not require grad: no input requires grad, it was computed under "
+           "NoGradGuard, or its op is not differentiable");
+  Tensor seed = grad_output;
+  if (!seed.defined()) {
+    KZ_CHECK(numel() == 1, "backward", "a grad_output is needed for a non-scalar result of "
+             "shape {}", shape_str(shape()));
+    seed = Tensor::ones(shape());
+  }
+  KZ_CHECK(seed.shape() == shape(), "backward", "grad_output shape {} differs from result {}",
+           shape_str(seed.shape()), shape_str(shape()));
+
+  // Post-order of an iterative depth-first search: every variable comes after all its
+  // inputs. Walked in reverse, each variable is reached after all its consumers, so its
+  // gradient is complete when its node's backward runs.
+  std::vector<VariableImpl*> order;
+  std::unordered_set<VariableImpl*> visited;
+  std::vector<std::pair<VariableImpl*, size_t>> stack{{impl_.get(), 0}};
+  visited.insert(impl_.get());
+  while (!stack.empty()) {
+    auto& [v, next] = stack.back();
+    const Node* node = v->grad_fn.get();
+    if (node && next < node->inputs.size()) {
+      VariableImpl* in = node->inputs[next++].get();
+      if (in && in->requires_grad && in->grad_fn && visited.insert(in).second)
+        stack.push_back({in, 0});
+      continue;
+    }
+    order.push_back(v);
+    stack.pop_back();
+  }
+
+  std::unordered_map<VariableImpl*, Tensor> grads;
+  grads[impl_.get()] = seed;
+  for (auto it = order.rbegin(); it != order.rend(); ++it) {
+    VariableImpl* v = *it;
+    Node& node = *v->grad_fn;
+    auto g = grads.find(v);
+    if (g == grads.end()) continue;  // no gradient flowed here
+    const Tensor dout = std::move(g->second);
+    grads.erase(g);
+    KZ_CHECK(node.backward != nullptr, "backward",
+             "the graph through {} was already freed; pass retain_graph=true to backward "
+             "twice", node.name);
+    if (g_observer) g_observer->begin(node);
+    std::vector<Tensor> dinputs = node.backward(dout);
+    if (g_observer) g_observer->end(node);
+    KZ_ASSERT(dinputs.size() == node.inputs.size());
+    if (!retain_graph) node.backward = nullptr;  // frees what the op saved
+    for (size_t i = 0; i < dinputs.size(); ++i) {
+      VariableImpl* in = node.inputs[i].get();
+      Tensor& d = dinputs[i];
+      if (!in || !in->requires_grad || !d.defined()) continue;
+      KZ_CHECK(d.shape() == in->data.shape(), "backward",
+               "{} returned a gradient of shape {} for an input of shape {}", node.name,
+               shape_str(d.shape()), shape_str(in->data.shape()));
+      Tensor& slot = in->grad_fn ? grads[in] : in->grad;
+      if (!slot.defined()) {
+        // Leaves own their gradient (optimizers update it in place); intermediate
+        // gradients may alias a consumer's output gradient until they are accumulated.
+        slot = in->grad_fn ? d : d.clone();
+      } else if (in->grad_fn) {
+        slot = add(slot, d);
+      } else {
+        add_(slot, d);
+      }
+    }
+  }
+}
+
+}  // namespace kz

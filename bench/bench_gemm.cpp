@@ -1,0 +1,34 @@
+// bench_gemm.cpp — SGEMM: OpenBLAS (tensor/blas.h) against the naive triple loop, square
+// sizes, in GFLOP/s (2·M·N·K flops per call).
+#include <benchmark/benchmark.h>
+
+#include "tensor/blas.h"
+#include "tensor/generator.h"
+#include "tensor/tensor.h"
+
+namespace {
+
+template <bool kNaive>
+void BM_sgemm(benchmark::State& state) {
+  const int64_t n = state.range(0);
+  kz::Generator gen(0);
+  const kz::Tensor a = kz::Tensor::uniform({n, n}, -1, 1, gen);
+  const kz::Tensor b = kz::Tensor::uniform({n, n}, -1, 1, gen);
+  kz::Tensor c = kz::Tensor::zeros({n, n});
+  for (auto _ : state) {
+    if (kNaive)
+      kz::sgemm_naive(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    else
+      kz::sgemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      2.0 * double(n) * double(n) * double(n), benchmark::Counter::kIsIterationInvariantRate,
+      benchmark::Counter::kIs1000);
+}
+
+}  // namespace
+
+BENCHMARK(BM_sgemm<false>)->Name("sgemm/openblas")->Arg(64)->Arg(256)->Arg(1024)->UseRealTime();
+BENCHMARK(BM_sgemm<true>)->Name("sgemm/naive")->Arg(64)->Arg(256)->UseRealTime();
+BENCHMARK_MAIN();

@@ -1,0 +1,50 @@
+// strided.h — walking K same-shaped strided tensors together (internal to tensor/).
+//
+// strided_rows(shape, {strides...}, {offsets...}, row) calls
+//   row(offsets, n, inner_strides)
+// once per innermost row: `offsets` are each tensor's element offset of the row's first
+// element, `n` is the row length and `inner_strides` each tensor's stride along it. Kernels
+// write their tight loop over one row; this file does the index bookkeeping.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace kz {
+
+template <size_t K, class Row>
+void strided_rows(const Shape& shape, const std::array<const Shape*, K>& strides,
+                  const std::array<int64_t, K>& base, Row&& row) {
+  const int64_t d = static_cast<int64_t>(shape.size());
+  for (int64_t s : shape)
+    if (s == 0) return;
+  if (d == 0) {
+    std::array<int64_t, K> zero{};
+    row(base, int64_t{1}, zero);
+    return;
+  }
+  const int64_t n = shape[d - 1];
+  std::array<int64_t, K> inner{};
+  for (size_t k = 0; k < K; ++k) inner[k] = (*strides[k])[d - 1];
+  std::vector<int64_t> counter(static_cast<size_t>(d - 1), 0);
+  std::array<int64_t, K> off = base;
+  for (;;) {
+    row(off, n, inner);
+    int64_t i = d - 2;
+    for (; i >= 0; --i) {
+      const auto ui = static_cast<size_t>(i);
+      if (++counter[ui] < shape[ui]) {
+        for (size_t k = 0; k < K; ++k) off[k] += (*strides[k])[ui];
+        break;
+      }
+      for (size_t k = 0; k < K; ++k) off[k] -= (*strides[k])[ui] * (shape[ui] - 1);
+      counter[ui] = 0;
+    }
+    if (i < 0) return;
+  }
+}
+
+}  // namespace kz
