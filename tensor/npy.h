@@ -20,5 +20,7 @@ void save_npy(const std::string& path, const Tensor& t);  // <f4, atomic
 void save_npy_int(const std::string& path, const std::vector<int64_t>& values,
                   const Shape& shape);  // <i8, atomic
 Tensor parse_npy(const std::string& bytes, const std::string& name_for_errors);
+std::vector<int64_t> parse_npy_int(const std::string& bytes, const std::string& name_for_errors,
+                                   Shape* shape = nullptr);  // load_npy_int from memory
 
 }  // namespace kz

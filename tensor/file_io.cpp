@@ -1,0 +1,108 @@
+// file_io.cpp — whole-file reads and atomic writes (POSIX).
+//
+// read_file: open, fstat, read until the end; refuses directories and reports short reads.
+// write_file_atomic: write `path.tmp.<pid>`, fsync it, rename it over `path`, fsync the
+// directory. On any failure the temporary file is removed and the old `path` is untouched.
+// Every error is one line "[read] <file>: <strerror>" or "[write] <file>: <strerror>".
+#include "tensor/file_io.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tensor/error.h"
+
+namespace kz {
+namespace {
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+// Closes a file descriptor on scope exit unless released.
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int close_now() {  // returns 0 or errno
+    int rc = ::close(fd);
+    fd = -1;
+    return rc == 0 ? 0 : errno;
+  }
+};
+
+// The directory holding `path` ("." for a bare file name).
+std::string parent_dir(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  if (slash == 0) return "/";
+  return path.substr(0, slash);
+}
+
+// Writes all of `bytes` to `fd`, retrying short writes and EINTR; returns 0 or errno.
+int write_all(int fd, std::string_view bytes) {
+  const char* p = bytes.data();
+  size_t left = bytes.size();
+  while (left > 0) {
+    const ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string read_file(const std::string& path) {
+  Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (f.fd < 0) fail("read", path + ": " + errno_text(errno));
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0) fail("read", path + ": " + errno_text(errno));
+  if (S_ISDIR(st.st_mode)) fail("read", path + ": " + errno_text(EISDIR));
+
+  std::string bytes;
+  if (S_ISREG(st.st_mode)) bytes.reserve(static_cast<size_t>(st.st_size));
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(f.fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("read", path + ": " + errno_text(errno));
+    }
+    if (n == 0) break;
+    bytes.append(buf, static_cast<size_t>(n));
+  }
+  return bytes;
+}
+
+void write_file_atomic(const std::string& path, std::string_view bytes) {
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  auto fail_and_clean = [&](int err) {
+    ::unlink(tmp.c_str());
+    fail("write", path + ": " + errno_text(err));
+  };
+
+  Fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (f.fd < 0) fail("write", path + ": " + errno_text(errno));
+  if (int err = write_all(f.fd, bytes)) fail_and_clean(err);
+  if (::fsync(f.fd) != 0) fail_and_clean(errno);
+  if (int err = f.close_now()) fail_and_clean(err);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) fail_and_clean(errno);
+
+  // Make the rename itself durable. Some file systems cannot fsync a directory (EINVAL):
+  // the data is already safe then, so only real I/O errors are reported.
+  Fd dir(::open(parent_dir(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir.fd >= 0 && ::fsync(dir.fd) != 0 && errno == EIO)
+    fail("write", path + ": " + errno_text(EIO));
+}
+
+}  // namespace kz
