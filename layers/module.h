@@ -50,6 +50,9 @@ class Module {
   StateDict state_dict() const;
   // Copies values in, checking each shape ("[load_state_dict] features.0.0.weight: expected
   // (32, 3, 3, 3), got ..."). strict: missing or unexpected keys throw, listing all of them.
+  // All shapes are checked before any value is copied, so a failed load changes nothing.
+  // Keys ending in "num_batches_tracked" (torchvision's BatchNorm counter, which kizuki
+  // does not keep) are skipped, so a torchvision state_dict loads as it is.
   LoadResult load_state_dict(const StateDict& state, bool strict = true);
 
   virtual std::string type_name() const { return "Module"; }
@@ -69,5 +72,12 @@ class Module {
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
   bool training_ = true;
 };
+
+// A module's state_dict as a safetensors file (F32, atomic write), with optional
+// "__metadata__" strings.
+void save_state_dict(const Module& module, const std::string& path,
+                     const std::map<std::string, std::string>& metadata = {});
+// Loads a safetensors file into the module as load_state_dict does; errors name the file.
+LoadResult load_state_dict(Module& module, const std::string& path, bool strict = true);
 
 }  // namespace kz
