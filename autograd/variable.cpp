@@ -31,6 +31,21 @@ void Variable::set_requires_grad(bool r) {
 
 Variable Variable::detach() const { return Variable(impl_->data, false); }
 
+Node::~Node() {
+  // Destroying a result would otherwise destroy its node, whose inputs' nodes, ... one
+  // stack frame per op. Instead, inputs this node holds the last reference to hand their
+  // own inputs over to a local stack before they die.
+  std::vector<std::shared_ptr<VariableImpl>> stack = std::move(inputs);
+  while (!stack.empty()) {
+    std::shared_ptr<VariableImpl> v = std::move(stack.back());
+    stack.pop_back();
+    if (v && v.use_count() == 1 && v->grad_fn && v->grad_fn.use_count() == 1) {
+      for (auto& in : v->grad_fn->inputs) stack.push_back(std::move(in));
+      v->grad_fn->inputs.clear();
+    }
+  }
+}
+
 bool needs_grad(const std::vector<Variable>& inputs) {
   if (!g_grad_enabled) return false;
   for (const Variable& v : inputs)

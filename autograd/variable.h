@@ -72,6 +72,11 @@ struct Node {
   std::vector<std::shared_ptr<VariableImpl>> inputs;
   BackwardFn backward;  // released after use unless retain_graph
   std::vector<Shape> input_shapes;
+
+  Node() = default;
+  Node(const Node&) = delete;
+  Node& operator=(const Node&) = delete;
+  ~Node();  // releases long chains iteratively: no recursion, however deep the graph
 };
 
 // Wraps an op's result: when gradients are enabled and some input requires grad, the
