@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 
 #include "apps/commands.h"
-#include "kizuki_version.h"
 #include "tensor/blas.h"
 
 namespace kz {

@@ -6,6 +6,8 @@
 
 namespace kz {
 
-void add_info_command(CLI::App& app);     // apps/cmd_info.cpp
+void add_info_command(CLI::App& app);       // apps/cmd_info.cpp
+void add_benchmark_command(CLI::App& app);  // apps/cmd_benchmark.cpp
+void add_forward_command(CLI::App& app);    // apps/cmd_forward.cpp
 
 }  // namespace kz

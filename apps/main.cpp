@@ -9,6 +9,7 @@ int main(int argc, char** argv) {
   CLI::App app{"kizuki — metric-learning anomaly detection from scratch"};
   app.require_subcommand(1);
   kz::add_info_command(app);
+  kz::add_benchmark_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,68 @@
+// experiment.h — the benchmark protocol (DESIGN.md §7) as one function, and its presets.
+//
+// For each trial t (seed s_t = seed + t): draw the split (reference classes, normal
+// training set, test set) with s_t; for each method: build and train its network with s_t,
+// embed the normal training set and the test set, and for each scorer: fit it on the normal
+// training features (through a MinMaxScaler for lof and knn, as the seed; raw for cosine),
+// score the test set, and record the ROC-AUC (higher score = more anomalous, anomaly = 1).
+//
+// Presets (MethodOptions per method, plus split sizes and trials):
+//   seed     the seed's settings with the pretrained weights: DOC 5 epochs SGD lr 5e-5 with
+//            early layers frozen; L2-Softmax (α 15) and ArcFace (s 30, m 0.05) 10 epochs Adam
+//            lr 1e-4 AMSGrad; batch 128; 96×96 RGB. Departure: kizuki has width-1.0 ImageNet
+//            weights only (the seed used width 0.5), and they need pixels in [−1, 1].
+//   scratch  from random initialisation: 32×32, width 0.5, Adam lr 1e-3 (AMSGrad) for every
+//            method, 10 epochs, pixels in [0, 1] (docs/results.md has the measurements).
+//   quick    scratch with 2 epochs, 2 trials and a smaller split (200 per reference class,
+//            500 normal, 500 + 500 test): the README's demo, a few minutes on two cores.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "anomaly/method.h"
+#include "anomaly/results.h"
+
+namespace kz {
+
+struct ExperimentOptions {
+  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10
+  std::string data_dir;                   // empty: the dataset's default location
+  int64_t normal_class = -1, anomaly_class = -1;  // −1: the protocol's (7/9, 4/7)
+  int64_t n_reference_per_class = 1000, n_normal_train = 1000, n_test_each = 1000;
+  std::vector<std::string> methods{"doc", "l2softmax", "arcface"};
+  std::vector<std::string> scorers;  // empty: each method's default scorer
+  int trials = 10;
+  uint64_t seed = 0;
+  int64_t lof_neighbors = 5;         // the seed's n_neighbors
+  int64_t knn_neighbors = 5;
+  std::string preset = "scratch";
+  std::vector<MethodOptions> method_options;  // one per entry of `methods`
+};
+
+// The options of `preset` ("seed", "scratch" or "quick") for `dataset` and `methods`.
+// "seed" needs `pretrained` (a safetensors file), the others ignore it unless given.
+ExperimentOptions preset_options(const std::string& preset, const std::string& dataset,
+                                 const std::vector<std::string>& methods,
+                                 const std::string& pretrained);
+
+// Messages for the terminal: training progress of (trial, method), and one line per
+// finished (trial, method, scorer).
+struct ExperimentCallbacks {
+  std::function<void(int trial, const std::string& method, const TrainProgress&)> progress;
+  std::function<void(const TrialResult&)> result;
+};
+
+BenchmarkResults run_benchmark(const ExperimentOptions& options,
+                               const ExperimentCallbacks& callbacks = {});
+
+// The data set's train/test pair from its reader, with the protocol's classes filled in.
+TrainTest load_benchmark_dataset(ExperimentOptions& options);
+
+// Scores of `test` features by `scorer` fitted on `train` features (scaled as the protocol
+// says). Both (N,F) / (M,F); returns (M,).
+Tensor score_features(const std::string& scorer, const Tensor& train, const Tensor& test,
+                      int64_t neighbors);
+
+}  // namespace kz

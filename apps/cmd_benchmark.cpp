@@ -1,0 +1,129 @@
+// cmd_benchmark.cpp — `kizuki benchmark`: the anomaly benchmark protocol (DESIGN.md §7),
+// its progress on the terminal, the summary table, and the report files in --out.
+#include <omp.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "anomaly/experiment.h"
+#include "anomaly/report.h"
+#include "apps/commands.h"
+#include "tensor/blas.h"
+#include "tensor/storage.h"
+
+namespace kz {
+
+namespace {
+
+struct BenchmarkFlags {
+  std::string dataset = "fashion-mnist", data_dir, preset = "scratch", pretrained;
+  std::string methods = "doc,l2softmax,arcface", scorers, out = "results";
+  int trials = 0;  // 0 = the preset's
+  int64_t image_size = 0, epochs = 0, batch = 0;
+  double width = 0.0, lr = 0.0;
+  uint64_t seed = 0;
+  int threads = 0;
+};
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = std::min(text.find(',', start), text.size());
+    if (end > start) parts.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+std::string duration(double seconds) {
+  const auto s = static_cast<int64_t>(seconds + 0.5);
+  return s >= 3600 ? fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60)
+                   : fmt::format("{}m{:02}s", s / 60, s % 60);
+}
+
+// Live progress on a terminal; nothing per batch when output is a pipe or CI.
+bool interactive() { return isatty(STDERR_FILENO) && std::getenv("CI") == nullptr; }
+
+void set_threads(int threads) {
+  if (threads <= 0) return;
+  omp_set_num_threads(threads);  // oneDNN and kizuki's kernels
+  blas_set_num_threads(threads);
+}
+
+void run(const BenchmarkFlags& f) {
+  set_threads(f.threads);
+  ExperimentOptions o = preset_options(f.preset, f.dataset, split_list(f.methods), f.pretrained);
+  o.data_dir = f.data_dir;
+  o.scorers = split_list(f.scorers);
+  o.seed = f.seed;
+  if (f.trials > 0) o.trials = f.trials;
+  for (MethodOptions& m : o.method_options) {
+    if (f.image_size > 0) m.preprocess.height = m.preprocess.width = f.image_size;
+    if (f.width > 0) m.width = f.width;
+    if (f.epochs > 0) m.epochs = f.epochs;
+    if (f.batch > 0) m.batch_size = f.batch;
+    if (f.lr > 0) m.lr = f.lr;
+    m.threads = f.threads;
+  }
+  const bool live = interactive();
+  fmt::print(stderr, "kizuki benchmark: {} ({} preset), methods {}, {} trial(s)\n", o.dataset,
+             o.preset, f.methods, o.trials);
+  ExperimentCallbacks callbacks;
+  callbacks.progress = [&](int trial, const std::string& method, const TrainProgress& p) {
+    if (!live) return;
+    const double done = (static_cast<double>(p.epoch) +
+                         static_cast<double>(p.batch + 1) / static_cast<double>(p.batches)) /
+                        static_cast<double>(p.epochs);
+    const double eta = p.seconds * (1.0 / std::max(done, 1e-9) - 1.0);
+    fmt::print(stderr, "\r\033[K[trial {}/{} {}] epoch {}/{} batch {}/{} loss {:.4f} {:.0f} img/s ETA {}",
+               trial + 1, o.trials, method, p.epoch + 1, p.epochs, p.batch + 1, p.batches,
+               p.loss, p.images_per_second, duration(eta));
+    if (p.epoch_end) fmt::print(stderr, "\n");
+  };
+  callbacks.result = [&](const TrialResult& r) {
+    fmt::print(stderr, "[trial {}/{}] {:<10} {:<7} AUC {:.4f}  (trained {:.1f} s)\n", r.trial + 1,
+               o.trials, r.method, r.scorer, r.auc, r.train_seconds);
+  };
+  BenchmarkResults results = run_benchmark(o, callbacks);
+  results.environment["peak_memory_bytes"] = storage_cache_stats().peak_bytes_in_use;
+  fmt::print("{}", format_summary_table(summarize(results)));
+  write_report(f.out, results);
+  fmt::print("wrote {0}/results.csv, {0}/results.json, {0}/boxplot.svg, {0}/roc.svg, "
+             "{0}/report.html\n", f.out);
+}
+
+}  // namespace
+
+void add_benchmark_command(CLI::App& app) {
+  auto flags = std::make_shared<BenchmarkFlags>();
+  CLI::App* cmd = app.add_subcommand("benchmark", "run the anomaly-detection benchmark");
+  cmd->add_option("--dataset", flags->dataset, "fashion-mnist or cifar10")
+      ->check(CLI::IsMember({"fashion-mnist", "cifar10"}));
+  cmd->add_option("--data-dir", flags->data_dir,
+                  "data folder (default /usr/share/datasets/fashion-mnist for fashion-mnist)");
+  cmd->add_option("--methods", flags->methods, "comma list of doc,l2softmax,arcface,frozen");
+  cmd->add_option("--scorers", flags->scorers,
+                  "comma list of lof,cosine,knn (default: each method's own)");
+  cmd->add_option("--trials", flags->trials, "trials (default: the preset's, 10)");
+  cmd->add_option("--preset", flags->preset, "scratch, seed or quick")
+      ->check(CLI::IsMember({"scratch", "seed", "quick"}));
+  cmd->add_option("--pretrained", flags->pretrained, "backbone weights (.safetensors)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--image-size", flags->image_size, "input size N (N×N)")
+      ->check(CLI::Range(8, 1024));
+  cmd->add_option("--width", flags->width, "MobileNetV2 width multiplier")
+      ->check(CLI::Range(0.1, 2.0));
+  cmd->add_option("--epochs", flags->epochs, "training epochs")->check(CLI::Range(1, 100000));
+  cmd->add_option("--batch", flags->batch, "batch size")->check(CLI::Range(2, 65536));
+  cmd->add_option("--lr", flags->lr, "learning rate")->check(CLI::Range(1e-12, 10.0));
+  cmd->add_option("--seed", flags->seed, "base seed (trial t uses seed + t)");
+  cmd->add_option("--threads", flags->threads, "threads for oneDNN, OpenBLAS and kizuki")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--out", flags->out, "output folder for the report files");
+  cmd->callback([flags] { run(*flags); });
+}
+
+}  // namespace kz
