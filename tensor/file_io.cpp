@@ -1,6 +1,7 @@
 // file_io.cpp — whole-file reads and atomic writes (POSIX).
 //
-// read_file: open, fstat, read until the end; refuses directories and reports short reads.
+// read_file: open, fstat, read until the end; refuses directories and devices (a device
+// such as /dev/zero would never end).
 // write_file_atomic: write `path.tmp.<pid>`, fsync it, rename it over `path`, fsync the
 // directory. On any failure the temporary file is removed and the old `path` is untouched.
 // Every error is one line "[read] <file>: <strerror>" or "[write] <file>: <strerror>".
@@ -68,6 +69,9 @@ std::string read_file(const std::string& path) {
   struct stat st {};
   if (::fstat(f.fd, &st) != 0) fail("read", path + ": " + errno_text(errno));
   if (S_ISDIR(st.st_mode)) fail("read", path + ": " + errno_text(EISDIR));
+  // Devices such as /dev/zero never end: read regular files and pipes only.
+  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+    fail("read", path + ": not a regular file or pipe");
 
   std::string bytes;
   if (S_ISREG(st.st_mode)) bytes.reserve(static_cast<size_t>(st.st_size));

@@ -160,6 +160,9 @@ TEST_CASE("io: read_file and write_file_atomic name the file and the system erro
                 "No such file or directory");
   check_message(error_of([&] { kz::read_file(dir.path.string()); }), "read",
                 dir.path.string(), "Is a directory");
+  if (fs::exists("/dev/zero"))  // endless: must be refused, not read until memory runs out
+    check_message(error_of([&] { kz::read_file("/dev/zero"); }), "read", "/dev/zero",
+                  "not a regular file or pipe");
   const std::string nowhere = dir.file("no/such/dir/out.bin");
   check_message(error_of([&] { kz::write_file_atomic(nowhere, "x"); }), "write", nowhere,
                 "No such file or directory");
