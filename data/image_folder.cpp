@@ -1,0 +1,201 @@
+// image_folder.cpp — decoding through stb_image and reading class folders (see image_folder.h).
+// Debian's libstb holds stb_image's implementation: this file only includes the header.
+#include "data/image_folder.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+
+#include <fmt/ranges.h>
+#include <stb_image.h>
+
+#include "data/transforms.h"
+#include "tensor/file_io.h"
+
+namespace kz {
+namespace fs = std::filesystem;
+
+Image decode_image(const std::string& bytes, const std::string& name, int channels,
+                   int64_t max_pixels) {
+  KZ_CHECK(channels == 0 || channels == 1 || channels == 3, "image",
+           "{}: channels must be 0, 1 or 3, not {}", name, channels);
+  KZ_CHECK(!bytes.empty(), "image", "{}: empty file", name);
+  KZ_CHECK(bytes.size() <= static_cast<size_t>(std::numeric_limits<int>::max()), "image",
+           "{}: {} bytes is too large for stb_image", name, bytes.size());
+  const auto* buf = reinterpret_cast<const stbi_uc*>(bytes.data());
+  const int len = static_cast<int>(bytes.size());
+  int w = 0, h = 0, comp = 0;
+  if (!stbi_info_from_memory(buf, len, &w, &h, &comp))
+    fail("image", fmt::format("{}: cannot decode ({})", name, stbi_failure_reason()));
+  KZ_CHECK(w > 0 && h > 0 && int64_t{w} * h <= max_pixels, "image",
+           "{}: {}x{} pixels is more than the limit of {}", name, w, h, max_pixels);
+  const int want = channels != 0 ? channels : (comp <= 2 ? 1 : 3);
+  stbi_uc* hwc = stbi_load_from_memory(buf, len, &w, &h, &comp, want);
+  if (hwc == nullptr)
+    fail("image", fmt::format("{}: cannot decode ({})", name, stbi_failure_reason()));
+  Image img;
+  img.channels = want;
+  img.height = h;
+  img.width = w;
+  img.pixels.resize(static_cast<size_t>(want) * static_cast<size_t>(w) * static_cast<size_t>(h));
+  const int64_t hw = int64_t{w} * h;
+  for (int64_t p = 0; p < hw; ++p)  // (H,W,C) -> (C,H,W)
+    for (int k = 0; k < want; ++k) img.pixels[static_cast<size_t>(k * hw + p)] = hwc[p * want + k];
+  stbi_image_free(hwc);
+  return img;
+}
+
+Image load_image(const std::string& path, int channels) {
+  return decode_image(read_file(path), path, channels);
+}
+
+namespace {
+
+bool has_image_extension(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+  for (const char* e : {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga", ".ppm", ".pgm", ".pnm"})
+    if (ext == e) return true;
+  return false;
+}
+
+// img resized to oh×ow with bilinear interpolation, rounded back to bytes.
+Image resize_image(const Image& img, int64_t oh, int64_t ow) {
+  if (img.height == oh && img.width == ow) return img;
+  Image out{img.channels, oh, ow, std::vector<uint8_t>(static_cast<size_t>(img.channels * oh * ow))};
+  std::vector<float> src(static_cast<size_t>(img.height * img.width));
+  std::vector<float> dst(static_cast<size_t>(oh * ow));
+  for (int64_t k = 0; k < img.channels; ++k) {
+    const uint8_t* plane = img.pixels.data() + k * img.height * img.width;
+    std::copy(plane, plane + src.size(), src.begin());
+    resize_bilinear_plane(src.data(), img.height, img.width, dst.data(), oh, ow);
+    for (size_t j = 0; j < dst.size(); ++j)
+      out.pixels[static_cast<size_t>(k * oh * ow) + j] =
+          static_cast<uint8_t>(std::clamp(std::lround(dst[j]), 0L, 255L));
+  }
+  return out;
+}
+
+std::string joined(const std::vector<std::string>& lines) {
+  std::string s;
+  for (const auto& l : lines) s += "\n  " + l;
+  return s;
+}
+
+}  // namespace
+
+std::vector<std::string> list_image_files(const std::string& dir) {
+  std::error_code ec;
+  KZ_CHECK(fs::exists(dir, ec), "image_folder", "{}: no such file or folder", dir);
+  KZ_CHECK(fs::is_directory(dir, ec), "image_folder", "{}: not a folder", dir);
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const fs::path& p = e.path();
+    if (p.filename().string().starts_with(".") || e.is_directory(ec)) continue;
+    if (has_image_extension(p)) files.push_back(p.string());
+  }
+  KZ_CHECK(!ec, "image_folder", "{}: cannot list ({})", dir, ec.message());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+ImageFiles load_image_files(const std::vector<std::string>& paths,
+                            const std::vector<int64_t>& labels,
+                            const std::vector<std::string>& class_names,
+                            const ImageFolderOptions& opt, const std::string& source) {
+  const std::string src = source.empty() ? "image files" : source;
+  KZ_CHECK(opt.channels == 1 || opt.channels == 3, "image_folder",
+           "{}: channels must be 1 or 3, not {}", src, opt.channels);
+  KZ_CHECK(opt.height >= 0 && opt.width >= 0 && (opt.height == 0) == (opt.width == 0),
+           "image_folder", "{}: resize to {}x{} (give both sizes, or neither)", src,
+           opt.height, opt.width);
+  KZ_CHECK(paths.size() == labels.size(), "image_folder", "{}: {} files but {} labels", src,
+           paths.size(), labels.size());
+  KZ_CHECK(!paths.empty(), "image_folder", "{}: no image files", src);
+
+  ImageFiles out;
+  std::vector<Image> images;
+  std::vector<int64_t> kept_labels;
+  std::vector<std::string> unreadable;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    KZ_CHECK(labels[i] >= 0 && labels[i] < static_cast<int64_t>(class_names.size()),
+             "image_folder", "{}: label {} outside the {} classes", paths[i], labels[i],
+             class_names.size());
+    try {
+      Image img = decode_image(read_file(paths[i]), paths[i], opt.channels);
+      if (opt.height > 0) img = resize_image(img, opt.height, opt.width);
+      images.push_back(std::move(img));
+      kept_labels.push_back(labels[i]);
+      out.files.push_back(paths[i]);
+    } catch (const Error& e) {
+      // "[image] path: reason" — keep "path: reason".
+      std::string msg = e.what();
+      if (msg.starts_with("[")) msg = msg.substr(msg.find("] ") + 2);
+      unreadable.push_back(msg);
+    }
+  }
+  if (!unreadable.empty()) {
+    if (!opt.skip_unreadable)
+      fail("image_folder", fmt::format("{}: {} unreadable image file(s){}\n(set "
+                                       "skip_unreadable to leave them out)",
+                                       src, unreadable.size(), joined(unreadable)));
+    fmt::print(stderr, "[image_folder] warning: {}: skipped {} unreadable image file(s){}\n", src,
+               unreadable.size(), joined(unreadable));
+    out.skipped = unreadable;
+  }
+  KZ_CHECK(!images.empty(), "image_folder", "{}: no readable images", src);
+
+  const Image& first = images.front();
+  for (size_t i = 1; i < images.size(); ++i)
+    KZ_CHECK(images[i].height == first.height && images[i].width == first.width,
+             "image_folder",
+             "{}: images differ in size: {} is {}x{} but {} is {}x{} (give a size to resize "
+             "them to)",
+             src, out.files[0], first.height, first.width, out.files[i], images[i].height,
+             images[i].width);
+
+  ImageDataset& ds = out.dataset;
+  ds.channels = opt.channels;
+  ds.height = first.height;
+  ds.width = first.width;
+  ds.class_names = class_names;
+  ds.source = src;
+  ds.labels = kept_labels;
+  ds.pixels.reserve(images.size() * first.pixels.size());
+  for (const Image& img : images) ds.pixels.insert(ds.pixels.end(), img.pixels.begin(), img.pixels.end());
+  return out;
+}
+
+ImageFiles load_image_folder(const std::string& dir, const ImageFolderOptions& opt) {
+  std::error_code ec;
+  KZ_CHECK(fs::exists(dir, ec), "image_folder", "{}: no such folder", dir);
+  KZ_CHECK(fs::is_directory(dir, ec), "image_folder", "{}: not a folder", dir);
+  std::vector<std::string> classes;
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.is_directory(ec) && !e.path().filename().string().starts_with("."))
+      classes.push_back(e.path().filename().string());
+  std::sort(classes.begin(), classes.end());
+  KZ_CHECK(!classes.empty(), "image_folder",
+           "{}: no class subfolders (expected one subfolder of images per class)", dir);
+
+  std::vector<std::string> paths;
+  std::vector<int64_t> labels;
+  std::vector<std::string> empty;
+  for (size_t c = 0; c < classes.size(); ++c) {
+    const auto files = list_image_files((fs::path(dir) / classes[c]).string());
+    if (files.empty()) empty.push_back(classes[c]);
+    for (const auto& f : files) {
+      paths.push_back(f);
+      labels.push_back(static_cast<int64_t>(c));
+    }
+  }
+  KZ_CHECK(empty.empty(), "image_folder", "{}: class folder(s) with no image files: {}", dir,
+           fmt::join(empty, ", "));
+  return load_image_files(paths, labels, classes, opt, dir);
+}
+
+}  // namespace kz

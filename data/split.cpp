@@ -1,0 +1,80 @@
+// split.cpp — the anomaly benchmark split (see split.h).
+#include "data/split.h"
+
+#include "tensor/generator.h"
+
+namespace kz {
+namespace {
+
+// `count` random images of class c from `data` (all of them when count < 0).
+std::vector<int64_t> draw(const ImageDataset& data, int64_t c, int64_t count, Generator& gen,
+                          const char* what) {
+  const std::vector<int64_t> members = data.indices_of_class(c);
+  const auto have = static_cast<int64_t>(members.size());
+  if (count < 0) count = have;
+  KZ_CHECK(count <= have, "benchmark_split",
+           "{}: {} {} images of class {} ('{}') wanted, only {} exist", data.source, count,
+           what, c, data.class_names[static_cast<size_t>(c)], have);
+  const std::vector<int64_t> perm = random_permutation(have, gen);
+  std::vector<int64_t> out(static_cast<size_t>(count));
+  for (int64_t k = 0; k < count; ++k)
+    out[static_cast<size_t>(k)] = members[static_cast<size_t>(perm[static_cast<size_t>(k)])];
+  return out;
+}
+
+}  // namespace
+
+BenchmarkSplit benchmark_split(const TrainTest& data, int64_t normal, int64_t anomaly,
+                               int64_t n_reference_per_class, int64_t n_normal_train,
+                               int64_t n_test_each, uint64_t seed) {
+  const ImageDataset& train = data.train;
+  const ImageDataset& test = data.test;
+  const int64_t k = train.num_classes();
+  KZ_CHECK(test.num_classes() == k, "benchmark_split", "{} has {} classes but {} has {}",
+           train.source, k, test.source, test.num_classes());
+  KZ_CHECK(normal >= 0 && normal < k && anomaly >= 0 && anomaly < k && normal != anomaly,
+           "benchmark_split",
+           "normal class {} and anomaly class {} must be two different classes in [0, {})",
+           normal, anomaly, k);
+  Generator gen(seed);
+  BenchmarkSplit s;
+  std::vector<std::string> names;
+  std::vector<int64_t> ref_labels;
+  for (int64_t c = 0; c < k; ++c) {
+    if (c == normal || c == anomaly) continue;
+    const int64_t label = static_cast<int64_t>(s.reference_classes.size());
+    s.reference_classes.push_back(c);
+    names.push_back(train.class_names[static_cast<size_t>(c)]);
+    for (int64_t i : draw(train, c, n_reference_per_class, gen, "reference")) {
+      s.reference_index.push_back(i);
+      s.reference_original.push_back(c);
+      ref_labels.push_back(label);
+    }
+  }
+  names.push_back(train.class_names[static_cast<size_t>(normal)]);
+  s.normal_train_index = draw(train, normal, n_normal_train, gen, "normal training");
+  s.normal_train_original.assign(s.normal_train_index.size(), normal);
+  const std::vector<int64_t> test_normal = draw(test, normal, n_test_each, gen, "normal test");
+  const std::vector<int64_t> test_anomaly = draw(test, anomaly, n_test_each, gen, "anomaly test");
+
+  s.reference = train.subset(s.reference_index);
+  s.reference.labels = ref_labels;
+  s.reference.class_names = names;
+  s.normal_train = train.subset(s.normal_train_index);
+  s.normal_train.labels.assign(s.normal_train_index.size(),
+                              static_cast<int64_t>(s.reference_classes.size()));
+  s.normal_train.class_names = names;
+
+  s.test_index = test_normal;
+  s.test_index.insert(s.test_index.end(), test_anomaly.begin(), test_anomaly.end());
+  s.test = test.subset(s.test_index);
+  s.test.labels.assign(test_normal.size(), 0);
+  s.test.labels.insert(s.test.labels.end(), test_anomaly.size(), 1);
+  s.test.class_names = {"normal: " + test.class_names[static_cast<size_t>(normal)],
+                        "anomaly: " + test.class_names[static_cast<size_t>(anomaly)]};
+  s.test_original.assign(test_normal.size(), normal);
+  s.test_original.insert(s.test_original.end(), test_anomaly.size(), anomaly);
+  return s;
+}
+
+}  // namespace kz
