@@ -1,0 +1,350 @@
+// batch_norm.cpp — batch normalisation forward (training / inference) and backward through
+// oneDNN's batch_normalization primitives (tensor/dnnl.h), and the naive loops they are
+// tested against.
+//
+// Shapes: x, y, dy, dx (N,C,H,W) in NCHW or channels-last; weight = gamma, bias = beta,
+// mean, var, running stats (C). M = N·H·W values per channel. x̂ = (x − mean)·inv_std.
+// oneDNN flags (2.6): use_scale / use_shift for gamma / beta, use_global_stats for inference
+// (and for the backward of an inference forward). oneDNN returns the biased variance; the
+// running-variance update applies PyTorch's unbiased factor M/(M−1) here.
+#include "tensor/batch_norm.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "tensor/dnnl.h"
+
+namespace kz {
+namespace {
+
+using dnnl::memory;
+using flags = dnnl::normalization_flags;
+
+void check_channel_vector(const Tensor& t, int64_t c, const char* op, const char* name) {
+  KZ_CHECK(!t.defined() || t.shape() == Shape{c}, op, "{} must be ({},) for x with {} channels, got {}",
+           name, c, c, shape_str(t.shape()));
+}
+
+void check_forward_args(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                        const Tensor& running_mean, const Tensor& running_var, bool training,
+                        float momentum, float eps) {
+  const char* op = "batch_norm";
+  KZ_CHECK(x.dim() == 4, op, "x must be (N,C,H,W), got {}", shape_str(x.shape()));
+  const int64_t c = x.size(1);
+  check_channel_vector(weight, c, op, "weight");
+  check_channel_vector(bias, c, op, "bias");
+  check_channel_vector(running_mean, c, op, "running_mean");
+  check_channel_vector(running_var, c, op, "running_var");
+  KZ_CHECK(eps >= 0.0f && momentum >= 0.0f && momentum <= 1.0f, op,
+           "need eps >= 0 and momentum in [0, 1], got eps {} momentum {}", eps, momentum);
+  if (training) {
+    KZ_CHECK(x.size(0) * x.size(2) * x.size(3) > 1, op,
+             "training needs more than one value per channel, x is {}", shape_str(x.shape()));
+    KZ_CHECK(running_mean.defined() == running_var.defined(), op,
+             "running_mean and running_var must both be given or both be undefined");
+  } else {
+    KZ_CHECK(running_mean.defined() && running_var.defined(), op,
+             "inference needs running_mean and running_var");
+  }
+}
+
+void check_backward_args(const Tensor& dy, const Tensor& x, const Tensor& weight,
+                         const Tensor& mean, const Tensor& var, const char* op) {
+  KZ_CHECK(x.dim() == 4 && dy.shape() == x.shape(), op, "dy {} must match x {} (N,C,H,W)",
+           shape_str(dy.shape()), shape_str(x.shape()));
+  check_channel_vector(weight, x.size(1), op, "weight");
+  KZ_CHECK(mean.defined() && var.defined(), op, "needs the mean and variance of the forward");
+  check_channel_vector(mean, x.size(1), op, "mean");
+  check_channel_vector(var, x.size(1), op, "var");
+}
+
+// r = (1−momentum)·r + momentum·stat, in place (r may have any strides).
+void update_running(Tensor& r, const Tensor& stat, float momentum, double factor) {
+  const std::vector<float> old = r.to_vector(), s = stat.to_vector();
+  std::vector<float> out(old.size());
+  for (size_t i = 0; i < old.size(); ++i)
+    out[i] = static_cast<float>((1.0 - momentum) * old[i] + momentum * factor * s[i]);
+  r.copy_(Tensor::from_vector(out, r.shape()));
+}
+
+Tensor inv_std_of(const Tensor& var, float eps) {
+  std::vector<float> v = var.to_vector();
+  for (float& e : v) e = static_cast<float>(1.0 / std::sqrt(double(e) + eps));
+  return Tensor::from_vector(v, var.shape());
+}
+
+// --- oneDNN plans ---------------------------------------------------------------------------
+
+struct BnGeometry {
+  Shape x;
+  Layout layout;
+  float eps;
+  bool scale, shift, global_stats;
+
+  DnnlKey key(const char* op) const {
+    uint32_t eps_bits = 0;
+    std::memcpy(&eps_bits, &eps, sizeof eps_bits);
+    return {op, {x[0], x[1], x[2], x[3], static_cast<int64_t>(layout), eps_bits, scale, shift,
+                 global_stats}};
+  }
+  std::string describe(const char* op) const {
+    return fmt::format("{} x{} {}{}", op, shape_str(x), layout == Layout::nhwc ? "nhwc" : "nchw",
+                       global_stats ? " global_stats" : "");
+  }
+  flags bn_flags() const {
+    flags f = flags::none;
+    if (scale) f |= flags::use_scale;
+    if (shift) f |= flags::use_shift;
+    if (global_stats) f |= flags::use_global_stats;
+    return f;
+  }
+  memory::desc x_md() const { return dnnl_desc(x, layout); }
+  memory::desc c_md() const { return dnnl_desc({x[1]}, memory::format_tag::a); }
+  dnnl::batch_normalization_forward::primitive_desc forward_pd(dnnl::prop_kind pk) const {
+    using F = dnnl::batch_normalization_forward;
+    return F::primitive_desc(F::desc(pk, x_md(), eps, bn_flags()), dnnl_engine());
+  }
+};
+
+struct BnForwardPlan {
+  dnnl::batch_normalization_forward::primitive_desc pd;
+  dnnl::batch_normalization_forward prim;
+};
+
+struct BnBackwardPlan {
+  dnnl::batch_normalization_backward::primitive_desc pd;
+  dnnl::batch_normalization_backward prim;
+};
+
+std::shared_ptr<BnForwardPlan> forward_plan(const BnGeometry& g, bool training) {
+  const char* op = training ? "batch_norm_forward_training" : "batch_norm_forward_inference";
+  return dnnl_cached<BnForwardPlan>(g.key(op), [&] {
+    auto pd = g.forward_pd(training ? dnnl::prop_kind::forward_training
+                                    : dnnl::prop_kind::forward_inference);
+    dnnl_note_impl(g.describe(op), pd);
+    return BnForwardPlan{pd, dnnl::batch_normalization_forward(pd)};
+  });
+}
+
+// dx (and dgamma, dbeta) for statistics mean/var: batch statistics, or the running ones
+// when g.global_stats.
+void backward_dnnl(const BnGeometry& g, const Tensor& dy, const Tensor& x, const Tensor& weight,
+                   const Tensor& mean, const Tensor& var, Tensor* dx, Tensor* dweight,
+                   Tensor* dbias) {
+  const bool params = g.scale || g.shift;
+  const char* op = "batch_norm_backward";
+  auto plan = dnnl_cached<BnBackwardPlan>(g.key(op), [&] {
+    using B = dnnl::batch_normalization_backward;
+    const auto pk = params ? dnnl::prop_kind::backward : dnnl::prop_kind::backward_data;
+    B::desc d(pk, g.x_md(), g.x_md(), g.eps, g.bn_flags());
+    B::primitive_desc pd(d, dnnl_engine(), g.forward_pd(dnnl::prop_kind::forward_training));
+    dnnl_note_impl(g.describe(op), pd);
+    return BnBackwardPlan{pd, B(pd)};
+  });
+  const Tensor xin = to_layout(x, g.layout), dyin = to_layout(dy, g.layout);
+  const Tensor m = mean.contiguous(), v = var.contiguous();
+  Tensor dx_out = empty_in_layout(g.x, g.layout);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, dnnl_memory(g.x_md(), xin)},
+                                       {DNNL_ARG_MEAN, dnnl_memory(g.c_md(), m)},
+                                       {DNNL_ARG_VARIANCE, dnnl_memory(g.c_md(), v)},
+                                       {DNNL_ARG_DIFF_DST, dnnl_memory(g.x_md(), dyin)},
+                                       {DNNL_ARG_DIFF_SRC, dnnl_memory(g.x_md(), dx_out)}};
+  Tensor w, dw, db;
+  if (g.scale) {
+    w = weight.contiguous();
+    dw = Tensor::empty({g.x[1]});
+    args[DNNL_ARG_SCALE] = dnnl_memory(g.c_md(), w);
+    args[DNNL_ARG_DIFF_SCALE] = dnnl_memory(g.c_md(), dw);
+  }
+  Tensor shift;
+  if (g.shift) {  // oneDNN 2.6 wants the shift as an input too; it does not change gradients
+    shift = Tensor::zeros({g.x[1]});
+    db = Tensor::empty({g.x[1]});
+    args[DNNL_ARG_SHIFT] = dnnl_memory(g.c_md(), shift);
+    args[DNNL_ARG_DIFF_SHIFT] = dnnl_memory(g.c_md(), db);
+  }
+  dnnl_execute(plan->prim, args);
+  if (dx) *dx = dx_out;
+  if (dweight) *dweight = dw;
+  if (dbias) *dbias = db;
+}
+
+}  // namespace
+
+// --- oneDNN ---------------------------------------------------------------------------------
+
+Tensor batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                          Tensor& running_mean, Tensor& running_var, bool training,
+                          float momentum, float eps, BatchNormSaved* saved) {
+  check_forward_args(x, weight, bias, running_mean, running_var, training, momentum, eps);
+  const BnGeometry g{x.shape(), compute_layout(x), eps, weight.defined(), bias.defined(),
+                     !training};
+  auto plan = forward_plan(g, training);
+  const Tensor xin = to_layout(x, g.layout);
+  Tensor y = empty_in_layout(g.x, g.layout);
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, dnnl_memory(g.x_md(), xin)},
+                                       {DNNL_ARG_DST, dnnl_memory(g.x_md(), y)}};
+  Tensor w, b, mean, var;
+  if (g.scale) args[DNNL_ARG_SCALE] = dnnl_memory(g.c_md(), w = weight.contiguous());
+  if (g.shift) args[DNNL_ARG_SHIFT] = dnnl_memory(g.c_md(), b = bias.contiguous());
+  if (training) {
+    mean = Tensor::empty({g.x[1]});
+    var = Tensor::empty({g.x[1]});
+  } else {
+    mean = running_mean.contiguous();
+    var = running_var.contiguous();
+  }
+  args[DNNL_ARG_MEAN] = dnnl_memory(g.c_md(), mean);
+  args[DNNL_ARG_VARIANCE] = dnnl_memory(g.c_md(), var);
+  dnnl_execute(plan->prim, args);
+  if (training) {
+    if (running_mean.defined()) {
+      const double m = double(g.x[0]) * g.x[2] * g.x[3];
+      update_running(running_mean, mean, momentum, 1.0);
+      update_running(running_var, var, momentum, m / (m - 1.0));
+    }
+    if (saved) *saved = BatchNormSaved{mean, inv_std_of(var, eps), var};
+  }
+  return y;
+}
+
+void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
+                         const BatchNormSaved& saved, float eps, Tensor* dx, Tensor* dweight,
+                         Tensor* dbias) {
+  check_backward_args(dy, x, weight, saved.mean, saved.var, "batch_norm_backward");
+  const BnGeometry g{x.shape(), compute_layout(x), eps, weight.defined(), dbias != nullptr,
+                     false};
+  backward_dnnl(g, dy, x, weight, saved.mean, saved.var, dx, dweight, dbias);
+}
+
+void batch_norm_backward_inference(const Tensor& dy, const Tensor& x, const Tensor& weight,
+                                   const Tensor& running_mean, const Tensor& running_var,
+                                   float eps, Tensor* dx, Tensor* dweight, Tensor* dbias) {
+  check_backward_args(dy, x, weight, running_mean, running_var, "batch_norm_backward");
+  const BnGeometry g{x.shape(), compute_layout(x), eps, weight.defined(), dbias != nullptr,
+                     true};
+  backward_dnnl(g, dy, x, weight, running_mean, running_var, dx, dweight, dbias);
+}
+
+// --- naive reference ------------------------------------------------------------------------
+
+namespace {
+
+// Element offset of (n,c,h,w) in a 4-D tensor with any strides.
+int64_t at4(const Tensor& t, int64_t n, int64_t c, int64_t h, int64_t w) {
+  return n * t.stride(0) + c * t.stride(1) + h * t.stride(2) + w * t.stride(3);
+}
+
+// Calls f(n, h, w) for every position of a channel of x.
+template <class F>
+void for_each_nhw(const Tensor& x, F&& f) {
+  for (int64_t n = 0; n < x.size(0); ++n)
+    for (int64_t h = 0; h < x.size(2); ++h)
+      for (int64_t w = 0; w < x.size(3); ++w) f(n, h, w);
+}
+
+float value_or(const Tensor& t, int64_t c, float fallback) {
+  return t.defined() ? t.at({c}) : fallback;
+}
+
+}  // namespace
+
+Tensor batch_norm_forward_naive(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                Tensor& running_mean, Tensor& running_var, bool training,
+                                float momentum, float eps, BatchNormSaved* saved) {
+  check_forward_args(x, weight, bias, running_mean, running_var, training, momentum, eps);
+  const int64_t channels = x.size(1);
+  const double m = double(x.size(0)) * x.size(2) * x.size(3);
+  Tensor y = empty_in_layout(x.shape(), compute_layout(x));
+  Tensor mean = Tensor::empty({channels}), var = Tensor::empty({channels});
+  const float* xp = x.data();
+  float* yp = y.data();
+  for (int64_t c = 0; c < channels; ++c) {
+    double mu, v;
+    if (training) {
+      double s = 0.0, ss = 0.0;
+      for_each_nhw(x, [&](int64_t n, int64_t h, int64_t w) { s += xp[at4(x, n, c, h, w)]; });
+      mu = s / m;
+      for_each_nhw(x, [&](int64_t n, int64_t h, int64_t w) {
+        const double d = xp[at4(x, n, c, h, w)] - mu;
+        ss += d * d;
+      });
+      v = ss / m;
+    } else {
+      mu = running_mean.at({c});
+      v = running_var.at({c});
+    }
+    mean.data()[c] = static_cast<float>(mu);
+    var.data()[c] = static_cast<float>(v);
+    const double inv_std = 1.0 / std::sqrt(v + eps);
+    const double gamma = value_or(weight, c, 1.0f), beta = value_or(bias, c, 0.0f);
+    for_each_nhw(x, [&](int64_t n, int64_t h, int64_t w) {
+      yp[at4(y, n, c, h, w)] =
+          static_cast<float>((xp[at4(x, n, c, h, w)] - mu) * inv_std * gamma + beta);
+    });
+  }
+  if (training) {
+    if (running_mean.defined()) {
+      update_running(running_mean, mean, momentum, 1.0);
+      update_running(running_var, var, momentum, m / (m - 1.0));
+    }
+    if (saved) *saved = BatchNormSaved{mean, inv_std_of(var, eps), var};
+  }
+  return y;
+}
+
+namespace {
+
+// The shared loop of both backwards. With batch statistics (training) dx also carries the
+// terms through mean and variance: dx = gamma·inv_std/M · (M·dy − Σdy − x̂·Σ(dy·x̂)).
+void backward_naive(const Tensor& dy, const Tensor& x, const Tensor& weight, const Tensor& mean,
+                    const Tensor& var, float eps, bool batch_stats, Tensor* dx, Tensor* dweight,
+                    Tensor* dbias) {
+  const int64_t channels = x.size(1);
+  const double m = double(x.size(0)) * x.size(2) * x.size(3);
+  Tensor dx_out = empty_in_layout(x.shape(), compute_layout(x));
+  Tensor dw = Tensor::empty({channels}), db = Tensor::empty({channels});
+  const float *xp = x.data(), *dyp = dy.data();
+  float* dxp = dx_out.data();
+  for (int64_t c = 0; c < channels; ++c) {
+    const double mu = mean.at({c}), inv_std = 1.0 / std::sqrt(double(var.at({c})) + eps);
+    const double gamma = value_or(weight, c, 1.0f);
+    double sum_dy = 0.0, sum_dy_xhat = 0.0;
+    for_each_nhw(x, [&](int64_t n, int64_t h, int64_t w) {
+      const double g = dyp[at4(dy, n, c, h, w)];
+      sum_dy += g;
+      sum_dy_xhat += g * (xp[at4(x, n, c, h, w)] - mu) * inv_std;
+    });
+    dw.data()[c] = static_cast<float>(sum_dy_xhat);
+    db.data()[c] = static_cast<float>(sum_dy);
+    for_each_nhw(x, [&](int64_t n, int64_t h, int64_t w) {
+      const double g = dyp[at4(dy, n, c, h, w)];
+      const double xhat = (xp[at4(x, n, c, h, w)] - mu) * inv_std;
+      const double through_stats = batch_stats ? (sum_dy + xhat * sum_dy_xhat) / m : 0.0;
+      dxp[at4(dx_out, n, c, h, w)] = static_cast<float>(gamma * inv_std * (g - through_stats));
+    });
+  }
+  if (dx) *dx = dx_out;
+  if (dweight) *dweight = weight.defined() ? dw : Tensor();
+  if (dbias) *dbias = db;
+}
+
+}  // namespace
+
+void batch_norm_backward_naive(const Tensor& dy, const Tensor& x, const Tensor& weight,
+                               const BatchNormSaved& saved, float eps, Tensor* dx,
+                               Tensor* dweight, Tensor* dbias) {
+  check_backward_args(dy, x, weight, saved.mean, saved.var, "batch_norm_backward");
+  backward_naive(dy, x, weight, saved.mean, saved.var, eps, true, dx, dweight, dbias);
+}
+
+void batch_norm_backward_inference_naive(const Tensor& dy, const Tensor& x,
+                                         const Tensor& weight, const Tensor& running_mean,
+                                         const Tensor& running_var, float eps, Tensor* dx,
+                                         Tensor* dweight, Tensor* dbias) {
+  check_backward_args(dy, x, weight, running_mean, running_var, "batch_norm_backward");
+  backward_naive(dy, x, weight, running_mean, running_var, eps, false, dx, dweight, dbias);
+}
+
+}  // namespace kz

@@ -1,0 +1,345 @@
+// conv2d.cpp — 2-D convolution: forward, backward-data and backward-weights through oneDNN
+// (tensor/dnnl.h), and the naive loops they are tested against.
+//
+// Shapes: x (N,C,H,W), weight (O,C/G,kH,kW) with G = groups, bias (O), y and dy (N,O,OH,OW).
+// oneDNN reads and writes activations in place, in their own layout (NCHW or channels-last:
+// the channels-last path is the fast one, brgconv / brdgmm_dw); only the weights are
+// reordered into whatever blocked layout the chosen implementation wants ("any").
+// Layouts of results: y in x's layout, dx in dy's layout, dweight contiguous OIHW.
+#include "tensor/conv2d.h"
+
+#include <optional>
+
+#include "tensor/dnnl.h"
+
+namespace kz {
+
+Conv2dParams Conv2dParams::symmetric(int64_t stride, int64_t pad, int64_t groups) {
+  return Conv2dParams{stride, pad, pad, pad, pad, groups};
+}
+
+Conv2dParams Conv2dParams::tf_same(int64_t in_h, int64_t in_w, int64_t kernel, int64_t stride,
+                                   int64_t groups) {
+  KZ_CHECK(in_h > 0 && in_w > 0 && kernel > 0 && stride > 0, "conv2d",
+           "tf_same needs positive sizes, got input {}x{}, kernel {}, stride {}", in_h, in_w,
+           kernel, stride);
+  auto total = [&](int64_t n) {
+    return std::max<int64_t>(((n + stride - 1) / stride - 1) * stride + kernel - n, 0);
+  };
+  const int64_t th = total(in_h), tw = total(in_w);
+  return Conv2dParams{stride, th / 2, th - th / 2, tw / 2, tw - tw / 2, groups};
+}
+
+Shape conv2d_output_shape(const Shape& x, const Shape& weight, const Conv2dParams& p) {
+  KZ_CHECK(x.size() == 4, "conv2d", "x must be (N,C,H,W), got {}", shape_str(x));
+  KZ_CHECK(weight.size() == 4, "conv2d", "weight must be (O,C/groups,kH,kW), got {}",
+           shape_str(weight));
+  KZ_CHECK(p.groups >= 1 && p.stride >= 1, "conv2d", "groups and stride must be >= 1, got {}, {}",
+           p.groups, p.stride);
+  KZ_CHECK(p.pad_top >= 0 && p.pad_bottom >= 0 && p.pad_left >= 0 && p.pad_right >= 0,
+           "conv2d", "padding must be >= 0, got top {} bottom {} left {} right {}", p.pad_top,
+           p.pad_bottom, p.pad_left, p.pad_right);
+  KZ_CHECK(x[1] % p.groups == 0 && weight[0] % p.groups == 0, "conv2d",
+           "channels must divide by groups {}: x {}, weight {}", p.groups, shape_str(x),
+           shape_str(weight));
+  KZ_CHECK(weight[1] * p.groups == x[1], "conv2d",
+           "weight {} with groups {} expects {} input channels, x is {}", shape_str(weight),
+           p.groups, weight[1] * p.groups, shape_str(x));
+  const int64_t oh = (x[2] + p.pad_top + p.pad_bottom - weight[2]) / p.stride + 1;
+  const int64_t ow = (x[3] + p.pad_left + p.pad_right - weight[3]) / p.stride + 1;
+  KZ_CHECK(x[2] + p.pad_top + p.pad_bottom >= weight[2] &&
+               x[3] + p.pad_left + p.pad_right >= weight[3] && x[0] > 0,
+           "conv2d", "kernel {} larger than padded input {}", shape_str(weight), shape_str(x));
+  return {x[0], weight[0], oh, ow};
+}
+
+namespace {
+
+using dnnl::memory;
+using tag = dnnl::memory::format_tag;
+
+void check_bias(const Tensor& bias, int64_t out_channels) {
+  KZ_CHECK(!bias.defined() || bias.shape() == Shape{out_channels}, "conv2d",
+           "bias must be ({},), got {}", out_channels, shape_str(bias.shape()));
+}
+
+void check_dy(const Tensor& dy, const Shape& x_shape, const Shape& w_shape,
+              const Conv2dParams& p, const char* op) {
+  const Shape want = conv2d_output_shape(x_shape, w_shape, p);
+  KZ_CHECK(dy.shape() == want, op, "dy must be {} for x {} and weight {}, got {}",
+           shape_str(want), shape_str(x_shape), shape_str(w_shape), shape_str(dy.shape()));
+}
+
+// Everything that fixes a convolution primitive, and the oneDNN descriptors it implies.
+struct ConvGeometry {
+  Shape x, w, y;
+  Conv2dParams p;
+  Layout layout;  // of the activations x, y (nchw or nhwc)
+  bool bias;
+
+  ConvGeometry(const Shape& x_, const Shape& w_, const Conv2dParams& p_, Layout l, bool b)
+      : x(x_), w(w_), y(conv2d_output_shape(x_, w_, p_)), p(p_), layout(l), bias(b) {}
+
+  DnnlKey key(const char* op) const {
+    return {op, {x[0], x[1], x[2], x[3], w[0], w[2], w[3], p.stride, p.pad_top, p.pad_bottom,
+                 p.pad_left, p.pad_right, p.groups, bias, static_cast<int64_t>(layout)}};
+  }
+  std::string describe(const char* op) const {
+    return fmt::format("{} x{} w{} g{} s{} pad({},{},{},{}) {}", op, shape_str(x), shape_str(w),
+                       p.groups, p.stride, p.pad_top, p.pad_bottom, p.pad_left, p.pad_right,
+                       layout == Layout::nhwc ? "nhwc" : "nchw");
+  }
+  memory::desc x_md() const { return dnnl_desc(x, layout); }
+  memory::desc y_md() const { return dnnl_desc(y, layout); }
+  memory::dims w_dims() const {
+    if (p.groups == 1) return w;
+    return {p.groups, w[0] / p.groups, w[1], w[2], w[3]};
+  }
+  memory::desc w_user_md() const {  // our OIHW tensor (as goihw when grouped)
+    return dnnl_desc(w_dims(), p.groups == 1 ? tag::oihw : tag::goihw);
+  }
+  memory::desc w_any_md() const { return dnnl_desc(w_dims(), tag::any); }
+  memory::desc b_md() const { return dnnl_desc({w[0]}, tag::a); }
+  memory::dims strides() const { return {p.stride, p.stride}; }
+  memory::dims pad_l() const { return {p.pad_top, p.pad_left}; }
+  memory::dims pad_r() const { return {p.pad_bottom, p.pad_right}; }
+
+  dnnl::convolution_forward::primitive_desc forward_pd(bool with_bias) const {
+    using F = dnnl::convolution_forward;
+    const auto pk = dnnl::prop_kind::forward_training;
+    const auto algo = dnnl::algorithm::convolution_direct;
+    F::desc d = with_bias ? F::desc(pk, algo, x_md(), w_any_md(), b_md(), y_md(), strides(),
+                                    pad_l(), pad_r())
+                          : F::desc(pk, algo, x_md(), w_any_md(), y_md(), strides(), pad_l(),
+                                    pad_r());
+    return F::primitive_desc(d, dnnl_engine());
+  }
+};
+
+// A reorder between two weight layouts, or none when they are the same.
+std::optional<dnnl::reorder> reorder_if_needed(const memory::desc& from, const memory::desc& to,
+                                               const std::string& what) {
+  if (from == to) return std::nullopt;
+  return dnnl_make_reorder(from, to, what);
+}
+
+struct ConvForwardPlan {
+  dnnl::convolution_forward::primitive_desc pd;
+  dnnl::convolution_forward prim;
+  std::optional<dnnl::reorder> weights_in;  // OIHW -> the primitive's layout
+};
+
+struct ConvBackwardDataPlan {
+  dnnl::convolution_backward_data::primitive_desc pd;
+  dnnl::convolution_backward_data prim;
+  std::optional<dnnl::reorder> weights_in;
+};
+
+struct ConvBackwardWeightsPlan {
+  dnnl::convolution_backward_weights::primitive_desc pd;
+  dnnl::convolution_backward_weights prim;
+  std::optional<dnnl::reorder> dweights_out;  // the primitive's layout -> OIHW
+};
+
+// Weights as the primitive wants them: the user's memory, or a reordered scratch copy.
+memory weights_for(const std::optional<dnnl::reorder>& reorder, const memory& user,
+                   const memory::desc& want, Tensor* holder) {
+  if (!reorder) return user;
+  memory m = dnnl_scratch_memory(want, holder);
+  dnnl_execute(*reorder, {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, m}});
+  return m;
+}
+
+}  // namespace
+
+// --- oneDNN ---------------------------------------------------------------------------------
+
+Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                      const Conv2dParams& p) {
+  const ConvGeometry g(x.shape(), weight.shape(), p, compute_layout(x), bias.defined());
+  check_bias(bias, g.w[0]);
+  auto plan = dnnl_cached<ConvForwardPlan>(g.key("conv2d_forward"), [&] {
+    auto pd = g.forward_pd(g.bias);
+    dnnl_note_impl(g.describe("conv2d_forward"), pd);
+    return ConvForwardPlan{pd, dnnl::convolution_forward(pd),
+                           reorder_if_needed(g.w_user_md(), pd.weights_desc(), "conv weights")};
+  });
+  const Tensor xin = to_layout(x, g.layout), w = weight.contiguous();
+  Tensor y = empty_in_layout(g.y, g.layout), w_holder;
+  std::unordered_map<int, memory> args{
+      {DNNL_ARG_SRC, dnnl_memory(g.x_md(), xin)},
+      {DNNL_ARG_WEIGHTS, weights_for(plan->weights_in, dnnl_memory(g.w_user_md(), w),
+                                     plan->pd.weights_desc(), &w_holder)},
+      {DNNL_ARG_DST, dnnl_memory(g.y_md(), y)}};
+  Tensor b;
+  if (g.bias) {
+    b = bias.contiguous();
+    args[DNNL_ARG_BIAS] = dnnl_memory(g.b_md(), b);
+  }
+  dnnl_execute(plan->prim, args);
+  return y;
+}
+
+Tensor conv2d_backward_data(const Tensor& dy, const Tensor& weight, const Shape& x_shape,
+                            const Conv2dParams& p) {
+  check_dy(dy, x_shape, weight.shape(), p, "conv2d_backward_data");
+  const ConvGeometry g(x_shape, weight.shape(), p, compute_layout(dy), false);
+  auto plan = dnnl_cached<ConvBackwardDataPlan>(g.key("conv2d_backward_data"), [&] {
+    using B = dnnl::convolution_backward_data;
+    B::desc d(dnnl::algorithm::convolution_direct, g.x_md(), g.w_any_md(), g.y_md(),
+              g.strides(), g.pad_l(), g.pad_r());
+    B::primitive_desc pd(d, dnnl_engine(), g.forward_pd(false));
+    dnnl_note_impl(g.describe("conv2d_backward_data"), pd);
+    return ConvBackwardDataPlan{pd, B(pd),
+                                reorder_if_needed(g.w_user_md(), pd.weights_desc(), "conv weights")};
+  });
+  const Tensor dyin = to_layout(dy, g.layout), w = weight.contiguous();
+  Tensor dx = empty_in_layout(g.x, g.layout), w_holder;
+  dnnl_execute(plan->prim,
+               {{DNNL_ARG_DIFF_DST, dnnl_memory(g.y_md(), dyin)},
+                {DNNL_ARG_WEIGHTS, weights_for(plan->weights_in, dnnl_memory(g.w_user_md(), w),
+                                               plan->pd.weights_desc(), &w_holder)},
+                {DNNL_ARG_DIFF_SRC, dnnl_memory(g.x_md(), dx)}});
+  return dx;
+}
+
+Tensor conv2d_backward_weights(const Tensor& dy, const Tensor& x, const Shape& weight_shape,
+                               const Conv2dParams& p, Tensor* dbias) {
+  check_dy(dy, x.shape(), weight_shape, p, "conv2d_backward_weights");
+  const ConvGeometry g(x.shape(), weight_shape, p, compute_layout(x), dbias != nullptr);
+  auto plan = dnnl_cached<ConvBackwardWeightsPlan>(g.key("conv2d_backward_weights"), [&] {
+    using B = dnnl::convolution_backward_weights;
+    const auto algo = dnnl::algorithm::convolution_direct;
+    B::desc d = g.bias ? B::desc(algo, g.x_md(), g.w_any_md(), g.b_md(), g.y_md(), g.strides(),
+                                 g.pad_l(), g.pad_r())
+                       : B::desc(algo, g.x_md(), g.w_any_md(), g.y_md(), g.strides(), g.pad_l(),
+                                 g.pad_r());
+    B::primitive_desc pd(d, dnnl_engine(), g.forward_pd(g.bias));
+    dnnl_note_impl(g.describe("conv2d_backward_weights"), pd);
+    return ConvBackwardWeightsPlan{
+        pd, B(pd), reorder_if_needed(pd.diff_weights_desc(), g.w_user_md(), "conv dweights")};
+  });
+  const Tensor xin = to_layout(x, g.layout), dyin = to_layout(dy, g.layout);
+  Tensor dweight = Tensor::empty(weight_shape), dw_holder;
+  const memory dw_user = dnnl_memory(g.w_user_md(), dweight);
+  const memory dw_prim = plan->dweights_out
+                             ? dnnl_scratch_memory(plan->pd.diff_weights_desc(), &dw_holder)
+                             : dw_user;
+  std::unordered_map<int, memory> args{{DNNL_ARG_SRC, dnnl_memory(g.x_md(), xin)},
+                                       {DNNL_ARG_DIFF_DST, dnnl_memory(g.y_md(), dyin)},
+                                       {DNNL_ARG_DIFF_WEIGHTS, dw_prim}};
+  if (dbias) {
+    *dbias = Tensor::empty({g.w[0]});
+    args[DNNL_ARG_DIFF_BIAS] = dnnl_memory(g.b_md(), *dbias);
+  }
+  dnnl_execute(plan->prim, args);
+  if (plan->dweights_out)
+    dnnl_execute(*plan->dweights_out, {{DNNL_ARG_FROM, dw_prim}, {DNNL_ARG_TO, dw_user}});
+  return dweight;
+}
+
+// --- naive reference ------------------------------------------------------------------------
+// Direct loops over every output element and kernel tap, reading any strides; float sums.
+
+namespace {
+
+// Element (n,c,h,w) of a 4-D strided tensor.
+struct At4 {
+  const float* p;
+  int64_t s0, s1, s2, s3;
+  explicit At4(const Tensor& t)
+      : p(t.data()), s0(t.stride(0)), s1(t.stride(1)), s2(t.stride(2)), s3(t.stride(3)) {}
+  int64_t index(int64_t n, int64_t c, int64_t h, int64_t w) const {
+    return n * s0 + c * s1 + h * s2 + w * s3;
+  }
+  float operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
+    return p[index(n, c, h, w)];
+  }
+};
+
+// Calls f(n, o, oh, ow, c, ci, ih, iw, kh, kw) for every product term
+// x[n,c,ih,iw]·w[o,ci,kh,kw] that lands inside the input (padding taps skipped); c is the
+// input channel, ci its index within o's group.
+template <class F>
+void for_each_tap(const Shape& xs, const Shape& ws, const Shape& ys, const Conv2dParams& p,
+                  F&& f) {
+  const int64_t og = ws[0] / p.groups, cg = ws[1];
+  for (int64_t n = 0; n < ys[0]; ++n)
+    for (int64_t o = 0; o < ys[1]; ++o)
+      for (int64_t oh = 0; oh < ys[2]; ++oh)
+        for (int64_t ow = 0; ow < ys[3]; ++ow)
+          for (int64_t ci = 0; ci < cg; ++ci)
+            for (int64_t kh = 0; kh < ws[2]; ++kh) {
+              const int64_t ih = oh * p.stride - p.pad_top + kh;
+              if (ih < 0 || ih >= xs[2]) continue;
+              for (int64_t kw = 0; kw < ws[3]; ++kw) {
+                const int64_t iw = ow * p.stride - p.pad_left + kw;
+                if (iw < 0 || iw >= xs[3]) continue;
+                f(n, o, oh, ow, (o / og) * cg + ci, ci, ih, iw, kh, kw);
+              }
+            }
+}
+
+}  // namespace
+
+Tensor conv2d_forward_naive(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                            const Conv2dParams& p) {
+  const Shape ys = conv2d_output_shape(x.shape(), weight.shape(), p);
+  check_bias(bias, ys[1]);
+  Tensor y = empty_in_layout(ys, compute_layout(x));
+  y.zero_();
+  const At4 xa(x), wa(weight), ya(y);
+  float* yp = y.data();
+  for_each_tap(x.shape(), weight.shape(), ys, p,
+               [&](int64_t n, int64_t o, int64_t oh, int64_t ow, int64_t c, int64_t ci,
+                   int64_t ih, int64_t iw, int64_t kh, int64_t kw) {
+                 yp[ya.index(n, o, oh, ow)] += xa(n, c, ih, iw) * wa(o, ci, kh, kw);
+               });
+  if (bias.defined()) {
+    const Tensor b = bias.contiguous();
+    for (int64_t n = 0; n < ys[0]; ++n)
+      for (int64_t o = 0; o < ys[1]; ++o)
+        for (int64_t oh = 0; oh < ys[2]; ++oh)
+          for (int64_t ow = 0; ow < ys[3]; ++ow) yp[ya.index(n, o, oh, ow)] += b.data()[o];
+  }
+  return y;
+}
+
+Tensor conv2d_backward_data_naive(const Tensor& dy, const Tensor& weight,
+                                  const Shape& x_shape, const Conv2dParams& p) {
+  check_dy(dy, x_shape, weight.shape(), p, "conv2d_backward_data");
+  Tensor dx = empty_in_layout(x_shape, compute_layout(dy));
+  dx.zero_();
+  const At4 dya(dy), wa(weight), dxa(dx);
+  float* dxp = dx.data();
+  for_each_tap(x_shape, weight.shape(), dy.shape(), p,
+               [&](int64_t n, int64_t o, int64_t oh, int64_t ow, int64_t c, int64_t ci,
+                   int64_t ih, int64_t iw, int64_t kh, int64_t kw) {
+                 dxp[dxa.index(n, c, ih, iw)] += dya(n, o, oh, ow) * wa(o, ci, kh, kw);
+               });
+  return dx;
+}
+
+Tensor conv2d_backward_weights_naive(const Tensor& dy, const Tensor& x,
+                                     const Shape& weight_shape, const Conv2dParams& p,
+                                     Tensor* dbias) {
+  check_dy(dy, x.shape(), weight_shape, p, "conv2d_backward_weights");
+  Tensor dweight = Tensor::zeros(weight_shape);
+  const At4 dya(dy), xa(x), dwa(dweight);
+  float* dwp = dweight.data();
+  for_each_tap(x.shape(), weight_shape, dy.shape(), p,
+               [&](int64_t n, int64_t o, int64_t oh, int64_t ow, int64_t c, int64_t ci,
+                   int64_t ih, int64_t iw, int64_t kh, int64_t kw) {
+                 dwp[dwa.index(o, ci, kh, kw)] += dya(n, o, oh, ow) * xa(n, c, ih, iw);
+               });
+  if (dbias) {
+    *dbias = Tensor::zeros({weight_shape[0]});
+    for (int64_t n = 0; n < dy.size(0); ++n)
+      for (int64_t o = 0; o < dy.size(1); ++o)
+        for (int64_t oh = 0; oh < dy.size(2); ++oh)
+          for (int64_t ow = 0; ow < dy.size(3); ++ow) dbias->data()[o] += dya(n, o, oh, ow);
+  }
+  return dweight;
+}
+
+}  // namespace kz
