@@ -49,7 +49,10 @@ Layout layout_of(const Tensor& x) {
   const Shape cl = channels_last_strides(x.shape());
   const bool nchw = dense_with(x, contiguous_strides(x.shape()));
   const bool nhwc = dense_with(x, cl);
-  if (nchw && nhwc) return x.strides() == cl ? Layout::nhwc : Layout::nchw;
+  // Dense both ways: the memory is the same either way. A 1×1 map counts as channels-last
+  // (oneDNN's fast kernels are the NHWC ones); otherwise exact strides decide (C = 1).
+  if (nchw && nhwc)
+    return x.size(2) * x.size(3) == 1 || x.strides() == cl ? Layout::nhwc : Layout::nchw;
   if (nchw) return Layout::nchw;
   if (nhwc) return Layout::nhwc;
   return Layout::other;

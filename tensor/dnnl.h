@@ -31,9 +31,9 @@ dnnl::engine& dnnl_engine();
 dnnl::stream& dnnl_stream();
 
 // --- activation layouts ---------------------------------------------------------------------
-// How an (N,C,H,W) activation lies in memory. Dims of size 1 may have any stride; when a
-// tensor is dense in both layouts (the memory is then the same) an exactly channels-last
-// stride vector decides.
+// How an (N,C,H,W) activation lies in memory. Dims of size 1 may have any stride. When a
+// tensor is dense in both layouts (C = 1 or H = W = 1: the memory is then the same), 1×1
+// maps count as nhwc and otherwise exactly channels-last strides decide.
 enum class Layout { nchw, nhwc, other };
 Layout layout_of(const Tensor& x);  // x is (N,C,H,W)
 // x itself when already in `layout`, else a copy in it (layout is nchw or nhwc).

@@ -148,6 +148,33 @@ TEST_CASE("conv: oneDNN matches the naive loops on random shapes and layouts") {
   }
 }
 
+TEST_CASE("conv: 1x1 and 2x2 maps, where NCHW and channels-last can share memory") {
+  Generator gen(17);
+  for (int64_t hw : {1, 2})
+    for (int64_t stride : {1, 2})
+      for (int64_t groups : {1, 8}) {
+        const Conv2dParams p = Conv2dParams::symmetric(stride, 1, groups);
+        const Tensor x = Tensor::normal({2, 8, hw, hw}, 0, 1, gen);
+        const Tensor w = Tensor::normal({8, 8 / groups, 3, 3}, 0, 0.5f, gen);
+        const Tensor dy = Tensor::normal(conv2d_output_shape(x.shape(), w.shape(), p), 0, 1, gen);
+        Tensor db, db_ref;
+        const Tensor y_ref = conv2d_forward_naive(x, w, Tensor(), p);
+        const Tensor dx_ref = conv2d_backward_data_naive(dy, w, x.shape(), p);
+        const Tensor dw_ref = conv2d_backward_weights_naive(dy, x, w.shape(), p, &db_ref);
+        for (bool cl : {false, true}) {
+          const std::string what = fmt::format("{}x{} s{} g{} {}", hw, hw, stride, groups,
+                                               cl ? "nhwc" : "nchw");
+          const Tensor xl = in_layout(x, cl), dyl = in_layout(dy, cl);
+          check_close(conv2d_forward(xl, w, Tensor(), p), y_ref, 1e-4f, 1e-4f, what + " y");
+          check_close(conv2d_backward_data(dyl, w, x.shape(), p), dx_ref, 1e-4f, 1e-4f,
+                      what + " dx");
+          check_close(conv2d_backward_weights(dyl, xl, w.shape(), p, &db), dw_ref, 1e-4f, 1e-4f,
+                      what + " dweight");
+          check_close(db, db_ref, 1e-4f, 1e-4f, what + " dbias");
+        }
+      }
+}
+
 TEST_CASE("conv: oneDNN and naive match PyTorch (forward, dx, dweight, dbias)") {
   const auto names = case_names("conv.");
   REQUIRE(names.size() >= 10);
@@ -367,6 +394,9 @@ TEST_CASE("conv: channels-last training shapes use no oneDNN ref implementation"
   run_conv(96, 16, 96, 3, 2, 96);  // depthwise s2
   run_conv(32, 16, 16, 1, 1, 1);   // pointwise project
   run_conv(24, 8, 144, 1, 1, 1);   // pointwise expand
+  run_conv(384, 2, 384, 3, 1, 384);  // the last depthwise layers: 2×2 and 1×1 maps
+  run_conv(576, 2, 576, 3, 2, 576);
+  run_conv(960, 1, 960, 3, 1, 960);
   {
     const Tensor x = Tensor::normal({n, 32, 16, 16}, 0, 1, gen).to_channels_last();
     Tensor rm = Tensor::zeros({32}), rv = Tensor::ones({32});
@@ -378,7 +408,7 @@ TEST_CASE("conv: channels-last training shapes use no oneDNN ref implementation"
     batch_norm_backward(x, x, w, saved, 1e-5f, &dx, &dw, &db);
   }
   const auto impls = dnnl_impls();
-  CHECK(impls.size() >= 5 * 3 + 3);
+  CHECK(impls.size() >= 8 * 3 + 3);
   for (const DnnlImpl& i : impls) {
     MESSAGE(i.what, " -> ", i.impl);
     CHECK_MESSAGE(i.impl.rfind("ref", 0) != 0, i.what, " uses ", i.impl);

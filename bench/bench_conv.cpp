@@ -1,0 +1,141 @@
+// bench_conv.cpp — convolution at real MobileNetV2 shapes (batch 32, 32×32 input): forward,
+// backward-data and backward-weights, oneDNN (tensor/conv2d.h) against the naive loops, NCHW
+// against channels-last; plus batch-norm forward (training) and backward through oneDNN.
+// Convolutions report GFLOP/s: 2·N·O·OH·OW·(C/G)·kH·kW flops per call, the same count for
+// each of the three directions. Batch norm reports GB/s of activations read and written.
+// Shapes: x (N,C,H,W), weight (O,C/G,kH,kW).
+//   ./build/bench/bench_conv [--benchmark_filter=onednn/nhwc]
+// oneDNN runs on OpenMP (OMP_NUM_THREADS, default: every core); the naive loops on one.
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <vector>
+
+#include "tensor/batch_norm.h"
+#include "tensor/conv2d.h"
+#include "tensor/generator.h"
+
+namespace {
+
+using kz::Conv2dParams;
+using kz::Shape;
+using kz::Tensor;
+
+struct ConvShape {
+  const char* name;
+  int64_t c, hw, o, k, stride, groups;
+};
+
+// The layers of MobileNetV2 (width 1.0) at 32×32 input that the brief names.
+const std::vector<ConvShape> kShapes = {
+    {"stem_3x3_s2_3to32", 3, 32, 32, 3, 2, 1},
+    {"dw_3x3_s2_96ch_16px", 96, 16, 96, 3, 2, 96},
+    {"dw_3x3_s1_144ch_8px", 144, 8, 144, 3, 1, 144},
+    {"dw_3x3_s2_144ch_8px", 144, 8, 144, 3, 2, 144},
+    {"pw_expand_24to144_8px", 24, 8, 144, 1, 1, 1},
+    {"pw_project_144to24_8px", 144, 8, 24, 1, 1, 1},
+};
+constexpr int64_t kBatch = 32;
+
+enum class Direction { forward, backward_data, backward_weights };
+
+void bench_conv(benchmark::State& state, ConvShape s, Direction dir, bool naive, bool nhwc) {
+  kz::Generator gen(0);
+  const Conv2dParams p = Conv2dParams::symmetric(s.stride, s.k / 2, s.groups);
+  Tensor x = Tensor::normal({kBatch, s.c, s.hw, s.hw}, 0, 1, gen);
+  const Tensor w = Tensor::normal({s.o, s.c / s.groups, s.k, s.k}, 0, 0.1f, gen);
+  const Shape ys = kz::conv2d_output_shape(x.shape(), w.shape(), p);
+  Tensor dy = Tensor::normal(ys, 0, 1, gen);
+  if (nhwc) {
+    x = x.to_channels_last();
+    dy = dy.to_channels_last();
+  }
+  auto run = [&] {
+    switch (dir) {
+      case Direction::forward:
+        return naive ? kz::conv2d_forward_naive(x, w, Tensor(), p)
+                     : kz::conv2d_forward(x, w, Tensor(), p);
+      case Direction::backward_data:
+        return naive ? kz::conv2d_backward_data_naive(dy, w, x.shape(), p)
+                     : kz::conv2d_backward_data(dy, w, x.shape(), p);
+      case Direction::backward_weights:
+        return naive ? kz::conv2d_backward_weights_naive(dy, x, w.shape(), p, nullptr)
+                     : kz::conv2d_backward_weights(dy, x, w.shape(), p, nullptr);
+    }
+    return Tensor();
+  };
+  run();  // makes and caches the primitive outside the timed loop
+  for (auto _ : state) {
+    Tensor out = run();
+    benchmark::DoNotOptimize(out.data());
+  }
+  const double flops = 2.0 * double(kBatch) * double(ys[1]) * double(ys[2]) * double(ys[3]) *
+                       double(s.c / s.groups) * double(s.k * s.k);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void bench_batch_norm(benchmark::State& state, int64_t c, int64_t hw, bool backward, bool nhwc) {
+  kz::Generator gen(0);
+  Tensor x = Tensor::normal({kBatch, c, hw, hw}, 0, 1, gen);
+  Tensor dy = Tensor::normal(x.shape(), 0, 1, gen);
+  if (nhwc) {
+    x = x.to_channels_last();
+    dy = dy.to_channels_last();
+  }
+  const Tensor w = Tensor::ones({c}), b = Tensor::zeros({c});
+  Tensor rm = Tensor::zeros({c}), rv = Tensor::ones({c}), dx, dw, db;
+  kz::BatchNormSaved saved;
+  kz::batch_norm_forward(x, w, b, rm, rv, true, 0.1f, 1e-5f, &saved);
+  kz::batch_norm_backward(dy, x, w, saved, 1e-5f, &dx, &dw, &db);
+  for (auto _ : state) {
+    if (backward) {
+      kz::batch_norm_backward(dy, x, w, saved, 1e-5f, &dx, &dw, &db);
+      benchmark::DoNotOptimize(dx.data());
+    } else {
+      Tensor y = kz::batch_norm_forward(x, w, b, rm, rv, true, 0.1f, 1e-5f, &saved);
+      benchmark::DoNotOptimize(y.data());
+    }
+  }
+  // forward reads x (twice: statistics, then normalise) and writes y; backward reads x, dy
+  // (twice) and writes dx.
+  const double bytes = double(x.numel()) * 4.0 * (backward ? 5.0 : 3.0);
+  state.counters["GB/s"] =
+      benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void register_all() {
+  const std::pair<Direction, const char*> dirs[] = {{Direction::forward, "fwd"},
+                                                    {Direction::backward_data, "bwd_data"},
+                                                    {Direction::backward_weights, "bwd_weights"}};
+  for (const ConvShape& s : kShapes)
+    for (const auto& [dir, dir_name] : dirs)
+      for (bool naive : {false, true})
+        for (bool nhwc : {true, false}) {
+          const std::string name = std::string("conv/") + s.name + "/" + dir_name + "/" +
+                                   (naive ? "naive" : "onednn") + "/" + (nhwc ? "nhwc" : "nchw");
+          auto* b = benchmark::RegisterBenchmark(name.c_str(), bench_conv, s, dir, naive, nhwc);
+          b->Unit(benchmark::kMillisecond)->UseRealTime();
+          if (naive) b->MinTime(0.2);
+        }
+  for (bool backward : {false, true})
+    for (bool nhwc : {true, false}) {
+      const std::string name = std::string("batch_norm/144ch_8px/") +
+                               (backward ? "bwd" : "fwd_train") + "/onednn/" +
+                               (nhwc ? "nhwc" : "nchw");
+      benchmark::RegisterBenchmark(name.c_str(), bench_batch_norm, 144, 8, backward, nhwc)
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  register_all();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
