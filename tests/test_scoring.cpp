@@ -1,0 +1,308 @@
+// test_scoring.cpp — anomaly scoring: LOF, the k-NN search, the cosine and k-NN scorers,
+// the scalers and ROC/AUC.
+//
+// References come from scikit-learn 1.2 and NumPy (tests/fixtures/make_scoring.py writes
+// scoring.safetensors): LocalOutlierFactor(novelty=True) scores and training LOF on sets with
+// clusters far from the origin, exact duplicate points, k larger than N-1 and 64 features;
+// NearestNeighbors distances; cosine scores; MinMaxScaler/StandardScaler outputs;
+// roc_auc_score and roc_curve with ties. The k-NN search is also checked against a brute-force
+// double-precision search written here, for several GEMM block sizes.
+// Shape letters: N fitted samples, M scored samples, D features, k neighbours.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "anomaly/lof.h"
+#include "anomaly/roc.h"
+#include "anomaly/scalers.h"
+#include "anomaly/scorers.h"
+#include "tensor/generator.h"
+#include "tensor/safetensors.h"
+
+using kz::Tensor;
+
+namespace {
+
+const kz::Safetensors& fixture() {
+  static const kz::Safetensors st = kz::load_safetensors(KZ_FIXTURES "/scoring.safetensors");
+  return st;
+}
+const Tensor& fx(const std::string& name) { return fixture().at(name); }
+
+std::vector<double> doubles(const Tensor& t) {
+  const std::vector<float> v = t.to_vector();
+  return {v.begin(), v.end()};
+}
+
+// |actual - expected| <= atol + rtol |expected| everywhere.
+void check_close(const std::vector<double>& actual, const std::vector<double>& expected,
+                 const std::string& what, double rtol = 1e-5, double atol = 0) {
+  INFO(what);
+  REQUIRE(actual.size() == expected.size());
+  for (size_t i = 0; i < actual.size(); ++i) {
+    INFO("index " << i << ": " << actual[i] << " vs expected " << expected[i]);
+    CHECK(std::abs(actual[i] - expected[i]) <= atol + rtol * std::abs(expected[i]));
+  }
+}
+
+// The message of the kz::Error thrown by f ("" when f throws nothing).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const kz::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+void check_error(const std::string& message, const std::string& prefix,
+                 const std::string& part) {
+  INFO(message);
+  CHECK(message.rfind(prefix, 0) == 0);
+  CHECK(message.find(part) != std::string::npos);
+}
+
+// Brute-force k nearest base rows of each query row in double, ties to the lower index.
+// query is (M,D), base is (N,D); exclude_self skips base row i for query row i.
+kz::Neighbors brute_knn(const Tensor& query, const Tensor& base, int64_t k, bool exclude_self) {
+  const int64_t m = query.size(0), n = base.size(0), d = base.size(1);
+  const std::vector<float> q = query.to_vector(), b = base.to_vector();
+  kz::Neighbors nb;
+  nb.rows = m, nb.k = k;
+  for (int64_t i = 0; i < m; ++i) {
+    std::vector<std::pair<double, int64_t>> all;
+    for (int64_t j = 0; j < n; ++j) {
+      if (exclude_self && i == j) continue;
+      double s = 0;
+      for (int64_t c = 0; c < d; ++c) s += std::pow(double(q[i * d + c]) - b[j * d + c], 2);
+      all.push_back({std::sqrt(s), j});
+    }
+    std::sort(all.begin(), all.end());
+    for (int64_t j = 0; j < k; ++j)
+      nb.distance.push_back(all[j].first), nb.index.push_back(all[j].second);
+  }
+  return nb;
+}
+
+const std::vector<std::pair<std::string, std::vector<int>>> kLofSets = {
+    {"blobs", {1, 5, 20}}, {"dups", {2, 5, 10}}, {"small", {3, 20}}, {"pair", {1, 20}},
+    {"wide", {5, 20}}};
+
+}  // namespace
+
+TEST_CASE("scoring: LOF novelty scores match scikit-learn") {
+  for (const auto& [set, ks] : kLofSets) {
+    const Tensor& train = fx("lof/" + set + "/train");
+    const Tensor& test = fx("lof/" + set + "/test");
+    for (int k : ks) {
+      const std::string key = "lof/" + set + "/k" + std::to_string(k);
+      // Block size 0 = automatic (one block here); 7 rows exercises the blocked and
+      // symmetric (half-GEMM) paths of the search.
+      for (int64_t block_rows : {0, 7}) {
+        INFO(key << ", block_rows " << block_rows);
+        kz::Lof lof(k, block_rows);
+        lof.fit(train);
+        CHECK(lof.k() == int64_t(fx(key + "/k_used").item()));
+        check_close(lof.lof(test), doubles(fx(key + "/score")), key + "/score");
+        check_close(lof.training_lof(), doubles(fx(key + "/train_lof")), key + "/train_lof");
+        const Tensor score = lof.score(test), samples = lof.score_samples(test);
+        REQUIRE(score.shape() == kz::Shape{test.size(0)});
+        for (int64_t i = 0; i < score.numel(); ++i)
+          CHECK(samples.data()[i] == -score.data()[i]);
+      }
+    }
+  }
+}
+
+TEST_CASE("scoring: LOF gives duplicates lrd 1e10 and flags points beside them") {
+  // dups: one point occurs 8 times, so with k = 5 its k-distance is exactly 0.
+  kz::Lof lof(5);
+  lof.fit(fx("lof/dups/train"));
+  const auto max_lrd = *std::max_element(lof.lrd().begin(), lof.lrd().end());
+  CHECK(max_lrd == doctest::Approx(1e10));
+  const std::vector<double> s = lof.lof(fx("lof/dups/test"));
+  CHECK(s[0] == doctest::Approx(1.0));  // an exact copy of the repeated point
+  CHECK(s[3] > 1e7);                    // 0.01 away from it in each coordinate
+}
+
+TEST_CASE("scoring: k-NN search matches a brute-force search for any block size") {
+  kz::Generator gen(7);
+  Tensor base = Tensor::normal({150, 40}, 3.0f, 1.0f, gen);
+  Tensor query = Tensor::normal({37, 40}, 3.0f, 1.5f, gen);
+  for (int64_t r : {5, 6, 7}) base.select(0, 100 + r).copy_(base.select(0, 3));  // duplicates
+  query.select(0, 0).copy_(base.select(0, 3));
+  const kz::Neighbors want = brute_knn(query, base, 9, false);
+  const kz::Neighbors want_self = brute_knn(base, base, 9, true);
+  for (int64_t block_rows : {0, 1, 16, 64}) {
+    INFO("block_rows " << block_rows);
+    const kz::KnnIndex index(base, block_rows);
+    const kz::Neighbors got = index.search(query, 9), got_self = index.search_self(9);
+    CHECK(got.index == want.index);
+    CHECK(got_self.index == want_self.index);
+    check_close(got.distance, want.distance, "search", 1e-12, 1e-12);
+    check_close(got_self.distance, want_self.distance, "search_self", 1e-12, 1e-12);
+  }
+}
+
+TEST_CASE("scoring: k-NN scorer matches scikit-learn NearestNeighbors") {
+  for (const std::string set : {"blobs", "dups"}) {
+    for (int k : {1, 4}) {
+      const std::string key = "knn/" + set + "/k" + std::to_string(k);
+      const Tensor& dist = fx(key + "/distance");  // (M,k)
+      std::vector<double> kth, mean;
+      for (int64_t i = 0; i < dist.size(0); ++i) {
+        double s = 0;
+        for (int64_t j = 0; j < k; ++j) s += dist.at({i, j});
+        kth.push_back(dist.at({i, k - 1}));
+        mean.push_back(s / k);
+      }
+      kz::KnnScorer kth_scorer(k), mean_scorer(k, kz::KnnScorer::Reduce::kMean);
+      kth_scorer.fit(fx("lof/" + set + "/train"));
+      mean_scorer.fit(fx("lof/" + set + "/train"));
+      const Tensor& test = fx("lof/" + set + "/test");
+      check_close(doubles(kth_scorer.score(test)), kth, key + " kth", 1e-5, 1e-6);
+      check_close(doubles(mean_scorer.score(test)), mean, key + " mean", 1e-5, 1e-6);
+    }
+  }
+  kz::KnnScorer big(50);  // k is clipped to N
+  big.fit(fx("lof/small/train"));
+  CHECK(big.k_used() == 6);
+  CHECK(big.score(fx("lof/small/test")).numel() == 5);
+}
+
+TEST_CASE("scoring: cosine scorer matches NumPy") {
+  const Tensor &train = fx("cos/train"), &test = fx("cos/test");
+  std::vector<int64_t> labels;
+  for (float v : fx("cos/labels").to_vector()) labels.push_back(int64_t(v));
+  kz::CosineScorer nearest;
+  nearest.fit(train);
+  check_close(doubles(nearest.score(test)), doubles(fx("cos/nearest")), "nearest", 1e-5, 1e-6);
+  kz::CosineScorer centres(kz::CosineScorer::Mode::kCentres);
+  centres.fit(train, labels);
+  CHECK(centres.references().shape() == kz::Shape{3, 16});
+  check_close(doubles(centres.score(test)), doubles(fx("cos/centres")), "centres", 1e-5, 1e-6);
+  centres.fit(train);  // no labels: one centre
+  check_close(doubles(centres.score(test)), doubles(fx("cos/centre")), "centre", 1e-5, 1e-6);
+  // Test rows 12-14 are training rows (or a multiple): score ~0; row 15 is zero: score 1.
+  const Tensor s = nearest.score(test);
+  CHECK(std::abs(s.data()[12]) < 1e-7);
+  CHECK(s.data()[15] == 1.0f);
+}
+
+TEST_CASE("scoring: scalers match scikit-learn") {
+  const Tensor &train = fx("scale/train"), &test = fx("scale/test");
+  kz::MinMaxScaler minmax;
+  check_close(doubles(minmax.fit_transform(train)), doubles(fx("scale/minmax/out")), "minmax",
+              1e-5, 1e-6);
+  check_close(doubles(minmax.transform(test)), doubles(fx("scale/minmax/test_out")),
+              "minmax test", 1e-5, 1e-6);
+  kz::MinMaxScaler wide(-1, 2);
+  check_close(doubles(wide.fit_transform(train)), doubles(fx("scale/minmax_m1_2/out")),
+              "minmax (-1, 2)", 1e-5, 1e-6);
+  check_close(doubles(wide.transform(test)), doubles(fx("scale/minmax_m1_2/test_out")),
+              "minmax (-1, 2) test", 1e-5, 1e-6);
+  CHECK(minmax.scale()[3] == 1.0);  // the constant feature
+
+  kz::StandardScaler standard;
+  check_close(doubles(standard.fit_transform(train)), doubles(fx("scale/standard/out")),
+              "standard", 1e-5, 1e-6);
+  check_close(doubles(standard.transform(test)), doubles(fx("scale/standard/test_out")),
+              "standard test", 1e-5, 1e-6);
+  check_close(standard.mean(), doubles(fx("scale/standard/mean")), "mean", 1e-6, 1e-6);
+  check_close(standard.var(), doubles(fx("scale/standard/var")), "var", 1e-5, 1e-9);
+  check_close(standard.scale(), doubles(fx("scale/standard/scale")), "scale", 1e-5);
+
+  // State round trips, and make_scaler.
+  for (const std::string name : {"none", "minmax", "standard"}) {
+    auto a = kz::make_scaler(name), b = kz::make_scaler(name);
+    a->fit(train);
+    b->load_state_dict(a->state_dict());
+    check_close(doubles(b->transform(test)), doubles(a->transform(test)), name, 1e-6, 1e-6);
+  }
+  check_error(error_of([&] { kz::make_scaler("robust"); }), "[scaler]", "minmax");
+  check_error(error_of([&] { minmax.transform(fx("cos/test")); }), "[minmax_scaler]",
+              "fitted on 6");
+  check_error(error_of([&] { kz::StandardScaler().transform(test); }), "[standard_scaler]",
+              "before fit");
+  check_error(error_of([&] { kz::MinMaxScaler(1, 1); }), "[minmax_scaler]", "low < high");
+}
+
+TEST_CASE("scoring: ROC-AUC and ROC curve match scikit-learn, ties counted half") {
+  for (const std::string name : {"ties", "all_tied", "perfect", "reversed", "lof_like"}) {
+    INFO(name);
+    const std::string key = "roc/" + name;
+    const Tensor &scores = fx(key + "/scores"), &labels = fx(key + "/labels");
+    const double auc = kz::roc_auc(scores, labels);
+    CHECK(auc == doctest::Approx(fx(key + "/auc").item()).epsilon(1e-6));
+    for (const std::string prefix : {"", "full_"}) {
+      const kz::RocCurve curve = kz::roc_curve(scores, labels, prefix.empty());
+      check_close(curve.fpr, doubles(fx(key + "/" + prefix + "fpr")), "fpr", 1e-6);
+      check_close(curve.tpr, doubles(fx(key + "/" + prefix + "tpr")), "tpr", 1e-6);
+      CHECK(std::isinf(curve.thresholds[0]));
+      check_close({curve.thresholds.begin() + 1, curve.thresholds.end()},
+                  doubles(fx(key + "/" + prefix + "thr")), "thresholds", 0);
+      CHECK(kz::trapezoid_area(curve) == doctest::Approx(auc).epsilon(1e-12));
+    }
+  }
+  // Exact values from the definition: one tie between classes counts half.
+  CHECK(kz::roc_auc(std::vector<double>{0.1, 0.5, 0.5, 0.9}, std::vector<int>{0, 0, 1, 1}) ==
+        0.875);
+}
+
+TEST_CASE("scoring: scorers save and load their state; make_scorer") {
+  const Tensor &train = fx("lof/blobs/train"), &test = fx("lof/blobs/test");
+  for (const std::string name : {"lof", "knn", "cosine", "cosine_centres"}) {
+    INFO(name);
+    auto a = kz::make_scorer(name, 3), b = kz::make_scorer(name);
+    CHECK(a->name() == name);
+    CHECK_FALSE(a->fitted());
+    a->fit(train);
+    b->load_state_dict(a->state_dict());
+    CHECK(b->fitted());
+    check_close(doubles(b->score(test)), doubles(a->score(test)), name, 1e-6, 1e-7);
+  }
+  check_error(error_of([] { kz::make_scorer("isolation_forest"); }), "[scorer]", "lof, knn");
+}
+
+TEST_CASE("scoring: bad input gives clear errors") {
+  const Tensor train = fx("lof/blobs/train");  // (60, 5)
+  kz::Lof lof(5);
+  check_error(error_of([&] { lof.score(train); }), "[lof]", "before fit");
+  check_error(error_of([] { kz::Lof(0); }), "[lof]", "n_neighbors");
+  check_error(error_of([&] { lof.fit(train.narrow(0, 0, 1)); }), "[lof]", "at least 2");
+  check_error(error_of([&] { lof.fit(Tensor::zeros({0, 5})); }), "[lof]", "empty");
+  check_error(error_of([&] { lof.fit(Tensor::zeros({5})); }), "[lof]", "2-D");
+  check_error(error_of([&] { lof.fit(Tensor()); }), "[lof]", "undefined");
+  Tensor bad = train.clone();
+  bad.at({4, 2}) = std::nanf("");
+  check_error(error_of([&] { lof.fit(bad); }), "[lof]", "row 4, column 2");
+  lof.fit(train);
+  check_error(error_of([&] { lof.score(Tensor::zeros({3, 4})); }), "[lof]",
+              "fitted on 5 features");
+  check_error(error_of([&] { lof.score(Tensor::zeros({0, 5})); }), "[lof]", "empty");
+  check_error(error_of([&] { lof.load_state_dict({}); }), "[lof]", "no \"train\"");
+  check_error(error_of([&] {
+                lof.load_state_dict({{"train", Tensor::zeros({1, 3})},
+                                     {"n_neighbors", Tensor::full({1}, 2.0f)}});
+              }),
+              "[lof]", "at least 2");
+  CHECK(lof.k() == 5);  // a failed load keeps the fitted state
+  CHECK(lof.score(train).numel() == 60);
+
+  const std::vector<double> s = {0.1, 0.2, 0.3};
+  check_error(error_of([&] { kz::roc_auc(s, std::vector<int>{1, 1, 1}); }), "[auc]",
+              "both classes");
+  check_error(error_of([&] { kz::roc_auc(s, std::vector<int>{0, 2, 1}); }), "[auc]",
+              "0 or 1, got 2 at index 1");
+  check_error(error_of([&] { kz::roc_auc(s, std::vector<int>{0, 1}); }), "[auc]", "3 scores");
+  check_error(error_of([&] { kz::roc_auc(std::vector<double>{}, std::vector<int>{}); }), "[auc]", "no scores");
+  check_error(error_of([&] { kz::roc_auc(std::vector<double>{0.1, NAN}, std::vector<int>{0, 1}); }), "[auc]", "not finite");
+  check_error(error_of([&] { kz::roc_curve(Tensor::zeros({2}), Tensor::full({2}, 0.5f)); }),
+              "[auc]", "0 or 1");
+  check_error(error_of([&] { kz::roc_auc(Tensor::zeros({2, 1}), Tensor::zeros({2})); }),
+              "[auc]", "1-D");
+}
