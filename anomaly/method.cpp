@@ -123,11 +123,11 @@ class ClassifierMethod final : public Method {
     const ImageDataset data = concat(split.reference, split.normal_train);
     Generator gen(derive_seed(seed, 2, 0));
     const int64_t F = backbone_->feature_dim(), C = data.num_classes();
-    std::shared_ptr<MarginHead> head;
     if (options_.name == "arcface")
-      head = std::make_shared<ArcFaceHead>(F, C, options_.arcface_s, options_.arcface_m, false, gen);
+      head_ = std::make_shared<ArcFaceHead>(F, C, options_.arcface_s, options_.arcface_m, false, gen);
     else
-      head = std::make_shared<L2SoftmaxHead>(F, C, options_.alpha, gen);
+      head_ = std::make_shared<L2SoftmaxHead>(F, C, options_.alpha, gen);
+    MarginHead* head = head_.get();
     auto opt = make_optimizer(options_, trainable(*backbone_, options_.freeze_blocks, *head));
     DataLoader loader(data, options_.preprocess, loader_options(options_, seed, 0));
     backbone_->train();
@@ -160,7 +160,8 @@ class DocMethod final : public Method {
     Generator gen(derive_seed(seed, 2, 0));
     const int64_t F = backbone_->feature_dim(), R = split.reference.num_classes() - 1;
     // Reference labels are 0 … R−1 (the split's class list ends with the normal class).
-    auto head = std::make_shared<SoftmaxHead>(F, R, gen);
+    head_ = std::make_shared<SoftmaxHead>(F, R, gen);
+    MarginHead* head = head_.get();
     auto opt = make_optimizer(options_, trainable(*backbone_, options_.freeze_blocks, *head));
     DataLoader reference(split.reference, options_.preprocess, loader_options(options_, seed, 0));
     DataLoader normal(split.normal_train, options_.preprocess, loader_options(options_, seed, 1));
@@ -226,6 +227,12 @@ void Method::build_backbone(uint64_t seed) {
     o.num_classes = 0;
     backbone_ = std::make_shared<MobileNetV2>(o, gen);
   }
+}
+
+void Method::set_networks(std::shared_ptr<MobileNetV2> backbone,
+                          std::shared_ptr<MarginHead> head) {
+  backbone_ = std::move(backbone);
+  head_ = std::move(head);
 }
 
 Tensor Method::embed(const ImageDataset& data) const {

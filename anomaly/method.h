@@ -27,6 +27,7 @@
 #include "data/loader.h"
 #include "data/split.h"
 #include "layers/mobilenet_v2.h"
+#include "losses/margin_head.h"
 
 namespace kz {
 
@@ -78,13 +79,20 @@ class Method {
   virtual std::string default_scorer() const = 0;
   const std::string& name() const { return options_.name; }
   MobileNetV2& backbone() const { return *backbone_; }
+  // The classification head training used (null for frozen): over the R+1 classes
+  // (reference then normal) for l2softmax and arcface, the R reference classes for doc.
+  const std::shared_ptr<MarginHead>& head() const { return head_; }
   double train_seconds() const { return train_seconds_; }
+  const MethodOptions& options() const { return options_; }
+  // Installs trained networks (a model file being loaded) instead of training.
+  void set_networks(std::shared_ptr<MobileNetV2> backbone, std::shared_ptr<MarginHead> head);
 
  protected:
   explicit Method(const MethodOptions& options) : options_(options) {}
   void build_backbone(uint64_t seed);
   MethodOptions options_;
   std::shared_ptr<MobileNetV2> backbone_;
+  std::shared_ptr<MarginHead> head_;
   double train_seconds_ = 0.0;
 };
 

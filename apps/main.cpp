@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   kz::add_info_command(app);
   kz::add_benchmark_command(app);
+  kz::add_model_commands(app);
+  kz::add_tool_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,66 @@
+// model_file.h — a trained anomaly detector in one file (`model.kz`), and how it is
+// trained from image folders and applied to new images.
+//
+// A detector is: a MobileNetV2 backbone (and, when it was trained with reference classes,
+// its classification head), the preprocessing its inputs need, a scaler and scorer fitted
+// on the normal images' features, and a threshold on the score.
+//
+// File format: safetensors (tensor/safetensors.h), so any safetensors reader can open it.
+//   tensors   "backbone.<name>"  the backbone's state_dict (torchvision names)
+//             "head.<name>"      the head's parameters, when there is one
+//             "scaler.<key>", "scorer.<key>"  their fitted state
+//   metadata  "format" = "kizuki-model", "format_version" = "1", and "config": one JSON
+//             object with the method, width, bn_eps, padding, preprocessing, scorer,
+//             scaler, threshold and class names.
+// Loading checks every piece and fails with one line naming the file and what is wrong.
+//
+// Threshold: a tenth of the normal images (at least 2) is held out; the scorer is fitted on
+// the rest and the threshold is the 95th percentile of the held-out images' scores, so
+// about 5 % of new normal images are flagged (a false-positive rate the user can read).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "anomaly/method.h"
+#include "anomaly/scalers.h"
+#include "anomaly/scorers.h"
+#include "data/dataset.h"
+
+namespace kz {
+
+struct AnomalyModel {
+  std::unique_ptr<Method> method;        // holds the backbone, head and preprocessing
+  std::string scaler_name, scorer_name;  // "minmax"/"none"; "lof"/"cosine"/"knn"
+  int64_t neighbors = 5;
+  std::unique_ptr<Scaler> scaler;
+  std::unique_ptr<Scorer> scorer;
+  double threshold = 0.0;                // score > threshold → flagged anomalous
+  std::vector<std::string> class_names;  // the head's classes (empty without a head)
+
+  struct Scores {
+    std::vector<double> score;        // per image, higher = more anomalous
+    std::vector<bool> flagged;        // score > threshold
+    std::vector<int64_t> predicted;   // head's argmax class per image (empty without head)
+  };
+  // images: any size and channel count; they are preprocessed as the model was trained.
+  Scores score(const ImageDataset& images) const;
+};
+
+struct TrainModelOptions {
+  MethodOptions method;
+  std::string scorer;  // empty: the method's default
+  int64_t neighbors = 5;
+  uint64_t seed = 0;
+};
+
+// normal: the normal images (any labels); reference: other classes, one label each, or an
+// empty data set (then only the "frozen" method can be used).
+AnomalyModel train_model(const ImageDataset& normal, const ImageDataset& reference,
+                         const TrainModelOptions& options, const ProgressFn& progress);
+
+void save_model(const std::string& path, const AnomalyModel& model);  // atomic
+AnomalyModel load_model(const std::string& path);
+
+}  // namespace kz

@@ -1,0 +1,160 @@
+// cmd_model.cpp — the practitioner's commands on their own images:
+//   kizuki train --normal DIR [--reference DIR] --method M ... --out model.kz
+//   kizuki score --model model.kz IMAGES...|DIR          (CSV: file,score,flag[,class])
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "anomaly/model_file.h"
+#include "apps/commands.h"
+#include "data/image_folder.h"
+#include "tensor/file_io.h"
+
+namespace kz {
+
+namespace {
+
+struct TrainFlags {
+  std::string normal, reference, method = "arcface", pretrained, scorer, out = "model.kz";
+  int64_t image_size = 64, epochs = 10, batch = 32;
+  double width = 0.5, lr = 1e-3;
+  uint64_t seed = 0;
+  bool skip_unreadable = false;
+};
+
+// A folder of images (all one class) — its files directly, or every file of its subfolders.
+ImageDataset load_normal_folder(const std::string& dir, const ImageFolderOptions& o) {
+  std::vector<std::string> files = list_image_files(dir);
+  if (files.empty()) {
+    for (const auto& entry : std::filesystem::directory_iterator(dir))
+      if (entry.is_directory())
+        for (const std::string& f : list_image_files(entry.path().string())) files.push_back(f);
+  }
+  KZ_CHECK(!files.empty(), "train", "{}: no images (PNG, JPEG or BMP) found", dir);
+  ImageFiles loaded = load_image_files(files, std::vector<int64_t>(files.size(), 0), {"normal"}, o, dir);
+  for (const std::string& s : loaded.skipped) fmt::print(stderr, "warning: skipped {}\n", s);
+  return loaded.dataset;
+}
+
+void train(const TrainFlags& f) {
+  ImageFolderOptions io;
+  io.channels = 3;
+  io.height = io.width = f.image_size;  // one size, so images of any size can be batched
+  io.skip_unreadable = f.skip_unreadable;
+  const ImageDataset normal = load_normal_folder(f.normal, io);
+  ImageDataset reference;
+  if (!f.reference.empty()) {
+    ImageFiles r = load_image_folder(f.reference, io);
+    for (const std::string& s : r.skipped) fmt::print(stderr, "warning: skipped {}\n", s);
+    reference = r.dataset;
+  } else {
+    reference.channels = normal.channels;
+    reference.height = normal.height;
+    reference.width = normal.width;
+  }
+  TrainModelOptions o;
+  o.method.name = f.method;
+  o.method.width = f.pretrained.empty() ? f.width : 1.0;
+  o.method.pretrained = f.pretrained;
+  o.method.preprocess.height = o.method.preprocess.width = f.image_size;
+  o.method.preprocess.scaling = f.pretrained.empty() ? Scaling::unit : Scaling::symmetric;
+  o.method.epochs = f.epochs;
+  o.method.batch_size = f.batch;
+  o.method.lr = f.lr;
+  o.scorer = f.scorer;
+  o.seed = f.seed;
+  const bool live = isatty(STDERR_FILENO) && std::getenv("CI") == nullptr;
+  fmt::print(stderr, "training {} on {} normal and {} reference images ({} classes)\n", f.method,
+             normal.size(), reference.size(), reference.num_classes());
+  const AnomalyModel model = train_model(normal, reference, o, [&](const TrainProgress& p) {
+    if (!live && !p.epoch_end) return;
+    fmt::print(stderr, "{}epoch {}/{} batch {}/{} loss {:.4f} {:.0f} img/s{}", live ? "\r\033[K" : "",
+               p.epoch + 1, p.epochs, p.batch + 1, p.batches, p.loss, p.images_per_second,
+               p.epoch_end ? "\n" : "");
+  });
+  save_model(f.out, model);
+  fmt::print("wrote {} (scorer {}, threshold {:.6g})\n", f.out, model.scorer_name,
+             model.threshold);
+}
+
+void score(const std::string& model_path, const std::vector<std::string>& inputs,
+           const std::string& out, bool skip_unreadable) {
+  const AnomalyModel model = load_model(model_path);
+  std::vector<std::string> files;
+  for (const std::string& in : inputs) {
+    if (std::filesystem::is_directory(in)) {
+      for (const std::string& f : list_image_files(in)) files.push_back(f);
+    } else {
+      files.push_back(in);
+    }
+  }
+  KZ_CHECK(!files.empty(), "score", "no image files among {}", fmt::join(inputs, ", "));
+  const MethodOptions& m = model.method->options();
+  ImageFolderOptions io;
+  io.channels = 3;
+  io.height = m.preprocess.height;
+  io.width = m.preprocess.width;
+  io.skip_unreadable = skip_unreadable;
+  ImageFiles loaded = load_image_files(files, std::vector<int64_t>(files.size(), 0), {"image"}, io);
+  for (const std::string& s : loaded.skipped) fmt::print(stderr, "warning: skipped {}\n", s);
+  const AnomalyModel::Scores s = model.score(loaded.dataset);
+  const bool classes = !s.predicted.empty();
+  std::string csv = classes ? "file,score,flag,class\n" : "file,score,flag\n";
+  auto quote = [](const std::string& v) {
+    if (v.find_first_of(",\"\n") == std::string::npos) return v;
+    std::string q = "\"";
+    for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+  };
+  for (size_t i = 0; i < s.score.size(); ++i) {
+    csv += fmt::format("{},{:.6g},{}", quote(loaded.files[i]), s.score[i], s.flagged[i] ? 1 : 0);
+    if (classes) csv += "," + quote(model.class_names[static_cast<size_t>(s.predicted[i])]);
+    csv += "\n";
+  }
+  if (out.empty() || out == "-") fmt::print("{}", csv);
+  else write_file_atomic(out, csv);
+}
+
+}  // namespace
+
+void add_model_commands(CLI::App& app) {
+  auto t = std::make_shared<TrainFlags>();
+  CLI::App* train_cmd = app.add_subcommand("train", "train a detector on your own image folders");
+  train_cmd->add_option("--normal", t->normal, "folder of normal images")->required()
+      ->check(CLI::ExistingDirectory);
+  train_cmd->add_option("--reference", t->reference, "folder of other classes, one subfolder each")
+      ->check(CLI::ExistingDirectory);
+  train_cmd->add_option("--method", t->method, "arcface, l2softmax, doc or frozen")
+      ->check(CLI::IsMember({"arcface", "l2softmax", "doc", "frozen"}));
+  train_cmd->add_option("--pretrained", t->pretrained, "backbone weights (.safetensors, width 1.0)")
+      ->check(CLI::ExistingFile);
+  train_cmd->add_option("--scorer", t->scorer, "lof, cosine or knn (default: the method's)")
+      ->check(CLI::IsMember({"lof", "cosine", "knn"}));
+  train_cmd->add_option("--image-size", t->image_size, "input size N (N×N)")->check(CLI::Range(8, 1024));
+  train_cmd->add_option("--width", t->width, "MobileNetV2 width (without --pretrained)")
+      ->check(CLI::Range(0.1, 2.0));
+  train_cmd->add_option("--epochs", t->epochs, "training epochs")->check(CLI::Range(1, 100000));
+  train_cmd->add_option("--batch", t->batch, "batch size")->check(CLI::Range(2, 65536));
+  train_cmd->add_option("--lr", t->lr, "learning rate")->check(CLI::Range(1e-12, 10.0));
+  train_cmd->add_option("--seed", t->seed, "seed");
+  train_cmd->add_flag("--skip-unreadable", t->skip_unreadable, "skip unreadable images with a warning");
+  train_cmd->add_option("--out", t->out, "model file to write");
+  train_cmd->callback([t] { train(*t); });
+
+  auto model = std::make_shared<std::string>();
+  auto inputs = std::make_shared<std::vector<std::string>>();
+  auto out = std::make_shared<std::string>();
+  auto skip = std::make_shared<bool>(false);
+  CLI::App* score_cmd = app.add_subcommand("score", "score images with a trained model (CSV)");
+  score_cmd->add_option("--model", *model, "model.kz from kizuki train")->required()
+      ->check(CLI::ExistingFile);
+  score_cmd->add_option("images", *inputs, "image files or folders")->required();
+  score_cmd->add_option("--out", *out, "CSV file to write (default: standard output)");
+  score_cmd->add_flag("--skip-unreadable", *skip, "skip unreadable images with a warning");
+  score_cmd->callback([=] { score(*model, *inputs, *out, *skip); });
+}
+
+}  // namespace kz
