@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <string_view>
 
 #include <fmt/ranges.h>
 #include <stb_image.h>
@@ -18,6 +19,22 @@
 namespace kz {
 namespace fs = std::filesystem;
 
+namespace {
+
+// The format named by the file's first bytes, or nullptr. Only these reach stb_image: its
+// other decoders (TGA, which has no signature, PSD, HDR, PIC) are not offered.
+const char* sniff_format(const std::string& b) {
+  auto starts = [&](std::string_view magic) { return b.compare(0, magic.size(), magic) == 0; };
+  if (starts("\x89PNG\r\n\x1a\n")) return "PNG";
+  if (starts("\xff\xd8\xff")) return "JPEG";
+  if (starts("BM")) return "BMP";
+  if (starts("GIF87a") || starts("GIF89a")) return "GIF";
+  if (starts("P5") || starts("P6")) return "PNM";
+  return nullptr;
+}
+
+}  // namespace
+
 Image decode_image(const std::string& bytes, const std::string& name, int channels,
                    int64_t max_pixels) {
   KZ_CHECK(channels == 0 || channels == 1 || channels == 3, "image",
@@ -25,6 +42,8 @@ Image decode_image(const std::string& bytes, const std::string& name, int channe
   KZ_CHECK(!bytes.empty(), "image", "{}: empty file", name);
   KZ_CHECK(bytes.size() <= static_cast<size_t>(std::numeric_limits<int>::max()), "image",
            "{}: {} bytes is too large for stb_image", name, bytes.size());
+  KZ_CHECK(sniff_format(bytes) != nullptr, "image",
+           "{}: not a PNG, JPEG, BMP, GIF or PNM (P5/P6) file", name);
   const auto* buf = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = static_cast<int>(bytes.size());
   int w = 0, h = 0, comp = 0;
@@ -58,7 +77,7 @@ bool has_image_extension(const fs::path& p) {
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(),
                  [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-  for (const char* e : {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tga", ".ppm", ".pgm", ".pnm"})
+  for (const char* e : {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".ppm", ".pgm", ".pnm"})
     if (ext == e) return true;
   return false;
 }

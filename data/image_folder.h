@@ -1,4 +1,4 @@
-// image_folder.h — images from files: PNG, JPEG, BMP (and GIF, TGA, PNM) through stb_image.
+// image_folder.h — images from files: PNG, JPEG, BMP (and GIF, binary PNM) through stb_image.
 //
 // An image is (C,H,W) bytes: C = 1 (grey) or 3 (RGB). Conversion between them is stb's:
 // grey→RGB copies the plane; RGB→grey is (77·R + 150·G + 29·B) >> 8. Alpha is dropped (not
@@ -8,8 +8,9 @@
 //
 // A class folder holds one subfolder per class (names sorted = labels 0, 1, …, as
 // torchvision's ImageFolder); the image files in each are those with an image extension
-// (.png .jpg .jpeg .bmp .gif .tga .ppm .pgm .pnm, any case), sorted by name; hidden files
-// and other files are ignored.
+// (.png .jpg .jpeg .bmp .gif .ppm .pgm .pnm, any case), sorted by name; hidden files and
+// other files are ignored. The format is taken from the file's signature, not its name; a
+// GIF gives its first frame.
 //
 // Faults are kz::Errors naming the path: a missing path, a folder with no class subfolders,
 // an empty class folder, and unreadable files. All unreadable files (zero bytes, not
