@@ -26,7 +26,7 @@ struct ConvShape {
   int64_t c, hw, o, k, stride, groups;
 };
 
-// The layers of MobileNetV2 (width 1.0) at 32×32 input that the brief names.
+// Layers of MobileNetV2 (width 1.0) at 32×32 input.
 const std::vector<ConvShape> kShapes = {
     {"stem_3x3_s2_3to32", 3, 32, 32, 3, 2, 1},
     {"dw_3x3_s2_96ch_16px", 96, 16, 96, 3, 2, 96},
@@ -34,6 +34,9 @@ const std::vector<ConvShape> kShapes = {
     {"dw_3x3_s2_144ch_8px", 144, 8, 144, 3, 2, 144},
     {"pw_expand_24to144_8px", 24, 8, 144, 1, 1, 1},
     {"pw_project_144to24_8px", 144, 8, 24, 1, 1, 1},
+    // The last depthwise layers, where oneDNN's depthwise backward-weights gives up jit_dw.
+    {"dw_3x3_s1_576ch_2px", 576, 2, 576, 3, 1, 576},
+    {"dw_3x3_s1_960ch_1px", 960, 1, 960, 3, 1, 960},
 };
 constexpr int64_t kBatch = 32;
 

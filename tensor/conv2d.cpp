@@ -8,7 +8,9 @@
 // Layouts of results: y in x's layout, dx in dy's layout, dweight contiguous OIHW.
 #include "tensor/conv2d.h"
 
+#include <algorithm>
 #include <optional>
+#include <vector>
 
 #include "tensor/dnnl.h"
 
@@ -137,9 +139,61 @@ struct ConvBackwardDataPlan {
 
 struct ConvBackwardWeightsPlan {
   dnnl::convolution_backward_weights::primitive_desc pd;
-  dnnl::convolution_backward_weights prim;
+  std::optional<dnnl::convolution_backward_weights> prim;  // none: depthwise_dweight_nhwc
   std::optional<dnnl::reorder> dweights_out;  // the primitive's layout -> OIHW
 };
+
+// Depthwise (groups = C = O) backward-weights on channels-last data: kizuki's own loop, for
+// the shapes where oneDNN 2.6 has no depthwise kernel (1×1 and 2×2 maps: it falls back to
+// its generic jit there, 40–100× slower than jit_dw). Every thread owns a block of channels;
+// the innermost loop runs along C, contiguous in both x and dy.
+//   dweight[c,0,kh,kw] = Σ_{n,oh,ow} dy[n,c,oh,ow] · x[n,c,oh·s−pt+kh,ow·s−pl+kw]
+//   dbias[c] = Σ_{n,oh,ow} dy[n,c,oh,ow]
+bool use_own_depthwise(const ConvGeometry& g, const std::string& onednn_impl) {
+  return g.layout == Layout::nhwc && g.p.groups == g.x[1] && g.w[0] == g.x[1] &&
+         onednn_impl.rfind("jit_dw", 0) != 0;
+}
+
+void depthwise_dweight_nhwc(const ConvGeometry& g, const Tensor& dy, const Tensor& x,
+                            Tensor& dweight, Tensor* dbias) {
+  constexpr int64_t kBlock = 64;  // channels per task; sums for one block stay in L1
+  const int64_t n_batch = g.x[0], c_all = g.x[1], h = g.x[2], w = g.x[3];
+  const int64_t oh_n = g.y[2], ow_n = g.y[3], kh_n = g.w[2], kw_n = g.w[3], taps = kh_n * kw_n;
+  if (dbias) *dbias = Tensor::empty({c_all});
+  const float* __restrict xp = x.data();
+  const float* __restrict dyp = dy.data();
+  float* __restrict dwp = dweight.data();  // (C,1,kH,kW) contiguous
+  float* __restrict dbp = dbias ? dbias->data() : nullptr;
+  const int64_t blocks = (c_all + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t c0 = b * kBlock, len = std::min(kBlock, c_all - c0);
+    std::vector<float> acc(static_cast<size_t>((taps + 1) * kBlock), 0.0f);  // [tap][c], bias last
+    float* __restrict sums = acc.data();
+    for (int64_t n = 0; n < n_batch; ++n)
+      for (int64_t oh = 0; oh < oh_n; ++oh)
+        for (int64_t ow = 0; ow < ow_n; ++ow) {
+          const float* __restrict gr = dyp + ((n * oh_n + oh) * ow_n + ow) * c_all + c0;
+          float* __restrict bsum = sums + taps * kBlock;
+          for (int64_t c = 0; c < len; ++c) bsum[c] += gr[c];
+          for (int64_t kh = 0; kh < kh_n; ++kh) {
+            const int64_t ih = oh * g.p.stride - g.p.pad_top + kh;
+            if (ih < 0 || ih >= h) continue;
+            for (int64_t kw = 0; kw < kw_n; ++kw) {
+              const int64_t iw = ow * g.p.stride - g.p.pad_left + kw;
+              if (iw < 0 || iw >= w) continue;
+              const float* __restrict xr = xp + ((n * h + ih) * w + iw) * c_all + c0;
+              float* __restrict a = sums + (kh * kw_n + kw) * kBlock;
+              for (int64_t c = 0; c < len; ++c) a[c] += gr[c] * xr[c];
+            }
+          }
+        }
+    for (int64_t c = 0; c < len; ++c) {
+      for (int64_t t = 0; t < taps; ++t) dwp[(c0 + c) * taps + t] = sums[t * kBlock + c];
+      if (dbp) dbp[c0 + c] = sums[taps * kBlock + c];
+    }
+  }
+}
 
 // Weights as the primitive wants them: the user's memory, or a reordered scratch copy.
 memory weights_for(const std::optional<dnnl::reorder>& reorder, const memory& user,
@@ -215,12 +269,22 @@ Tensor conv2d_backward_weights(const Tensor& dy, const Tensor& x, const Shape& w
                        : B::desc(algo, g.x_md(), g.w_any_md(), g.y_md(), g.strides(), g.pad_l(),
                                  g.pad_r());
     B::primitive_desc pd(d, dnnl_engine(), g.forward_pd(g.bias));
-    dnnl_note_impl(g.describe("conv2d_backward_weights"), pd);
+    const std::string what = g.describe("conv2d_backward_weights");
+    if (use_own_depthwise(g, pd.impl_info_str())) {
+      dnnl_note_impl(what, std::string("kizuki:depthwise_nhwc (oneDNN offers ") +
+                               pd.impl_info_str() + ")");
+      return ConvBackwardWeightsPlan{pd, std::nullopt, std::nullopt};
+    }
+    dnnl_note_impl(what, pd);
     return ConvBackwardWeightsPlan{
         pd, B(pd), reorder_if_needed(pd.diff_weights_desc(), g.w_user_md(), "conv dweights")};
   });
   const Tensor xin = to_layout(x, g.layout), dyin = to_layout(dy, g.layout);
   Tensor dweight = Tensor::empty(weight_shape), dw_holder;
+  if (!plan->prim) {
+    depthwise_dweight_nhwc(g, dyin, xin, dweight, dbias);
+    return dweight;
+  }
   const memory dw_user = dnnl_memory(g.w_user_md(), dweight);
   const memory dw_prim = plan->dweights_out
                              ? dnnl_scratch_memory(plan->pd.diff_weights_desc(), &dw_holder)
@@ -232,7 +296,7 @@ Tensor conv2d_backward_weights(const Tensor& dy, const Tensor& x, const Shape& w
     *dbias = Tensor::empty({g.w[0]});
     args[DNNL_ARG_DIFF_BIAS] = dnnl_memory(g.b_md(), *dbias);
   }
-  dnnl_execute(plan->prim, args);
+  dnnl_execute(*plan->prim, args);
   if (plan->dweights_out)
     dnnl_execute(*plan->dweights_out, {{DNNL_ARG_FROM, dw_prim}, {DNNL_ARG_TO, dw_user}});
   return dweight;

@@ -117,9 +117,13 @@ void dnnl_cache_insert(const DnnlKey& key, std::shared_ptr<void> plan) {
 }
 
 void dnnl_note_impl(const std::string& what, const dnnl::primitive_desc_base& pd) {
+  dnnl_note_impl(what, std::string(pd.impl_info_str()));
+}
+
+void dnnl_note_impl(const std::string& what, const std::string& impl) {
   DnnlContext& ctx = context();
   std::lock_guard<std::mutex> lock(ctx.mutex);
-  ctx.impls.push_back({what, pd.impl_info_str()});
+  ctx.impls.push_back({what, impl});
 }
 
 std::vector<DnnlImpl> dnnl_impls() {

@@ -83,10 +83,12 @@ std::shared_ptr<Plan> dnnl_cached(const DnnlKey& key, Make&& make) {
 // Record the implementation a primitive desc chose (called by plans when they are made).
 // `what` says which primitive, e.g. "conv2d_forward (32,96,16,16) g96 s2 nhwc".
 void dnnl_note_impl(const std::string& what, const dnnl::primitive_desc_base& pd);
+// Record a kernel of kizuki's own that runs where oneDNN's choice was too slow.
+void dnnl_note_impl(const std::string& what, const std::string& impl);
 
 struct DnnlImpl {
   std::string what;  // the primitive and its shape
-  std::string impl;  // oneDNN's implementation name, e.g. "brg:avx512_core"
+  std::string impl;  // oneDNN's implementation name, e.g. "brg:avx512_core", or "kizuki:.."
 };
 // Every primitive made since start or the last dnnl_cache_clear(), in creation order.
 std::vector<DnnlImpl> dnnl_impls();
