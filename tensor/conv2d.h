@@ -4,6 +4,9 @@
 // (O, C/groups, kH, kW); bias is (O) or undefined; y is (N,O,OH,OW) in x's memory format.
 // OH = (H + pad_top + pad_bottom − kH) / stride + 1, likewise OW. Cross-correlation, as
 // PyTorch and TF. Depthwise: groups = C, weight (C,1,kH,kW).
+// Results: y is in x's memory format and dx in dy's (channels-last stays channels-last;
+// other strides give contiguous NCHW), dweight is contiguous OIHW. Channels-last is the fast
+// layout (oneDNN's brgconv / brdgmm_dw kernels); plain NCHW depthwise runs a GEMM path.
 #pragma once
 
 #include "tensor/tensor.h"

@@ -157,6 +157,12 @@ TEST_CASE("conv: oneDNN matches the naive loops on random shapes and layouts") {
       if (cl) check_close(conv2d_forward_naive(xl, weight, bias, p), y_ref, 1e-5f, 1e-5f,
                           what + " naive y");
     }
+    // Neither layout (a view with a gap between rows): copied to NCHW first.
+    const Tensor wide = Tensor::zeros({2, c, h, w + 3});
+    Tensor gappy = wide.narrow(3, 1, w);
+    gappy.copy_(x);
+    REQUIRE(layout_of(gappy) == Layout::other);
+    check_close(conv2d_forward(gappy, weight, bias, p), y_ref, 1e-4f, 1e-4f, "odd strides y");
   }
 }
 
