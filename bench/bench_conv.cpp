@@ -1,8 +1,9 @@
 // bench_conv.cpp — convolution at real MobileNetV2 shapes (batch 32, 32×32 input): forward,
 // backward-data and backward-weights, oneDNN (tensor/conv2d.h) against the naive loops, NCHW
 // against channels-last; plus batch-norm forward (training) and backward through oneDNN.
-// Convolutions report GFLOP/s: 2·N·O·OH·OW·(C/G)·kH·kW flops per call, the same count for
-// each of the three directions. Batch norm reports GB/s of activations read and written.
+// Convolutions report GFLOP/s (the counter "GFLOP=…/s"): 2·N·O·OH·OW·(C/G)·kH·kW flops per
+// call, padding taps included, the same count for each of the three directions. Batch norm
+// reports GB/s ("GB=…/s") of activations read and written. Rates use wall-clock time.
 // Shapes: x (N,C,H,W), weight (O,C/G,kH,kW).
 //   ./build/bench/bench_conv [--benchmark_filter=onednn/nhwc]
 // oneDNN runs on OpenMP (OMP_NUM_THREADS, default: every core); the naive loops on one.
@@ -74,7 +75,7 @@ void bench_conv(benchmark::State& state, ConvShape s, Direction dir, bool naive,
   }
   const double flops = 2.0 * double(kBatch) * double(ys[1]) * double(ys[2]) * double(ys[3]) *
                        double(s.c / s.groups) * double(s.k * s.k);
-  state.counters["GFLOP/s"] =
+  state.counters["GFLOP"] =
       benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -103,7 +104,7 @@ void bench_batch_norm(benchmark::State& state, int64_t c, int64_t hw, bool backw
   // forward reads x (twice: statistics, then normalise) and writes y; backward reads x, dy
   // (twice) and writes dx.
   const double bytes = double(x.numel()) * 4.0 * (backward ? 5.0 : 3.0);
-  state.counters["GB/s"] =
+  state.counters["GB"] =
       benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
