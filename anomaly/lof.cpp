@@ -54,18 +54,13 @@ class CandidateHeaps {
 
 // Exact squared Euclidean distance in double. a and b are (D).
 double squared_distance(const float* a, const float* b, int64_t d) {
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  int64_t j = 0;
-  for (; j + 4 <= d; j += 4) {
-    const double t0 = double(a[j]) - b[j], t1 = double(a[j + 1]) - b[j + 1];
-    const double t2 = double(a[j + 2]) - b[j + 2], t3 = double(a[j + 3]) - b[j + 3];
-    s0 += t0 * t0, s1 += t1 * t1, s2 += t2 * t2, s3 += t3 * t3;
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t j = 0; j < d; ++j) {
+    const double t = double(a[j]) - double(b[j]);
+    s += t * t;
   }
-  for (; j < d; ++j) {
-    const double t = double(a[j]) - b[j];
-    s0 += t * t;
-  }
-  return (s0 + s1) + (s2 + s3);
+  return s;
 }
 
 // Step 4 of lof.h: exact distances for each row's candidates, the k nearest kept.
@@ -107,13 +102,14 @@ KnnIndex::KnnIndex(const Tensor& base, int64_t block_rows)
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < d; ++j) mean_[j] += x[i * d + j];
   for (double& m : mean_) m /= double(n);
-  centred_.resize(n * d);
+  centred_ = Tensor::empty({n, d});
+  float* centred = centred_.data();
   sq_norm_.resize(n);
   for (int64_t i = 0; i < n; ++i) {
     double s = 0;
     for (int64_t j = 0; j < d; ++j) {
       const float c = float(double(x[i * d + j]) - mean_[j]);
-      centred_[i * d + j] = c;
+      centred[i * d + j] = c;
       s += double(c) * c;
     }
     sq_norm_[i] = float(s);
@@ -134,7 +130,10 @@ Neighbors KnnIndex::search(const Tensor& query_in, int64_t k) const {
 
   CandidateHeaps heaps(m, candidate_count(k, n));
   const int64_t bs = std::min(m, rows_per_block(n));
-  std::vector<float> q(bs * d), q_norm(bs), dist(bs * n);
+  // Work buffers from the tensor allocator's cache: no page faults on repeated calls.
+  Tensor q_block = Tensor::empty({bs, d}), dist_block = Tensor::empty({bs, n});
+  float *q = q_block.data(), *dist = dist_block.data();
+  std::vector<float> q_norm(bs);
   const float* x = query.data();
   for (int64_t r0 = 0; r0 < m; r0 += bs) {
     const int64_t rows = std::min(bs, m - r0);
@@ -148,8 +147,7 @@ Neighbors KnnIndex::search(const Tensor& query_in, int64_t k) const {
       q_norm[i] = float(s);
     }
     // dist (rows,N) = -2 q c^T, then + |q|^2 + |c|^2
-    sgemm(false, true, rows, n, d, -2.0f, q.data(), d, centred_.data(), d, 0.0f, dist.data(),
-          n);
+    sgemm(false, true, rows, n, d, -2.0f, q, d, centred_.data(), d, 0.0f, dist, n);
 #pragma omp parallel for schedule(static) if (rows * n > kParallelWork)
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < n; ++j)
@@ -163,14 +161,16 @@ Neighbors KnnIndex::search_self(int64_t k) const {
   KZ_CHECK(k >= 1 && k <= n - 1, "knn", "self search needs k in [1, {}] (base rows - 1), got {}",
            n - 1, k);
   CandidateHeaps heaps(n, candidate_count(k, n - 1));
-  const int64_t bs = std::min(n, rows_per_block(n));
-  std::vector<float> dist(bs * n);
+  // At least ~8 blocks, so the skipped lower triangle is most of the half.
+  const int64_t auto_rows = std::min(rows_per_block(n), std::max<int64_t>(64, (n + 7) / 8));
+  const int64_t bs = std::min(n, block_rows_ > 0 ? block_rows_ : auto_rows);
+  Tensor dist_block = Tensor::empty({bs, n});
+  float* dist = dist_block.data();
   const float* c = centred_.data();
   for (int64_t r0 = 0; r0 < n; r0 += bs) {
     const int64_t rows = std::min(bs, n - r0), r1 = r0 + rows, cols = n - r0;
     // dist (rows, cols) = -2 c[r0:r1] c[r0:n]^T: this block against itself and all later rows
-    sgemm(false, true, rows, cols, d, -2.0f, c + r0 * d, d, c + r0 * d, d, 0.0f, dist.data(),
-          cols);
+    sgemm(false, true, rows, cols, d, -2.0f, c + r0 * d, d, c + r0 * d, d, 0.0f, dist, cols);
     auto key = [&](int64_t i, int64_t j) {  // i in [r0, r1), j in [r0, n)
       return std::max(0.0f, dist[(i - r0) * cols + (j - r0)] + sq_norm_[i] + sq_norm_[j]);
     };

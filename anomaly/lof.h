@@ -25,7 +25,8 @@
 // Step 4 puts duplicate points exactly 0 apart, as scikit-learn's tree searches do (their
 // lrd is then 1e10), and makes every distance match scikit-learn to about 1e-7.
 // The self search (fit) uses d(i, j) = d(j, i): a block of rows is multiplied only with
-// the rows from itself on, and each product feeds both rows' heaps: half the GEMM work.
+// the rows from itself on, and each product feeds both rows' heaps: with at least eight
+// blocks, a little over half the GEMM work.
 // Memory beyond the distance block is O((N + block_rows) * k).
 //
 // Ties: when different (not equal) points tie exactly for the k-th place, kizuki keeps the
@@ -70,7 +71,7 @@ class KnnIndex {
   int64_t rows_per_block(int64_t columns) const;
 
   Tensor base_;                  // (N,D) contiguous copy of the base
-  std::vector<float> centred_;   // (N,D) base minus mean_, the GEMM operand
+  Tensor centred_;               // (N,D) base minus mean_, the GEMM operand
   std::vector<float> sq_norm_;   // (N) squared norms of the centred rows
   std::vector<double> mean_;     // (D) column mean of the base
   int64_t block_rows_;

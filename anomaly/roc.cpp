@@ -35,7 +35,8 @@ std::vector<ScoreGroup> group_by_score(const std::vector<double>& scores,
 
   std::vector<int64_t> order(scores.size());
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return scores[a] > scores[b]; });
+  std::sort(order.begin(), order.end(),
+            [&](int64_t a, int64_t b) { return scores[a] > scores[b]; });
   std::vector<ScoreGroup> groups;
   for (int64_t i : order) {
     if (groups.empty() || groups.back().score != scores[i]) groups.push_back({scores[i], 0, 0});

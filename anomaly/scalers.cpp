@@ -15,8 +15,9 @@ namespace {
 Tensor checked_input(const Tensor& x, const std::string& op, size_t features, bool fitted) {
   KZ_CHECK(fitted, op, "transform called before fit");
   Tensor c = checked_features(x, op, "x");
-  KZ_CHECK(c.size(1) == int64_t(features), op, "x {} has {} features but the scaler was fitted on {}",
-           shape_str(c.shape()), c.size(1), features);
+  KZ_CHECK(c.size(1) == int64_t(features), op,
+           "x {} has {} features but the scaler was fitted on {}", shape_str(c.shape()),
+           c.size(1), features);
   return c;
 }
 

@@ -19,7 +19,8 @@ Tensor checked_features(const Tensor& x, const std::string& op, const std::strin
            shape_str(x.shape()));
   Tensor c = x.contiguous();
   const float* p = c.data();
-  for (int64_t i = 0; i < c.numel(); ++i)
+  const int64_t count = c.numel();
+  for (int64_t i = 0; i < count; ++i)
     KZ_CHECK(std::isfinite(p[i]), op, "{} {} has a non-finite value ({}) at row {}, column {}",
              what, shape_str(x.shape()), p[i], i / x.size(1), i % x.size(1));
   return c;

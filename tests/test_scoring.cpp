@@ -299,8 +299,12 @@ TEST_CASE("scoring: bad input gives clear errors") {
   check_error(error_of([&] { kz::roc_auc(s, std::vector<int>{0, 2, 1}); }), "[auc]",
               "0 or 1, got 2 at index 1");
   check_error(error_of([&] { kz::roc_auc(s, std::vector<int>{0, 1}); }), "[auc]", "3 scores");
-  check_error(error_of([&] { kz::roc_auc(std::vector<double>{}, std::vector<int>{}); }), "[auc]", "no scores");
-  check_error(error_of([&] { kz::roc_auc(std::vector<double>{0.1, NAN}, std::vector<int>{0, 1}); }), "[auc]", "not finite");
+  check_error(error_of([&] { kz::roc_auc(std::vector<double>{}, std::vector<int>{}); }),
+              "[auc]", "no scores");
+  check_error(error_of([&] {
+                kz::roc_auc(std::vector<double>{0.1, NAN}, std::vector<int>{0, 1});
+              }),
+              "[auc]", "not finite");
   check_error(error_of([&] { kz::roc_curve(Tensor::zeros({2}), Tensor::full({2}, 0.5f)); }),
               "[auc]", "0 or 1");
   check_error(error_of([&] { kz::roc_auc(Tensor::zeros({2, 1}), Tensor::zeros({2})); }),
