@@ -1,0 +1,69 @@
+// results.h — what `kizuki benchmark` measures: one TrialResult per (dataset, method, scorer,
+// trial), the run's settings and environment, and the per-group summary statistics that the
+// terminal table, the box plot and the reports show.
+//
+// The experiment runner (anomaly/benchmark.*) fills BenchmarkResults; the writers in
+// anomaly/report.h turn it into results.csv, results.json, boxplot.svg, roc.svg and
+// report.html. Nothing here trains or scores anything.
+//
+// Statistics (checked against NumPy and matplotlib by tests/fixtures/make_report.py):
+// - quantile(): NumPy's default `np.percentile(x, 100 q)` ("linear", type 7 of Hyndman & Fan):
+//   on the sorted values v[0..n-1], h = (n-1) q, result = v[⌊h⌋] + (h-⌊h⌋)(v[⌊h⌋+1] - v[⌊h⌋]).
+// - std: the SAMPLE standard deviation, divisor n-1 (NumPy `std(ddof=1)`, pandas' default,
+//   what papers mean by "± std over trials"); NaN when n = 1 (as NumPy and pandas).
+// - box_stats(): matplotlib's `cbook.boxplot_stats(whis=1.5)`: box = quartiles Q1..Q3 (linear
+//   percentile), whiskers at the furthest data points within [Q1 - 1.5 IQR, Q3 + 1.5 IQR],
+//   points outside the whiskers are outliers ("fliers").
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "anomaly/roc.h"
+
+namespace kz {
+
+struct TrialResult {
+  std::string dataset;  // "fashion-mnist", "cifar10", or a folder name
+  std::string method;   // "doc", "l2softmax", "arcface", "frozen"
+  std::string scorer;   // "lof", "cosine", "knn"
+  int trial = 0;
+  uint64_t seed = 0;
+  double auc = 0.0;
+  double train_seconds = 0.0;  // training time of this trial's network (shared by its scorers)
+  RocCurve roc;                // anomaly/roc.h (fpr, tpr, thresholds); may be empty
+};
+
+struct BenchmarkResults {
+  std::vector<TrialResult> trials;
+  nlohmann::json settings;     // every option of the run (preset, epochs, lr, ...)
+  nlohmann::json environment;  // versions (kizuki, oneDNN, OpenBLAS), threads, CPU, date
+};
+
+// One (dataset, method, scorer) group of trials, AUC statistics over its n trials.
+struct SummaryRow {
+  std::string dataset, method, scorer;
+  int n = 0;
+  double median = 0, mean = 0, std = 0, min = 0, max = 0;  // of AUC; std has divisor n-1
+  double train_seconds_mean = 0;                             // mean train_seconds of the trials
+};
+
+// The groups in the order their first trial appears in results.trials (the runner's order).
+std::vector<SummaryRow> summarize(const BenchmarkResults& results);
+
+// NumPy's default percentile of `values` at fraction q in [0, 1] (see above). values must not
+// be empty; they need not be sorted.
+double quantile(std::vector<double> values, double q);
+
+// matplotlib's box-plot statistics of `values` (not empty), whis = 1.5.
+struct BoxStats {
+  double q1 = 0, median = 0, q3 = 0;
+  double whisker_low = 0, whisker_high = 0;  // data points, not fences
+  std::vector<double> outliers;              // in ascending order
+};
+BoxStats box_stats(const std::vector<double>& values);
+
+}  // namespace kz
