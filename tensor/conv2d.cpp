@@ -6,6 +6,8 @@
 // the channels-last path is the fast one, brgconv / brdgmm_dw); only the weights are
 // reordered into whatever blocked layout the chosen implementation wants ("any").
 // Layouts of results: y in x's layout, dx in dy's layout, dweight contiguous OIHW.
+// One kernel of kizuki's own: depthwise backward-weights on channels-last data wherever
+// oneDNN offers no jit_dw kernel for it (the small maps at the end of MobileNetV2).
 #include "tensor/conv2d.h"
 
 #include <algorithm>
@@ -145,7 +147,8 @@ struct ConvBackwardWeightsPlan {
 
 // Depthwise (groups = C = O) backward-weights on channels-last data: kizuki's own loop, for
 // the shapes where oneDNN 2.6 has no depthwise kernel (1×1 and 2×2 maps: it falls back to
-// its generic jit there, 40–100× slower than jit_dw). Every thread owns a block of channels;
+// its generic jit there, 20–60× slower than this loop at batch 32, bench_conv). Every
+// thread owns a block of channels;
 // the innermost loop runs along C, contiguous in both x and dy.
 //   dweight[c,0,kh,kw] = Σ_{n,oh,ow} dy[n,c,oh,ow] · x[n,c,oh·s−pt+kh,ow·s−pl+kw]
 //   dbias[c] = Σ_{n,oh,ow} dy[n,c,oh,ow]
