@@ -29,6 +29,18 @@ struct ForwardArgs {
   CLI::Option *num_classes_set = nullptr, *bn_eps_set = nullptr, *padding_set = nullptr;
 };
 
+// CLI11's PositiveNumber prints its range as a 300-digit number; this says it plainly.
+const CLI::Validator positive(
+    [](std::string& text) -> std::string {
+      try {
+        size_t used = 0;
+        if (std::stod(text, &used) > 0 && used == text.size()) return "";
+      } catch (const std::exception&) {
+      }
+      return "must be a number > 0, got '" + text + "'";
+    },
+    "POSITIVE");
+
 void run_forward(const ForwardArgs& a) {
   const Safetensors file = load_safetensors(a.weights);
   MobileNetV2Options o = mobilenet_v2_options(file, a.weights, a.width);
@@ -65,13 +77,13 @@ void add_forward_command(CLI::App& app) {
       ->required();
   cmd->add_option("--width", args->width, "width multiplier (torchvision's width_mult)")
       ->required()
-      ->check(CLI::PositiveNumber);
+      ->check(positive);
   args->num_classes_set = cmd->add_option("--num-classes", args->num_classes,
                   "classifier outputs; default: from classifier.1.weight, 0 if absent")
       ->check(CLI::NonNegativeNumber);
   args->bn_eps_set = cmd->add_option("--bn-eps", args->bn_eps,
                   "BatchNorm epsilon; default: the file's metadata bn_eps, else 1e-5")
-      ->check(CLI::PositiveNumber);
+      ->check(positive);
   args->padding_set = cmd->add_option("--padding", args->padding,
                   "symmetric | tf_same; default: the file's metadata padding, else symmetric")
       ->check(CLI::IsMember({"symmetric", "tf_same"}));

@@ -27,6 +27,13 @@ std::string join(const std::vector<std::string>& names) {
   return s;
 }
 
+// The first few, then how many more: a wrong width mismatches hundreds of shapes.
+std::string join_some(const std::vector<std::string>& items, size_t shown = 8) {
+  if (items.size() <= shown) return join(items);
+  return join({items.begin(), items.begin() + static_cast<std::ptrdiff_t>(shown)}) +
+         fmt::format(", ... ({} more)", items.size() - shown);
+}
+
 }  // namespace
 
 Variable Module::forward(const Variable&) {
@@ -111,7 +118,7 @@ LoadResult Module::load_state_dict(const StateDict& state, bool strict) {
     if (!known.count(name) && !is_skipped_key(name)) result.unexpected_keys.push_back(name);
 
   KZ_CHECK(bad_shapes.empty(), "load_state_dict", "{} shape mismatch{}: {}", bad_shapes.size(),
-           bad_shapes.size() == 1 ? "" : "es", join(bad_shapes));
+           bad_shapes.size() == 1 ? "" : "es", join_some(bad_shapes));
   if (strict && (!result.missing_keys.empty() || !result.unexpected_keys.empty())) {
     std::string message;
     if (!result.missing_keys.empty())

@@ -337,7 +337,7 @@ TEST_CASE("layers: gradcheck through Conv2d (TF-SAME), BatchNorm2d, Linear, Inve
     return [&m](const std::vector<Variable>& v) { return m.forward(v[0]); };
   };
   for (auto [m, shape] : std::vector<std::pair<Module*, Shape>>{
-           {&conv, {2, 3, 6, 5}}, {&bn, {4, 3, 3, 3}}, {&fc, {3, 6}}, {&block, {3, 4, 4, 4}}}) {
+           {&conv, {1, 3, 4, 5}}, {&bn, {3, 3, 2, 2}}, {&fc, {3, 6}}, {&block, {2, 4, 3, 3}}}) {
     CAPTURE(m->type_name());
     const GradcheckResult r = gradcheck(through(*m), {Tensor::uniform(shape, -1, 1, gen)});
     CHECK_MESSAGE(r.ok, r.message);
