@@ -11,5 +11,6 @@ void add_benchmark_command(CLI::App& app);  // apps/cmd_benchmark.cpp
 void add_model_commands(CLI::App& app);     // apps/cmd_model.cpp: train, score
 void add_tool_commands(CLI::App& app);      // apps/cmd_tools.cpp: lof, auc
 void add_forward_command(CLI::App& app);    // apps/cmd_forward.cpp
+void add_profile_command(CLI::App& app);    // apps/cmd_profile.cpp
 
 }  // namespace kz

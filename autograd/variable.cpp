@@ -11,12 +11,15 @@ namespace kz {
 namespace {
 thread_local bool g_grad_enabled = true;
 thread_local BackwardObserver* g_observer = nullptr;
+thread_local int32_t g_scope = 0;
 }  // namespace
 
 bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
 void set_backward_observer(BackwardObserver* observer) { g_observer = observer; }
+int32_t current_scope() { return g_scope; }
+void set_current_scope(int32_t scope) { g_scope = scope; }
 
 Variable::Variable(Tensor data, bool requires_grad) : impl_(std::make_shared<VariableImpl>()) {
   impl_->data = std::move(data);
@@ -60,6 +63,7 @@ Variable make_result(Tensor out, const char* name, const std::vector<Variable>& 
   KZ_ASSERT(backward != nullptr);
   auto node = std::make_shared<Node>();
   node->name = name;
+  node->scope = g_scope;
   node->backward = std::move(backward);
   for (const Variable& v : inputs) {
     node->inputs.push_back(v.defined() ? v.impl() : nullptr);

@@ -72,6 +72,7 @@ struct Node {
   std::vector<std::shared_ptr<VariableImpl>> inputs;
   BackwardFn backward;  // released after use unless retain_graph
   std::vector<Shape> input_shapes;
+  int32_t scope = 0;  // current_scope() when the node was made: the layer that built it
 
   Node() = default;
   Node(const Node&) = delete;
@@ -107,5 +108,11 @@ struct BackwardObserver {
   virtual void end(const Node& node) = 0;
 };
 void set_backward_observer(BackwardObserver* observer);  // per thread; nullptr = off
+
+// The profiler's "what is running now" (a layer), as a number only it interprets; 0 = none.
+// make_result stamps it on every Node, so backward time is attributed to the layer whose
+// forward built the node. Per thread; costs one store per op.
+int32_t current_scope();
+void set_current_scope(int32_t scope);
 
 }  // namespace kz

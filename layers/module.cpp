@@ -36,6 +36,13 @@ std::string join_some(const std::vector<std::string>& items, size_t shown = 8) {
 
 }  // namespace
 
+namespace {
+thread_local ForwardObserver* g_forward_observer = nullptr;
+}  // namespace
+
+void set_forward_observer(ForwardObserver* observer) { g_forward_observer = observer; }
+ForwardObserver* forward_observer() { return g_forward_observer; }
+
 Variable Module::forward(const Variable&) {
   fail("forward", type_name() + " has no one-input forward");
 }

@@ -73,6 +73,16 @@ class Module {
   bool training_ = true;
 };
 
+// Called around each child's forward by Sequential (the profiler, layers/profiler.h).
+// Per thread; not set = no cost beyond a null check.
+struct ForwardObserver {
+  virtual ~ForwardObserver() = default;
+  virtual void begin(const Module& module, const Variable& x) = 0;
+  virtual void end(const Module& module, const Variable& y) = 0;
+};
+void set_forward_observer(ForwardObserver* observer);  // nullptr = off
+ForwardObserver* forward_observer();
+
 // A module's state_dict as a safetensors file (F32, atomic write), with optional
 // "__metadata__" strings.
 void save_state_dict(const Module& module, const std::string& path,

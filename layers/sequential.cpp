@@ -9,7 +9,12 @@ Sequential::Sequential(std::initializer_list<std::shared_ptr<Module>> modules) {
 
 Variable Sequential::forward(const Variable& x) {
   Variable h = x;
-  for (const auto& m : modules_) h = m->forward(h);
+  ForwardObserver* observer = forward_observer();
+  for (const auto& m : modules_) {
+    if (observer) observer->begin(*m, h);
+    h = m->forward(h);
+    if (observer) observer->end(*m, h);
+  }
   return h;
 }
 

@@ -1,0 +1,141 @@
+// bench_ops.cpp — batch norm and GEMM at MobileNetV2's real shapes (width 1.0, batch 128,
+// 32×32 input), each against this machine's measured limits (bench/peak.h): GEMMs report
+// GFLOP/s and "peak%" (of the FMA peak on the same threads), batch norm GB/s and "bw%" (of
+// the DRAM triad bandwidth). Convolutions are in bench_conv.cpp, LOF in bench_lof.cpp.
+//
+// GEMM shapes are the pointwise (1×1) convolutions as matrix products on channels-last
+// activations — x (M = N·H·W, K = C) times weightᵀ (K, O) — and the classifier, through
+// OpenBLAS (tensor/blas.h; this machine sets OPENBLAS_CORETYPE=Haswell, so AVX2 kernels),
+// oneDNN's sgemm (AVX-512) and, for the smallest, the naive loop. 2·M·N·K FLOPs per call.
+// Batch norm: x (N,C,H,W) channels-last; forward (training) reads x twice and writes y,
+// backward reads x and dy twice and writes dx (12 and 20 bytes per element).
+//   ./build/bench/bench_ops [--benchmark_filter=gemm]
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+#include <string>
+#include <vector>
+
+#include "bench/peak.h"
+#include "tensor/batch_norm.h"
+#include "tensor/blas.h"
+#include "tensor/generator.h"
+
+namespace {
+
+using kz::Tensor;
+
+struct Limits {
+  double peak_gflops, bandwidth_gbs;
+};
+
+struct GemmShape {
+  const char* name;
+  int64_t m, k, n;
+};
+
+// MobileNetV2 width 1.0 at 32×32, batch 128.
+const std::vector<GemmShape> kGemms = {
+    {"pw_expand_16to96_16px", 128 * 16 * 16, 16, 96},
+    {"pw_project_96to24_8px", 128 * 8 * 8, 96, 24},
+    {"pw_expand_24to144_8px", 128 * 8 * 8, 24, 144},
+    {"pw_expand_64to384_2px", 128 * 2 * 2, 64, 384},
+    {"pw_project_960to160_1px", 128, 960, 160},
+    {"pw_last_320to1280_1px", 128, 320, 1280},
+    {"classifier_1280to1000", 128, 1280, 1000},
+};
+
+enum class Gemm { openblas, onednn, naive };
+
+void bench_gemm(benchmark::State& state, GemmShape s, Gemm kind, Limits limits) {
+  kz::Generator gen(0);
+  const Tensor a = Tensor::uniform({s.m, s.k}, -1, 1, gen);  // activations (M,K)
+  const Tensor w = Tensor::uniform({s.n, s.k}, -1, 1, gen);  // weight (O,C): used transposed
+  Tensor c = Tensor::zeros({s.m, s.n});
+  for (auto _ : state) {
+    switch (kind) {
+      case Gemm::openblas:
+        kz::sgemm(false, true, s.m, s.n, s.k, 1.0f, a.data(), s.k, w.data(), s.k, 0.0f,
+                  c.data(), s.n);
+        break;
+      case Gemm::onednn:
+        dnnl::sgemm('N', 'T', s.m, s.n, s.k, 1.0f, a.data(), s.k, w.data(), s.k, 0.0f,
+                    c.data(), s.n);
+        break;
+      case Gemm::naive:
+        kz::sgemm_naive(false, true, s.m, s.n, s.k, 1.0f, a.data(), s.k, w.data(), s.k, 0.0f,
+                        c.data(), s.n);
+        break;
+    }
+    benchmark::DoNotOptimize(c.data());
+  }
+  const double flops = 2.0 * double(s.m) * double(s.n) * double(s.k);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak%"] = benchmark::Counter(
+      100.0 * flops / 1e9 / limits.peak_gflops, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void bench_batch_norm(benchmark::State& state, int64_t c, int64_t hw, bool backward,
+                      Limits limits) {
+  kz::Generator gen(0);
+  const Tensor x = Tensor::normal({128, c, hw, hw}, 0, 1, gen).to_channels_last();
+  const Tensor dy = Tensor::normal(x.shape(), 0, 1, gen).to_channels_last();
+  const Tensor w = Tensor::ones({c}), b = Tensor::zeros({c});
+  Tensor rm = Tensor::zeros({c}), rv = Tensor::ones({c}), dx, dw, db;
+  kz::BatchNormSaved saved;
+  kz::batch_norm_forward(x, w, b, rm, rv, true, 0.1f, 1e-5f, &saved);  // makes the primitives
+  kz::batch_norm_backward(dy, x, w, saved, 1e-5f, &dx, &dw, &db);
+  for (auto _ : state) {
+    if (backward) {
+      kz::batch_norm_backward(dy, x, w, saved, 1e-5f, &dx, &dw, &db);
+      benchmark::DoNotOptimize(dx.data());
+    } else {
+      Tensor y = kz::batch_norm_forward(x, w, b, rm, rv, true, 0.1f, 1e-5f, &saved);
+      benchmark::DoNotOptimize(y.data());
+    }
+  }
+  const double bytes = double(x.numel()) * 4.0 * (backward ? 5.0 : 3.0);
+  state.counters["GB/s"] =
+      benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["bw%"] = benchmark::Counter(100.0 * bytes / 1e9 / limits.bandwidth_gbs,
+                                             benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void register_all(Limits limits) {
+  for (const GemmShape& s : kGemms)
+    for (auto [kind, name] : {std::pair{Gemm::onednn, "onednn"}, std::pair{Gemm::openblas, "openblas"},
+                              std::pair{Gemm::naive, "naive"}}) {
+      if (kind == Gemm::naive && s.m * s.n * s.k > 50'000'000) continue;
+      const std::string full = std::string("gemm/") + s.name + "/" + name;
+      benchmark::RegisterBenchmark(full.c_str(), bench_gemm, s, kind, limits)
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
+    }
+  const std::pair<int64_t, int64_t> bn_shapes[] = {{32, 16}, {96, 16}, {144, 8}, {192, 4},
+                                                   {384, 2}, {960, 1}, {1280, 1}};
+  for (auto [c, hw] : bn_shapes)
+    for (bool backward : {false, true}) {
+      const std::string name = "batch_norm/" + std::to_string(c) + "ch_" + std::to_string(hw) +
+                               "px/" + (backward ? "bwd" : "fwd_train");
+      benchmark::RegisterBenchmark(name.c_str(), bench_batch_norm, c, hw, backward, limits)
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Limits limits{kz::bench::measure_peak_gflops(), kz::bench::measure_bandwidth_gbs()};
+  benchmark::AddCustomContext("measured_peak_gflops", std::to_string(limits.peak_gflops));
+  benchmark::AddCustomContext("measured_triad_gbs", std::to_string(limits.bandwidth_gbs));
+  benchmark::AddCustomContext("threads", std::to_string(omp_get_max_threads()));
+  register_all(limits);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

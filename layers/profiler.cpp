@@ -1,0 +1,570 @@
+// profiler.cpp — the layer cost model, the shape walk, the Profiler's frames and the
+// report and trace it writes (see profiler.h).
+#include "layers/profiler.h"
+
+#include <algorithm>
+#include <array>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "layers/batch_norm.h"
+#include "layers/conv.h"
+#include "layers/linear.h"
+#include "layers/mobilenet_v2.h"
+#include "layers/sequential.h"
+#include "layers/simple.h"
+#include "tensor/dnnl.h"
+#include "tensor/file_io.h"
+#include "tensor/storage.h"
+
+namespace kz {
+
+namespace {
+
+constexpr double kFloat = 4.0;  // bytes per element
+
+double count(const Shape& s) { return static_cast<double>(numel_of(s)); }
+
+std::string join_name(const std::string& prefix, const std::string& name) {
+  return prefix.empty() ? name : prefix + "." + name;
+}
+
+bool has_children(const Module& m) { return !m.named_children().empty(); }
+
+// The output shape of a leaf layer for input x.
+Shape leaf_output_shape(Module& m, const Shape& x) {
+  if (auto* conv = dynamic_cast<Conv2d*>(&m)) {
+    KZ_CHECK(x.size() == 4, "count_costs", "Conv2d expects (N,C,H,W), got {}", shape_str(x));
+    return conv2d_output_shape(x, conv->weight().shape(), conv->params_for(x[2], x[3]));
+  }
+  if (auto* fc = dynamic_cast<Linear*>(&m)) return {x[0], fc->out_features()};
+  if (dynamic_cast<GlobalAvgPool2d*>(&m)) return {x[0], x[1]};
+  return x;  // BatchNorm2d, activations, Dropout
+}
+
+bool any_param_requires_grad(const Module& m) {
+  for (const auto& [name, p] : m.named_parameters())
+    if (p.requires_grad()) return true;
+  return false;
+}
+
+// Propagates x through m, appending the cost of every leaf and own-op module to *out
+// (when not null). `grad`: x requires a gradient on entry; y does on exit.
+Shape walk(Module& m, const std::string& name, const Shape& x, bool& grad,
+           std::vector<CostEntry>* out) {
+  const bool grad_in = grad;
+  auto add_entry = [&](const Shape& y) {
+    if (out) out->push_back({name, describe_layer(m), x, y, layer_cost(m, x, y, grad_in)});
+  };
+  if (auto* net = dynamic_cast<MobileNetV2*>(&m)) {
+    const size_t own = out ? out->size() : 0;
+    const Shape f = walk(net->features(), join_name(name, "features"), x, grad, out);
+    Shape y = {f[0], f[1]};
+    if (net->classifier()) y = walk(*net->classifier(), join_name(name, "classifier"), y, grad, out);
+    if (out)  // its own ops come first (to channels-last) and after the features (pooling)
+      out->insert(out->begin() + static_cast<std::ptrdiff_t>(own),
+                  {name, describe_layer(m), x, y, layer_cost(m, x, y, grad_in)});
+    return y;
+  }
+  if (auto* block = dynamic_cast<InvertedResidual*>(&m)) {
+    Shape y = x;
+    for (auto& [child_name, child] : block->named_children())
+      y = walk(*child, join_name(name, child_name), y, grad, out);
+    if (block->uses_residual()) add_entry(y);
+    return y;
+  }
+  if (dynamic_cast<Sequential*>(&m)) {
+    Shape h = x;
+    for (auto& [child_name, child] : m.named_children())
+      h = walk(*child, join_name(name, child_name), h, grad, out);
+    return h;
+  }
+  KZ_CHECK(!has_children(m), "count_costs", "cannot propagate shapes through {} '{}'",
+           m.type_name(), name);
+  const Shape y = leaf_output_shape(m, x);
+  add_entry(y);
+  grad = grad || any_param_requires_grad(m);
+  return y;
+}
+
+// Cost of a convolution or matrix product without its bias: `macs` multiply-adds over x,
+// w and y elements. Backward-data reads dy, w and writes dx; backward-weights reads dy, x
+// and writes dw.
+LayerCost product_cost(double macs, double x, double w, double y, bool dx_needed,
+                       bool dw_needed) {
+  LayerCost c;
+  c.macs = macs;
+  c.forward = {2 * macs, kFloat * (x + w + y)};
+  if (dx_needed) c.backward += {2 * macs, kFloat * (y + w + x)};
+  if (dw_needed) c.backward += {2 * macs, kFloat * (y + x + w)};
+  return c;
+}
+
+// Per-element FLOPs and bytes each way for element-wise layers.
+LayerCost elementwise_cost(double n, double fwd_flops, double fwd_bytes, double bwd_flops,
+                           double bwd_bytes) {
+  LayerCost c;
+  c.forward = {fwd_flops * n, fwd_bytes * n};
+  c.backward = {bwd_flops * n, bwd_bytes * n};
+  return c;
+}
+
+}  // namespace
+
+LayerCost layer_cost(Module& m, const Shape& x, const Shape& y, bool dx_needed) {
+  const double nx = count(x), ny = count(y);
+  if (auto* conv = dynamic_cast<Conv2d*>(&m)) {
+    const Shape& w = conv->weight().shape();
+    const double macs = ny * static_cast<double>(w[1] * w[2] * w[3]);
+    LayerCost c = product_cost(macs, nx, count(w), ny, dx_needed, conv->weight().requires_grad());
+    if (conv->bias().defined()) {
+      c.forward += {ny, kFloat * ny};
+      if (conv->bias().requires_grad()) c.backward += {ny, kFloat * ny};
+    }
+    return c;
+  }
+  if (auto* fc = dynamic_cast<Linear*>(&m)) {
+    const double in = static_cast<double>(fc->in_features());
+    const double outf = static_cast<double>(fc->out_features());
+    LayerCost c = product_cost(nx * outf, nx, in * outf, ny, dx_needed,
+                               fc->weight().requires_grad());
+    if (fc->bias().defined()) {
+      c.forward += {ny, kFloat * ny};
+      if (fc->bias().requires_grad()) c.backward += {ny, kFloat * ny};
+    }
+    return c;
+  }
+  if (dynamic_cast<BatchNorm2d*>(&m))
+    return m.is_training() ? elementwise_cost(nx, 5, 3 * kFloat, 9, 5 * kFloat)
+                           : elementwise_cost(nx, 2, 2 * kFloat, 2, 3 * kFloat);
+  if (dynamic_cast<ReLU6*>(&m)) return elementwise_cost(nx, 2, 2 * kFloat, 2, 3 * kFloat);
+  if (dynamic_cast<ReLU*>(&m)) return elementwise_cost(nx, 1, 2 * kFloat, 1, 3 * kFloat);
+  if (auto* drop = dynamic_cast<Dropout*>(&m))
+    return drop->is_training() && drop->p() > 0
+               ? elementwise_cost(nx, 1, 2 * kFloat, 1, 2 * kFloat)
+               : LayerCost{};
+  if (dynamic_cast<GlobalAvgPool2d*>(&m)) {
+    LayerCost c;
+    c.forward = c.backward = {nx, kFloat * (nx + ny)};
+    return c;
+  }
+  if (auto* block = dynamic_cast<InvertedResidual*>(&m)) {
+    LayerCost c;
+    if (block->uses_residual()) c.forward = {ny, 3 * kFloat * ny};
+    return c;
+  }
+  if (auto* net = dynamic_cast<MobileNetV2*>(&m)) {
+    bool grad = dx_needed;
+    const Shape f = walk(net->features(), "features", x, grad, nullptr);
+    const double nf = count(f), pooled = static_cast<double>(f[0] * f[1]);
+    LayerCost c;
+    c.forward = {nf, kFloat * (nf + pooled)};
+    if (x.size() == 4 && x[1] > 1 && x[2] * x[3] > 1) c.forward.bytes += 2 * kFloat * nx;
+    c.backward = {nf, kFloat * (nf + pooled)};
+    return c;
+  }
+  return {};
+}
+
+std::vector<CostEntry> count_costs(Module& model, const Shape& x) {
+  std::vector<CostEntry> out;
+  bool grad = false;
+  walk(model, "", x, grad, &out);
+  return out;
+}
+
+std::string describe_layer(Module& m) {
+  if (auto* conv = dynamic_cast<Conv2d*>(&m)) {
+    const Conv2dOptions& o = conv->options();
+    const int64_t k = conv->kernel(), c = conv->in_channels(), n = conv->out_channels();
+    const std::string stride = o.stride == 1 ? "" : fmt::format("/s{}", o.stride);
+    if (o.groups == c && c == n && c > 1) return fmt::format("Conv2d dw{}x{}{} {}", k, k, stride, c);
+    return fmt::format("Conv2d {}x{}{} {}->{}{}", k, k, stride, c, n,
+                       o.groups == 1 ? "" : fmt::format(" g{}", o.groups));
+  }
+  if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) return fmt::format("BatchNorm2d {}", bn->channels());
+  if (auto* fc = dynamic_cast<Linear*>(&m))
+    return fmt::format("Linear {}->{}", fc->in_features(), fc->out_features());
+  if (auto* drop = dynamic_cast<Dropout*>(&m)) return fmt::format("Dropout {}", drop->p());
+  if (auto* block = dynamic_cast<InvertedResidual*>(&m))
+    return block->uses_residual() ? "InvertedResidual add" : "InvertedResidual";
+  if (dynamic_cast<MobileNetV2*>(&m)) return "MobileNetV2 layout+pool";
+  return m.type_name();
+}
+
+// --- the report ---------------------------------------------------------------------------
+
+double ProfileReport::rows_ms() const {
+  double ms = 0;
+  for (const ProfileRow& r : rows) ms += r.ms;
+  return ms;
+}
+
+Cost ProfileReport::total_cost() const {
+  Cost c;
+  for (const ProfileRow& r : rows) c += r.cost;
+  return c;
+}
+
+namespace {
+
+// "Conv2d dw3x3/s2 96" -> "Conv2d dw3x3"; "Conv2d 1x1 16->96" -> "Conv2d 1x1";
+// "BatchNorm2d 96" -> "BatchNorm2d"; the kinds of the summary table.
+std::string kind_of(const ProfileRow& r) {
+  const std::string& t = r.type;
+  std::string kind = t.substr(0, t.find(' '));
+  if (kind == "Conv2d") {
+    std::string second = t.substr(t.find(' ') + 1);
+    second = second.substr(0, second.find_first_of(" /"));
+    kind += " " + second;
+  }
+  return kind;
+}
+
+std::string fmt_cost(double value, double scale, int width) {
+  return value > 0 ? fmt::format("{:>{}.1f}", value / scale, width) : fmt::format("{:>{}}", "-", width);
+}
+
+}  // namespace
+
+std::string format_profile(const ProfileReport& r, const std::string& title) {
+  const double step = r.step_ms > 0 ? r.step_ms : 1;
+  std::string s = title + "\n";
+  s += fmt::format("{:>3} {:<24} {:<24} {:<3} {:>8} {:>6} {:>8} {:>8} {:>8} {:>6}  {}\n", "#",
+                   "layer", "op", "dir", "ms", "step%", "MFLOP", "GFLOP/s", "MB", "FLOP/B",
+                   "oneDNN");
+  int i = 0;
+  for (const ProfileRow& row : r.rows) {
+    const std::string dir = row.phase == "forward" ? "fwd" : row.phase == "backward" ? "bwd" : "upd";
+    const double gflops = row.ms > 0 ? row.cost.flops / (row.ms * 1e6) : 0;
+    const double intensity = row.cost.bytes > 0 ? row.cost.flops / row.cost.bytes : 0;
+    s += fmt::format("{:>3} {:<24} {:<24} {:<3} {:>8.3f} {:>5.1f}% {} {} {} {}  {}\n", ++i,
+                     row.name, row.type, dir, row.ms, 100 * row.ms / step,
+                     fmt_cost(row.cost.flops, 1e6, 8), fmt_cost(gflops, 1, 8),
+                     fmt_cost(row.cost.bytes, 1e6, 8), fmt_cost(intensity, 1, 6), row.impl);
+  }
+  const Cost total = r.total_cost();
+  const double untimed = r.outside_ms - r.engine_ms - r.glue_ms;
+  s += fmt::format("    {:<52} {:>8.3f} {:>5.1f}%   (autograd engine {:.3f} ms, module glue "
+                   "{:.3f} ms, untimed {:.3f} ms)\n",
+                   "outside kernels", r.outside_ms, 100 * r.outside_ms / step, r.engine_ms,
+                   r.glue_ms, untimed);
+  s += fmt::format("    {:<52} {:>8.3f} {:>5.1f}% {} {} {} {}\n", "step (measured)", r.step_ms,
+                   100.0, fmt_cost(total.flops, 1e6, 8),
+                   fmt_cost(total.flops / (step * 1e6), 1, 8), fmt_cost(total.bytes, 1e6, 8),
+                   fmt_cost(total.bytes > 0 ? total.flops / total.bytes : 0, 1, 6));
+
+  // By kind of layer: where the step goes, and how fast each kind runs.
+  std::map<std::string, std::array<double, 4>> kinds;  // fwd ms, bwd ms, flops, bytes
+  std::vector<std::string> order;
+  for (const ProfileRow& row : r.rows) {
+    const std::string k = kind_of(row);
+    if (!kinds.count(k)) order.push_back(k);
+    auto& v = kinds[k];
+    v[row.phase == "backward" ? 1 : 0] += row.ms;
+    v[2] += row.cost.flops;
+    v[3] += row.cost.bytes;
+  }
+  s += fmt::format("\n{:<24} {:>8} {:>8} {:>6} {:>8} {:>8}\n", "by kind", "fwd ms", "bwd ms",
+                   "step%", "GFLOP/s", "GB/s");
+  for (const std::string& k : order) {
+    const auto& v = kinds[k];
+    const double ms = v[0] + v[1];
+    s += fmt::format("{:<24} {:>8.3f} {:>8.3f} {:>5.1f}% {} {}\n", k, v[0], v[1],
+                     100 * ms / step, fmt_cost(ms > 0 ? v[2] / (ms * 1e6) : 0, 1, 8),
+                     fmt_cost(ms > 0 ? v[3] / (ms * 1e6) : 0, 1, 8));
+  }
+  s += fmt::format("system allocations per step: {:.1f}\n", r.system_allocations);
+  return s;
+}
+
+// --- the profiler -------------------------------------------------------------------------
+
+Profiler::Profiler(Module& model) : model_(model), origin_(Clock::now()) {
+  std::vector<std::pair<std::string, const Module*>> stack{{"", &model}};
+  while (!stack.empty()) {
+    auto [name, m] = stack.back();
+    stack.pop_back();
+    names_[m] = name.empty() ? "model" : name;
+    for (const auto& [child_name, child] : m->named_children())
+      stack.push_back({join_name(name, child_name), child.get()});
+  }
+  dnnl_cache_clear();  // each primitive is then made inside the layer that uses it
+  outer_scope_ = current_scope();
+  allocations_at_reset_ = storage_cache_stats().system_allocations;
+  set_forward_observer(this);
+  set_backward_observer(this);
+}
+
+Profiler::~Profiler() {
+  set_forward_observer(nullptr);
+  set_backward_observer(nullptr);
+  set_current_scope(outer_scope_);
+}
+
+double Profiler::us(Clock::time_point t) const {
+  return std::chrono::duration<double, std::micro>(t - origin_).count();
+}
+
+int Profiler::module_row(const Module& module) {
+  if (auto it = module_rows_.find(&module); it != module_rows_.end()) return it->second;
+  Row row;
+  auto& m = const_cast<Module&>(module);  // describe_layer reads parameters' shapes only
+  auto name = names_.find(&module);
+  row.name = name != names_.end() ? name->second : module.type_name();
+  row.type = describe_layer(m);
+  row.phase = "forward";
+  row.module = &m;
+  row.container = has_children(module);
+  rows_.push_back(std::move(row));
+  module_rows_[&module] = static_cast<int>(rows_.size() - 1);
+  return static_cast<int>(rows_.size() - 1);
+}
+
+int Profiler::named_row(const std::string& key, Kind kind, const std::string& name,
+                        const std::string& type, const std::string& phase) {
+  if (auto it = named_rows_.find(key); it != named_rows_.end()) return it->second;
+  Row row;
+  row.name = name;
+  row.type = type;
+  row.phase = phase;
+  row.kind = kind;
+  rows_.push_back(std::move(row));
+  named_rows_[key] = static_cast<int>(rows_.size() - 1);
+  return static_cast<int>(rows_.size() - 1);
+}
+
+int Profiler::op_row(const std::string& op) {
+  return named_row("op:" + op, Kind::op, "(no layer)", op, "forward");
+}
+
+void Profiler::push(int row, bool backward) {
+  stack_.push_back({row, backward, Clock::now(), 0, current_scope()});
+  if (!backward) set_current_scope(row + 1);
+}
+
+double Profiler::pop(Clock::time_point now) {
+  const Frame f = stack_.back();
+  stack_.pop_back();
+  const double dur = std::chrono::duration<double>(now - f.t0).count();
+  if (!stack_.empty()) stack_.back().child_s += dur;
+  set_current_scope(f.previous_scope);
+  events_.push_back({f.row, f.backward ? 1 : 0, us(f.t0), dur * 1e6});
+  return dur - f.child_s;
+}
+
+void Profiler::note_impls(int row, bool backward) {
+  const int64_t size = dnnl_cache_size();
+  if (size == cache_size_) return;
+  cache_size_ = size;
+  const std::vector<DnnlImpl> impls = dnnl_impls();
+  if (impls.size() < impls_seen_) impls_seen_ = 0;  // someone cleared the cache
+  auto& list = backward ? rows_[row].bwd_impls : rows_[row].fwd_impls;
+  for (size_t i = impls_seen_; i < impls.size(); ++i) {
+    const bool reorder = impls[i].what.rfind("reorder", 0) == 0;
+    const std::string name = reorder ? "reorder:" + impls[i].impl : impls[i].impl;
+    if (std::find(list.begin(), list.end(), name) == list.end()) list.push_back(name);
+  }
+  impls_seen_ = impls.size();
+}
+
+void Profiler::begin(const Module& module, const Variable& x) {
+  const int row = module_row(module);
+  pending_x_.push_back(x.shape());
+  pending_x_grad_.push_back(x.requires_grad());
+  push(row, false);
+}
+
+void Profiler::end(const Module& module, const Variable& y) {
+  const Clock::time_point now = Clock::now();
+  const int row = module_row(module);
+  if (stack_.empty() || stack_.back().row != row || stack_.back().backward) return;  // stale
+  Row& r = rows_[static_cast<size_t>(row)];
+  r.fwd_s += pop(now);
+  r.fwd_calls += 1;
+  if (r.fwd_order < 0) r.fwd_order = sequence_++;
+  const Shape x = pending_x_.back();
+  const bool x_grad = pending_x_grad_.back();
+  pending_x_.pop_back();
+  pending_x_grad_.pop_back();
+  if (!r.cost_known || r.x != x || r.y != y.shape()) {
+    r.cost = layer_cost(*r.module, x, y.shape(), x_grad);
+    r.x = x;
+    r.y = y.shape();
+    r.x_grad = x_grad;
+    r.cost_known = true;
+  }
+  note_impls(row, false);
+}
+
+void Profiler::begin(const Node& node) {
+  const bool ours = node.scope > 0 && static_cast<size_t>(node.scope) <= rows_.size();
+  push(ours ? node.scope - 1 : op_row(node.name), true);
+}
+
+void Profiler::end(const Node&) {
+  const Clock::time_point now = Clock::now();
+  if (stack_.empty() || !stack_.back().backward) return;  // stale
+  const int row = stack_.back().row;
+  Row& r = rows_[static_cast<size_t>(row)];
+  r.bwd_s += pop(now);
+  r.bwd_calls += 1;
+  if (r.bwd_order < 0) r.bwd_order = sequence_++;
+  note_impls(row, true);
+}
+
+Variable Profiler::forward(const Variable& x) {
+  begin(model_, x);
+  Variable y = model_.forward(x);
+  end(model_, y);
+  return y;
+}
+
+void Profiler::backward(const Variable& loss) {
+  const int row = named_row("engine", Kind::engine, "autograd engine", "", "backward");
+  push(row, false);
+  loss.backward();
+  Row& r = rows_[static_cast<size_t>(row)];
+  r.fwd_s += pop(Clock::now());
+  r.fwd_calls += 1;
+}
+
+Profiler::Region::Region(Profiler& profiler, const std::string& name, const std::string& type,
+                         const std::string& phase, LayerCost cost)
+    : profiler_(profiler),
+      row_(profiler.named_row("region:" + name, Kind::region, name, type, phase)) {
+  Row& r = profiler_.rows_[static_cast<size_t>(row_)];
+  r.cost = cost;
+  r.cost_known = true;
+  profiler_.push(row_, false);
+}
+
+Profiler::Region::~Region() {
+  const Clock::time_point now = Clock::now();
+  if (profiler_.stack_.empty() || profiler_.stack_.back().row != row_) return;  // stale
+  Row& r = profiler_.rows_[static_cast<size_t>(row_)];
+  r.fwd_s += profiler_.pop(now);
+  r.fwd_calls += 1;
+  if (r.fwd_order < 0) r.fwd_order = profiler_.sequence_++;
+  profiler_.note_impls(row_, false);
+}
+
+void Profiler::begin_step() {
+  stack_.clear();  // frames left open by an exception
+  pending_x_.clear();
+  pending_x_grad_.clear();
+  set_current_scope(outer_scope_);
+  step_t0_ = Clock::now();
+}
+
+void Profiler::end_step() {
+  const Clock::time_point now = Clock::now();
+  const double dur = std::chrono::duration<double>(now - step_t0_).count();
+  steps_s_ += dur;
+  steps_ += 1;
+  events_.push_back({-1, 2, us(step_t0_), dur * 1e6});
+}
+
+void Profiler::reset() {
+  for (Row& r : rows_) {
+    r.fwd_s = r.bwd_s = 0;
+    r.fwd_calls = r.bwd_calls = 0;
+  }
+  events_.clear();
+  steps_ = 0;
+  steps_s_ = 0;
+  allocations_at_reset_ = storage_cache_stats().system_allocations;
+}
+
+ProfileReport Profiler::report() const {
+  ProfileReport rep;
+  rep.steps = steps_;
+  const double steps = static_cast<double>(std::max<int64_t>(steps_, 1));
+  rep.step_ms = 1e3 * steps_s_ / steps;
+
+  // A layer that found its plan already made runs what the first identical layer runs.
+  std::map<std::string, std::pair<std::string, std::string>> impl_by_signature;
+  auto signature = [](const Row& r) { return r.type + shape_str(r.x) + shape_str(r.y); };
+  auto joined = [](const std::vector<std::string>& list) {
+    std::string s;
+    for (const std::string& i : list) s += (s.empty() ? "" : " ") + i;
+    return s;
+  };
+  for (const Row& r : rows_) {
+    auto& slot = impl_by_signature[signature(r)];
+    if (slot.first.empty()) slot.first = joined(r.fwd_impls);
+    if (slot.second.empty()) slot.second = joined(r.bwd_impls);
+  }
+
+  std::vector<std::pair<int64_t, ProfileRow>> rows;
+  for (const Row& r : rows_) {
+    const double fwd_ms = 1e3 * r.fwd_s / steps, bwd_ms = 1e3 * r.bwd_s / steps;
+    const double calls = static_cast<double>(r.fwd_calls) / steps;
+    const auto& impl = impl_by_signature[signature(r)];
+    if (r.kind == Kind::engine) {
+      rep.engine_ms += fwd_ms;
+      continue;
+    }
+    const bool own_cost = r.cost.forward.flops > 0 || r.cost.forward.bytes > 0;
+    const bool glue = (r.kind == Kind::module && r.container && !own_cost && r.bwd_calls == 0) ||
+                      (r.kind == Kind::region && !own_cost);
+    if (r.fwd_calls > 0) {
+      if (glue) {
+        rep.glue_ms += fwd_ms;
+      } else {
+        ProfileRow row{r.name, r.type, r.phase, fwd_ms, calls, r.cost.forward, impl.first,
+                       r.x, r.y};
+        row.cost.flops *= calls;
+        row.cost.bytes *= calls;
+        rows.emplace_back(r.fwd_order, std::move(row));
+      }
+    }
+    if (r.bwd_calls > 0) {
+      ProfileRow row{r.name, r.type, "backward", bwd_ms, static_cast<double>(r.bwd_calls) / steps,
+                     r.cost.backward, impl.second, r.x, r.y};
+      const double per = r.kind == Kind::op ? 0.0 : calls;
+      row.cost.flops *= per;
+      row.cost.bytes *= per;
+      rows.emplace_back(r.bwd_order, std::move(row));
+    }
+  }
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [order, row] : rows) rep.rows.push_back(std::move(row));
+  rep.outside_ms = rep.step_ms - rep.rows_ms();
+  rep.system_allocations =
+      static_cast<double>(storage_cache_stats().system_allocations - allocations_at_reset_) /
+      steps;
+  return rep;
+}
+
+nlohmann::json Profiler::trace() const {
+  nlohmann::json events = nlohmann::json::array();
+  events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", 1}, {"tid", 1},
+                    {"args", {{"name", "kizuki"}}}});
+  int64_t step = 0;
+  for (const Event& e : events_) {
+    nlohmann::json ev = {{"ph", "X"}, {"ts", e.t0_us}, {"dur", e.dur_us}, {"pid", 1}, {"tid", 1}};
+    if (e.phase == 2) {
+      ev["name"] = fmt::format("step {}", step++);
+      ev["cat"] = "step";
+    } else {
+      const Row& r = rows_[static_cast<size_t>(e.row)];
+      const bool backward = e.phase == 1;
+      ev["name"] = r.name;
+      ev["cat"] = backward ? "backward" : r.kind == Kind::module ? "forward" : "region";
+      const Cost& c = backward ? r.cost.backward : r.cost.forward;
+      ev["args"] = {{"op", r.type}, {"flops", c.flops}, {"bytes", c.bytes}};
+      if (!r.x.empty()) ev["args"]["x"] = shape_str(r.x);
+    }
+    events.push_back(std::move(ev));
+  }
+  return {{"traceEvents", events}, {"displayTimeUnit", "ms"}};
+}
+
+void Profiler::write_trace(const std::string& path) const {
+  write_file_atomic(path, trace().dump());
+}
+
+}  // namespace kz
