@@ -300,8 +300,11 @@ TEST_CASE("layers: InvertedResidual matches torchvision's (train mode)") {
   InvertedResidual strided(8, 12, 2, 1, 1e-5f, PaddingMode::symmetric, gen);
   CHECK(residual.uses_residual());
   CHECK_FALSE(strided.uses_residual());
-  check_case(residual, "ir_residual", /*channels_last=*/true);
-  check_case(strided, "ir_stride2", /*channels_last=*/false);
+  for (bool cl : {false, true}) {
+    CAPTURE(cl);
+    check_case(residual, "ir_residual", cl);
+    check_case(strided, "ir_stride2", cl);
+  }
 }
 
 // --- finite differences ---------------------------------------------------------------------
