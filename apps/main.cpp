@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   kz::add_benchmark_command(app);
   kz::add_model_commands(app);
   kz::add_tool_commands(app);
+  kz::add_forward_command(app);
   kz::add_profile_command(app);
   try {
     app.parse(argc, argv);

@@ -1,5 +1,5 @@
-// bench_gemm.cpp — SGEMM: OpenBLAS (tensor/blas.h) against the naive triple loop, square
-// sizes, in GFLOP/s (2·M·N·K flops per call).
+// bench_gemm.cpp — SGEMM: kizuki's sgemm (oneDNN), OpenBLAS and the naive triple loop
+// (tensor/blas.h), square sizes, in GFLOP/s (2·M·N·K flops per call).
 #include <benchmark/benchmark.h>
 
 #include "tensor/blas.h"
@@ -8,7 +8,9 @@
 
 namespace {
 
-template <bool kNaive>
+enum class Impl { kizuki, openblas, naive };
+
+template <Impl kImpl>
 void BM_sgemm(benchmark::State& state) {
   const int64_t n = state.range(0);
   kz::Generator gen(0);
@@ -16,10 +18,10 @@ void BM_sgemm(benchmark::State& state) {
   const kz::Tensor b = kz::Tensor::uniform({n, n}, -1, 1, gen);
   kz::Tensor c = kz::Tensor::zeros({n, n});
   for (auto _ : state) {
-    if (kNaive)
-      kz::sgemm_naive(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
-    else
-      kz::sgemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
+    auto gemm = kImpl == Impl::kizuki     ? kz::sgemm
+                : kImpl == Impl::openblas ? kz::sgemm_openblas
+                                          : kz::sgemm_naive;
+    gemm(false, false, n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
     benchmark::DoNotOptimize(c.data());
   }
   state.counters["GFLOP/s"] = benchmark::Counter(
@@ -29,6 +31,7 @@ void BM_sgemm(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_sgemm<false>)->Name("sgemm/openblas")->Arg(64)->Arg(256)->Arg(1024)->UseRealTime();
-BENCHMARK(BM_sgemm<true>)->Name("sgemm/naive")->Arg(64)->Arg(256)->UseRealTime();
+BENCHMARK(BM_sgemm<Impl::kizuki>)->Name("sgemm/onednn")->Arg(64)->Arg(256)->Arg(1024)->UseRealTime();
+BENCHMARK(BM_sgemm<Impl::openblas>)->Name("sgemm/openblas")->Arg(64)->Arg(256)->Arg(1024)->UseRealTime();
+BENCHMARK(BM_sgemm<Impl::naive>)->Name("sgemm/naive")->Arg(64)->Arg(256)->UseRealTime();
 BENCHMARK_MAIN();

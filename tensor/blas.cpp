@@ -1,11 +1,25 @@
-// blas.cpp — OpenBLAS behind kizuki's sgemm (see blas.h).
+// blas.cpp — oneDNN and OpenBLAS behind kizuki's sgemm (see blas.h).
 #include "tensor/blas.h"
 
 #include <cblas.h>
 
+#include <dnnl.h>
+
+#include "tensor/error.h"
+
 namespace kz {
 
 void sgemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+           const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+           int64_t ldc) {
+  if (M == 0 || N == 0) return;
+  const dnnl_status_t status = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K,
+                                          alpha, A, lda, B, ldb, beta, C, ldc);
+  KZ_CHECK(status == dnnl_success, "sgemm", "oneDNN failed (status {}) on M={} N={} K={}",
+           static_cast<int>(status), M, N, K);
+}
+
+void sgemm_openblas(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
            int64_t ldc) {
   if (M == 0 || N == 0) return;

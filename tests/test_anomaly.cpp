@@ -4,10 +4,14 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <filesystem>
 
 #include "anomaly/experiment.h"
+#include "anomaly/model_file.h"
 #include "anomaly/roc.h"
+#include "tensor/file_io.h"
 #include "tensor/generator.h"
+#include "tensor/safetensors.h"
 
 using namespace kz;
 
@@ -127,4 +131,80 @@ TEST_CASE("anomaly: a diverging loss stops training and says why") {
   std::unique_ptr<Method> m = make_method(o);
   CHECK_THROWS_WITH_AS(m->train(tiny_split(0), 0, nullptr),
                        doctest::Contains("training diverged"), Error);
+}
+
+namespace {
+// Normal images = class 3 of the synthetic set, reference = classes 0, 1, 2 relabelled.
+void model_data(ImageDataset* normal, ImageDataset* reference) {
+  const ImageDataset all = synthetic(12, 5);
+  std::vector<int64_t> n, r;
+  for (int64_t i = 0; i < all.size(); ++i) {
+    if (all.labels[size_t(i)] == 3) n.push_back(i);
+    if (all.labels[size_t(i)] < 3) r.push_back(i);
+  }
+  *normal = all.subset(n);
+  *reference = all.subset(r);
+  reference->class_names = {"c0", "c1", "c2"};
+}
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("kizuki_test_" + name)).string();
+}
+}  // namespace
+
+TEST_CASE("anomaly: model.kz round trip scores identically, flags by threshold, predicts classes") {
+  ImageDataset normal, reference;
+  model_data(&normal, &reference);
+  TrainModelOptions o;
+  o.method = tiny("l2softmax");
+  o.scorer = "lof";
+  const AnomalyModel model = train_model(normal, reference, o, nullptr);
+  CHECK(model.class_names == std::vector<std::string>{"c0", "c1", "c2", "normal"});
+  const std::string path = temp_path("model.kz");
+  save_model(path, model);
+  const AnomalyModel loaded = load_model(path);
+  const ImageDataset probe = synthetic(2, 9);
+  const AnomalyModel::Scores a = model.score(probe), b = loaded.score(probe);
+  CHECK(a.score == b.score);
+  CHECK(a.predicted == b.predicted);
+  CHECK(loaded.threshold == model.threshold);
+  for (size_t i = 0; i < a.score.size(); ++i) CHECK(a.flagged[i] == (a.score[i] > model.threshold));
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("anomaly: a corrupt or mismatched model.kz gives one clear error") {
+  ImageDataset normal, reference;
+  model_data(&normal, &reference);
+  TrainModelOptions o;
+  o.method = tiny("arcface");
+  o.method.epochs = 1;
+  const std::string path = temp_path("good.kz"), bad = temp_path("bad.kz");
+  save_model(path, train_model(normal, reference, o, nullptr));
+  const std::string bytes = read_file(path);
+
+  write_file_atomic(bad, bytes.substr(0, bytes.size() / 2));  // truncated
+  CHECK_THROWS_WITH_AS(load_model(bad), doctest::Contains(bad.c_str()), Error);
+
+  // A safetensors file that is not a model.
+  save_safetensors(bad, {{"x", Tensor::ones({2})}});
+  CHECK_THROWS_WITH_AS(load_model(bad), doctest::Contains("not a kizuki model"), Error);
+
+  // The config says width 0.5 but the weights are width 0.25: the sizes do not match.
+  Safetensors st = load_safetensors(path);
+  auto with_config = [&](const std::string& from, const std::string& to) {
+    std::map<std::string, std::string> meta = st.metadata;
+    const size_t at = meta["config"].find(from);
+    REQUIRE(at != std::string::npos);
+    meta["config"].replace(at, from.size(), to);
+    save_safetensors(bad, st.tensors, meta);
+  };
+  with_config("\"width\":0.25", "\"width\":0.5");
+  CHECK_THROWS_WITH_AS(load_model(bad), doctest::Contains("backbone does not match its config"),
+                       Error);
+  with_config("\"image_height\":16", "\"image_height\":0");
+  CHECK_THROWS_WITH_AS(load_model(bad), doctest::Contains("image size 0x16"), Error);
+  with_config("\"scorer\":\"cosine\"", "\"scorer\":\"magic\"");
+  CHECK_THROWS_WITH_AS(load_model(bad), doctest::Contains(bad.c_str()), Error);
+  std::filesystem::remove(path);
+  std::filesystem::remove(bad);
 }

@@ -200,3 +200,23 @@ TEST_CASE("tensor: the caching allocator reuses freed buffers") {
   }
   CHECK(storage_cache_stats().system_allocations - before <= 1);
 }
+
+TEST_CASE("tensor: sgemm (oneDNN) and sgemm_openblas equal the naive loop, all transposes") {
+  Generator gen(8);
+  const int64_t M = 13, N = 7, K = 21, pad = 3;  // leading dimensions with padding
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      CAPTURE(ta);
+      CAPTURE(tb);
+      const int64_t lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+      const Tensor A = Tensor::uniform({(ta ? K : M) * lda}, -1, 1, gen);
+      const Tensor B = Tensor::uniform({(tb ? N : K) * ldb}, -1, 1, gen);
+      const Tensor C0 = Tensor::uniform({M * ldc}, -1, 1, gen);
+      Tensor fast = C0.clone(), blas = C0.clone(), naive = C0.clone();
+      sgemm(ta, tb, M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 2.0f, fast.data(), ldc);
+      sgemm_openblas(ta, tb, M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 2.0f, blas.data(), ldc);
+      sgemm_naive(ta, tb, M, N, K, 0.5f, A.data(), lda, B.data(), ldb, 2.0f, naive.data(), ldc);
+      CHECK(allclose(fast, naive, 1e-5f, 1e-5f));
+      CHECK(allclose(blas, naive, 1e-5f, 1e-5f));
+    }
+}
