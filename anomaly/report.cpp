@@ -379,16 +379,25 @@ Svg boxplot_figure(const BenchmarkResults& results) {
   const double top = 74, bottom = 52;
   std::vector<size_t> boxes(datasets.size(), 0);
   for (const SummaryRow& r : rows) ++boxes[index_of(datasets, r.dataset)];
-  double width = left + right;
-  // A panel is wide enough for its boxes and its title (about 8.5 px per character).
+  // A panel is wide enough for its boxes and its title (about 8.5 px per character). Panels
+  // flow left to right into rows no wider than max_w, the report page's column, so that the
+  // page shows the figure at full size (a wider one would be scaled down, its text with it).
+  const double max_w = 1200, row_gap = bottom + 34;
   std::vector<double> panel_w(datasets.size());
+  std::vector<size_t> row_of(datasets.size(), 0);
+  std::vector<bool> starts_row(datasets.size(), false);
+  double width = 0, row_width = 0;
   for (size_t d = 0; d < datasets.size(); ++d) {
     panel_w[d] = std::max({boxes[d] * slot, 8.5 * datasets[d].size() + 20, 150.0});
-    width += panel_w[d] + (d ? gap : 0);
+    starts_row[d] = d == 0 || row_width + gap + panel_w[d] > max_w;
+    row_of[d] = d == 0 ? 0 : row_of[d - 1] + starts_row[d];
+    row_width = starts_row[d] ? left + right + panel_w[d] : row_width + gap + panel_w[d];
+    width = std::max(width, row_width);
   }
+  const size_t n_rows = datasets.empty() ? 1 : row_of.back() + 1;
   const double shift = std::max(0.0, 600 - width) / 2;  // a narrow figure: centre the panels
   width += 2 * shift;
-  Svg svg(width, top + plot_h + bottom);
+  Svg svg(width, top + n_rows * plot_h + (n_rows - 1) * row_gap + bottom);
   svg.text(width / 2, 24, title, R"(text-anchor="middle" font-size="16" font-weight="bold")");
   svg.text(width / 2, 43,
            trials_phrase(rows) + " per box \u00b7 box: quartiles, line: median, whiskers: "
@@ -397,7 +406,9 @@ Svg boxplot_figure(const BenchmarkResults& results) {
 
   double x0 = left + shift;
   for (size_t d = 0; d < datasets.size(); ++d) {
-    const double plot_w = panel_w[d], y_top = top, y_bottom = top + plot_h;
+    if (starts_row[d]) x0 = left + shift;
+    const double plot_w = panel_w[d], y_top = top + row_of[d] * (plot_h + row_gap);
+    const double y_bottom = y_top + plot_h;
     // The y range: the dataset's AUCs with a margin, widened to nice ticks.
     std::vector<double> all;
     for (const TrialResult& t : results.trials)
@@ -412,7 +423,7 @@ Svg boxplot_figure(const BenchmarkResults& results) {
     const LinearScale y{axis.lo, axis.hi, y_bottom, y_top};
 
     svg.open_group(fmt::format(R"(class="panel" data-dataset="{}")", xml_escape(datasets[d])));
-    svg.text(x0 + plot_w / 2, top - 10, datasets[d],
+    svg.text(x0 + plot_w / 2, y_top - 10, datasets[d],
              R"(text-anchor="middle" font-size="13.5" font-weight="bold")");
     svg.axis_left(y, axis, x0, x0, x0 + plot_w);
     if (axis.lo < 0.5 && 0.5 < axis.hi) {
@@ -421,8 +432,8 @@ Svg boxplot_figure(const BenchmarkResults& results) {
       svg.text(x0 + plot_w - 4, y(0.5) - 4, "chance",
                R"(text-anchor="end" font-size="10" fill="#888")");
     }
-    if (d == 0)
-      svg.text_vertical(x0 - 50, top + plot_h / 2, "ROC-AUC",
+    if (starts_row[d])
+      svg.text_vertical(x0 - 50, y_top + plot_h / 2, "ROC-AUC",
                         R"(text-anchor="middle" font-size="12.5")");
 
     size_t b = 0;

@@ -8,7 +8,8 @@
 // page can inline the figures and tests can inspect them without touching the disk.
 //
 // Figures (SVG 1.1, standalone, no scripts or external resources):
-// - boxplot.svg: one panel per dataset, one box per method × scorer in the runner's order,
+// - boxplot.svg: one panel per dataset (side by side, wrapping into rows at most 1200 px wide,
+//   the report page's column), one box per method × scorer in the runner's order,
 //   coloured by method. Box = Q1..Q3 (NumPy's linear percentile), line = median, whiskers =
 //   the furthest trials within 1.5 IQR of the box, open circles = trials beyond them
 //   (matplotlib's boxplot), dots = every trial, spread sideways by a fixed (deterministic)

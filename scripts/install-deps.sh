@@ -7,6 +7,7 @@ packages=(
   libopenblas-openmp-dev libdnnl-dev ocl-icd-opencl-dev
   libstb-dev doctest-dev libbenchmark-dev libcli11-dev libfmt-dev nlohmann-json3-dev zlib1g-dev
   dataset-fashion-mnist
+  chromium  # headless, for the report.html test
 )
 missing=()
 for p in "${packages[@]}"; do

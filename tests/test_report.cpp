@@ -5,18 +5,33 @@
 // mean and std(ddof=1) and matplotlib 3.6's cbook.boxplot_stats (whiskers, fliers) for sets of
 // AUCs with ties and outliers; one tiny case is also derived by hand below. The figures are
 // checked structurally: well-formed XML (a small checker here), one box per method × scorer,
-// names escaped; the HTML is checked to be self-contained.
+// names escaped; the HTML is checked to be self-contained. Finally the page is opened in
+// headless Chromium (Debian's `chromium`, driven through the DevTools protocol): it must load
+// with no console errors, and its screenshot must show both figures drawn.
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stb_image.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "anomaly/report.h"
@@ -81,7 +96,10 @@ struct TempDir {
     fs::remove_all(path);
     fs::create_directories(path);
   }
-  ~TempDir() { fs::remove_all(path); }
+  ~TempDir() {
+    std::error_code ec;  // never throw from a destructor (a browser may still be closing files)
+    fs::remove_all(path, ec);
+  }
 };
 
 // Minimal XML well-formedness check: balanced and properly nested elements, quoted
@@ -496,4 +514,386 @@ TEST_CASE("report: write_report writes the five files atomically") {
   const std::string e = error_of([&] { kz::write_report((dir.path / "a_file").string(), r); });
   CHECK(e.rfind("[report]", 0) == 0);
   CHECK(e.find("a_file") != std::string::npos);
+}
+
+// ---- headless Chromium ------------------------------------------------------------------
+//
+// The page is opened in Debian's chromium, driven through the DevTools protocol over
+// --remote-debugging-pipe: the browser reads commands on fd 3 and writes replies and events
+// on fd 4, each one JSON message ended by '\0'. The protocol reports everything the DevTools
+// console shows: uncaught exceptions (Runtime.exceptionThrown), console.error
+// (Runtime.consoleAPICalled) and the browser's own errors, such as a resource that fails to
+// load or an SVG attribute the renderer rejects (Log.entryAdded). `--enable-logging=stderr`
+// prints the first two but not failed loads, so it is not used. The test first renders a
+// deliberately broken control page and checks that every kind of error is caught and that
+// its empty figures read as blank, so neither check can pass vacuously.
+
+namespace {
+
+// The chromium executable on PATH ("chromium" on Debian, "chromium-browser" elsewhere), or "".
+std::string find_chromium() {
+  const char* env = std::getenv("PATH");
+  const std::string path = env ? env : "/usr/bin:/bin";
+  for (const char* name : {"chromium", "chromium-browser"})
+    for (size_t a = 0; a <= path.size();) {
+      size_t b = path.find(':', a);
+      if (b == std::string::npos) b = path.size();
+      const std::string exe = (b > a ? path.substr(a, b - a) : ".") + "/" + name;
+      if (access(exe.c_str(), X_OK) == 0) return exe;
+      a = b + 1;
+    }
+  return "";
+}
+
+// RFC 4648 base64 to bytes (the protocol sends screenshots this way).
+std::string base64_decode(const std::string& s) {
+  static const std::string alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (char c : s) {
+    const size_t v = alphabet.find(c);
+    if (v == std::string::npos) continue;  // '=' padding
+    acc = (acc << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+    }
+  }
+  return out;
+}
+
+// One headless browser and its DevTools pipe. Every read waits at most until a deadline set
+// at start; the browser also runs under `timeout`, so it cannot outlive a wedged test.
+class Browser {
+ public:
+  Browser(const std::string& exe, const fs::path& profile, const fs::path& log, int seconds)
+      : deadline_(std::chrono::steady_clock::now() + std::chrono::seconds(seconds)) {
+    struct sigaction ignore {};
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ignore, &old_sigpipe_);  // a dead browser: EPIPE, not a signal
+    int cmd[2], evt[2];
+    if (pipe2(cmd, O_CLOEXEC) != 0 || pipe2(evt, O_CLOEXEC) != 0)
+      throw std::runtime_error("pipe2 failed");
+    const std::vector<std::string> args = {
+        "timeout", "-k", "5", std::to_string(seconds + 10), exe, "--headless", "--no-sandbox",
+        "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-extensions",
+        "--disable-crash-reporter", "--disable-dev-shm-usage", "--hide-scrollbars",
+        "--window-size=1280,2400", "--user-data-dir=" + profile.string(),
+        "--remote-debugging-pipe", "about:blank"};
+    std::vector<char*> argv;
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    const int log_fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    const int null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    pid_ = fork();
+    if (pid_ == 0) {  // the child: async-signal-safe calls only
+      dup2(null_fd, 0);
+      dup2(log_fd, 1);
+      dup2(log_fd, 2);
+      const int in = fcntl(cmd[0], F_DUPFD, 10), out = fcntl(evt[1], F_DUPFD, 10);
+      dup2(in, 3);
+      dup2(out, 4);
+      close(in);
+      close(out);
+      execvp(argv[0], argv.data());
+      _exit(127);
+    }
+    close(cmd[0]);
+    close(evt[1]);
+    close(log_fd);
+    close(null_fd);
+    to_browser_ = cmd[1];
+    from_browser_ = evt[0];
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+  }
+
+  ~Browser() {
+    if (pid_ > 0) {
+      deadline_ = std::max(deadline_, std::chrono::steady_clock::now() + std::chrono::seconds(5));
+      try {
+        call("Browser.close");
+      } catch (...) {  // it may close the pipe before answering
+      }
+      int status = 0;
+      for (int i = 0; i < 100 && waitpid(pid_, &status, WNOHANG) == 0; ++i) usleep(50000);
+      if (waitpid(pid_, &status, WNOHANG) == 0) {
+        kill(pid_, SIGTERM);  // `timeout` passes it on and kills the browser 5 s later
+        waitpid(pid_, &status, 0);
+      }
+    }
+    close(to_browser_);
+    close(from_browser_);
+    sigaction(SIGPIPE, &old_sigpipe_, nullptr);
+  }
+
+  // Sends a command (to the page `session`, or to the browser when empty) and returns its
+  // result; a protocol error is thrown with the method's name.
+  nlohmann::json call(const std::string& method,
+                      const nlohmann::json& params = nlohmann::json::object(),
+                      const std::string& session = "") {
+    const int id = ++next_id_;
+    nlohmann::json msg = {{"id", id}, {"method", method}, {"params", params}};
+    if (!session.empty()) msg["sessionId"] = session;
+    const std::string text = msg.dump() + '\0';
+    for (size_t done = 0; done < text.size();) {
+      const ssize_t n = write(to_browser_, text.data() + done, text.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw std::runtime_error("chromium closed the DevTools pipe (" + method + ")");
+      done += static_cast<size_t>(n);
+    }
+    for (;;) {
+      nlohmann::json m = read_message(method);
+      if (!m.contains("id")) {
+        events_.push_back(std::move(m));
+      } else if (m["id"] == id) {
+        if (m.contains("error")) throw std::runtime_error(method + ": " + m["error"].dump());
+        return m.value("result", nlohmann::json::object());
+      }
+    }
+  }
+
+  // Waits for the event `method` on `session` (or finds it among those already received).
+  void wait_for(const std::string& method, const std::string& session) {
+    auto seen = [&] {
+      return std::any_of(events_.begin(), events_.end(), [&](const nlohmann::json& e) {
+        return e.value("method", "") == method && e.value("sessionId", "") == session;
+      });
+    };
+    while (!seen()) events_.push_back(read_message(method));
+  }
+
+  // Every event received so far on `session`, in order.
+  std::vector<nlohmann::json> events(const std::string& session) const {
+    std::vector<nlohmann::json> out;
+    for (const nlohmann::json& e : events_)
+      if (e.value("sessionId", "") == session) out.push_back(e);
+    return out;
+  }
+
+ private:
+  nlohmann::json read_message(const std::string& waiting_for) {
+    for (;;) {
+      if (const size_t end = pending_.find('\0'); end != std::string::npos) {
+        nlohmann::json m = nlohmann::json::parse(pending_.substr(0, end));
+        pending_.erase(0, end + 1);
+        return m;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline_ - std::chrono::steady_clock::now());
+      if (left.count() <= 0)
+        throw std::runtime_error("chromium did not answer in time (" + waiting_for + ")");
+      pollfd p{from_browser_, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;  // EINTR or deadline
+      char buf[1 << 16];
+      const ssize_t n = read(from_browser_, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) throw std::runtime_error("chromium exited (" + waiting_for + ")");
+      pending_.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+  std::chrono::steady_clock::time_point deadline_;
+  pid_t pid_ = -1;
+  int to_browser_ = -1, from_browser_ = -1;
+  std::string pending_;
+  int next_id_ = 0;
+  std::vector<nlohmann::json> events_;
+  struct sigaction old_sigpipe_ {};
+};
+
+// A page as the browser showed it: its console errors, the boxes of its <figure> SVGs (x, y,
+// w, h in CSS pixels, page coordinates, and the width of the SVG's viewBox, 0 when it has
+// none), and a screenshot (RGB, 1 pixel = 1 CSS pixel) from
+// the top of the page down to the bottom of the last figure.
+struct RenderedPage {
+  std::vector<std::string> errors;
+  std::vector<std::array<double, 5>> figures;
+  int width = 0, height = 0;
+  std::vector<unsigned char> rgb;
+};
+
+RenderedPage render(Browser& b, const fs::path& html) {
+  using nlohmann::json;
+  const std::string target = b.call("Target.createTarget", {{"url", "about:blank"}})["targetId"];
+  const std::string s =
+      b.call("Target.attachToTarget", {{"targetId", target}, {"flatten", true}})["sessionId"];
+  for (const char* domain : {"Page.enable", "Runtime.enable", "Log.enable"}) b.call(domain, {}, s);
+  b.call("Emulation.setDeviceMetricsOverride",
+         {{"width", 1280}, {"height", 2400}, {"deviceScaleFactor", 1}, {"mobile", false}}, s);
+  RenderedPage page;
+  const json nav = b.call("Page.navigate", {{"url", "file://" + html.string()}}, s);
+  if (nav.contains("errorText")) {
+    page.errors.push_back("navigation: " + nav["errorText"].get<std::string>());
+    return page;
+  }
+  b.wait_for("Page.loadEventFired", s);
+
+  const json boxes = b.call(
+      "Runtime.evaluate",
+      {{"expression",
+        "JSON.stringify(Array.from(document.querySelectorAll('figure svg'), e => {"
+        " const r = e.getBoundingClientRect();"
+        " return [r.x + scrollX, r.y + scrollY, r.width, r.height,"
+        "         e.viewBox.baseVal ? e.viewBox.baseVal.width : 0]; }))"},
+       {"returnByValue", true}},
+      s);
+  page.figures = json::parse(boxes.at("result").at("value").get<std::string>())
+                     .get<std::vector<std::array<double, 5>>>();
+  double bottom = 1;
+  for (const auto& f : page.figures) bottom = std::max(bottom, std::ceil(f[1] + f[3]));
+  const json shot = b.call("Page.captureScreenshot",
+                           {{"format", "png"},
+                            {"captureBeyondViewport", true},
+                            {"clip", {{"x", 0}, {"y", 0}, {"width", 1280}, {"height", bottom},
+                                      {"scale", 1}}}},
+                           s);
+  const std::string png = base64_decode(shot.at("data").get<std::string>());
+  int channels = 0;
+  unsigned char* pixels =
+      stbi_load_from_memory(reinterpret_cast<const unsigned char*>(png.data()),
+                            static_cast<int>(png.size()), &page.width, &page.height, &channels, 3);
+  if (!pixels) throw std::runtime_error("the screenshot is not a PNG stb_image can read");
+  page.rgb.assign(pixels, pixels + static_cast<size_t>(page.width) * page.height * 3);
+  stbi_image_free(pixels);
+
+  for (const json& e : b.events(s)) {
+    const std::string m = e.value("method", "");
+    const json& p = e.value("params", json::object());
+    if (m == "Runtime.exceptionThrown") {
+      const json& d = p.at("exceptionDetails");
+      page.errors.push_back("exception: " + d.value("text", "") + " " +
+                            d.value("exception", json::object()).value("description", ""));
+    } else if (m == "Runtime.consoleAPICalled" &&
+               (p.value("type", "") == "error" || p.value("type", "") == "assert")) {
+      std::string text = "console." + p.value("type", "") + ":";
+      for (const json& a : p.value("args", json::array()))
+        text += " " + (a.contains("value") ? a["value"].dump() : a.value("description", ""));
+      page.errors.push_back(text);
+    } else if (m == "Log.entryAdded" && p.at("entry").value("level", "") == "error") {
+      page.errors.push_back("log (" + p["entry"].value("source", "") +
+                            "): " + p["entry"].value("text", "") + " " +
+                            p["entry"].value("url", ""));
+    }
+  }
+  b.call("Target.closeTarget", {{"targetId", target}});
+  return page;
+}
+
+// What is drawn inside box (x, y, w, h, ...) of a screenshot: the fraction of pixels that are not
+// (near) white, and per colour of `colours` how many pixels are close to it.
+struct Ink {
+  double drawn = 0;
+  std::vector<int> near;
+};
+
+Ink ink(const RenderedPage& page, const std::array<double, 5>& box,
+        const std::vector<std::array<int, 3>>& colours) {
+  Ink out;
+  out.near.assign(colours.size(), 0);
+  const int x0 = std::max(0, static_cast<int>(std::ceil(box[0])));
+  const int y0 = std::max(0, static_cast<int>(std::ceil(box[1])));
+  const int x1 = std::min(page.width, static_cast<int>(box[0] + box[2]));
+  const int y1 = std::min(page.height, static_cast<int>(box[1] + box[3]));
+  long drawn = 0, total = 0;
+  for (int y = y0; y < y1; ++y)
+    for (int x = x0; x < x1; ++x) {
+      const unsigned char* px = &page.rgb[(static_cast<size_t>(y) * page.width + x) * 3];
+      ++total;
+      drawn += std::min({px[0], px[1], px[2]}) < 230;
+      for (size_t c = 0; c < colours.size(); ++c)
+        out.near[c] += std::abs(px[0] - colours[c][0]) + std::abs(px[1] - colours[c][1]) +
+                           std::abs(px[2] - colours[c][2]) <= 40;
+    }
+  out.drawn = total ? static_cast<double>(drawn) / total : 0;
+  return out;
+}
+
+std::array<int, 3> hex_colour(const std::string& hex) {  // "#rrggbb"
+  const unsigned long v = std::stoul(hex.substr(1), nullptr, 16);
+  return {static_cast<int>(v >> 16), static_cast<int>((v >> 8) & 0xFF), static_cast<int>(v & 0xFF)};
+}
+
+std::string tail_of_file(const fs::path& path, size_t n) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return "";
+  const std::string s = kz::read_file(path.string());
+  return s.size() > n ? s.substr(s.size() - n) : s;
+}
+
+}  // namespace
+
+TEST_CASE("report: report.html renders in headless Chromium") {
+  const std::string exe = find_chromium();
+  if (exe.empty()) {
+    const std::string ci = std::getenv("CI") ? std::getenv("CI") : "";
+    if (ci == "true" || ci == "1")
+      FAIL("chromium is not installed; CI needs it for this test "
+           "(scripts/install-deps.sh installs Debian's chromium)");
+    MESSAGE("skipped: chromium is not installed (apt-get install chromium)");
+    return;
+  }
+  const std::vector<std::string> methods = {"doc", "l2softmax", "arcface", "frozen"};
+  const kz::BenchmarkResults r =
+      make_results({"fashion-mnist", "cifar10"}, methods, {"lof", "cosine", "knn"}, 10);
+  TempDir dir("chromium");
+  kz::write_report((dir.path / "out").string(), r);
+  // The control: each kind of console error once, and two figures with nothing drawn.
+  kz::write_file_atomic((dir.path / "control.html").string(), R"(<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>control</title></head><body>
+<script>throw new Error("control exception");</script>
+<script>console.error("control console error");</script>
+<img src="control-missing.png" alt="">
+<svg width="50" height="50"><rect x="NaN" y="0" width="10" height="10"/></svg>
+<figure><svg width="600" height="400"><rect width="600" height="400" fill="#fff"/></svg></figure>
+<figure><svg width="600" height="400"></svg></figure>
+</body></html>
+)");
+  std::vector<std::array<int, 3>> colours;
+  for (size_t m = 0; m < methods.size(); ++m) colours.push_back(hex_colour(kz::palette_colour(m)));
+
+  const fs::path log = dir.path / "chromium.log";
+  try {
+    Browser browser(exe, dir.path / "profile", log, 60);
+    {
+      const RenderedPage control = render(browser, dir.path / "control.html");
+      std::string all;
+      for (const std::string& e : control.errors) all += e + "\n";
+      INFO("control page errors:\n" << all);
+      CHECK(all.find("control exception") != std::string::npos);
+      CHECK(all.find("control console error") != std::string::npos);
+      CHECK(all.find("control-missing.png") != std::string::npos);
+      CHECK(all.find("attribute x") != std::string::npos);
+      REQUIRE(control.figures.size() == 2);
+      for (const auto& f : control.figures) CHECK(ink(control, f, colours).drawn == 0.0);
+    }
+
+    const RenderedPage page = render(browser, dir.path / "out" / "report.html");
+    std::string errors;  // console errors of report.html, one a line; none expected
+    for (const std::string& e : page.errors) errors += e + "\n";
+    CHECK(errors == "");
+    REQUIRE(page.figures.size() == 2);  // the box plot, then the ROC figure
+    const std::string names[] = {"box plot", "ROC figure"};
+    for (size_t f = 0; f < 2; ++f) {
+      const auto& box = page.figures[f];
+      const Ink k = ink(page, box, colours);
+      INFO(names[f] << " at (" << box[0] << ", " << box[1] << "), " << box[2] << " x " << box[3]
+                    << ": " << 100 * k.drawn << "% drawn, pixels per method colour "
+                    << fmt::format("{}", fmt::join(k.near, " ")));
+      CHECK(box[2] >= 400);
+      CHECK(box[3] >= 250);
+      CHECK(box[2] >= 0.95 * box[4]);  // shown at full size, not scaled down (nor its text)
+      CHECK(box[1] + box[3] <= page.height);  // inside the screenshot
+      // Measured here: the box plot (two rows of 12 boxes) 6.3 % drawn and 820-960 pixels of
+      // each method's colour; the ROC figure 12.6 % and 1950-2780. Blank is 0 and 0.
+      CHECK(k.drawn >= 0.02);
+      for (size_t m = 0; m < methods.size(); ++m) CHECK(k.near[m] >= 200);
+    }
+  } catch (const std::exception& e) {
+    FAIL((std::string("headless chromium: ") + e.what() + "\n--- chromium log (tail) ---\n" +
+          tail_of_file(log, 3000)));
+  }
 }
