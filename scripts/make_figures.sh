@@ -42,10 +42,12 @@ awk -v dir="$figures" '
   match($0, /^<!-- begin [A-Za-z0-9_.]+ -->$/) {
     print
     file = $3
+    print ""
     if (file ~ /\.txt$/) print "```"
     while ((getline line < (dir "/" file)) > 0) print line
     close(dir "/" file)
     if (file ~ /\.txt$/) print "```"
+    print ""
     skipping = 1
     next
   }
