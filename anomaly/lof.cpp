@@ -1,8 +1,11 @@
 // lof.cpp — the GEMM k-NN search and Local Outlier Factor (see lof.h for the definitions).
-// Shape letters: N base (training) rows, M query rows, D features, k neighbours.
+// Shape letters: N base (training) rows, M query rows, D features, k neighbours, T threads.
 #include "anomaly/lof.h"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <limits>
 
@@ -11,46 +14,65 @@
 namespace kz {
 namespace {
 
-// Loops with less work than this (in inner iterations) run on one thread: waking the
-// OpenMP team costs more than they do.
-constexpr int64_t kParallelWork = int64_t{1} << 18;
+constexpr float kInf = std::numeric_limits<float>::infinity();
 
-// A neighbour candidate ordered by (approximate squared distance, index).
+// Searches with fewer flops than this run on one thread: waking the team costs more.
+constexpr double kParallelFlops = 1 << 22;
+
+// A neighbour candidate: its approximate squared distance (the key) and its base row.
 struct Candidate {
   float key;
-  int64_t index;
-  bool operator<(const Candidate& o) const {
-    return key < o.key || (key == o.key && index < o.index);
-  }
+  int32_t index;
 };
 
-// A bounded max-heap per row keeping the `capacity` smallest candidates offered.
+bool by_key(const Candidate& a, const Candidate& b) { return a.key < b.key; }
+
+// Bounded max-heaps, one per row, each keeping `capacity` candidates with the smallest keys
+// offered (which of equal keys is kept does not matter: see refine_row). bound(r) is +inf
+// until row r's heap is full, then its largest key: an offer with a key >= bound(r) cannot
+// enter, and every candidate that was offered and is not kept has key >= bound(r).
 class CandidateHeaps {
  public:
   CandidateHeaps(int64_t rows, int64_t capacity)
-      : capacity_(capacity), size_(rows, 0), data_(rows * capacity) {}
+      : capacity_(capacity), size_(rows, 0), bound_(rows, kInf), data_(rows * capacity) {}
 
-  void offer(int64_t row, Candidate c) {
+  void offer(int64_t row, float key, int64_t index) {
+    const Candidate c{key, int32_t(index)};
     Candidate* h = data_.data() + row * capacity_;
-    int64_t& n = size_[row];
+    int32_t& n = size_[row];
     if (n < capacity_) {
       h[n++] = c;
-      std::push_heap(h, h + n);
-    } else if (c < h[0]) {
-      std::pop_heap(h, h + n);
-      h[n - 1] = c;
-      std::push_heap(h, h + n);
+      std::push_heap(h, h + n, by_key);
+      if (n == capacity_) bound_[row] = h[0].key;
+    } else if (key < h[0].key) {  // c replaces the largest: sift it down from the top
+      int64_t i = 0;
+      for (int64_t child = 1; child < n; i = child, child = 2 * i + 1) {
+        if (child + 1 < n && h[child].key < h[child + 1].key) ++child;
+        if (!(key < h[child].key)) break;
+        h[i] = h[child];
+      }
+      h[i] = c;
+      bound_[row] = h[0].key;
     }
   }
   int64_t capacity() const { return capacity_; }
+  bool full(int64_t r) const { return size_[r] == capacity_; }
   const Candidate* row(int64_t r) const { return data_.data() + r * capacity_; }
   int64_t size(int64_t r) const { return size_[r]; }
+  const float* bounds() const { return bound_.data(); }
 
  private:
   int64_t capacity_;
-  std::vector<int64_t> size_;
+  std::vector<int32_t> size_;
+  std::vector<float> bound_;
   std::vector<Candidate> data_;
 };
+
+// Candidates kept per row: k plus a margin, so that the exact k nearest are almost always
+// among them and the fallback (a full exact scan of the row) stays rare.
+int64_t candidate_count(int64_t k, int64_t available) {
+  return std::min(available, k + std::max<int64_t>(4, k / 4));
+}
 
 // Exact squared Euclidean distance in double. a and b are (D).
 double squared_distance(const float* a, const float* b, int64_t d) {
@@ -63,62 +85,130 @@ double squared_distance(const float* a, const float* b, int64_t d) {
   return s;
 }
 
-// Step 4 of lof.h: exact distances for each row's candidates, the k nearest kept.
-// queries is (rows,D), base is (N,D).
-Neighbors refine(const CandidateHeaps& heaps, int64_t rows, int64_t k, const float* queries,
-                 const float* base, int64_t d) {
-  Neighbors nb;
-  nb.rows = rows, nb.k = k;
-  nb.index.resize(rows * k);
-  nb.distance.resize(rows * k);
-#pragma omp parallel for schedule(static) if (rows * heaps.capacity() * d > kParallelWork)
+// Offers the keys of a GEMM tile to the heaps. g is (rows, cols) with row stride ld,
+// g[i][j] = -2 q_i . b_j for query/base rows i0 + i and j0 + j; qn, bn are their squared
+// norms. key = max(0, g + qn + bn) goes to row i0+i's heap (rows), and with `columns` also
+// to row j0+j's heap in `col_heaps` as a neighbour i0+i; `skip_diagonal` skips i0+i == j0+j.
+// A chunk of 16 keys is compared with the bounds at once: most chunks enter no heap.
+void scan_tile(const float* g, int64_t ld, int64_t rows, int64_t cols, int64_t i0,
+               int64_t j0, const float* qn, const float* bn, CandidateHeaps& row_heaps,
+               int64_t row_base, CandidateHeaps* col_heaps, bool skip_diagonal) {
+  constexpr int64_t kChunk = 16;
+  const float* cb = col_heaps ? col_heaps->bounds() + j0 : nullptr;
   for (int64_t i = 0; i < rows; ++i) {
-    const Candidate* c = heaps.row(i);
-    std::vector<std::pair<double, int64_t>> exact(heaps.size(i));
-    for (int64_t j = 0; j < heaps.size(i); ++j)
-      exact[j] = {std::sqrt(squared_distance(queries + i * d, base + c[j].index * d, d)),
-                  c[j].index};
-    std::partial_sort(exact.begin(), exact.begin() + k, exact.end());
-    for (int64_t j = 0; j < k; ++j)
-      nb.distance[i * k + j] = exact[j].first, nb.index[i * k + j] = exact[j].second;
+    const float* gi = g + i * ld;
+    const float qi = qn[i];
+    for (int64_t c0 = 0; c0 < cols; c0 += kChunk) {
+      const int64_t c1 = std::min(cols, c0 + kChunk);
+      float key[kChunk];
+      const float rb = row_heaps.bounds()[i0 - row_base + i];
+      int hit = 0;
+#pragma omp simd reduction(| : hit)
+      for (int64_t j = c0; j < c1; ++j) {
+        key[j - c0] = std::max(0.0f, gi[j] + qi + bn[j]);
+        hit |= key[j - c0] < rb;
+      }
+      if (cb) {
+#pragma omp simd reduction(| : hit)
+        for (int64_t j = c0; j < c1; ++j) hit |= key[j - c0] < cb[j];
+      }
+      if (!hit) continue;
+      for (int64_t j = c0; j < c1; ++j) {
+        if (skip_diagonal && i0 + i == j0 + j) continue;
+        const float kv = key[j - c0];
+        if (kv < row_heaps.bounds()[i0 - row_base + i])
+          row_heaps.offer(i0 - row_base + i, kv, j0 + j);
+        if (cb && kv < cb[j]) col_heaps->offer(j0 + j, kv, i0 + i);
+      }
+    }
   }
-  return nb;
 }
 
-int64_t candidate_count(int64_t k, int64_t available) {
-  return std::min(available, k + std::max<int64_t>(8, k / 2));
+// The bound on |key - exact squared distance| for a row with squared norm qn against base
+// rows of squared norm at most bn_max (centred, as stored in float). The float GEMM's dot
+// product errs by at most gamma_D |q||b| (any summation order), the two additions and the
+// rounded norms by a few u (|q|^2 + |b|^2), and the rounding of the centred values by
+// 4u (|q|^2 + |b|^2); 2|q||b| <= |q|^2 + |b|^2. Doubled for safety.
+double key_error(double qn, double bn_max, int64_t d) {
+  const double u = std::ldexp(1.0, -24), gamma = double(d) * u / (1 - double(d) * u);
+  return 2 * (gamma + 11 * u) * (qn + bn_max);
+}
+
+// Step 4 of lof.h for one row: the exact k nearest, nearest first, ties to the lower index.
+// cand holds the row's candidates (any order; it is sorted here); every base row not among
+// them has key >= floor; |key - exact| <= slack. exact(j) is the exact squared distance to
+// base row j, all(visit) visits every base row the row may take (the fallback).
+template <class Exact, class All>
+void refine_row(std::vector<Candidate>& cand, float floor, double slack, int64_t k,
+                const Exact& exact, const All& all, int64_t* index, double* distance) {
+  std::sort(cand.begin(), cand.end(), by_key);
+  std::vector<std::pair<double, int64_t>> best;  // the k nearest so far, sorted
+  best.reserve(k + 1);
+  auto take = [&](double s, int64_t j) {
+    if (int64_t(best.size()) == k && !(std::make_pair(s, j) < best.back())) return;
+    best.insert(std::upper_bound(best.begin(), best.end(), std::make_pair(s, j)), {s, j});
+    if (int64_t(best.size()) > k) best.pop_back();
+  };
+  // A candidate whose key - slack exceeds the k-th exact distance so far is farther than k
+  // rows already found, and so is every candidate after it.
+  bool proven = false;
+  for (const Candidate& c : cand) {
+    if (int64_t(best.size()) == k && double(c.key) - slack > best.back().first) {
+      proven = true;
+      break;
+    }
+    take(exact(c.index), c.index);
+  }
+  if (!proven && !(double(floor) - slack > best.back().first)) {  // rare: scan the row
+    best.clear();
+    all([&](int64_t j) { take(exact(j), j); });
+  }
+  for (int64_t j = 0; j < k; ++j) distance[j] = std::sqrt(best[j].first), index[j] = best[j].second;
 }
 
 }  // namespace
 
 // --- KnnIndex -------------------------------------------------------------------------------
 
-KnnIndex::KnnIndex(const Tensor& base, int64_t block_rows)
-    : base_(checked_features(base, "knn", "base").clone()), block_rows_(block_rows) {
+KnnIndex::KnnIndex(const Tensor& base_in, int64_t block_rows) : block_rows_(block_rows) {
   KZ_CHECK(block_rows >= 0, "knn", "block_rows must be >= 0, got {}", block_rows);
-  const int64_t n = size(), d = dim();
-  const float* x = base_.data();
-  mean_.assign(d, 0.0);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < d; ++j) mean_[j] += x[i * d + j];
-  for (double& m : mean_) m /= double(n);
+  const Tensor base = checked_features(base_in, "knn", "base");
+  const int64_t n = base.size(0), d = base.size(1);
+  KZ_CHECK(n < std::numeric_limits<int32_t>::max(), "knn", "base {} has too many rows",
+           shape_str(base.shape()));
+  const bool parallel = double(n) * double(d) > kParallelFlops;
+  const float* x = base.data();
+  base_ = Tensor::empty({n, d});
   centred_ = Tensor::empty({n, d});
-  float* centred = centred_.data();
+  float *copy = base_.data(), *centred = centred_.data();
+  mean_.assign(d, 0.0);
   sq_norm_.resize(n);
+  // Column sums over fixed blocks of rows, added in order: the same mean for any thread count.
+  constexpr int64_t kRowBlock = 256;
+  const int64_t blocks = (n + kRowBlock - 1) / kRowBlock;
+  std::vector<double> partial(blocks * d, 0.0);
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    double* p = partial.data() + blk * d;
+    for (int64_t i = blk * kRowBlock; i < std::min(n, (blk + 1) * kRowBlock); ++i)
+      for (int64_t j = 0; j < d; ++j) p[j] += x[i * d + j];
+  }
+  for (int64_t blk = 0; blk < blocks; ++blk)
+    for (int64_t j = 0; j < d; ++j) mean_[j] += partial[blk * d + j];
+  for (double& m : mean_) m /= double(n);
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t i = 0; i < n; ++i) {
     double s = 0;
+#pragma omp simd reduction(+ : s)
     for (int64_t j = 0; j < d; ++j) {
       const float c = float(double(x[i * d + j]) - mean_[j]);
+      copy[i * d + j] = x[i * d + j];
       centred[i * d + j] = c;
       s += double(c) * c;
     }
     sq_norm_[i] = float(s);
   }
-}
-
-int64_t KnnIndex::rows_per_block(int64_t columns) const {
-  if (block_rows_ > 0) return block_rows_;
-  return std::clamp<int64_t>((int64_t{1} << 22) / std::max<int64_t>(columns, 1), 32, 2048);
+  max_sq_norm_ = *std::max_element(sq_norm_.begin(), sq_norm_.end());
 }
 
 Neighbors KnnIndex::search(const Tensor& query_in, int64_t k) const {
@@ -128,65 +218,121 @@ Neighbors KnnIndex::search(const Tensor& query_in, int64_t k) const {
            shape_str(query.shape()), query.size(1), shape_str(base_.shape()), d);
   KZ_CHECK(k >= 1 && k <= n, "knn", "k must be in [1, {}] (base rows), got {}", n, k);
 
-  CandidateHeaps heaps(m, candidate_count(k, n));
-  const int64_t bs = std::min(m, rows_per_block(n));
-  // Work buffers from the tensor allocator's cache: no page faults on repeated calls.
-  Tensor q_block = Tensor::empty({bs, d}), dist_block = Tensor::empty({bs, n});
-  float *q = q_block.data(), *dist = dist_block.data();
-  std::vector<float> q_norm(bs);
-  const float* x = query.data();
-  for (int64_t r0 = 0; r0 < m; r0 += bs) {
-    const int64_t rows = std::min(bs, m - r0);
-    for (int64_t i = 0; i < rows; ++i) {  // centre the block on the base mean
+  const bool parallel = 2.0 * double(m) * double(n) * double(d) > kParallelFlops;
+  const int threads = parallel ? omp_get_max_threads() : 1;
+  // A task is a panel of query rows against every base row, one column tile at a time.
+  const int64_t panel =
+      block_rows_ > 0 ? block_rows_
+                      : std::clamp<int64_t>(((m + 4 * threads - 1) / (4 * threads) + 15) & ~15,
+                                            16, 256);
+  const int64_t tile = std::min(n, block_rows_ > 0 ? block_rows_ : 512);
+  const int64_t capacity = candidate_count(k, n);
+  // Per-thread work buffers from the tensor allocator's cache: no page faults on repeats.
+  Tensor q_buf = Tensor::empty({threads, panel, d}), g_buf = Tensor::empty({threads, panel, tile});
+  const float *x = query.data(), *base = base_.data(), *c = centred_.data();
+  Neighbors nb;
+  nb.rows = m, nb.k = k;
+  nb.index.resize(m * k);
+  nb.distance.resize(m * k);
+
+#pragma omp parallel for schedule(dynamic) num_threads(threads)
+  for (int64_t r0 = 0; r0 < m; r0 += panel) {
+    const int64_t rows = std::min(panel, m - r0);
+    float* q = q_buf.data() + omp_get_thread_num() * panel * d;
+    float* g = g_buf.data() + omp_get_thread_num() * panel * tile;
+    std::vector<float> qn(rows);
+    for (int64_t i = 0; i < rows; ++i) {  // centre the panel on the base mean
       double s = 0;
+#pragma omp simd reduction(+ : s)
       for (int64_t j = 0; j < d; ++j) {
-        const float c = float(double(x[(r0 + i) * d + j]) - mean_[j]);
-        q[i * d + j] = c;
-        s += double(c) * c;
+        const float v = float(double(x[(r0 + i) * d + j]) - mean_[j]);
+        q[i * d + j] = v;
+        s += double(v) * v;
       }
-      q_norm[i] = float(s);
+      qn[i] = float(s);
     }
-    // dist (rows,N) = -2 q c^T, then + |q|^2 + |c|^2
-    sgemm(false, true, rows, n, d, -2.0f, q, d, centred_.data(), d, 0.0f, dist, n);
-#pragma omp parallel for schedule(static) if (rows * n > kParallelWork)
-    for (int64_t i = 0; i < rows; ++i)
-      for (int64_t j = 0; j < n; ++j)
-        heaps.offer(r0 + i, {std::max(0.0f, dist[i * n + j] + q_norm[i] + sq_norm_[j]), j});
+    CandidateHeaps heaps(rows, capacity);
+    for (int64_t j0 = 0; j0 < n; j0 += tile) {
+      const int64_t cols = std::min(tile, n - j0);
+      // g (rows, cols) = -2 q c[j0:j0+cols]^T; one thread inside a parallel loop
+      sgemm(false, true, rows, cols, d, -2.0f, q, d, c + j0 * d, d, 0.0f, g, cols);
+      scan_tile(g, cols, rows, cols, r0, j0, qn.data(), sq_norm_.data() + j0, heaps, r0,
+                nullptr, false);
+    }
+    std::vector<Candidate> cand;
+    for (int64_t i = 0; i < rows; ++i) {
+      cand.assign(heaps.row(i), heaps.row(i) + heaps.size(i));
+      const float* xi = x + (r0 + i) * d;
+      refine_row(
+          cand, heaps.full(i) ? heaps.bounds()[i] : kInf, key_error(qn[i], max_sq_norm_, d), k,
+          [&](int64_t j) { return squared_distance(xi, base + j * d, d); },
+          [&](auto visit) {
+            for (int64_t j = 0; j < n; ++j) visit(j);
+          },
+          nb.index.data() + (r0 + i) * k, nb.distance.data() + (r0 + i) * k);
+    }
   }
-  return refine(heaps, m, k, x, base_.data(), d);
+  return nb;
 }
 
 Neighbors KnnIndex::search_self(int64_t k) const {
   const int64_t n = size(), d = dim();
   KZ_CHECK(k >= 1 && k <= n - 1, "knn", "self search needs k in [1, {}] (base rows - 1), got {}",
            n - 1, k);
-  CandidateHeaps heaps(n, candidate_count(k, n - 1));
-  // At least ~8 blocks, so the skipped lower triangle is most of the half.
-  const int64_t auto_rows = std::min(rows_per_block(n), std::max<int64_t>(64, (n + 7) / 8));
-  const int64_t bs = std::min(n, block_rows_ > 0 ? block_rows_ : auto_rows);
-  Tensor dist_block = Tensor::empty({bs, n});
-  float* dist = dist_block.data();
+  const bool parallel = double(n) * double(n) * double(d) > kParallelFlops;
+  const int threads = parallel ? omp_get_max_threads() : 1;
+  // Square tiles (I, J) over the upper triangle J >= I: a diagonal tile offers each row the
+  // others of its block, an off-diagonal tile offers d(i, j) to both i and j.
+  const int64_t b = block_rows_ > 0 ? block_rows_
+                                    : std::clamp<int64_t>(((n + 7) / 8 + 15) & ~15, 32, 256);
+  const int64_t blocks = (n + b - 1) / b;
+  std::vector<std::pair<int64_t, int64_t>> tiles;
+  for (int64_t bi = 0; bi < blocks; ++bi)
+    for (int64_t bj = bi; bj < blocks; ++bj) tiles.push_back({bi * b, bj * b});
+  // Each thread keeps its own heaps for every row (an offer may go to any row); the
+  // refinement takes the union.
+  const int64_t capacity = candidate_count(k, n - 1);
+  std::vector<CandidateHeaps> heaps(threads, CandidateHeaps(n, capacity));
+  Tensor g_buf = Tensor::empty({threads, b, b});
   const float* c = centred_.data();
-  for (int64_t r0 = 0; r0 < n; r0 += bs) {
-    const int64_t rows = std::min(bs, n - r0), r1 = r0 + rows, cols = n - r0;
-    // dist (rows, cols) = -2 c[r0:r1] c[r0:n]^T: this block against itself and all later rows
-    sgemm(false, true, rows, cols, d, -2.0f, c + r0 * d, d, c + r0 * d, d, 0.0f, dist, cols);
-    auto key = [&](int64_t i, int64_t j) {  // i in [r0, r1), j in [r0, n)
-      return std::max(0.0f, dist[(i - r0) * cols + (j - r0)] + sq_norm_[i] + sq_norm_[j]);
-    };
-    // Each block row i takes every j >= r0 but itself ...
-#pragma omp parallel for schedule(static) if (rows * cols > kParallelWork)
-    for (int64_t i = r0; i < r1; ++i)
-      for (int64_t j = r0; j < n; ++j)
-        if (j != i) heaps.offer(i, {key(i, j), j});
-    // ... and each later row j takes the block rows (pairs j < r0 came from earlier blocks).
-    constexpr int64_t kChunk = 64;
-#pragma omp parallel for schedule(static) if (rows * (n - r1) > kParallelWork)
-    for (int64_t j0 = r1; j0 < n; j0 += kChunk)
-      for (int64_t i = r0; i < r1; ++i)
-        for (int64_t j = j0; j < std::min(n, j0 + kChunk); ++j) heaps.offer(j, {key(i, j), i});
+  const float* norm = sq_norm_.data();
+
+#pragma omp parallel for schedule(dynamic) num_threads(threads)
+  for (size_t t = 0; t < tiles.size(); ++t) {
+    const auto [i0, j0] = tiles[t];
+    const int64_t rows = std::min(b, n - i0), cols = std::min(b, n - j0);
+    float* g = g_buf.data() + omp_get_thread_num() * b * b;
+    CandidateHeaps& h = heaps[omp_get_thread_num()];
+    // g (rows, cols) = -2 c[i0:i0+rows] c[j0:j0+cols]^T; one thread inside a parallel loop
+    sgemm(false, true, rows, cols, d, -2.0f, c + i0 * d, d, c + j0 * d, d, 0.0f, g, cols);
+    scan_tile(g, cols, rows, cols, i0, j0, norm + i0, norm + j0, h, 0, i0 == j0 ? nullptr : &h,
+              i0 == j0);
   }
-  return refine(heaps, n, k, base_.data(), base_.data(), d);
+
+  Neighbors nb;
+  nb.rows = n, nb.k = k;
+  nb.index.resize(n * k);
+  nb.distance.resize(n * k);
+  const float* base = base_.data();
+#pragma omp parallel for schedule(dynamic, 16) num_threads(threads)
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<Candidate> cand;
+    float floor = kInf;
+    for (const CandidateHeaps& h : heaps) {
+      cand.insert(cand.end(), h.row(i), h.row(i) + h.size(i));
+      if (h.full(i)) floor = std::min(floor, h.bounds()[i]);
+    }
+    const float* xi = base + i * d;
+    refine_row(
+        cand, floor, key_error(norm[i], max_sq_norm_, d), k,
+        [&](int64_t j) { return squared_distance(xi, base + j * d, d); },
+        [&](auto visit) {
+          for (int64_t j = 0; j < n; ++j)
+            if (j != i) visit(j);
+        },
+        nb.index.data() + i * k, nb.distance.data() + i * k);
+  }
+  return nb;
 }
 
 // --- LOF ------------------------------------------------------------------------------------

@@ -68,11 +68,10 @@ class KnnIndex {
   const Tensor& base() const { return base_; }  // (N,D) as given
 
  private:
-  int64_t rows_per_block(int64_t columns) const;
-
   Tensor base_;                  // (N,D) contiguous copy of the base
   Tensor centred_;               // (N,D) base minus mean_, the GEMM operand
   std::vector<float> sq_norm_;   // (N) squared norms of the centred rows
+  float max_sq_norm_ = 0;        // their maximum
   std::vector<double> mean_;     // (D) column mean of the base
   int64_t block_rows_;
 };

@@ -6,6 +6,8 @@
 #include <array>
 #include <map>
 
+#include <sys/resource.h>
+
 #include <fmt/format.h>
 
 #include "layers/batch_norm.h"
@@ -31,6 +33,22 @@ std::string join_name(const std::string& prefix, const std::string& name) {
 }
 
 bool has_children(const Module& m) { return !m.named_children().empty(); }
+
+double median_of(std::vector<double> v) {
+  if (v.empty()) return 0;
+  const size_t mid = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
+  const double upper = v[mid];
+  if (v.size() % 2 == 1) return upper;
+  return (upper + *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid))) / 2;
+}
+
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto seconds = [](const timeval& t) { return double(t.tv_sec) + 1e-6 * double(t.tv_usec); };
+  return seconds(u.ru_utime) + seconds(u.ru_stime);
+}
 
 // The output shape of a leaf layer for input x.
 Shape leaf_output_shape(Module& m, const Shape& x) {
@@ -245,12 +263,20 @@ std::string format_profile(const ProfileReport& r, const std::string& title) {
                      fmt_cost(row.cost.bytes, 1e6, 8), fmt_cost(intensity, 1, 6), row.impl);
   }
   const Cost total = r.total_cost();
-  const double untimed = r.outside_ms - r.engine_ms - r.glue_ms;
+  const bool median = r.statistic == ProfileStatistic::median;
   s += fmt::format("    {:<52} {:>8.3f} {:>5.1f}%   (autograd engine {:.3f} ms, module glue "
-                   "{:.3f} ms, untimed {:.3f} ms)\n",
+                   "{:.3f} ms{})\n",
                    "outside kernels", r.outside_ms, 100 * r.outside_ms / step, r.engine_ms,
-                   r.glue_ms, untimed);
-  s += fmt::format("    {:<52} {:>8.3f} {:>5.1f}% {} {} {} {}\n", "step (measured)", r.step_ms,
+                   r.glue_ms,
+                   median ? "" : fmt::format(", untimed {:.3f} ms",
+                                             r.outside_ms - r.engine_ms - r.glue_ms));
+  if (median)
+    s += fmt::format("    {:<52} {:>8.3f} {:>5.1f}%   (median step − Σ medians: steps in which "
+                     "some layer waited for a core)\n",
+                     "unattributed", r.unattributed_ms, 100 * r.unattributed_ms / step);
+  const std::string step_label =
+      r.statistic == ProfileStatistic::median ? "step (median of measured)" : "step (measured)";
+  s += fmt::format("    {:<52} {:>8.3f} {:>5.1f}% {} {} {} {}\n", step_label, r.step_ms,
                    100.0, fmt_cost(total.flops, 1e6, 8),
                    fmt_cost(total.flops / (step * 1e6), 1, 8), fmt_cost(total.bytes, 1e6, 8),
                    fmt_cost(total.bytes > 0 ? total.flops / total.bytes : 0, 1, 6));
@@ -276,6 +302,8 @@ std::string format_profile(const ProfileReport& r, const std::string& title) {
                      fmt_cost(ms > 0 ? v[3] / (ms * 1e6) : 0, 1, 8));
   }
   s += fmt::format("system allocations per step: {:.1f}\n", r.system_allocations);
+  s += fmt::format("CPU time per step (mean): {:.3f} ms (all threads) for {:.3f} ms of wall time\n",
+                   r.cpu_ms, r.mean_step_ms);
   return s;
 }
 
@@ -455,6 +483,7 @@ void Profiler::begin_step() {
   pending_x_.clear();
   pending_x_grad_.clear();
   set_current_scope(outer_scope_);
+  step_cpu0_ = process_cpu_seconds();
   step_t0_ = Clock::now();
 }
 
@@ -462,26 +491,45 @@ void Profiler::end_step() {
   const Clock::time_point now = Clock::now();
   const double dur = std::chrono::duration<double>(now - step_t0_).count();
   steps_s_ += dur;
+  steps_cpu_s_ += process_cpu_seconds() - step_cpu0_;
   steps_ += 1;
+  step_s_.push_back(dur);
+  for (Row& r : rows_) {
+    r.fwd_steps.push_back(r.fwd_s - r.fwd_mark);
+    r.bwd_steps.push_back(r.bwd_s - r.bwd_mark);
+    r.fwd_mark = r.fwd_s;
+    r.bwd_mark = r.bwd_s;
+  }
   events_.push_back({-1, 2, us(step_t0_), dur * 1e6});
 }
 
 void Profiler::reset() {
   for (Row& r : rows_) {
-    r.fwd_s = r.bwd_s = 0;
+    r.fwd_s = r.bwd_s = r.fwd_mark = r.bwd_mark = 0;
     r.fwd_calls = r.bwd_calls = 0;
+    r.fwd_steps.clear();
+    r.bwd_steps.clear();
   }
   events_.clear();
   steps_ = 0;
-  steps_s_ = 0;
+  steps_s_ = steps_cpu_s_ = 0;
+  step_s_.clear();
   allocations_at_reset_ = storage_cache_stats().system_allocations;
 }
 
-ProfileReport Profiler::report() const {
+ProfileReport Profiler::report(ProfileStatistic statistic) const {
   ProfileReport rep;
   rep.steps = steps_;
+  rep.statistic = statistic;
   const double steps = static_cast<double>(std::max<int64_t>(steps_, 1));
-  rep.step_ms = 1e3 * steps_s_ / steps;
+  const bool median = statistic == ProfileStatistic::median && !step_s_.empty();
+  // Per step, in ms: the mean of `total` seconds, or the median of the per-step values.
+  auto per_step = [&](double total, const std::vector<double>& each) {
+    return 1e3 * (median ? median_of(each) : total / steps);
+  };
+  rep.mean_step_ms = 1e3 * steps_s_ / steps;
+  rep.step_ms = per_step(steps_s_, step_s_);
+  rep.cpu_ms = 1e3 * steps_cpu_s_ / steps;
 
   // A layer that found its plan already made runs what the first identical layer runs.
   std::map<std::string, std::pair<std::string, std::string>> impl_by_signature;
@@ -499,7 +547,7 @@ ProfileReport Profiler::report() const {
 
   std::vector<std::pair<int64_t, ProfileRow>> rows;
   for (const Row& r : rows_) {
-    const double fwd_ms = 1e3 * r.fwd_s / steps, bwd_ms = 1e3 * r.bwd_s / steps;
+    const double fwd_ms = per_step(r.fwd_s, r.fwd_steps), bwd_ms = per_step(r.bwd_s, r.bwd_steps);
     const double calls = static_cast<double>(r.fwd_calls) / steps;
     const auto& impl = impl_by_signature[signature(r)];
     if (r.kind == Kind::engine) {
@@ -532,7 +580,12 @@ ProfileReport Profiler::report() const {
   std::stable_sort(rows.begin(), rows.end(),
                    [](const auto& a, const auto& b) { return a.first < b.first; });
   for (auto& [order, row] : rows) rep.rows.push_back(std::move(row));
-  rep.outside_ms = rep.step_ms - rep.rows_ms();
+  if (median) {
+    rep.outside_ms = rep.engine_ms + rep.glue_ms;
+    rep.unattributed_ms = rep.step_ms - rep.rows_ms() - rep.outside_ms;
+  } else {
+    rep.outside_ms = rep.step_ms - rep.rows_ms();
+  }
   rep.system_allocations =
       static_cast<double>(storage_cache_stats().system_allocations - allocations_at_reset_) /
       steps;

@@ -104,15 +104,28 @@ struct ProfileRow {
   Shape x, y;         // shapes of the first call (undefined for regions)
 };
 
+// How rows summarise the recorded steps. mean: rows add up exactly to the mean step, less
+// the outside-kernels row. median: each row's median over steps (and the median step) — on a
+// machine shared with other work, one step in which a layer waited for a core does not move
+// it; the rows then need not add up to the step exactly.
+enum class ProfileStatistic { mean, median };
+
 struct ProfileReport {
   std::vector<ProfileRow> rows;  // forward rows in call order, then backward, then update
   int64_t steps = 0;             // recorded steps
-  double step_ms = 0;            // mean wall time of a recorded step
-  // step_ms − Σ rows, and the parts of it that were timed:
+  ProfileStatistic statistic = ProfileStatistic::mean;
+  double step_ms = 0;            // wall time of a recorded step (mean or median)
+  double mean_step_ms = 0;       // always the mean (images/s = batch / mean step)
+  // Time outside kernels: mean: step_ms − Σ rows (engine + glue + untimed gaps); median:
+  // engine + glue (medians), and the step's remainder is reported as unattributed.
   double outside_ms = 0;
   double engine_ms = 0;  // autograd engine: graph walk, gradient sums, freeing saved tensors
   double glue_ms = 0;    // containers' own dispatch, regions without a cost (zero_grad)
+  double unattributed_ms = 0;  // median only: step_ms − Σ rows − outside_ms
   double system_allocations = 0;  // per step: storage requests that reached malloc
+  // Process CPU time per step (all threads, getrusage). On a machine shared with other
+  // work, cpu_ms well below step_ms × threads means the step waited for a core.
+  double cpu_ms = 0;
   double rows_ms() const;
   Cost total_cost() const;
 };
@@ -160,7 +173,7 @@ class Profiler : private ForwardObserver, private BackwardObserver {
   // Forgets the times and events so far (the warm-up); keeps rows and implementations.
   void reset();
 
-  ProfileReport report() const;
+  ProfileReport report(ProfileStatistic statistic = ProfileStatistic::mean) const;
   // Chrome Trace Event JSON: one complete ("X") event per layer call (cat "forward"),
   // per node backward (cat "backward", named after the layer or region that made the
   // node), per region and engine call (cat "region") and per step (cat "step", "step k").
@@ -182,7 +195,9 @@ class Profiler : private ForwardObserver, private BackwardObserver {
     bool cost_known = false;
     Shape x, y;
     bool x_grad = false;
-    double fwd_s = 0, bwd_s = 0;
+    double fwd_s = 0, bwd_s = 0;            // totals since reset()
+    double fwd_mark = 0, bwd_mark = 0;      // the totals when the last step ended
+    std::vector<double> fwd_steps, bwd_steps;  // per recorded step
     int64_t fwd_calls = 0, bwd_calls = 0;
     std::vector<std::string> fwd_impls, bwd_impls;
     int64_t fwd_order = -1, bwd_order = -1;  // first-seen sequence numbers
@@ -224,7 +239,9 @@ class Profiler : private ForwardObserver, private BackwardObserver {
   std::vector<Shape> pending_x_;  // x of each open module frame
   std::vector<bool> pending_x_grad_;
   Clock::time_point origin_, step_t0_;
-  double steps_s_ = 0;
+  double step_cpu0_ = 0;
+  double steps_s_ = 0, steps_cpu_s_ = 0;
+  std::vector<double> step_s_;  // each recorded step's wall time
   int64_t steps_ = 0;
   int64_t sequence_ = 0;
   int64_t cache_size_ = 0;

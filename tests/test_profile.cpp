@@ -112,6 +112,11 @@ TEST_CASE("profile: per-layer times sum to the measured step time") {
   CHECK(r.rows_ms() <= r.step_ms);
   CHECK(r.rows_ms() == doctest::Approx(measured).epsilon(0.10));
   CHECK(r.engine_ms > 0);
+  // The per-step bookkeeping adds up to the totals: with 2 steps, medians are means.
+  const ProfileReport m = p.report(ProfileStatistic::median);
+  REQUIRE(m.rows.size() == r.rows.size());
+  CHECK(m.step_ms == doctest::Approx(r.step_ms));
+  for (size_t i = 0; i < r.rows.size(); ++i) CHECK(m.rows[i].ms == doctest::Approx(r.rows[i].ms).epsilon(1e-6));
 
   // Every layer has a forward row once per step, every conv a backward row; the forward
   // FLOPs are those of the static count.

@@ -148,6 +148,53 @@ TEST_CASE("scoring: k-NN search matches a brute-force search for any block size"
   }
 }
 
+namespace {
+
+// Checks the search and the self search of `base` for `query` against brute_knn, for the
+// automatic tile size and a few small ones.
+void check_search(const Tensor& base, const Tensor& query, int64_t k) {
+  const kz::Neighbors want = brute_knn(query, base, k, false);
+  const kz::Neighbors want_self = brute_knn(base, base, k, true);
+  for (int64_t block_rows : {0, 5, 32}) {
+    INFO("block_rows " << block_rows << ", k " << k);
+    const kz::KnnIndex index(base, block_rows);
+    const kz::Neighbors got = index.search(query, k), got_self = index.search_self(k);
+    CHECK(got.index == want.index);
+    CHECK(got_self.index == want_self.index);
+    check_close(got.distance, want.distance, "search", 1e-12, 1e-12);
+    check_close(got_self.distance, want_self.distance, "search_self", 1e-12, 1e-12);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("scoring: k-NN search stays exact where float distances cannot rank neighbours") {
+  // Two clusters 2000 apart, points 0.01 apart within them: the float GEMM's error
+  // (~1e-7 of |x|^2 ~ 1e7) is larger than the squared distances it must rank (~1e-3).
+  kz::Generator gen(11);
+  Tensor base = Tensor::normal({90, 12}, 0.0f, 0.01f, gen);
+  Tensor query = Tensor::normal({20, 12}, 0.0f, 0.01f, gen);
+  for (Tensor* t : {&base, &query})
+    for (int64_t i = 0; i < t->size(0); ++i)
+      for (int64_t j = 0; j < t->size(1); ++j) t->at({i, j}) += (i % 2 ? 1000.0f : -1000.0f);
+  for (int64_t k : {1, 7}) check_search(base, query, k);
+}
+
+TEST_CASE("scoring: k-NN search with more duplicates than candidates, and exact ties") {
+  // 40 copies of one point (k + pad candidates cannot hold them), then points on a small
+  // integer lattice: many exactly equal distances, which go to the lower index.
+  kz::Generator gen(12);
+  Tensor base = Tensor::uniform({120, 3}, 0.0f, 3.0f, gen);
+  for (int64_t i = 0; i < 120; ++i)
+    for (int64_t j = 0; j < 3; ++j)
+      base.at({i, j}) = i < 40 ? 1.5f : std::floor(base.at({i, j}));
+  Tensor query = Tensor::uniform({25, 3}, 0.0f, 3.0f, gen);
+  for (int64_t i = 0; i < 25; ++i)
+    for (int64_t j = 0; j < 3; ++j)
+      query.at({i, j}) = i < 3 ? 1.5f : std::floor(query.at({i, j})) + 0.5f;
+  for (int64_t k : {3, 10, 45}) check_search(base, query, k);
+}
+
 TEST_CASE("scoring: k-NN scorer matches scikit-learn NearestNeighbors") {
   for (const std::string set : {"blobs", "dups"}) {
     for (int k : {1, 4}) {
