@@ -14,7 +14,7 @@ build: deps
 	@ninja -C $(BUILD) -j $(JOBS) | tail -n 1
 
 demo: build
-	./$(BUILD)/apps/kizuki info
+	./$(BUILD)/apps/kizuki benchmark --dataset fashion-mnist --preset quick --out results/quick
 
 test: build
 	./$(BUILD)/tests/kizuki_tests
