@@ -38,21 +38,5 @@ done
 
 # Splice NAME.md / NAME.txt into the walkthrough between its markers.
 doc=docs/walkthrough.md
-awk -v dir="$figures" '
-  match($0, /^<!-- begin [A-Za-z0-9_.]+ -->$/) {
-    print
-    file = $3
-    print ""
-    if (file ~ /\.txt$/) print "```"
-    while ((getline line < (dir "/" file)) > 0) print line
-    close(dir "/" file)
-    if (file ~ /\.txt$/) print "```"
-    print ""
-    skipping = 1
-    next
-  }
-  /^<!-- end [A-Za-z0-9_.]+ -->$/ { skipping = 0 }
-  !skipping { print }
-' "$doc" > "$doc.tmp"
-mv "$doc.tmp" "$doc"
+bash scripts/splice.sh "$doc" "$figures"
 echo "make_figures: $(ls "$figures"/*.svg | wc -l) figures in $figures, tables spliced into $doc"

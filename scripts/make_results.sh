@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# make_results.sh — the measured results of docs/results.md: runs the benchmark protocol
+# (kizuki benchmark, 10 trials each) into results/NAME/, then turns each folder's
+# results.json into a table (scripts/results_table.py) and splices the tables into
+# docs/results.md between its markers (scripts/splice.sh); box plots go to docs/figures/.
+#
+#   bash scripts/make_results.sh [--tables-only] [NAME...]     (default: every run below)
+#
+# One thread per run, so two runs share two cores without OpenMP threads waiting on each
+# other (run two NAMEs in two shells). Hours on two cores: scratch ≈ 40 CPU-minutes per
+# dataset, seed ≈ 12 CPU-minutes per trial (width 1.0, 96×96, fine-tuning every layer).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${BUILD:-build}
+shared=${KZ_SHARED_DATA:-../shared/data}
+weights=$shared/weights/mobilenet_v2_1.0_imagenet.safetensors
+every_method="--methods doc,l2softmax,arcface,frozen --scorers lof,cosine,knn"
+
+# NAME -> the benchmark's arguments.
+declare -A runs=(
+  [fmnist-scratch]="--dataset fashion-mnist --preset scratch $every_method"
+  [cifar-scratch]="--dataset cifar10 --data-dir $shared/cifar10 --preset scratch $every_method"
+  [fmnist-seed]="--dataset fashion-mnist --preset seed --pretrained $weights $every_method"
+  [cifar-seed]="--dataset cifar10 --data-dir $shared/cifar10 --preset seed --pretrained $weights $every_method"
+  [fmnist-frozen]="--dataset fashion-mnist --preset seed --pretrained $weights --methods frozen --scorers lof,cosine,knn"
+  [cifar-frozen]="--dataset cifar10 --data-dir $shared/cifar10 --preset seed --pretrained $weights --methods frozen --scorers lof,cosine,knn"
+)
+
+tables_only=0
+if [ "${1:-}" = "--tables-only" ]; then tables_only=1; shift; fi
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(fmnist-scratch cifar-scratch fmnist-seed cifar-seed)
+
+if [ $tables_only = 0 ]; then
+  ninja -C "$build" -j 2 apps/kizuki | tail -n 1
+  for name in "${names[@]}"; do
+    [ -n "${runs[$name]:-}" ] || { echo "make_results: unknown run '$name'" >&2; exit 1; }
+    # shellcheck disable=SC2086  # the arguments are words on purpose
+    "$build/apps/kizuki" benchmark ${runs[$name]} --threads 1 \
+      --out "results/$name"
+  done
+fi
+
+for name in "${names[@]}"; do
+  [ -f "results/$name/results.json" ] || { echo "make_results: no results/$name" >&2; exit 1; }
+  python3 scripts/results_table.py "results/$name" "results-$name" docs/figures
+done
+bash scripts/splice.sh docs/results.md docs/figures
+echo "make_results: tables of ${names[*]} spliced into docs/results.md"
