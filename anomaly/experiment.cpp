@@ -4,9 +4,13 @@
 #include <omp.h>
 
 #include <ctime>
+#include <filesystem>
+#include <optional>
 
 #include <dnnl.hpp>
 
+#include "anomaly/checkpoint.h"
+#include "anomaly/report.h"
 #include "anomaly/roc.h"
 #include "anomaly/scalers.h"
 #include "anomaly/scorers.h"
@@ -18,32 +22,9 @@ namespace kz {
 
 namespace {
 
-nlohmann::json method_json(const MethodOptions& m) {
-  return {{"name", m.name},
-          {"width", m.width},
-          {"pretrained", m.pretrained},
-          {"image_size", m.preprocess.height},
-          {"scaling", scaling_name(m.preprocess.scaling)},
-          {"horizontal_flip", m.augment.horizontal_flip},
-          {"crop_padding", m.augment.crop_padding},
-          {"epochs", m.epochs},
-          {"batch_size", m.batch_size},
-          {"optimizer", m.optimizer},
-          {"lr", m.lr},
-          {"weight_decay", m.weight_decay},
-          {"amsgrad", m.amsgrad},
-          {"momentum", m.momentum},
-          {"alpha", m.alpha},
-          {"arcface_s", m.arcface_s},
-          {"arcface_m", m.arcface_m},
-          {"doc_lambda", m.doc_lambda},
-          {"doc_alternate", m.doc_alternate},
-          {"freeze_blocks", m.freeze_blocks}};
-}
-
 nlohmann::json settings_json(const ExperimentOptions& o) {
   nlohmann::json methods = nlohmann::json::array();
-  for (const MethodOptions& m : o.method_options) methods.push_back(method_json(m));
+  for (const MethodOptions& m : o.method_options) methods.push_back(method_options_json(m));
   return {{"preset", o.preset},
           {"dataset", o.dataset},
           {"data_dir", o.data_dir},
@@ -167,19 +148,53 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
   BenchmarkResults results;
   results.settings = settings_json(o);
   results.environment = environment_json();
+
+  // What an earlier run with these settings already finished (--resume).
+  const std::string results_path = o.out_dir + "/results.json";
+  const std::string checkpoints = o.out_dir + "/checkpoints";
+  BenchmarkResults done;
+  if (!o.out_dir.empty()) {
+    std::filesystem::create_directories(checkpoints);
+    if (o.resume && std::filesystem::exists(results_path)) {
+      done = read_results_json(results_path);
+      check_fingerprint(results_path, done.settings, results.settings);
+    }
+  }
+
   for (int t = 0; t < o.trials; ++t) {
     const uint64_t seed = o.seed + static_cast<uint64_t>(t);
-    const BenchmarkSplit split =
-        benchmark_split(data, o.normal_class, o.anomaly_class, o.n_reference_per_class,
-                        o.n_normal_train, o.n_test_each, seed);
-    std::vector<int> labels(split.test.labels.begin(), split.test.labels.end());
+    std::optional<BenchmarkSplit> split;  // drawn only when a method of trial t must run
     for (const MethodOptions& mo : o.method_options) {
+      std::vector<TrialResult> recorded;
+      for (const TrialResult& r : done.trials)
+        if (r.trial == t && r.method == mo.name) recorded.push_back(r);
+      if (!recorded.empty()) {
+        if (callbacks.resumed) callbacks.resumed(t, mo.name, "recorded in " + results_path);
+        for (const TrialResult& r : recorded) {
+          results.trials.push_back(r);
+          if (callbacks.result) callbacks.result(r);
+        }
+        continue;
+      }
+      if (!split)
+        split = benchmark_split(data, o.normal_class, o.anomaly_class, o.n_reference_per_class,
+                                o.n_normal_train, o.n_test_each, seed);
+      const std::vector<int> labels(split->test.labels.begin(), split->test.labels.end());
       std::unique_ptr<Method> method = make_method(mo);
-      method->train(split, seed, [&](const TrainProgress& p) {
+      CheckpointOptions ck;
+      if (!o.out_dir.empty())
+        ck.path = fmt::format("{}/trial{}-{}.ckpt", checkpoints, t, mo.name);
+      ck.resume = o.resume;
+      method->set_checkpoint(ck);
+      method->train(*split, seed, [&](const TrainProgress& p) {
         if (callbacks.progress) callbacks.progress(t, mo.name, p);
       });
-      const Tensor train_features = method->embed(split.normal_train);
-      const Tensor test_features = method->embed(split.test);
+      if (method->resumed_epochs() > 0 && callbacks.resumed)
+        callbacks.resumed(t, mo.name,
+                          fmt::format("continued from {} after epoch {}", ck.path,
+                                      method->resumed_epochs()));
+      const Tensor train_features = method->embed(split->normal_train);
+      const Tensor test_features = method->embed(split->test);
       std::vector<std::string> scorers = o.scorers;
       if (scorers.empty()) scorers = {method->default_scorer()};
       for (const std::string& scorer : scorers) {
@@ -198,6 +213,10 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
         r.train_seconds = method->train_seconds();
         results.trials.push_back(r);
         if (callbacks.result) callbacks.result(r);
+      }
+      if (!o.out_dir.empty()) {  // record it first, then drop its checkpoint
+        write_results_json(results_path, results);
+        std::filesystem::remove(ck.path);
       }
     }
   }

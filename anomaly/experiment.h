@@ -13,8 +13,8 @@
 //            weights only (the seed used width 0.5), and they need pixels in [−1, 1].
 //   scratch  from random initialisation: 32×32, width 0.5, Adam lr 1e-3 (AMSGrad) for every
 //            method, 10 epochs, pixels in [0, 1] (docs/results.md has the measurements).
-//   quick    scratch with 2 epochs, 2 trials and a smaller split (200 per reference class,
-//            500 normal, 500 + 500 test): the README's demo, a few minutes on two cores.
+//   quick    scratch with 3 epochs, 2 trials and a half-size reference set (500 per class):
+//            the README's demo, a few minutes on two cores.
 #pragma once
 
 #include <functional>
@@ -39,6 +39,14 @@ struct ExperimentOptions {
   int64_t knn_neighbors = 5;
   std::string preset = "scratch";
   std::vector<MethodOptions> method_options;  // one per entry of `methods`
+  // Where the run keeps its work (not a setting of the experiment): with out_dir set,
+  // results.json there is rewritten after every finished (trial, method), and each
+  // training writes checkpoints/trial<t>-<method>.ckpt at every epoch boundary (removed
+  // once its results are recorded). resume: finished (trial, method)s recorded in
+  // results.json are taken as they are (its settings must match), and an unfinished one
+  // continues from its checkpoint; the results equal those of a run that never stopped.
+  std::string out_dir;
+  bool resume = false;
 };
 
 // The options of `preset` ("seed", "scratch" or "quick") for `dataset` and `methods`.
@@ -52,6 +60,8 @@ ExperimentOptions preset_options(const std::string& preset, const std::string& d
 struct ExperimentCallbacks {
   std::function<void(int trial, const std::string& method, const TrainProgress&)> progress;
   std::function<void(const TrialResult&)> result;
+  // A (trial, method) taken from results.json or continued from a checkpoint (--resume).
+  std::function<void(int trial, const std::string& method, const std::string& what)> resumed;
 };
 
 BenchmarkResults run_benchmark(const ExperimentOptions& options,

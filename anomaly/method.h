@@ -24,10 +24,13 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "data/loader.h"
 #include "data/split.h"
 #include "layers/mobilenet_v2.h"
 #include "losses/margin_head.h"
+#include "optim/optimizer.h"
 
 namespace kz {
 
@@ -55,6 +58,16 @@ struct MethodOptions {
   int threads = 0;                 // 0 = as configured
 };
 
+// Every setting above as one JSON object (results.json, checkpoint fingerprints).
+nlohmann::json method_options_json(const MethodOptions& options);
+
+// Checkpoints at every epoch boundary (anomaly/checkpoint.h). With resume and an existing
+// file, train() continues from it: the same final weights as a run that never stopped.
+struct CheckpointOptions {
+  std::string path;     // empty: no checkpoints
+  bool resume = false;  // continue from `path` when it exists (else start afresh)
+};
+
 // What train() reports as it goes (one call per batch and per epoch end).
 struct TrainProgress {
   int64_t epoch = 0, epochs = 0, batch = 0, batches = 0;
@@ -69,8 +82,9 @@ class Method {
  public:
   virtual ~Method() = default;
   // Builds the backbone (random from `seed`, or the pretrained file) and trains on the
-  // split's reference and normal training sets. Throws on a NaN/Inf loss, naming the
-  // epoch and batch.
+  // split's reference and normal training sets. A NaN or Inf in the loss or in a gradient
+  // throws, naming the epoch, the batch and the likely cause; the last checkpoint stays.
+  // The epoch-end progress call comes after that epoch's checkpoint is on disk.
   virtual void train(const BenchmarkSplit& split, uint64_t seed, const ProgressFn& progress) = 0;
   // Pooled backbone features (N,F) of a data set, eval mode, no gradients.
   Tensor embed(const ImageDataset& data) const;
@@ -86,11 +100,28 @@ class Method {
   const MethodOptions& options() const { return options_; }
   // Installs trained networks (a model file being loaded) instead of training.
   void set_networks(std::shared_ptr<MobileNetV2> backbone, std::shared_ptr<MarginHead> head);
+  void set_checkpoint(const CheckpointOptions& checkpoint) { checkpoint_ = checkpoint; }
+  // Epochs the last train() took from a checkpoint instead of running them (0: none).
+  int64_t resumed_epochs() const { return resumed_epochs_; }
 
  protected:
   explicit Method(const MethodOptions& options) : options_(options) {}
   void build_backbone(uint64_t seed);
+  // The settings a checkpoint of this run must carry (method options, seed, data sizes).
+  nlohmann::json fingerprint(uint64_t seed, const BenchmarkSplit& split) const;
+  // Loads the checkpoint when resuming (checking fingerprint and data order) into the
+  // networks and `opt`, positions `loader` at the next epoch; returns the epochs done.
+  int64_t resume(Optimizer& opt, DataLoader& loader, const std::vector<uint64_t>& seeds,
+                 const nlohmann::json& fingerprint);
+  // Writes the checkpoint after `epochs_done` epochs (no-op without a path). Refuses to
+  // save non-finite weights, so the last checkpoint is always a good one.
+  void save_epoch(int64_t epochs_done, const Optimizer& opt, const DataLoader& loader,
+                  const std::vector<uint64_t>& seeds, const nlohmann::json& fingerprint,
+                  double seconds) const;
   MethodOptions options_;
+  CheckpointOptions checkpoint_;
+  int64_t resumed_epochs_ = 0;
+  double resumed_seconds_ = 0.0;
   std::shared_ptr<MobileNetV2> backbone_;
   std::shared_ptr<MarginHead> head_;
   double train_seconds_ = 0.0;

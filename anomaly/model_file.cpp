@@ -120,6 +120,7 @@ AnomalyModel train_model(const ImageDataset& normal, const ImageDataset& referen
 
   AnomalyModel model;
   model.method = make_method(options.method);
+  model.method->set_checkpoint(options.checkpoint);
   model.method->train(split, options.seed, progress);
   if (model.method->head()) model.class_names = name == "doc" ? reference.class_names : names;
   model.scorer_name = options.scorer.empty() ? model.method->default_scorer() : options.scorer;

@@ -53,6 +53,7 @@ struct TrainModelOptions {
   std::string scorer;  // empty: the method's default
   int64_t neighbors = 5;
   uint64_t seed = 0;
+  CheckpointOptions checkpoint;  // epoch checkpoints and resuming (anomaly/method.h)
 };
 
 // normal: the normal images (any labels); reference: other classes, one label each, or an

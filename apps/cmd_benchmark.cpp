@@ -1,6 +1,5 @@
 // cmd_benchmark.cpp — `kizuki benchmark`: the anomaly benchmark protocol (DESIGN.md §7),
 // its progress on the terminal, the summary table, and the report files in --out.
-#include <omp.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -10,7 +9,7 @@
 #include "anomaly/experiment.h"
 #include "anomaly/report.h"
 #include "apps/commands.h"
-#include "tensor/blas.h"
+#include "apps/process.h"
 #include "tensor/storage.h"
 
 namespace kz {
@@ -25,6 +24,8 @@ struct BenchmarkFlags {
   double width = 0.0, lr = 0.0;
   uint64_t seed = 0;
   int threads = 0;
+  int64_t reference_per_class = 0, normal_train = 0, test_each = 0;  // 0 = the preset's
+  bool resume = false;
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -47,12 +48,6 @@ std::string duration(double seconds) {
 // Live progress on a terminal; nothing per batch when output is a pipe or CI.
 bool interactive() { return isatty(STDERR_FILENO) && std::getenv("CI") == nullptr; }
 
-void set_threads(int threads) {
-  if (threads <= 0) return;
-  omp_set_num_threads(threads);  // oneDNN and kizuki's kernels
-  blas_set_num_threads(threads);
-}
-
 void run(const BenchmarkFlags& f) {
   set_threads(f.threads);
   ExperimentOptions o = preset_options(f.preset, f.dataset, split_list(f.methods), f.pretrained);
@@ -60,6 +55,11 @@ void run(const BenchmarkFlags& f) {
   o.scorers = split_list(f.scorers);
   o.seed = f.seed;
   if (f.trials > 0) o.trials = f.trials;
+  if (f.reference_per_class > 0) o.n_reference_per_class = f.reference_per_class;
+  if (f.normal_train > 0) o.n_normal_train = f.normal_train;
+  if (f.test_each > 0) o.n_test_each = f.test_each;
+  o.out_dir = f.out;
+  o.resume = f.resume;
   for (MethodOptions& m : o.method_options) {
     if (f.image_size > 0) m.preprocess.height = m.preprocess.width = f.image_size;
     if (f.width > 0) m.width = f.width;
@@ -83,13 +83,19 @@ void run(const BenchmarkFlags& f) {
                p.loss, p.images_per_second, duration(eta));
     if (p.epoch_end) fmt::print(stderr, "\n");
   };
+  callbacks.resumed = [&](int trial, const std::string& method, const std::string& what) {
+    fmt::print(stderr, "[trial {}/{}] {:<10} {}\n", trial + 1, o.trials, method, what);
+  };
   callbacks.result = [&](const TrialResult& r) {
     fmt::print(stderr, "[trial {}/{}] {:<10} {:<7} AUC {:.4f}  (trained {:.1f} s)\n", r.trial + 1,
                o.trials, r.method, r.scorer, r.auc, r.train_seconds);
   };
   BenchmarkResults results = run_benchmark(o, callbacks);
   results.environment["peak_memory_bytes"] = storage_cache_stats().peak_bytes_in_use;
+  results.environment["peak_rss_bytes"] = peak_rss_bytes();
   fmt::print("{}", format_summary_table(summarize(results)));
+  fmt::print("peak memory: {} resident ({} in tensors)\n", format_bytes(peak_rss_bytes()),
+             format_bytes(storage_cache_stats().peak_bytes_in_use));
   write_report(f.out, results);
   fmt::print("wrote {0}/results.csv, {0}/results.json, {0}/boxplot.svg, {0}/roc.svg, "
              "{0}/report.html\n", f.out);
@@ -122,7 +128,21 @@ void add_benchmark_command(CLI::App& app) {
   cmd->add_option("--seed", flags->seed, "base seed (trial t uses seed + t)");
   cmd->add_option("--threads", flags->threads, "threads for oneDNN, OpenBLAS and kizuki")
       ->check(CLI::Range(1, 1024));
-  cmd->add_option("--out", flags->out, "output folder for the report files");
+  cmd->add_option("--reference-per-class", flags->reference_per_class,
+                  "reference images per class (default: the preset's, 1000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  cmd->add_option("--normal-train", flags->normal_train,
+                  "normal training images (default: the preset's, 1000)")
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 30));
+  cmd->add_option("--test-each", flags->test_each,
+                  "normal and anomalous test images each (default: the preset's, 1000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  cmd->add_option("--out", flags->out,
+                  "output folder: the report files, results.json after every finished trial, "
+                  "and checkpoints/ while training");
+  cmd->add_flag("--resume", flags->resume,
+                "continue the run recorded in --out: finished trials are kept, an unfinished "
+                "one continues from its last epoch checkpoint (same settings needed)");
   cmd->callback([flags] { run(*flags); });
 }
 

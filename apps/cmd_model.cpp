@@ -10,6 +10,7 @@
 
 #include "anomaly/model_file.h"
 #include "apps/commands.h"
+#include "apps/process.h"
 #include "data/image_folder.h"
 #include "tensor/file_io.h"
 
@@ -23,6 +24,8 @@ struct TrainFlags {
   double width = 0.5, lr = 1e-3;
   uint64_t seed = 0;
   bool skip_unreadable = false;
+  bool resume = false;
+  int threads = 0;
 };
 
 // A folder of images (all one class) — its files directly, or every file of its subfolders.
@@ -40,6 +43,7 @@ ImageDataset load_normal_folder(const std::string& dir, const ImageFolderOptions
 }
 
 void train(const TrainFlags& f) {
+  set_threads(f.threads);
   ImageFolderOptions io;
   io.channels = 3;
   io.height = io.width = f.image_size;  // one size, so images of any size can be batched
@@ -66,6 +70,8 @@ void train(const TrainFlags& f) {
   o.method.lr = f.lr;
   o.scorer = f.scorer;
   o.seed = f.seed;
+  o.checkpoint.path = f.out + ".ckpt";  // every epoch; removed once the model is written
+  o.checkpoint.resume = f.resume;
   const bool live = isatty(STDERR_FILENO) && std::getenv("CI") == nullptr;
   fmt::print(stderr, "training {} on {} normal and {} reference images ({} classes)\n", f.method,
              normal.size(), reference.size(), reference.num_classes());
@@ -75,9 +81,13 @@ void train(const TrainFlags& f) {
                p.epoch + 1, p.epochs, p.batch + 1, p.batches, p.loss, p.images_per_second,
                p.epoch_end ? "\n" : "");
   });
+  if (model.method->resumed_epochs() > 0)
+    fmt::print(stderr, "continued from {} after epoch {}\n", o.checkpoint.path,
+               model.method->resumed_epochs());
   save_model(f.out, model);
-  fmt::print("wrote {} (scorer {}, threshold {:.6g})\n", f.out, model.scorer_name,
-             model.threshold);
+  std::filesystem::remove(o.checkpoint.path);
+  fmt::print("wrote {} (scorer {}, threshold {:.6g}); peak memory {} resident\n", f.out,
+             model.scorer_name, model.threshold, format_bytes(peak_rss_bytes()));
 }
 
 void score(const std::string& model_path, const std::vector<std::string>& inputs,
@@ -141,7 +151,12 @@ void add_model_commands(CLI::App& app) {
   train_cmd->add_option("--lr", t->lr, "learning rate")->check(CLI::Range(1e-12, 10.0));
   train_cmd->add_option("--seed", t->seed, "seed");
   train_cmd->add_flag("--skip-unreadable", t->skip_unreadable, "skip unreadable images with a warning");
-  train_cmd->add_option("--out", t->out, "model file to write");
+  train_cmd->add_option("--threads", t->threads, "threads for oneDNN, OpenBLAS and kizuki")
+      ->check(CLI::Range(1, 1024));
+  train_cmd->add_option("--out", t->out, "model file to write (and OUT.ckpt while training)");
+  train_cmd->add_flag("--resume", t->resume,
+                      "continue from OUT.ckpt, the last epoch checkpoint of a stopped run "
+                      "with the same settings");
   train_cmd->callback([t] { train(*t); });
 
   auto model = std::make_shared<std::string>();

@@ -1,0 +1,127 @@
+// checkpoint.cpp — saving, loading and checking training checkpoints (see checkpoint.h).
+#include "anomaly/checkpoint.h"
+
+#include <cmath>
+
+#include "tensor/error.h"
+#include "tensor/safetensors.h"
+
+namespace kz {
+
+namespace {
+
+constexpr int64_t kMaxExactOrder = int64_t{1} << 24;  // float32 holds integers exactly below
+
+void put_prefixed(std::map<std::string, Tensor>& out, const std::string& prefix,
+                  const std::map<std::string, Tensor>& in) {
+  for (const auto& [k, t] : in) out[prefix + k] = t;
+}
+
+std::map<std::string, Tensor> take_prefixed(const std::map<std::string, Tensor>& all,
+                                            const std::string& prefix) {
+  std::map<std::string, Tensor> out;
+  for (const auto& [name, t] : all)
+    if (name.rfind(prefix, 0) == 0) out[name.substr(prefix.size())] = t;
+  return out;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, const TrainingCheckpoint& c) {
+  std::map<std::string, Tensor> tensors;
+  put_prefixed(tensors, "backbone.", c.backbone);
+  put_prefixed(tensors, "head.", c.head);
+  put_prefixed(tensors, "optimizer.", c.optimizer);
+  const auto n = static_cast<int64_t>(c.next_order.size());
+  KZ_CHECK(n < kMaxExactOrder, "checkpoint", "{}: {} images are too many to record", path, n);
+  std::vector<float> order(c.next_order.begin(), c.next_order.end());
+  tensors["data.order"] = Tensor::from_vector(order, {n});
+  nlohmann::json seeds = nlohmann::json::array();
+  for (uint64_t s : c.loader_seeds) seeds.push_back(std::to_string(s));  // JSON: exact as text
+  save_safetensors(path, tensors,
+                   {{"format", "kizuki-checkpoint"},
+                    {"format_version", "1"},
+                    {"epochs_done", std::to_string(c.epochs_done)},
+                    {"train_seconds", fmt::format("{:.17g}", c.train_seconds)},
+                    {"loader_seeds", seeds.dump()},
+                    {"fingerprint", c.fingerprint.dump()}});
+}
+
+TrainingCheckpoint load_checkpoint(const std::string& path) {
+  const Safetensors file = load_safetensors(path);
+  auto bad = [&](const std::string& what) { fail("checkpoint", path + ": " + what); };
+  auto meta = [&](const std::string& key) {
+    auto it = file.metadata.find(key);
+    if (it == file.metadata.end())
+      bad("not a kizuki checkpoint (no '" + key + "' in its metadata)");
+    return it->second;
+  };
+  if (meta("format") != "kizuki-checkpoint")
+    bad("not a kizuki checkpoint (format '" + meta("format") + "')");
+  if (meta("format_version") != "1") bad("unsupported format_version " + meta("format_version"));
+
+  TrainingCheckpoint c;
+  try {
+    size_t used = 0;
+    const std::string e = meta("epochs_done");
+    c.epochs_done = std::stoll(e, &used);
+    if (used != e.size() || c.epochs_done < 0) bad("epochs_done '" + e + "' is not a count");
+    c.train_seconds = std::stod(meta("train_seconds"));
+    if (!std::isfinite(c.train_seconds) || c.train_seconds < 0) bad("train_seconds is invalid");
+    for (const auto& s : nlohmann::json::parse(meta("loader_seeds"))) {
+      const std::string text = s.get<std::string>();
+      c.loader_seeds.push_back(std::stoull(text, &used));
+      if (used != text.size()) bad("loader seed '" + text + "' is not a number");
+    }
+    c.fingerprint = nlohmann::json::parse(meta("fingerprint"));
+  } catch (const nlohmann::json::exception& e) {
+    bad(std::string("its metadata is not valid: ") + e.what());
+  } catch (const std::logic_error& e) {  // stoll / stod / stoull
+    bad(std::string("its metadata is not valid: ") + e.what());
+  }
+  auto it = file.tensors.find("data.order");
+  if (it == file.tensors.end() || it->second.dim() != 1) bad("no 1-D 'data.order' tensor");
+  for (float v : it->second.to_vector()) {
+    if (!(v >= 0.0f && v < static_cast<float>(kMaxExactOrder)) || v != std::floor(v))
+      bad(fmt::format("'data.order' holds {}, not an image index", v));
+    c.next_order.push_back(static_cast<int64_t>(v));
+  }
+  c.backbone = take_prefixed(file.tensors, "backbone.");
+  c.head = take_prefixed(file.tensors, "head.");
+  c.optimizer = take_prefixed(file.tensors, "optimizer.");
+  if (c.backbone.empty()) bad("it holds no backbone weights");
+  return c;
+}
+
+void check_fingerprint(const std::string& path, const nlohmann::json& saved,
+                       const nlohmann::json& current) {
+  if (saved == current) return;
+  // Name the first setting that differs, looking one level into objects.
+  std::string key = "settings", there = saved.dump(), here = current.dump();
+  if (saved.is_object() && current.is_object()) {
+    for (const auto& [k, v] : current.items()) {
+      const auto s = saved.find(k);
+      if (s == saved.end()) {
+        key = k, there = "missing", here = v.dump();
+        break;
+      }
+      if (*s != v) {
+        key = k, there = s->dump(), here = v.dump();
+        if (s->is_object() && v.is_object())
+          for (const auto& [k2, v2] : v.items())
+            if (!s->contains(k2) || (*s)[k2] != v2) {
+              key = k + "." + k2;
+              there = s->contains(k2) ? (*s)[k2].dump() : "missing";
+              here = v2.dump();
+              break;
+            }
+        break;
+      }
+    }
+  }
+  fail("checkpoint", fmt::format("{} was written by another run: {} is {} there, {} here. "
+                                 "Run without --resume to start afresh",
+                                 path, key, there, here));
+}
+
+}  // namespace kz

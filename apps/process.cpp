@@ -1,0 +1,31 @@
+// process.cpp — threads and peak memory of the process (see process.h).
+#include "apps/process.h"
+
+#include <omp.h>
+#include <sys/resource.h>
+
+#include <fmt/format.h>
+
+#include "tensor/blas.h"
+
+namespace kz {
+
+void set_threads(int threads) {
+  if (threads <= 0) return;
+  omp_set_num_threads(threads);   // oneDNN (its OpenMP runtime) and kizuki's kernels
+  blas_set_num_threads(threads);  // OpenBLAS keeps its own count
+}
+
+int64_t peak_rss_bytes() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<int64_t>(u.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
+std::string format_bytes(int64_t bytes) {
+  const double b = static_cast<double>(bytes);
+  if (b >= 1024.0 * 1024 * 1024) return fmt::format("{:.2f} GiB", b / (1024.0 * 1024 * 1024));
+  return fmt::format("{:.1f} MiB", b / (1024.0 * 1024));
+}
+
+}  // namespace kz

@@ -1,0 +1,21 @@
+// process.h — what the long-running commands (benchmark, train) set and report about the
+// process as a whole: the thread count and the peak resident memory.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace kz {
+
+// --threads T: oneDNN and kizuki's kernels (OpenMP) and OpenBLAS all use T threads, so
+// they never oversubscribe the cores; the data loader adds one prefetch thread that
+// builds the next batch while they compute. T <= 0 leaves the defaults (OMP_NUM_THREADS,
+// else every core).
+void set_threads(int threads);
+
+// Peak resident memory of the process so far (getrusage ru_maxrss), in bytes.
+int64_t peak_rss_bytes();
+// "1.23 GiB" / "456.7 MiB".
+std::string format_bytes(int64_t bytes);
+
+}  // namespace kz
