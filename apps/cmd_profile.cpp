@@ -4,24 +4,23 @@
 // implementation; then the time outside kernels, a summary by kind of layer, and last the
 // line `images/s: N` (batch · measured steps / their wall time, after the warm-up).
 //
-// The step: zero_grad, forward (x is (B,3,N,N), normal noise; labels uniform over
-// --classes), cross-entropy, backward, SGD (momentum 0.9, weight decay 4e-5). The same
-// batch every step: data loading is not profiled. The warm-up steps are not reported: the
+// The step is bench/train_step.h's (shared with bench/bench_train.cpp): zero_grad, forward
+// (x is (B,3,N,N), normal noise; labels uniform over --classes), cross-entropy, backward,
+// SGD (momentum 0.9, weight decay 4e-5). The same batch every step: data loading is not
+// profiled. The warm-up steps are not reported: the
 // first makes the oneDNN primitives and the optimizer's state, the second runs with that
 // state and grows the storage cache to its steady size (later steps call malloc 0 times). --median reports each row's
 // median over the steps (robust when other processes share the cores); images/s always uses
 // the mean step.
 #include <omp.h>
 
-#include <cmath>
 #include <filesystem>
 
 #include <fmt/format.h>
 
 #include "apps/commands.h"
-#include "layers/mobilenet_v2.h"
+#include "bench/train_step.h"
 #include "layers/profiler.h"
-#include "optim/sgd.h"
 #include "tensor/blas.h"
 
 namespace kz {
@@ -47,49 +46,11 @@ void run(const ProfileFlags& f) {
     omp_set_num_threads(f.threads);  // oneDNN and kizuki's kernels
     blas_set_num_threads(f.threads);
   }
-  Generator gen(f.seed);
-  MobileNetV2Options o;
-  o.width = f.width;
-  o.num_classes = f.classes;
-  MobileNetV2 net(o, gen);
-  net.train();
-  const SgdOptions sgd{.lr = 0.01, .momentum = 0.9, .weight_decay = 4e-5};
-  SGD optimizer(net.parameters(), sgd);
-
-  const Tensor x = Tensor::normal({f.batch, 3, f.image_size, f.image_size}, 0.0f, 1.0f, gen);
-  std::vector<int64_t> labels(static_cast<size_t>(f.batch));
-  for (int64_t& t : labels) t = static_cast<int64_t>(gen.below(static_cast<uint64_t>(f.classes)));
-
-  // Costs of the two regions outside the network (profiler.h's conventions). Cross-entropy
-  // on (B,K) logits: log-softmax and the gather, ≈ 5 FLOPs and 3 passes per logit forward,
-  // softmax − one-hot backward. SGD with momentum and weight decay: 6 FLOPs per parameter,
-  // reading p, g, b and writing p, b.
-  double params = 0;
-  for (const Variable& p : net.parameters()) params += static_cast<double>(p.numel());
-  const double logits = static_cast<double>(f.batch * f.classes);
-  LayerCost loss_cost, sgd_cost;
-  loss_cost.forward = {5 * logits, 12 * logits};
-  loss_cost.backward = {3 * logits, 12 * logits};
-  sgd_cost.forward = {6 * params, 20 * params};
-
-  Profiler profiler(net);
-  auto step = [&] {
-    profiler.begin_step();
-    {
-      { Profiler::Region r(profiler, "zero_grad", "", "update"); optimizer.zero_grad(); }
-      const Variable y = profiler.forward(Variable(x));
-      Variable loss;
-      {
-        Profiler::Region r(profiler, "loss", "cross_entropy", "forward", loss_cost);
-        loss = cross_entropy(y, labels);
-      }
-      KZ_CHECK(std::isfinite(loss.item()), "profile", "the loss diverged ({})", loss.item());
-      profiler.backward(loss);
-      Profiler::Region r(profiler, "optimizer", "SGD momentum", "update", sgd_cost);
-      optimizer.step();
-    }  // the graph is freed inside the step
-    profiler.end_step();
-  };
+  bench::TrainSetup setup = bench::make_train_setup(
+      {.width = f.width, .image_size = f.image_size, .batch = f.batch, .classes = f.classes,
+       .seed = f.seed});
+  Profiler profiler(*setup.net);
+  auto step = [&] { bench::train_step(setup, &profiler); };
   for (int i = 0; i < f.warmup; ++i) step();
   profiler.reset();
   for (int i = 0; i < f.steps; ++i) step();

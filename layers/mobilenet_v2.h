@@ -31,7 +31,8 @@ namespace kz {
 // `divisor`), bumped up one step when rounding down lost more than 10 %.
 int64_t make_divisible(double v, int64_t divisor = 8);
 
-// Conv(k×k, no bias) + BatchNorm2d + ReLU6 as a Sequential ("0", "1", "2"): torchvision's
+// Conv(k×k, no bias) + BatchNorm2d + ReLU6 as a Sequential ("0", "1", "2"; its forward
+// runs BN and ReLU6 as one fused op, autograd/bn_relu6.cpp): torchvision's
 // Conv2dNormActivation. Padding (k−1)/2 per side; with PaddingMode::tf_same, stride-2 convs
 // pad TF-"SAME" from the input size instead (stride-1 convs are the same either way).
 std::shared_ptr<Sequential> conv_bn_relu6(int64_t in_channels, int64_t out_channels,

@@ -240,6 +240,11 @@ std::string kind_of(const ProfileRow& r) {
   return kind;
 }
 
+// Rows faster than this (1 µs per step) show no rate: a layer fused into the one before it
+// (the ReLU6 after BatchNorm2d in MobileNetV2's Conv-BN-ReLU6, layers/mobilenet_v2.cpp) is
+// a call of no duration, its work done in that layer's row.
+constexpr double kNoRateBelowMs = 1e-3;
+
 std::string fmt_cost(double value, double scale, int width) {
   return value > 0 ? fmt::format("{:>{}.1f}", value / scale, width) : fmt::format("{:>{}}", "-", width);
 }
@@ -255,7 +260,7 @@ std::string format_profile(const ProfileReport& r, const std::string& title) {
   int i = 0;
   for (const ProfileRow& row : r.rows) {
     const std::string dir = row.phase == "forward" ? "fwd" : row.phase == "backward" ? "bwd" : "upd";
-    const double gflops = row.ms > 0 ? row.cost.flops / (row.ms * 1e6) : 0;
+    const double gflops = row.ms >= kNoRateBelowMs ? row.cost.flops / (row.ms * 1e6) : 0;
     const double intensity = row.cost.bytes > 0 ? row.cost.flops / row.cost.bytes : 0;
     s += fmt::format("{:>3} {:<24} {:<24} {:<3} {:>8.3f} {:>5.1f}% {} {} {} {}  {}\n", ++i,
                      row.name, row.type, dir, row.ms, 100 * row.ms / step,
@@ -298,8 +303,8 @@ std::string format_profile(const ProfileReport& r, const std::string& title) {
     const auto& v = kinds[k];
     const double ms = v[0] + v[1];
     s += fmt::format("{:<24} {:>8.3f} {:>8.3f} {:>5.1f}% {} {}\n", k, v[0], v[1],
-                     100 * ms / step, fmt_cost(ms > 0 ? v[2] / (ms * 1e6) : 0, 1, 8),
-                     fmt_cost(ms > 0 ? v[3] / (ms * 1e6) : 0, 1, 8));
+                     100 * ms / step, fmt_cost(ms >= kNoRateBelowMs ? v[2] / (ms * 1e6) : 0, 1, 8),
+                     fmt_cost(ms >= kNoRateBelowMs ? v[3] / (ms * 1e6) : 0, 1, 8));
   }
   s += fmt::format("system allocations per step: {:.1f}\n", r.system_allocations);
   s += fmt::format("CPU time per step (mean): {:.3f} ms (all threads) for {:.3f} ms of wall time\n",

@@ -9,6 +9,7 @@
 // running-variance update applies PyTorch's unbiased factor M/(M−1) here.
 #include "tensor/batch_norm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -345,6 +346,244 @@ void batch_norm_backward_inference_naive(const Tensor& dy, const Tensor& x,
                                          Tensor* dweight, Tensor* dbias) {
   check_backward_args(dy, x, weight, running_mean, running_var, "batch_norm_backward");
   backward_naive(dy, x, weight, running_mean, running_var, eps, false, dx, dweight, dbias);
+}
+
+
+// --- batch norm then ReLU6, fused -------------------------------------------------------------
+//
+// Channels-last x is a row-major (M, C) matrix, M = N·H·W rows of C channels: every pass
+// walks rows, the inner loop runs over the channels (vectorised), threads split the rows.
+// Sums are taken in float over blocks of kBlockRows rows, then added up in double; the
+// moments are shifted by the first row (K) so that E[(x−K)²] − E[x−K]² does not cancel.
+
+namespace {
+
+constexpr int64_t kBlockRows = 64;
+constexpr int64_t kSerialBelow = 1 << 15;  // elements; fewer run on one thread
+
+// Per-channel sums over the M rows of x (M,C): f(row pointer, p1, p2) adds a row's terms
+// into the float partials p1, p2 (C each); returns the double totals s1, s2.
+template <class RowTerms>
+void channel_sums(int64_t rows, int64_t channels, RowTerms f, std::vector<double>& s1,
+                  std::vector<double>& s2) {
+  const auto c = static_cast<size_t>(channels);
+  s1.assign(c, 0.0);
+  s2.assign(c, 0.0);
+  const int64_t blocks = (rows + kBlockRows - 1) / kBlockRows;
+#pragma omp parallel if (rows * channels >= kSerialBelow)
+  {
+    std::vector<double> t1(c, 0.0), t2(c, 0.0);
+    std::vector<float> p1(c), p2(c);
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) {
+      std::fill(p1.begin(), p1.end(), 0.0f);
+      std::fill(p2.begin(), p2.end(), 0.0f);
+      for (int64_t r = b * kBlockRows; r < std::min(rows, (b + 1) * kBlockRows); ++r)
+        f(r, p1.data(), p2.data());
+      for (size_t k = 0; k < c; ++k) t1[k] += p1[k], t2[k] += p2[k];
+    }
+#pragma omp critical
+    for (size_t k = 0; k < c; ++k) s1[k] += t1[k], s2[k] += t2[k];
+  }
+}
+
+// z = x·a + b per channel: a = gamma·inv_std, b = beta − mean·a (float, as the passes use).
+struct ChannelAffine {
+  std::vector<float> a, b;
+};
+ChannelAffine bn_affine(const Tensor& weight, const Tensor& bias, const Tensor& mean,
+                        const Tensor& var, float eps) {
+  const std::vector<float> g = weight.to_vector(), be = bias.to_vector(), mu = mean.to_vector(),
+                           v = var.to_vector();
+  ChannelAffine t{std::vector<float>(g.size()), std::vector<float>(g.size())};
+  for (size_t k = 0; k < g.size(); ++k) {
+    const double a = double(g[k]) / std::sqrt(double(v[k]) + eps);
+    t.a[k] = static_cast<float>(a);
+    t.b[k] = static_cast<float>(double(be[k]) - double(mu[k]) * a);
+  }
+  return t;
+}
+
+void check_fused_args(const Tensor& weight, const Tensor& bias, const char* op) {
+  KZ_CHECK(weight.defined() && bias.defined(), op, "needs weight and bias (affine batch norm)");
+}
+
+// dz = dy where 0 < z < 6 (z = x·a + b), else 0: the ReLU6 mask for any layout, in x's
+// compute layout (the unfused paths).
+Tensor relu6_masked(const Tensor& dy, const Tensor& x, const ChannelAffine& t) {
+  const Layout layout = compute_layout(x);
+  const Tensor xin = to_layout(x, layout), dyin = to_layout(dy, layout);
+  Tensor dz = empty_in_layout(x.shape(), layout);
+  const int64_t n = x.size(0), c = x.size(1), hw = x.size(2) * x.size(3);
+  const float *xp = xin.data(), *dyp = dyin.data();
+  float* out = dz.data();
+  for (int64_t i = 0; i < n * c * hw; ++i) {
+    const int64_t ch = layout == Layout::nhwc ? i % c : (i / hw) % c;
+    const float z = xp[i] * t.a[size_t(ch)] + t.b[size_t(ch)];
+    out[i] = z > 0.0f && z < 6.0f ? dyp[i] : 0.0f;
+  }
+  return dz;
+}
+
+void clamp_relu6(Tensor& y) {
+  float* p = y.data();
+  const int64_t n = y.numel();
+  for (int64_t i = 0; i < n; ++i) p[i] = std::min(std::max(p[i], 0.0f), 6.0f);
+}
+
+}  // namespace
+
+Tensor batch_norm_relu6_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                Tensor& running_mean, Tensor& running_var, bool training,
+                                float momentum, float eps, BatchNormSaved* saved) {
+  check_forward_args(x, weight, bias, running_mean, running_var, training, momentum, eps);
+  check_fused_args(weight, bias, "batch_norm_relu6");
+  if (layout_of(x) != Layout::nhwc) {  // the unfused oneDNN path
+    Tensor y = batch_norm_forward(x, weight, bias, running_mean, running_var, training,
+                                  momentum, eps, saved);
+    clamp_relu6(y);
+    if (!training && saved)
+      *saved = BatchNormSaved{running_mean.clone(), inv_std_of(running_var, eps),
+                              running_var.clone()};
+    return y;
+  }
+  // x (M,C) row-major, y likewise.
+  const int64_t channels = x.size(1), rows = x.numel() / channels;
+  const float* xp = x.data();
+  Tensor mean, var;
+  if (training) {
+    std::vector<float> shift(xp, xp + channels);  // K: the first row
+    const float* k = shift.data();
+    std::vector<double> s1, s2;
+    channel_sums(rows, channels, [&](int64_t r, float* p1, float* p2) {
+      const float* row = xp + r * channels;
+      for (int64_t j = 0; j < channels; ++j) {
+        const float d = row[j] - k[j];
+        p1[j] += d;
+        p2[j] += d * d;
+      }
+    }, s1, s2);
+    std::vector<float> mu(static_cast<size_t>(channels)), v(mu.size());
+    for (size_t j = 0; j < size_t(channels); ++j) {
+      const double m1 = s1[j] / double(rows);
+      mu[j] = static_cast<float>(double(shift[j]) + m1);
+      v[j] = static_cast<float>(std::max(s2[j] / double(rows) - m1 * m1, 0.0));
+    }
+    mean = Tensor::from_vector(mu, {channels});
+    var = Tensor::from_vector(v, {channels});
+    if (running_mean.defined()) {
+      update_running(running_mean, mean, momentum, 1.0);
+      update_running(running_var, var, momentum, double(rows) / double(rows - 1));
+    }
+  } else {
+    mean = running_mean.clone();
+    var = running_var.clone();
+  }
+  const ChannelAffine t = bn_affine(weight, bias, mean, var, eps);
+  Tensor y = empty_in_layout(x.shape(), Layout::nhwc);
+  float* yp = y.data();
+  const float *a = t.a.data(), *b = t.b.data();
+#pragma omp parallel for schedule(static) if (rows * channels >= kSerialBelow)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = xp + r * channels;
+    float* out = yp + r * channels;
+    for (int64_t j = 0; j < channels; ++j)
+      out[j] = std::min(std::max(row[j] * a[j] + b[j], 0.0f), 6.0f);
+  }
+  if (saved) *saved = BatchNormSaved{mean, inv_std_of(var, eps), var};
+  return y;
+}
+
+void batch_norm_relu6_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
+                               const Tensor& bias, const BatchNormSaved& saved, bool training,
+                               float eps, Tensor* dx, Tensor* dweight, Tensor* dbias) {
+  check_backward_args(dy, x, weight, saved.mean, saved.var, "batch_norm_relu6_backward");
+  check_fused_args(weight, bias, "batch_norm_relu6_backward");
+  const ChannelAffine t = bn_affine(weight, bias, saved.mean, saved.var, eps);
+  if (layout_of(x) != Layout::nhwc) {  // the unfused oneDNN path
+    const Tensor dz = relu6_masked(dy, x, t);
+    if (training)
+      batch_norm_backward(dz, x, weight, saved, eps, dx, dweight, dbias);
+    else
+      batch_norm_backward_inference(dz, x, weight, saved.mean, saved.var, eps, dx, dweight,
+                                    dbias);
+    return;
+  }
+  // x, dy, dx (M,C) row-major. Pass 1: Σdz and Σdz·(x − mean) per channel.
+  const int64_t channels = x.size(1), rows = x.numel() / channels;
+  const Tensor dyin = to_layout(dy, Layout::nhwc);
+  const float *xp = x.data(), *dyp = dyin.data(), *a = t.a.data(), *b = t.b.data();
+  const std::vector<float> mu = saved.mean.to_vector(), g = weight.to_vector(),
+                           var = saved.var.to_vector();
+  const float* m = mu.data();
+  std::vector<double> sum_dz, sum_dz_xc;
+  channel_sums(rows, channels, [&](int64_t r, float* p1, float* p2) {
+    const float *row = xp + r * channels, *d = dyp + r * channels;
+    for (int64_t j = 0; j < channels; ++j) {
+      const float z = row[j] * a[j] + b[j];
+      const float dz = z > 0.0f && z < 6.0f ? d[j] : 0.0f;
+      p1[j] += dz;
+      p2[j] += dz * (row[j] - m[j]);
+    }
+  }, sum_dz, sum_dz_xc);
+  // dγ = inv_std·Σdz(x−μ), dβ = Σdz; dx = k1·dz + k2·x + k3 (training: γ·inv_std·(dz −
+  // dβ/M − x̂·dγ/M); inference: γ·inv_std·dz).
+  const auto c = static_cast<size_t>(channels);
+  std::vector<float> dw(c), db(c), k1(c), k2(c), k3(c);
+  for (size_t j = 0; j < c; ++j) {
+    const double s = 1.0 / std::sqrt(double(var[j]) + eps);
+    const double dgamma = s * sum_dz_xc[j], dbeta = sum_dz[j], gs = double(g[j]) * s;
+    dw[j] = static_cast<float>(dgamma);
+    db[j] = static_cast<float>(dbeta);
+    k1[j] = static_cast<float>(gs);
+    if (training) {
+      const double mcount = double(rows);
+      k2[j] = static_cast<float>(-gs * s * dgamma / mcount);
+      k3[j] = static_cast<float>(-gs * dbeta / mcount + gs * s * double(m[j]) * dgamma / mcount);
+    } else {
+      k2[j] = k3[j] = 0.0f;
+    }
+  }
+  if (dweight) *dweight = Tensor::from_vector(dw, {channels});
+  if (dbias) *dbias = Tensor::from_vector(db, {channels});
+  if (!dx) return;
+  Tensor dx_out = empty_in_layout(x.shape(), Layout::nhwc);
+  float* dxp = dx_out.data();
+  const float *q1 = k1.data(), *q2 = k2.data(), *q3 = k3.data();
+#pragma omp parallel for schedule(static) if (rows * channels >= kSerialBelow)
+  for (int64_t r = 0; r < rows; ++r) {
+    const float *row = xp + r * channels, *d = dyp + r * channels;
+    float* out = dxp + r * channels;
+    for (int64_t j = 0; j < channels; ++j) {
+      const float z = row[j] * a[j] + b[j];
+      const float dz = z > 0.0f && z < 6.0f ? d[j] : 0.0f;
+      out[j] = q1[j] * dz + q2[j] * row[j] + q3[j];
+    }
+  }
+  *dx = dx_out;
+}
+
+Tensor batch_norm_relu6_forward_naive(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                      Tensor& running_mean, Tensor& running_var, bool training,
+                                      float momentum, float eps, BatchNormSaved* saved) {
+  check_fused_args(weight, bias, "batch_norm_relu6");
+  Tensor y = batch_norm_forward_naive(x, weight, bias, running_mean, running_var, training,
+                                      momentum, eps, saved);
+  clamp_relu6(y);
+  if (!training && saved)
+    *saved = BatchNormSaved{running_mean.clone(), inv_std_of(running_var, eps),
+                            running_var.clone()};
+  return y;
+}
+
+void batch_norm_relu6_backward_naive(const Tensor& dy, const Tensor& x, const Tensor& weight,
+                                     const Tensor& bias, const BatchNormSaved& saved,
+                                     bool training, float eps, Tensor* dx, Tensor* dweight,
+                                     Tensor* dbias) {
+  check_backward_args(dy, x, weight, saved.mean, saved.var, "batch_norm_relu6_backward");
+  check_fused_args(weight, bias, "batch_norm_relu6_backward");
+  const Tensor dz = relu6_masked(dy, x, bn_affine(weight, bias, saved.mean, saved.var, eps));
+  backward_naive(dz, x, weight, saved.mean, saved.var, eps, training, dx, dweight, dbias);
 }
 
 }  // namespace kz

@@ -47,4 +47,29 @@ void batch_norm_backward_inference_naive(const Tensor& dy, const Tensor& x,
                                          const Tensor& running_var, float eps, Tensor* dx,
                                          Tensor* dweight, Tensor* dbias);
 
+// --- batch norm then ReLU6, fused (MobileNetV2's Conv-BN-ReLU6) ---------------------------
+// y = min(max(z, 0), 6) with z = batch_norm(x) as above (training or inference). On
+// channels-last x (the fast path) one kernel of kizuki's own: forward two passes over x
+// (shifted per-channel moments, then y), backward two passes over x and dy (the ReLU6 mask
+// recomputed from x: dz = dy where 0 < z < 6, then batch norm's backward of dz). z itself is
+// never stored. Other layouts run the oneDNN batch norm with the clamp after it.
+// *saved (when given) is filled in both modes: the batch statistics in training, copies of
+// the running statistics in inference. weight and bias must be defined (affine).
+Tensor batch_norm_relu6_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                Tensor& running_mean, Tensor& running_var, bool training,
+                                float momentum, float eps, BatchNormSaved* saved);
+// Gradients of that forward: dx (N,C,H,W, x's layout), dweight (C), dbias (C); any of the
+// three may be null. `training` as in the forward (batch statistics or constants).
+void batch_norm_relu6_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
+                               const Tensor& bias, const BatchNormSaved& saved, bool training,
+                               float eps, Tensor* dx, Tensor* dweight, Tensor* dbias);
+// References: the naive batch norm above, then the clamp / the mask.
+Tensor batch_norm_relu6_forward_naive(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                      Tensor& running_mean, Tensor& running_var, bool training,
+                                      float momentum, float eps, BatchNormSaved* saved);
+void batch_norm_relu6_backward_naive(const Tensor& dy, const Tensor& x, const Tensor& weight,
+                                     const Tensor& bias, const BatchNormSaved& saved,
+                                     bool training, float eps, Tensor* dx, Tensor* dweight,
+                                     Tensor* dbias);
+
 }  // namespace kz

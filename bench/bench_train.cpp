@@ -1,0 +1,102 @@
+// bench_train.cpp — MobileNetV2 end to end: a training step (zero_grad, forward,
+// cross-entropy, backward, SGD momentum; bench/train_step.h, the step `kizuki profile`
+// times) and an inference pass (eval mode, NoGradGuard), at batch 128, 32×32 and 96×96
+// input, width 0.5 and 1.0. Counters "images" and "GFLOP", rates over wall-clock time
+// (shown as images=…/s, GFLOP=…/s): images/s, and GFLOP/s from profiler.h's count_costs
+// (forward + backward + loss + SGD for training, forward for inference). Each
+// configuration's network is made once and warmed up (2 steps: primitives, optimizer state
+// and the storage cache reach their steady state) before timing.
+// Names: BM_mobilenet_v2/train/image:32/width:50/real_time (width ×100); infer likewise.
+//   ./build/bench/bench_train [--threads=2] [--benchmark_filter=train/96]
+//       [--benchmark_repetitions=5 --benchmark_format=json]
+// --threads (default 2) sets the OpenMP threads of oneDNN, OpenBLAS and kizuki's kernels.
+// bench/train_vs_torch.py runs this next to PyTorch and prints the ratios.
+#include <benchmark/benchmark.h>
+#include <omp.h>
+
+#include <cstring>
+#include <map>
+#include <string>
+#include <tuple>
+
+#include "bench/train_step.h"
+#include "tensor/blas.h"
+
+namespace {
+
+using kz::bench::TrainSetup;
+
+// One network per (image, width, training), kept across Google Benchmark's repeated calls.
+TrainSetup& setup_for(int64_t image, int64_t width_percent, bool training) {
+  static std::map<std::tuple<int64_t, int64_t, bool>, TrainSetup> setups;
+  const auto key = std::make_tuple(image, width_percent, training);
+  auto it = setups.find(key);
+  if (it != setups.end()) return it->second;
+  setups.clear();  // one network alive at a time: the storage cache stays that network's
+  TrainSetup s = kz::bench::make_train_setup(
+      {.width = static_cast<double>(width_percent) / 100.0, .image_size = image, .batch = 128});
+  if (!training) s.net->eval();
+  for (int i = 0; i < 2; ++i) {  // warm-up
+    if (training)
+      kz::bench::train_step(s);
+    else
+      kz::bench::inference_step(s);
+  }
+  return setups.emplace(key, std::move(s)).first->second;
+}
+
+void BM_mobilenet_v2(benchmark::State& state, bool training) {
+  const int64_t image = state.range(0), width = state.range(1);
+  TrainSetup& s = setup_for(image, width, training);
+  for (auto _ : state) {
+    if (training) {
+      benchmark::DoNotOptimize(kz::bench::train_step(s));
+    } else {
+      kz::Tensor y = kz::bench::inference_step(s);
+      benchmark::DoNotOptimize(y.data());
+    }
+  }
+  const double batch = static_cast<double>(s.x.size(0));
+  state.counters["images"] =
+      benchmark::Counter(batch, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP"] = benchmark::Counter(kz::bench::step_flops(s, training) / 1e9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void configs(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"image", "width"});
+  for (int64_t image : {32, 96})
+    for (int64_t width : {50, 100}) b->Args({image, width});
+  b->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+BENCHMARK_CAPTURE(BM_mobilenet_v2, train, true)->Apply(configs);
+BENCHMARK_CAPTURE(BM_mobilenet_v2, infer, false)->Apply(configs);
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int threads = 2;
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {  // take --threads=N out before Google Benchmark parses
+    if (std::strncmp(argv[i], "--threads=", 10) == 0) {
+      threads = std::atoi(argv[i] + 10);
+      if (threads < 1) {
+        std::fprintf(stderr, "bench_train: --threads must be a positive integer, got '%s'\n",
+                     argv[i] + 10);
+        return 2;
+      }
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  argc = kept;
+  omp_set_num_threads(threads);
+  kz::blas_set_num_threads(threads);
+  benchmark::AddCustomContext("threads", std::to_string(threads));
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,157 @@
+// test_fused.cpp — fused ops against what they replace: batch_norm_relu6 (tensor/batch_norm.h
+// kernels, autograd/bn_relu6.cpp) against PyTorch's relu6(batch_norm(x)) (fused.safetensors
+// from fixtures/make_fused.py), against the naive references and the unfused autograd ops on
+// random shapes in both layouts, and against finite differences.
+// Shapes: x (N,C,H,W); weight, bias, running stats (C).
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+#include "autograd/bn_relu6.h"
+#include "autograd/gradcheck.h"
+#include "tensor/batch_norm.h"
+#include "tensor/dnnl.h"
+#include "tensor/generator.h"
+#include "tensor/ops.h"
+#include "tensor/safetensors.h"
+
+using namespace kz;
+
+namespace {
+
+void check_close(const Tensor& got, const Tensor& want, float rtol, float atol,
+                 const std::string& what) {
+  REQUIRE_MESSAGE(got.defined(), what, ": result undefined");
+  CHECK_MESSAGE(allclose(got, want, rtol, atol), what, ": max |diff| ",
+                got.shape() == want.shape() ? max_abs_diff(got, want) : -1.0f, " got shape ",
+                shape_str(got.shape()), " want ", shape_str(want.shape()));
+}
+
+Tensor in_layout(const Tensor& t, bool channels_last) {
+  return channels_last ? t.to_channels_last() : t.contiguous();
+}
+
+const Safetensors& fixture() {
+  static const Safetensors f = load_safetensors(KZ_FIXTURES "/fused.safetensors");
+  return f;
+}
+
+// Fraction of the elements of y equal to 0 and to 6 (both clamps must be exercised).
+std::pair<double, double> clamped_fractions(const Tensor& y) {
+  const std::vector<float> v = y.to_vector();
+  double zeros = 0, sixes = 0;
+  for (float e : v) zeros += e == 0.0f, sixes += e == 6.0f;
+  return {zeros / double(v.size()), sixes / double(v.size())};
+}
+
+}  // namespace
+
+TEST_CASE("fused bn_relu6: kernels, naive and autograd op match PyTorch in both layouts") {
+  std::vector<std::string> names;
+  for (const auto& [key, value] : fixture().metadata)
+    if (key.rfind("bn_relu6.", 0) == 0) names.push_back(key.substr(9));
+  REQUIRE(names.size() >= 3);
+  for (const std::string& name : names) {
+    std::istringstream meta(fixture().metadata.at("bn_relu6." + name));
+    double t = 0, mom = 0, e = 0;
+    meta >> t >> mom >> e;
+    const bool training = t != 0;
+    const float momentum = float(mom), eps = float(e);
+    const std::string k = "bn_relu6." + name + ".";
+    const Safetensors& f = fixture();
+    const Tensor weight = f.at(k + "weight"), bias = f.at(k + "bias");
+    const auto [zeros, sixes] = clamped_fractions(f.at(k + "y"));
+    CHECK_MESSAGE((zeros > 0.05 && sixes > 0.05), name, ": clamps not exercised");
+    for (bool cl : {false, true})
+      for (bool naive : {false, true}) {
+        const std::string what = name + (cl ? " nhwc" : " nchw") + (naive ? " naive" : " fused");
+        const Tensor x = in_layout(f.at(k + "x"), cl), dy = in_layout(f.at(k + "dy"), cl);
+        Tensor rm = f.at(k + "running_mean").clone(), rv = f.at(k + "running_var").clone();
+        BatchNormSaved saved;
+        const Tensor y =
+            (naive ? batch_norm_relu6_forward_naive : batch_norm_relu6_forward)(
+                x, weight, bias, rm, rv, training, momentum, eps, &saved);
+        check_close(y, f.at(k + "y"), 1e-4f, 1e-5f, what + " y");
+        CHECK_MESSAGE(layout_of(y) == layout_of(x), what, " y layout");
+        check_close(rm, f.at(k + "new_running_mean"), 1e-5f, 1e-6f, what + " running_mean");
+        check_close(rv, f.at(k + "new_running_var"), 1e-5f, 1e-6f, what + " running_var");
+        Tensor dx, dw, db;
+        (naive ? batch_norm_relu6_backward_naive : batch_norm_relu6_backward)(
+            dy, x, weight, bias, saved, training, eps, &dx, &dw, &db);
+        check_close(dx, f.at(k + "dx"), 1e-4f, 1e-5f, what + " dx");
+        CHECK_MESSAGE(layout_of(dx) == layout_of(x), what, " dx layout");
+        check_close(dw, f.at(k + "dweight"), 1e-4f, 1e-5f, what + " dweight");
+        check_close(db, f.at(k + "dbias"), 1e-4f, 1e-5f, what + " dbias");
+      }
+    for (bool cl : {false, true}) {  // the autograd op
+      Tensor rm = f.at(k + "running_mean").clone(), rv = f.at(k + "running_var").clone();
+      Variable xv(in_layout(f.at(k + "x"), cl), true), wv(weight, true), bv(bias, true);
+      Variable y = batch_norm_relu6(xv, wv, bv, rm, rv, training, momentum, eps);
+      y.backward(in_layout(f.at(k + "dy"), cl));
+      const std::string what = name + (cl ? " nhwc" : " nchw") + " autograd";
+      check_close(y.data(), f.at(k + "y"), 1e-4f, 1e-5f, what + " y");
+      check_close(xv.grad(), f.at(k + "dx"), 1e-4f, 1e-5f, what + " dx");
+      check_close(wv.grad(), f.at(k + "dweight"), 1e-4f, 1e-5f, what + " dweight");
+      check_close(bv.grad(), f.at(k + "dbias"), 1e-4f, 1e-5f, what + " dbias");
+      check_close(rv, f.at(k + "new_running_var"), 1e-5f, 1e-6f, what + " running_var");
+    }
+  }
+}
+
+TEST_CASE("fused bn_relu6: equals relu6(batch_norm) on random shapes, and the errors") {
+  Generator gen(11);
+  // Shapes: odd channel counts (vector remainders), 1×1 maps, more rows than one block.
+  const std::vector<Shape> shapes = {{2, 3, 5, 4}, {4, 17, 1, 1}, {3, 40, 7, 9}, {2, 8, 12, 11}};
+  for (const Shape& s : shapes)
+    for (bool training : {true, false})
+      for (bool cl : {false, true}) {
+        const int64_t c = s[1];
+        const Tensor x = in_layout(add(Tensor::normal(s, 0, 2, gen), 0.7f), cl);
+        const Tensor w = Tensor::uniform({c}, 1.0f, 4.0f, gen), b = Tensor::normal({c}, 2, 2, gen);
+        const Tensor dy = in_layout(Tensor::normal(s, 0, 1, gen), cl);
+        const Tensor rm0 = Tensor::normal({c}, 0, 0.3f, gen), rv0 = Tensor::uniform({c}, 0.5f, 1.5f, gen);
+        const std::string what = fmt::format("x{} {} {}", shape_str(s), training ? "train" : "eval",
+                                             cl ? "nhwc" : "nchw");
+        Tensor rm = rm0.clone(), rv = rv0.clone(), rm_ref = rm0.clone(), rv_ref = rv0.clone();
+        Variable xv(x, true), wv(w, true), bv(b, true);
+        Variable y = batch_norm_relu6(xv, wv, bv, rm, rv, training, 0.1f, 1e-5f);
+        y.backward(dy);
+        Variable xr(x, true), wr(w, true), br(b, true);
+        Variable yr = relu6(batch_norm(xr, wr, br, rm_ref, rv_ref, training, 0.1f, 1e-5f));
+        yr.backward(dy);
+        check_close(y.data(), yr.data(), 1e-4f, 1e-4f, what + " y");
+        check_close(rm, rm_ref, 1e-5f, 1e-5f, what + " running_mean");
+        check_close(rv, rv_ref, 1e-5f, 1e-5f, what + " running_var");
+        check_close(xv.grad(), xr.grad(), 1e-3f, 1e-4f, what + " dx");
+        check_close(wv.grad(), wr.grad(), 1e-3f, 1e-3f, what + " dweight");
+        check_close(bv.grad(), br.grad(), 1e-3f, 1e-3f, what + " dbias");
+      }
+  Tensor rm = Tensor::zeros({3}), rv = Tensor::ones({3});
+  const Tensor x = Tensor::normal({2, 3, 2, 2}, 0, 1, gen);
+  CHECK_THROWS_WITH_AS(batch_norm_relu6_forward(x, Tensor::ones({3}), Tensor(), rm, rv, true,
+                                                0.1f, 1e-5f, nullptr),
+                       doctest::Contains("[batch_norm_relu6]"), Error);
+  CHECK_THROWS_WITH_AS(batch_norm_relu6_forward(x, Tensor::ones({4}), Tensor::zeros({4}), rm,
+                                                rv, true, 0.1f, 1e-5f, nullptr),
+                       doctest::Contains("(4,)"), Error);
+}
+
+TEST_CASE("fused bn_relu6: gradcheck, training and inference, both layouts") {
+  Generator gen(7);
+  for (bool training : {true, false})
+    for (bool cl : {false, true}) {
+      const Shape xs = {2, 3, 3, 2};
+      Tensor rm = Tensor::normal({3}, 0, 0.3f, gen), rv = Tensor::uniform({3}, 0.5f, 1.5f, gen);
+      // x spread so that z crosses 0 and 6, away from the kinks by more than ε·|dz/dx|.
+      const std::vector<Tensor> inputs = {in_layout(Tensor::normal(xs, 0, 1.5f, gen), cl),
+                                          Tensor::uniform({3}, 1.0f, 3.0f, gen),
+                                          Tensor::normal({3}, 2, 1, gen)};
+      const auto r = gradcheck(
+          [&](const std::vector<Variable>& v) {
+            Tensor rm_copy = rm.clone(), rv_copy = rv.clone();
+            return batch_norm_relu6(v[0], v[1], v[2], rm_copy, rv_copy, training, 0.1f, 1e-5f);
+          },
+          inputs);
+      CHECK_MESSAGE(r.ok, (training ? "train " : "eval "), (cl ? "nhwc: " : "nchw: "), r.message);
+    }
+}
