@@ -8,7 +8,8 @@
 // OpenBLAS (tensor/blas.h; this machine sets OPENBLAS_CORETYPE=Haswell, so AVX2 kernels),
 // oneDNN's sgemm (AVX-512) and, for the smallest, the naive loop. 2·M·N·K FLOPs per call.
 // Batch norm: x (N,C,H,W) channels-last; forward (training) reads x twice and writes y,
-// backward reads x and dy twice and writes dx (12 and 20 bytes per element).
+// backward reads x and dy twice and writes dx (12 and 20 bytes per element); oneDNN's, and
+// kizuki's fused BatchNorm+ReLU6 (bn_relu6_fused/..., the same passes).
 //   ./build/bench/bench_ops [--benchmark_filter=gemm]
 #include <benchmark/benchmark.h>
 #include <omp.h>
@@ -77,22 +78,34 @@ void bench_gemm(benchmark::State& state, GemmShape s, Gemm kind, Limits limits) 
       100.0 * flops / 1e9 / limits.peak_gflops, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void bench_batch_norm(benchmark::State& state, int64_t c, int64_t hw, bool backward,
+// fused: batch_norm_relu6 (kizuki's own channels-last kernel: BN and the ReLU6 after it,
+// the same passes as BN alone); otherwise oneDNN's batch norm alone.
+void bench_batch_norm(benchmark::State& state, int64_t c, int64_t hw, bool backward, bool fused,
                       Limits limits) {
   kz::Generator gen(0);
   const Tensor x = Tensor::normal({128, c, hw, hw}, 0, 1, gen).to_channels_last();
   const Tensor dy = Tensor::normal(x.shape(), 0, 1, gen).to_channels_last();
-  const Tensor w = Tensor::ones({c}), b = Tensor::zeros({c});
+  const Tensor w = Tensor::full({c}, 2.0f), b = Tensor::full({c}, 2.0f);  // z spans 0 and 6
   Tensor rm = Tensor::zeros({c}), rv = Tensor::ones({c}), dx, dw, db;
   kz::BatchNormSaved saved;
-  kz::batch_norm_forward(x, w, b, rm, rv, true, 0.1f, 1e-5f, &saved);  // makes the primitives
-  kz::batch_norm_backward(dy, x, w, saved, 1e-5f, &dx, &dw, &db);
+  auto forward = [&] {
+    return fused ? kz::batch_norm_relu6_forward(x, w, b, rm, rv, true, 0.1f, 1e-5f, &saved)
+                 : kz::batch_norm_forward(x, w, b, rm, rv, true, 0.1f, 1e-5f, &saved);
+  };
+  auto run_backward = [&] {
+    if (fused)
+      kz::batch_norm_relu6_backward(dy, x, w, b, saved, true, 1e-5f, &dx, &dw, &db);
+    else
+      kz::batch_norm_backward(dy, x, w, saved, 1e-5f, &dx, &dw, &db);
+  };
+  forward();  // makes the primitives
+  run_backward();
   for (auto _ : state) {
     if (backward) {
-      kz::batch_norm_backward(dy, x, w, saved, 1e-5f, &dx, &dw, &db);
+      run_backward();
       benchmark::DoNotOptimize(dx.data());
     } else {
-      Tensor y = kz::batch_norm_forward(x, w, b, rm, rv, true, 0.1f, 1e-5f, &saved);
+      Tensor y = forward();
       benchmark::DoNotOptimize(y.data());
     }
   }
@@ -116,10 +129,13 @@ void register_all(Limits limits) {
   const std::pair<int64_t, int64_t> bn_shapes[] = {{32, 16}, {96, 16}, {144, 8}, {192, 4},
                                                    {384, 2}, {960, 1}, {1280, 1}};
   for (auto [c, hw] : bn_shapes)
+    for (bool fused : {false, true})
     for (bool backward : {false, true}) {
-      const std::string name = "batch_norm/" + std::to_string(c) + "ch_" + std::to_string(hw) +
-                               "px/" + (backward ? "bwd" : "fwd_train");
-      benchmark::RegisterBenchmark(name.c_str(), bench_batch_norm, c, hw, backward, limits)
+      const std::string name = std::string(fused ? "bn_relu6_fused/" : "batch_norm/") +
+                               std::to_string(c) + "ch_" + std::to_string(hw) + "px/" +
+                               (backward ? "bwd" : "fwd_train");
+      benchmark::RegisterBenchmark(name.c_str(), bench_batch_norm, c, hw, backward, fused,
+                                   limits)
           ->Unit(benchmark::kMicrosecond)
           ->UseRealTime();
     }

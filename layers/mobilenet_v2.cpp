@@ -37,6 +37,55 @@ Variable residual_add(const Variable& a, const Variable& b) {
                      [](const Tensor& dout) { return std::vector<Tensor>{dout, dout}; });
 }
 
+// Eval mode with no gradient wanted (inference): batch norm is an affine map per channel and
+// is folded into the convolution before it: w' = w·a per output channel o, b' = (b − μ)·a + β
+// with a = γ/sqrt(σ² + ε) (running statistics; b = the conv's bias or 0).
+bool can_fold(const Variable& x, Conv2d& conv, BatchNorm2d& bn) {
+  return !bn.is_training() &&
+         !needs_grad({x, conv.weight(), conv.bias(), bn.weight(), bn.bias()});
+}
+
+struct Folded {
+  Tensor weight, bias;  // (O, C/groups, k, k), (O)
+};
+
+Folded fold_batch_norm(Conv2d& conv, BatchNorm2d& bn) {
+  const Tensor& w = conv.weight().data();
+  std::vector<float> wv = w.to_vector();
+  const std::vector<float> g = bn.weight().data().to_vector(), be = bn.bias().data().to_vector(),
+                           mu = bn.running_mean().to_vector(), var = bn.running_var().to_vector();
+  const std::vector<float> cb = conv.bias().defined() ? conv.bias().data().to_vector()
+                                                      : std::vector<float>(g.size(), 0.0f);
+  const size_t per = wv.size() / g.size();
+  std::vector<float> bias(g.size());
+  for (size_t o = 0; o < g.size(); ++o) {
+    const double a = double(g[o]) / std::sqrt(double(var[o]) + bn.eps());
+    for (size_t i = 0; i < per; ++i) wv[o * per + i] = static_cast<float>(wv[o * per + i] * a);
+    bias[o] = static_cast<float>((double(cb[o]) - double(mu[o])) * a + double(be[o]));
+  }
+  return {Tensor::from_vector(wv, w.shape()), Tensor::from_vector(bias, {w.size(0)})};
+}
+
+void check_conv_input(const Variable& x, Conv2d& conv) {
+  KZ_CHECK(x.dim() == 4 && x.size(1) == conv.in_channels(), "Conv2d",
+           "expected input (N, {}, H, W), got {}", conv.in_channels(), shape_str(x.shape()));
+}
+
+// Conv followed by batch norm (and ReLU6) folded into one convolution (can_fold above); the
+// observer (the profiler) still sees a call of each layer.
+Variable folded_conv_bn(const Variable& x, Conv2d& conv, BatchNorm2d& bn, ReLU6* act) {
+  check_conv_input(x, conv);
+  ForwardObserver* observer = forward_observer();
+  if (observer) observer->begin(conv, x);
+  const Folded f = fold_batch_norm(conv, bn);
+  const Conv2dParams p = conv.params_for(x.size(2), x.size(3));
+  Variable y(act ? conv2d_relu6_forward(x.data(), f.weight, f.bias, p)
+                 : conv2d_forward(x.data(), f.weight, f.bias, p));
+  if (observer) observer->end(conv, y), observer->begin(bn, y), observer->end(bn, y);
+  if (observer && act) observer->begin(*act, y), observer->end(*act, y);
+  return y;
+}
+
 // Conv + BatchNorm2d + ReLU6 (children "0", "1", "2", as torchvision's names), run as the
 // convolution and then one fused batch_norm_relu6 op (autograd/bn_relu6.cpp): no separate
 // pass, and no stored BN output, for the ReLU6. The profiler sees the conv and the BN layer
@@ -49,6 +98,7 @@ class ConvBnReLU6 : public Sequential {
     auto* bn = size() == 3 ? dynamic_cast<BatchNorm2d*>(at(1).get()) : nullptr;
     auto* act = size() == 3 ? dynamic_cast<ReLU6*>(at(2).get()) : nullptr;
     if (!conv || !bn || !act) return Sequential::forward(x);
+    if (can_fold(x, *conv, *bn)) return folded_conv_bn(x, *conv, *bn, act);
     ForwardObserver* observer = forward_observer();
     if (observer) observer->begin(*conv, x);
     const Variable h = conv->forward(x);
@@ -123,7 +173,33 @@ InvertedResidual::InvertedResidual(int64_t in_channels, int64_t out_channels, in
 }
 
 Variable InvertedResidual::forward(const Variable& x) {
-  return use_residual_ ? residual_add(x, conv_->forward(x)) : conv_->forward(x);
+  return use_residual_ ? residual_add(x, run_conv(x)) : run_conv(x);
+}
+
+// conv_'s children in order; in inference the closing 1×1 project conv and its batch norm run
+// as one folded convolution (folded_conv_bn).
+Variable InvertedResidual::run_conv(const Variable& x) {
+  const int64_t n = conv_->size();
+  auto* project = dynamic_cast<Conv2d*>(conv_->at(n - 2).get());
+  auto* bn = dynamic_cast<BatchNorm2d*>(conv_->at(n - 1).get());
+  if (!project || !bn || bn->is_training()) return conv_->forward(x);
+  ForwardObserver* observer = forward_observer();
+  Variable h = x;
+  for (int64_t i = 0; i < n - 2; ++i) {
+    Module& m = *conv_->at(i);
+    if (observer) observer->begin(m, h);
+    h = m.forward(h);
+    if (observer) observer->end(m, h);
+  }
+  if (!can_fold(h, *project, *bn)) {
+    for (Module* m : {static_cast<Module*>(project), static_cast<Module*>(bn)}) {
+      if (observer) observer->begin(*m, h);
+      h = m->forward(h);
+      if (observer) observer->end(*m, h);
+    }
+    return h;
+  }
+  return folded_conv_bn(h, *project, *bn, nullptr);
 }
 
 MobileNetV2::MobileNetV2(const MobileNetV2Options& options, Generator& gen) : options_(options) {

@@ -46,11 +46,14 @@ class InvertedResidual : public Module {
  public:
   InvertedResidual(int64_t in_channels, int64_t out_channels, int64_t stride,
                    int64_t expand_ratio, float bn_eps, PaddingMode padding, Generator& gen);
+  // Inference (eval mode, no gradient wanted) folds each batch norm into the convolution
+  // before it (and the ReLU6 after it into the same oneDNN primitive).
   Variable forward(const Variable& x) override;
   bool uses_residual() const { return use_residual_; }
   std::string type_name() const override { return "InvertedResidual"; }
 
  private:
+  Variable run_conv(const Variable& x);
   std::shared_ptr<Sequential> conv_;
   bool use_residual_;
 };

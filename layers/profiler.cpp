@@ -240,10 +240,10 @@ std::string kind_of(const ProfileRow& r) {
   return kind;
 }
 
-// Rows faster than this (1 µs per step) show no rate: a layer fused into the one before it
+// Rows faster than this (10 µs per step) show no rate: a layer fused into the one before it
 // (the ReLU6 after BatchNorm2d in MobileNetV2's Conv-BN-ReLU6, layers/mobilenet_v2.cpp) is
 // a call of no duration, its work done in that layer's row.
-constexpr double kNoRateBelowMs = 1e-3;
+constexpr double kNoRateBelowMs = 1e-2;
 
 std::string fmt_cost(double value, double scale, int width) {
   return value > 0 ? fmt::format("{:>{}.1f}", value / scale, width) : fmt::format("{:>{}}", "-", width);

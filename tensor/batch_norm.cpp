@@ -518,12 +518,15 @@ void batch_norm_relu6_backward(const Tensor& dy, const Tensor& x, const Tensor& 
   const float* m = mu.data();
   std::vector<double> sum_dz, sum_dz_xc;
   channel_sums(rows, channels, [&](int64_t r, float* p1, float* p2) {
-    const float *row = xp + r * channels, *d = dyp + r * channels;
+    const float* __restrict row = xp + r * channels;
+    const float* __restrict d = dyp + r * channels;
+    float* __restrict q1 = p1;
+    float* __restrict q2 = p2;
     for (int64_t j = 0; j < channels; ++j) {
       const float z = row[j] * a[j] + b[j];
       const float dz = z > 0.0f && z < 6.0f ? d[j] : 0.0f;
-      p1[j] += dz;
-      p2[j] += dz * (row[j] - m[j]);
+      q1[j] += dz;
+      q2[j] += dz * (row[j] - m[j]);
     }
   }, sum_dz, sum_dz_xc);
   // dγ = inv_std·Σdz(x−μ), dβ = Σdz; dx = k1·dz + k2·x + k3 (training: γ·inv_std·(dz −

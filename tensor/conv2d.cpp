@@ -108,15 +108,21 @@ struct ConvGeometry {
   memory::dims pad_l() const { return {p.pad_top, p.pad_left}; }
   memory::dims pad_r() const { return {p.pad_bottom, p.pad_right}; }
 
-  dnnl::convolution_forward::primitive_desc forward_pd(bool with_bias) const {
+  // relu6: y = min(max(conv, 0), 6) by an eltwise_clip post-op (inference only).
+  dnnl::convolution_forward::primitive_desc forward_pd(bool with_bias, bool relu6 = false) const {
     using F = dnnl::convolution_forward;
-    const auto pk = dnnl::prop_kind::forward_training;
+    const auto pk = relu6 ? dnnl::prop_kind::forward_inference : dnnl::prop_kind::forward_training;
     const auto algo = dnnl::algorithm::convolution_direct;
     F::desc d = with_bias ? F::desc(pk, algo, x_md(), w_any_md(), b_md(), y_md(), strides(),
                                     pad_l(), pad_r())
                           : F::desc(pk, algo, x_md(), w_any_md(), y_md(), strides(), pad_l(),
                                     pad_r());
-    return F::primitive_desc(d, dnnl_engine());
+    if (!relu6) return F::primitive_desc(d, dnnl_engine());
+    dnnl::post_ops ops;
+    ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, 0.0f, 6.0f);
+    dnnl::primitive_attr attr;
+    attr.set_post_ops(ops);
+    return F::primitive_desc(d, attr, dnnl_engine());
   }
 };
 
@@ -211,13 +217,16 @@ memory weights_for(const std::optional<dnnl::reorder>& reorder, const memory& us
 
 // --- oneDNN ---------------------------------------------------------------------------------
 
-Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                      const Conv2dParams& p) {
+namespace {
+
+Tensor forward_dnnl(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                    const Conv2dParams& p, bool relu6) {
   const ConvGeometry g(x.shape(), weight.shape(), p, compute_layout(x), bias.defined());
   check_bias(bias, g.w[0]);
-  auto plan = dnnl_cached<ConvForwardPlan>(g.key("conv2d_forward"), [&] {
-    auto pd = g.forward_pd(g.bias);
-    dnnl_note_impl(g.describe("conv2d_forward"), pd);
+  const char* op = relu6 ? "conv2d_relu6_forward" : "conv2d_forward";
+  auto plan = dnnl_cached<ConvForwardPlan>(g.key(op), [&] {
+    auto pd = g.forward_pd(g.bias, relu6);
+    dnnl_note_impl(g.describe(op), pd);
     return ConvForwardPlan{pd, dnnl::convolution_forward(pd),
                            reorder_if_needed(g.w_user_md(), pd.weights_desc(), "conv weights")};
   });
@@ -235,6 +244,18 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
   }
   dnnl_execute(plan->prim, args);
   return y;
+}
+
+}  // namespace
+
+Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                      const Conv2dParams& p) {
+  return forward_dnnl(x, weight, bias, p, false);
+}
+
+Tensor conv2d_relu6_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                            const Conv2dParams& p) {
+  return forward_dnnl(x, weight, bias, p, true);
 }
 
 Tensor conv2d_backward_data(const Tensor& dy, const Tensor& weight, const Shape& x_shape,

@@ -33,6 +33,11 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                       const Conv2dParams& p);
 Tensor conv2d_backward_data(const Tensor& dy, const Tensor& weight, const Shape& x_shape,
                             const Conv2dParams& p);
+// Inference: min(max(conv2d_forward(x, weight, bias), 0), 6) in one primitive (oneDNN's
+// eltwise_clip post-op): with batch norm folded into weight and bias, MobileNetV2's whole
+// Conv-BN-ReLU6 in eval mode (layers/mobilenet_v2.cpp). No backward.
+Tensor conv2d_relu6_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                            const Conv2dParams& p);
 // Returns dweight (OIHW); writes dbias (O) when dbias is non-null.
 Tensor conv2d_backward_weights(const Tensor& dy, const Tensor& x, const Shape& weight_shape,
                                const Conv2dParams& p, Tensor* dbias);

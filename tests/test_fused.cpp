@@ -1,15 +1,20 @@
 // test_fused.cpp — fused ops against what they replace: batch_norm_relu6 (tensor/batch_norm.h
 // kernels, autograd/bn_relu6.cpp) against PyTorch's relu6(batch_norm(x)) (fused.safetensors
 // from fixtures/make_fused.py), against the naive references and the unfused autograd ops on
-// random shapes in both layouts, and against finite differences.
+// random shapes in both layouts, and against finite differences; conv2d_relu6_forward against
+// the naive conv and clamp; MobileNetV2 inference with batch norm folded into the convs
+// against its unfolded eval forward.
 // Shapes: x (N,C,H,W); weight, bias, running stats (C).
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "autograd/bn_relu6.h"
 #include "autograd/gradcheck.h"
+#include "layers/mobilenet_v2.h"
 #include "tensor/batch_norm.h"
+#include "tensor/conv2d.h"
 #include "tensor/dnnl.h"
 #include "tensor/generator.h"
 #include "tensor/ops.h"
@@ -154,4 +159,49 @@ TEST_CASE("fused bn_relu6: gradcheck, training and inference, both layouts") {
           inputs);
       CHECK_MESSAGE(r.ok, (training ? "train " : "eval "), (cl ? "nhwc: " : "nchw: "), r.message);
     }
+}
+
+TEST_CASE("fused conv2d_relu6_forward: the naive conv then the clamp") {
+  Generator gen(3);
+  for (int64_t groups : {1, 8})
+    for (int64_t stride : {1, 2}) {
+      const Tensor x = Tensor::normal({2, 8, 7, 6}, 0, 1, gen).to_channels_last();
+      const Tensor w = Tensor::normal({8, 8 / groups, 3, 3}, 0, 1.5f, gen);
+      const Tensor b = Tensor::normal({8}, 1, 2, gen);
+      const Conv2dParams p = Conv2dParams::symmetric(stride, 1, groups);
+      Tensor want = conv2d_forward_naive(x, w, b, p).contiguous();
+      float* v = want.data();
+      for (int64_t i = 0; i < want.numel(); ++i) v[i] = std::min(std::max(v[i], 0.0f), 6.0f);
+      const Tensor got = conv2d_relu6_forward(x, w, b, p);
+      const auto [zeros, sixes] = clamped_fractions(want);
+      CHECK((zeros > 0.05 && sixes > 0.05));
+      check_close(got, want, 1e-4f, 1e-4f, fmt::format("groups {} stride {}", groups, stride));
+    }
+}
+
+TEST_CASE("fused MobileNetV2 inference (BN folded into convs) equals the unfolded eval forward") {
+  Generator gen(21);
+  MobileNetV2Options o;
+  o.width = 0.35;
+  o.num_classes = 7;
+  MobileNetV2 net(o, gen);
+  // Non-trivial running statistics and affine parameters in every BN layer.
+  for (auto& [name, t] : net.named_buffers())
+    t->copy_(name.find("running_var") != std::string::npos
+                 ? Tensor::uniform(t->shape(), 0.5f, 2.0f, gen)
+                 : Tensor::normal(t->shape(), 0, 0.2f, gen));
+  for (auto& [name, p] : net.named_parameters())
+    if (p.dim() == 1 && name.find("classifier") == std::string::npos)
+      p.data().copy_(name.find("weight") != std::string::npos
+                         ? Tensor::uniform(p.shape(), 0.5f, 1.5f, gen)
+                         : Tensor::normal(p.shape(), 0, 0.5f, gen));
+  net.eval();
+  const Tensor x = Tensor::normal({3, 3, 32, 32}, 0, 1, gen);
+  const Tensor unfolded = net.forward(Variable(x)).data();  // gradients wanted: no folding
+  Tensor folded;
+  {
+    NoGradGuard no_grad;
+    folded = net.forward(Variable(x)).data();
+  }
+  check_close(folded, unfolded, 1e-4f, 1e-4f, "logits");
 }
