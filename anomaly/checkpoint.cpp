@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "tensor/error.h"
+#include "tensor/file_io.h"
 #include "tensor/safetensors.h"
 
 namespace kz {
@@ -48,7 +49,11 @@ void save_checkpoint(const std::string& path, const TrainingCheckpoint& c) {
 }
 
 TrainingCheckpoint load_checkpoint(const std::string& path) {
-  const Safetensors file = load_safetensors(path);
+  return parse_checkpoint(read_file(path), path);
+}
+
+TrainingCheckpoint parse_checkpoint(const std::string& bytes, const std::string& path) {
+  const Safetensors file = parse_safetensors(bytes, path);
   auto bad = [&](const std::string& what) { fail("checkpoint", path + ": " + what); };
   auto meta = [&](const std::string& key) {
     auto it = file.metadata.find(key);

@@ -42,6 +42,8 @@ struct TrainingCheckpoint {
 
 void save_checkpoint(const std::string& path, const TrainingCheckpoint& checkpoint);  // atomic
 TrainingCheckpoint load_checkpoint(const std::string& path);
+// The same from the file's bytes (fuzzing); errors name `name_for_errors`.
+TrainingCheckpoint parse_checkpoint(const std::string& bytes, const std::string& name_for_errors);
 
 // Throws "[checkpoint] <path> was written by another run: <key> is <a> there, <b> here"
 // when the fingerprints differ.

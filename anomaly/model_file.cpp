@@ -10,6 +10,7 @@
 #include "data/loader.h"
 #include "losses/arcface.h"
 #include "losses/l2_softmax.h"
+#include "tensor/file_io.h"
 #include "tensor/ops.h"
 #include "tensor/safetensors.h"
 
@@ -149,8 +150,10 @@ void save_model(const std::string& path, const AnomalyModel& model) {
                     {"config", config_json(model).dump()}});
 }
 
-AnomalyModel load_model(const std::string& path) {
-  const Safetensors file = load_safetensors(path);
+AnomalyModel load_model(const std::string& path) { return parse_model(read_file(path), path); }
+
+AnomalyModel parse_model(const std::string& bytes, const std::string& path) {
+  const Safetensors file = parse_safetensors(bytes, path);
   auto bad = [&](const std::string& what) { fail("model", path + ": " + what); };
   auto meta = [&](const std::string& key) {
     auto it = file.metadata.find(key);

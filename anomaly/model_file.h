@@ -63,5 +63,7 @@ AnomalyModel train_model(const ImageDataset& normal, const ImageDataset& referen
 
 void save_model(const std::string& path, const AnomalyModel& model);  // atomic
 AnomalyModel load_model(const std::string& path);
+// The same from the file's bytes (fuzzing); errors name `name_for_errors`.
+AnomalyModel parse_model(const std::string& bytes, const std::string& name_for_errors);
 
 }  // namespace kz

@@ -1,15 +1,8 @@
 // fuzz_cifar.cpp — libFuzzer target for parse_cifar_batch (data/cifar10.h).
 //
 // Any byte string must either parse or throw kz::Error; a crash, a sanitizer report, a hang
-// or any other exception is a bug. Not built by meson. From the repository root:
-//
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
-//     fuzz/fuzz_cifar.cpp data/cifar10.cpp data/dataset.cpp tensor/file_io.cpp \
-//     tensor/tensor.cpp tensor/storage.cpp tensor/generator.cpp \
-//     -lfmt -o /tmp/fuzz_cifar
-//   mkdir -p /tmp/corpus_cifar && head -c 6146 ../shared/data/cifar10/test_batch.bin \
-//     > /tmp/corpus_cifar/two_records
-//   /tmp/fuzz_cifar -max_total_time=60 -max_len=8192 -rss_limit_mb=2048 /tmp/corpus_cifar
+// or any other exception is a bug. Built and run by scripts/fuzz.sh
+// (seed corpus: fuzz/corpus/cifar/, made by fuzz/make_corpus.py).
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -3,17 +3,8 @@
 // Any byte string must either parse or throw kz::Error; a crash, a sanitizer report, a hang
 // or any other exception is a bug. The input is read three ways: as one (maybe gzipped) IDX
 // file, and split at a point chosen by its first byte into an image file and a label file
-// for parse_idx_dataset. Not built by meson. From the repository root:
-//
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
-//     fuzz/fuzz_idx.cpp data/fashion_mnist.cpp data/dataset.cpp tensor/file_io.cpp \
-//     tensor/tensor.cpp tensor/storage.cpp tensor/generator.cpp \
-//     -lz -lfmt -o /tmp/fuzz_idx
-//   mkdir -p /tmp/corpus_idx
-//   printf '\0\0\10\3\0\0\0\2\0\0\0\2\0\0\0\3abcdefghijkl' > /tmp/corpus_idx/images
-//   printf '\0\0\10\1\0\0\0\2\1\7' > /tmp/corpus_idx/labels
-//   gzip -k /tmp/corpus_idx/images /tmp/corpus_idx/labels
-//   /tmp/fuzz_idx -max_total_time=60 -max_len=4096 -rss_limit_mb=2048 /tmp/corpus_idx
+// for parse_idx_dataset. Built and run by scripts/fuzz.sh
+// (seed corpus: fuzz/corpus/idx/, made by fuzz/make_corpus.py).
 #include <cstddef>
 #include <cstdint>
 #include <string>

@@ -4,16 +4,8 @@
 // Any byte string must either decode or throw kz::Error; a crash, a sanitizer report, a hang
 // or any other exception is a bug. The first byte picks the channel request (0, 1 or 3);
 // the rest is the file. The size limit is lowered to 2^20 pixels so the fuzzer does not
-// spend its memory on huge (valid) images. Not built by meson. From the repository root:
-//
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. -I/usr/include/stb \
-//     -DKZ_FUZZ_STB_IMPLEMENTATION \
-//     fuzz/fuzz_image.cpp data/image_folder.cpp data/transforms.cpp data/dataset.cpp \
-//     tensor/file_io.cpp tensor/tensor.cpp tensor/storage.cpp tensor/generator.cpp \
-//     -lfmt -o /tmp/fuzz_image
-//   mkdir -p /tmp/corpus_image && for f in tests/fixtures/data_img_*; do \
-//     (printf '\3'; cat "$f") > /tmp/corpus_image/$(basename "$f"); done
-//   /tmp/fuzz_image -max_total_time=60 -max_len=4096 -rss_limit_mb=2048 /tmp/corpus_image
+// spend its memory on huge (valid) images. Built and run by scripts/fuzz.sh
+// (seed corpus: fuzz/corpus/image/, made by fuzz/make_corpus.py).
 //
 // KZ_FUZZ_STB_IMPLEMENTATION compiles stb_image into this target, so the sanitizers see
 // inside its decoders; the library itself uses Debian's libstb (drop the define and link

@@ -1,16 +1,8 @@
 // fuzz_safetensors.cpp — libFuzzer target for parse_safetensors (tensor/safetensors.h).
 //
 // Any byte string must either parse or throw kz::Error; a crash, a sanitizer report, a hang
-// or any other exception is a bug. Not built by meson. From the repository root:
-//
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. \
-//     fuzz/fuzz_safetensors.cpp tensor/safetensors.cpp tensor/file_io.cpp \
-//     tensor/tensor.cpp tensor/storage.cpp tensor/generator.cpp \
-//     -lfmt -o /tmp/fuzz_safetensors
-//   mkdir -p /tmp/corpus_st && cp tests/fixtures/*.safetensors /tmp/corpus_st/
-//   /tmp/fuzz_safetensors -max_total_time=60 -max_len=4096 -rss_limit_mb=2048 /tmp/corpus_st
-//
-// (Add further tensor/*.cpp files to the command if tensor.cpp gains dependencies.)
+// or any other exception is a bug. Built and run by scripts/fuzz.sh
+// (seed corpus: fuzz/corpus/safetensors/, made by fuzz/make_corpus.py).
 #include <cstddef>
 #include <cstdint>
 #include <string>

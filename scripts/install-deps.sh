@@ -8,6 +8,7 @@ packages=(
   libstb-dev doctest-dev libbenchmark-dev libcli11-dev libfmt-dev nlohmann-json3-dev zlib1g-dev
   dataset-fashion-mnist
   chromium  # headless, for the report.html test
+  clang libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes, for scripts/fuzz.sh
 )
 missing=()
 for p in "${packages[@]}"; do

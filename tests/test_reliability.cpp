@@ -6,7 +6,9 @@
 //     run or a damaged one is refused clearly;
 //   * the divergence guard names epoch, batch and cause, and keeps the last good checkpoint;
 //   * memory does not grow from epoch to epoch;
-//   * --threads T bounds the threads of the process.
+//   * --threads T bounds the threads of the process;
+//   * every fuzz target runs on its committed seed corpus and on every input that ever made
+//     it fail (fuzz/regressions/<target>/, the regression tests of scripts/fuzz.sh's finds).
 // KZ_KIZUKI is the built `kizuki` program (tests/meson.build).
 #include <doctest/doctest.h>
 
@@ -34,6 +36,26 @@
 #include "tensor/storage.h"
 
 extern char** environ;
+
+// The fuzz targets themselves, each under its own name.
+#define LLVMFuzzerTestOneInput kz_fuzz_safetensors
+#include "../fuzz/fuzz_safetensors.cpp"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput kz_fuzz_npy
+#include "../fuzz/fuzz_npy.cpp"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput kz_fuzz_idx
+#include "../fuzz/fuzz_idx.cpp"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput kz_fuzz_cifar
+#include "../fuzz/fuzz_cifar.cpp"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput kz_fuzz_image
+#include "../fuzz/fuzz_image.cpp"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput kz_fuzz_model
+#include "../fuzz/fuzz_model.cpp"
+#undef LLVMFuzzerTestOneInput
 
 using namespace kz;
 namespace fs = std::filesystem;
@@ -157,9 +179,11 @@ struct Child {
 
 std::string slurp(const fs::path& p) { return fs::exists(p) ? read_file(p.string()) : ""; }
 
-// A tiny benchmark on Fashion-MNIST: 2 trials of DOC and L2-Softmax, 3 epochs each.
-std::vector<std::string> tiny_benchmark(const fs::path& out, int threads) {
-  return {"benchmark", "--preset", "quick", "--methods", "doc,l2softmax", "--trials", "2",
+// A tiny benchmark on Fashion-MNIST: by default 2 trials of DOC and L2-Softmax, 3 epochs.
+std::vector<std::string> tiny_benchmark(const fs::path& out, int threads,
+                                        const std::string& methods = "doc,l2softmax",
+                                        const std::string& trials = "2") {
+  return {"benchmark", "--preset", "quick", "--methods", methods, "--trials", trials,
           "--epochs", "3", "--width", "0.25", "--image-size", "16", "--batch", "16",
           "--reference-per-class", "8", "--normal-train", "24", "--test-each", "16",
           "--threads", std::to_string(threads), "--out", out.string()};
@@ -384,7 +408,7 @@ TEST_CASE("reliability: --threads T bounds the threads of the whole process") {
   const fs::path dir = temp_dir("threads");
   for (int threads : {1, 2}) {
     CAPTURE(threads);
-    Child c(tiny_benchmark(dir / "out", threads), dir / "log");
+    Child c(tiny_benchmark(dir / "out", threads, "doc", "1"), dir / "log");  // DOC: 2 loaders
     const fs::path tasks = "/proc/" + std::to_string(c.pid) + "/task";
     size_t most = 0;
     int samples = 0;
@@ -396,7 +420,7 @@ TEST_CASE("reliability: --threads T bounds the threads of the whole process") {
         ++n;
       most = std::max(most, n);
       ++samples;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
     }
     REQUIRE(c.wait() == 0);
     MESSAGE("--threads " << threads << ": at most " << most << " threads in " << samples
@@ -409,4 +433,28 @@ TEST_CASE("reliability: --threads T bounds the threads of the whole process") {
     CHECK(log.find("\"omp_threads\": " + std::to_string(threads)) != std::string::npos);
   }
   fs::remove_all(dir);
+}
+
+TEST_CASE("reliability: every fuzz target survives its seed corpus and every input it ever failed on") {
+  using Target = int (*)(const uint8_t*, size_t);
+  const std::vector<std::pair<std::string, Target>> targets{
+      {"safetensors", kz_fuzz_safetensors}, {"npy", kz_fuzz_npy},     {"idx", kz_fuzz_idx},
+      {"cifar", kz_fuzz_cifar},             {"image", kz_fuzz_image}, {"model", kz_fuzz_model}};
+  const fs::path fuzz = fs::path(KZ_FIXTURES) / ".." / ".." / "fuzz";
+  for (const auto& [name, run] : targets) {
+    int inputs = 0;
+    for (const char* kind : {"corpus", "regressions"}) {
+      const fs::path dir = fuzz / kind / name;
+      if (!fs::exists(dir)) continue;
+      for (const auto& entry : fs::directory_iterator(dir)) {
+        CAPTURE(entry.path().string());
+        const std::string bytes = read_file(entry.path().string());
+        // A crash or sanitizer report ends the run; any exception but kz::Error escapes.
+        CHECK(run(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()) == 0);
+        ++inputs;
+      }
+    }
+    CAPTURE(name);
+    CHECK(inputs >= 1);
+  }
 }
