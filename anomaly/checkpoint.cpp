@@ -98,35 +98,41 @@ TrainingCheckpoint parse_checkpoint(const std::string& bytes, const std::string&
   return c;
 }
 
+namespace {
+
+// The first place where two JSON values differ: its path ("methods[0].epochs") and both
+// values as text. Objects and arrays are searched member by member.
+struct Difference {
+  std::string path, there, here;
+};
+Difference first_difference(const nlohmann::json& there, const nlohmann::json& here,
+                            const std::string& path) {
+  auto join = [&](const std::string& key) { return path.empty() ? key : path + "." + key; };
+  if (there.is_object() && here.is_object()) {
+    for (const auto& [k, v] : here.items()) {
+      if (!there.contains(k)) return {join(k), "missing", v.dump()};
+      if (there[k] != v) return first_difference(there[k], v, join(k));
+    }
+    for (const auto& [k, v] : there.items())
+      if (!here.contains(k)) return {join(k), v.dump(), "missing"};
+  }
+  if (there.is_array() && here.is_array() && there.size() == here.size()) {
+    for (size_t i = 0; i < here.size(); ++i)
+      if (there[i] != here[i])
+        return first_difference(there[i], here[i], fmt::format("{}[{}]", path, i));
+  }
+  return {path.empty() ? "the settings" : path, there.dump(), here.dump()};
+}
+
+}  // namespace
+
 void check_fingerprint(const std::string& path, const nlohmann::json& saved,
                        const nlohmann::json& current) {
   if (saved == current) return;
-  // Name the first setting that differs, looking one level into objects.
-  std::string key = "settings", there = saved.dump(), here = current.dump();
-  if (saved.is_object() && current.is_object()) {
-    for (const auto& [k, v] : current.items()) {
-      const auto s = saved.find(k);
-      if (s == saved.end()) {
-        key = k, there = "missing", here = v.dump();
-        break;
-      }
-      if (*s != v) {
-        key = k, there = s->dump(), here = v.dump();
-        if (s->is_object() && v.is_object())
-          for (const auto& [k2, v2] : v.items())
-            if (!s->contains(k2) || (*s)[k2] != v2) {
-              key = k + "." + k2;
-              there = s->contains(k2) ? (*s)[k2].dump() : "missing";
-              here = v2.dump();
-              break;
-            }
-        break;
-      }
-    }
-  }
+  const Difference d = first_difference(saved, current, "");
   fail("checkpoint", fmt::format("{} was written by another run: {} is {} there, {} here. "
                                  "Run without --resume to start afresh",
-                                 path, key, there, here));
+                                 path, d.path, d.there, d.here));
 }
 
 }  // namespace kz

@@ -1,8 +1,11 @@
 // cmd_benchmark.cpp — `kizuki benchmark`: the anomaly benchmark protocol (DESIGN.md §7),
-// its progress on the terminal, the summary table, and the report files in --out.
+// its progress on the terminal, the summary table, and the report files in --out. --out
+// also keeps the run's work as it goes (results.json after every finished trial, epoch
+// checkpoints while training), so `--resume` continues a stopped run (anomaly/experiment.h).
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -68,6 +71,10 @@ void run(const BenchmarkFlags& f) {
     if (f.lr > 0) m.lr = f.lr;
     m.threads = f.threads;
   }
+  if (!f.resume && std::filesystem::exists(f.out + "/checkpoints") &&
+      !std::filesystem::is_empty(f.out + "/checkpoints"))
+    fmt::print(stderr, "note: {}/checkpoints holds a stopped run; starting afresh (--resume "
+               "continues it)\n", f.out);
   const bool live = interactive();
   fmt::print(stderr, "kizuki benchmark: {} ({} preset), methods {}, {} trial(s)\n", o.dataset,
              o.preset, f.methods, o.trials);

@@ -1,5 +1,6 @@
 // cmd_model.cpp — the practitioner's commands on their own images:
-//   kizuki train --normal DIR [--reference DIR] --method M ... --out model.kz
+//   kizuki train --normal DIR [--reference DIR] --method M ... --out model.kz [--resume]
+//                (model.kz.ckpt holds the last epoch checkpoint until model.kz is written)
 //   kizuki score --model model.kz IMAGES...|DIR          (CSV: file,score,flag[,class])
 #include <unistd.h>
 
@@ -72,6 +73,9 @@ void train(const TrainFlags& f) {
   o.seed = f.seed;
   o.checkpoint.path = f.out + ".ckpt";  // every epoch; removed once the model is written
   o.checkpoint.resume = f.resume;
+  if (!f.resume && std::filesystem::exists(o.checkpoint.path))
+    fmt::print(stderr, "note: {} is left from a stopped run; starting afresh (--resume "
+               "continues it)\n", o.checkpoint.path);
   const bool live = isatty(STDERR_FILENO) && std::getenv("CI") == nullptr;
   fmt::print(stderr, "training {} on {} normal and {} reference images ({} classes)\n", f.method,
              normal.size(), reference.size(), reference.num_classes());
