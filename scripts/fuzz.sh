@@ -12,7 +12,8 @@
 # report, a hang (> 10 s) or an out-of-memory leaves its input as
 # build-fuzz/fuzz-artifacts/<target>-crash-<hash> and makes the script fail: fix it, then
 # add the input as a regression test in tests/ (see tests/test_reliability.cpp).
-# Without clang it says so and succeeds (nothing to run).
+# Without clang it says so and succeeds (nothing to run). Exit status: 0 clean, 1 a target
+# failed, 2 the clang build failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v clang++ >/dev/null; then
@@ -30,7 +31,11 @@ targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
   for f in fuzz/fuzz_*.cpp; do targets+=("$(basename "$f" .cpp)"); done
 fi
-ninja -C "$dir" -j "${JOBS:-$(nproc)}" "${targets[@]/#/fuzz/}" | tail -n 1
+if ! ninja -C "$dir" -j "${JOBS:-$(nproc)}" "${targets[@]/#/fuzz/}" >"$dir/fuzz-build.log" 2>&1; then
+  grep -E "error" "$dir/fuzz-build.log" | head -n 5
+  echo "fuzz: the clang build failed (see $dir/fuzz-build.log); nothing fuzzed"
+  exit 2
+fi
 mkdir -p "$dir/fuzz-artifacts"
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
