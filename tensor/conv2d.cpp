@@ -6,14 +6,16 @@
 // the channels-last path is the fast one, brgconv / brdgmm_dw); only the weights are
 // reordered into whatever blocked layout the chosen implementation wants ("any").
 // Layouts of results: y in x's layout, dx in dy's layout, dweight contiguous OIHW.
-// One kernel of kizuki's own: depthwise backward-weights on channels-last data wherever
-// oneDNN offers no jit_dw kernel for it (the small maps at the end of MobileNetV2).
+// Where oneDNN 2.6 is slow, kizuki's own: depthwise backward-weights on channels-last data
+// wherever oneDNN offers no jit_dw kernel for it, and pointwise backward on tiny maps as
+// GEMMs (both: the small maps at the end of MobileNetV2).
 #include "tensor/conv2d.h"
 
 #include <algorithm>
 #include <optional>
 #include <vector>
 
+#include "tensor/blas.h"
 #include "tensor/dnnl.h"
 
 namespace kz {
@@ -141,15 +143,31 @@ struct ConvForwardPlan {
 
 struct ConvBackwardDataPlan {
   dnnl::convolution_backward_data::primitive_desc pd;
-  dnnl::convolution_backward_data prim;
+  std::optional<dnnl::convolution_backward_data> prim;  // none: pointwise_gemm
   std::optional<dnnl::reorder> weights_in;
 };
 
+// Pointwise (1×1, stride 1, no padding, groups 1) convolutions on channels-last maps of at
+// most kGemmMaxMap pixels (the last layers of MobileNetV2: 1×1 and 2×2 maps at 32×32 input)
+// run their backward as plain GEMMs (tensor/blas.h, oneDNN's AVX-512 sgemm): there oneDNN
+// 2.6's jit_1x1 backward reaches 8–20 % of the FMA peak. x is then (M, C) row-major with
+// M = N·H·W, dy (M, O), weight (O, C):
+//   dx = dy · weight            dweight = dyᵀ · x            dbias[o] = Σ_m dy[m, o]
+constexpr int64_t kGemmMaxMap = 4;
+
 struct ConvBackwardWeightsPlan {
   dnnl::convolution_backward_weights::primitive_desc pd;
-  std::optional<dnnl::convolution_backward_weights> prim;  // none: depthwise_dweight_nhwc
+  std::optional<dnnl::convolution_backward_weights> prim;  // none: gemm or depthwise_dweight_nhwc
   std::optional<dnnl::reorder> dweights_out;  // the primitive's layout -> OIHW
+  bool gemm = false;                          // pointwise_gemm
 };
+
+bool use_pointwise_gemm(const ConvGeometry& g) {
+  const Conv2dParams& p = g.p;
+  return g.layout == Layout::nhwc && p.groups == 1 && g.w[2] == 1 && g.w[3] == 1 &&
+         p.stride == 1 && p.pad_top == 0 && p.pad_bottom == 0 && p.pad_left == 0 &&
+         p.pad_right == 0 && g.x[2] * g.x[3] <= kGemmMaxMap;
+}
 
 // Depthwise (groups = C = O) backward-weights on channels-last data: kizuki's own loop, for
 // the shapes where oneDNN 2.6 has no depthwise kernel (1×1 and 2×2 maps: it falls back to
@@ -267,13 +285,23 @@ Tensor conv2d_backward_data(const Tensor& dy, const Tensor& weight, const Shape&
     B::desc d(dnnl::algorithm::convolution_direct, g.x_md(), g.w_any_md(), g.y_md(),
               g.strides(), g.pad_l(), g.pad_r());
     B::primitive_desc pd(d, dnnl_engine(), g.forward_pd(false));
-    dnnl_note_impl(g.describe("conv2d_backward_data"), pd);
+    const std::string what = g.describe("conv2d_backward_data");
+    if (use_pointwise_gemm(g)) {
+      dnnl_note_impl(what, std::string("kizuki:pointwise_gemm (oneDNN offers ") + pd.impl_info_str() + ")");
+      return ConvBackwardDataPlan{pd, std::nullopt, std::nullopt};
+    }
+    dnnl_note_impl(what, pd);
     return ConvBackwardDataPlan{pd, B(pd),
                                 reorder_if_needed(g.w_user_md(), pd.weights_desc(), "conv weights")};
   });
   const Tensor dyin = to_layout(dy, g.layout), w = weight.contiguous();
   Tensor dx = empty_in_layout(g.x, g.layout), w_holder;
-  dnnl_execute(plan->prim,
+  if (!plan->prim) {  // dx (M,C) = dy (M,O) · weight (O,C)
+    const int64_t m = g.x[0] * g.x[2] * g.x[3], c = g.x[1], o = g.w[0];
+    sgemm(false, false, m, c, o, 1.0f, dyin.data(), o, w.data(), c, 0.0f, dx.data(), c);
+    return dx;
+  }
+  dnnl_execute(*plan->prim,
                {{DNNL_ARG_DIFF_DST, dnnl_memory(g.y_md(), dyin)},
                 {DNNL_ARG_WEIGHTS, weights_for(plan->weights_in, dnnl_memory(g.w_user_md(), w),
                                                plan->pd.weights_desc(), &w_holder)},
@@ -294,6 +322,10 @@ Tensor conv2d_backward_weights(const Tensor& dy, const Tensor& x, const Shape& w
                                  g.pad_r());
     B::primitive_desc pd(d, dnnl_engine(), g.forward_pd(g.bias));
     const std::string what = g.describe("conv2d_backward_weights");
+    if (use_pointwise_gemm(g)) {
+      dnnl_note_impl(what, std::string("kizuki:pointwise_gemm (oneDNN offers ") + pd.impl_info_str() + ")");
+      return ConvBackwardWeightsPlan{pd, std::nullopt, std::nullopt, true};
+    }
     if (use_own_depthwise(g, pd.impl_info_str())) {
       dnnl_note_impl(what, std::string("kizuki:depthwise_nhwc (oneDNN offers ") +
                                pd.impl_info_str() + ")");
@@ -305,6 +337,19 @@ Tensor conv2d_backward_weights(const Tensor& dy, const Tensor& x, const Shape& w
   });
   const Tensor xin = to_layout(x, g.layout), dyin = to_layout(dy, g.layout);
   Tensor dweight = Tensor::empty(weight_shape), dw_holder;
+  if (plan->gemm) {  // dweight (O,C) = dyᵀ (O,M) · x (M,C); dbias = Σ_m dy
+    const int64_t m = g.x[0] * g.x[2] * g.x[3], c = g.x[1], o = g.w[0];
+    sgemm(true, false, o, c, m, 1.0f, dyin.data(), o, xin.data(), c, 0.0f, dweight.data(), c);
+    if (dbias) {
+      std::vector<double> sums(static_cast<size_t>(o), 0.0);
+      const float* d = dyin.data();
+      for (int64_t r = 0; r < m; ++r)
+        for (int64_t j = 0; j < o; ++j) sums[size_t(j)] += d[r * o + j];
+      *dbias = Tensor::empty({o});
+      for (int64_t j = 0; j < o; ++j) dbias->data()[j] = static_cast<float>(sums[size_t(j)]);
+    }
+    return dweight;
+  }
   if (!plan->prim) {
     depthwise_dweight_nhwc(g, dyin, xin, dweight, dbias);
     return dweight;
