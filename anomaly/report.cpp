@@ -319,6 +319,54 @@ BenchmarkResults read_results_json(const std::string& path) {
   }
 }
 
+BenchmarkResults merge_results(const std::vector<BenchmarkResults>& runs,
+                               const std::vector<std::string>& names) {
+  KZ_CHECK(!runs.empty() && runs.size() == names.size(), "report",
+           "merge_results needs one name per run and at least one run ({} runs, {} names)",
+           runs.size(), names.size());
+  const auto comparable = [](nlohmann::json settings) {
+    settings.erase("trials");
+    settings.erase("seed");
+    return settings;
+  };
+  const nlohmann::json first = comparable(runs[0].settings);
+  BenchmarkResults merged{{}, runs[0].settings, runs[0].environment};
+  std::vector<uint64_t> seeds;
+  int trials = 0;
+  for (size_t r = 0; r < runs.size(); ++r) {
+    const nlohmann::json these = comparable(runs[r].settings);
+    if (these != first) {
+      std::string key = "?";
+      for (const auto& [k, v] : first.items())
+        if (!these.contains(k) || these[k] != v) { key = k; break; }
+      for (const auto& [k, v] : these.items())
+        if (key == "?" && !first.contains(k)) key = k;
+      fail("report", fmt::format("{} and {} are not runs of one benchmark: setting '{}' "
+                                 "differs", names[0], names[r], key));
+    }
+    std::vector<uint64_t> run_seeds;
+    int run_trials = 0;
+    for (const TrialResult& t : runs[r].trials) {
+      KZ_CHECK(std::find(seeds.begin(), seeds.end(), t.seed) == seeds.end() ||
+                   std::find(run_seeds.begin(), run_seeds.end(), t.seed) != run_seeds.end(),
+               "report", "{} repeats seed {} of an earlier run: the same trial twice", names[r],
+               t.seed);
+      if (std::find(run_seeds.begin(), run_seeds.end(), t.seed) == run_seeds.end())
+        run_seeds.push_back(t.seed);
+      TrialResult copy = t;
+      copy.trial = trials + t.trial;
+      run_trials = std::max(run_trials, t.trial + 1);
+      merged.trials.push_back(std::move(copy));
+    }
+    seeds.insert(seeds.end(), run_seeds.begin(), run_seeds.end());
+    trials += run_trials;
+  }
+  merged.settings["trials"] = trials;
+  if (!seeds.empty()) merged.settings["seed"] = *std::min_element(seeds.begin(), seeds.end());
+  merged.environment["merged_from"] = names;
+  return merged;
+}
+
 // ---- figures ----------------------------------------------------------------------------
 
 namespace {

@@ -73,6 +73,15 @@ void write_roc_svg(const std::string& path, const BenchmarkResults& results);
 std::string report_html(const BenchmarkResults& results);
 void write_report_html(const std::string& path, const BenchmarkResults& results);
 
+// One run out of several runs of the same benchmark with different seeds (e.g. trials 0-4
+// with --seed 0 and trials 5-9 with --seed 5, run in two processes): the trials in the
+// order given, renumbered 0, 1, ...; settings of the first with "trials" the total and
+// "seed" the smallest; environment of the first, with "merged_from" listing `names`.
+// The runs' settings must be equal apart from "trials" and "seed", and no seed may appear in
+// two runs: otherwise an error naming the two runs and the first setting that differs.
+BenchmarkResults merge_results(const std::vector<BenchmarkResults>& runs,
+                               const std::vector<std::string>& names);
+
 // Creates out_dir (and its parents) and writes the five files above into it.
 void write_report(const std::string& out_dir, const BenchmarkResults& results);
 

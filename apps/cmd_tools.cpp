@@ -1,9 +1,12 @@
 // cmd_tools.cpp — tool commands over .npy features, for use with other frameworks:
 //   kizuki lof --fit A.npy --score B.npy [--k 20] --out s.npy   (LOF scores, higher = more anomalous)
 //   kizuki auc --scores s.npy --labels y.npy                     (ROC-AUC, anomaly label 1)
+// and over benchmark results:
+//   kizuki report A/results.json B/results.json ... --out DIR     (one report of several runs)
 #include <fmt/format.h>
 
 #include "anomaly/lof.h"
+#include "anomaly/report.h"
 #include "anomaly/roc.h"
 #include "apps/commands.h"
 #include "tensor/npy.h"
@@ -46,6 +49,26 @@ void add_tool_commands(CLI::App& app) {
     const std::vector<float> sv = s.to_vector();
     fmt::print("{:.6f}\n", roc_auc(std::vector<double>(sv.begin(), sv.end()),
                                    std::vector<int>(y.begin(), y.end())));
+  });
+
+  struct ReportFlags {
+    std::vector<std::string> inputs;
+    std::string out;
+  };
+  auto r = std::make_shared<ReportFlags>();
+  CLI::App* report = app.add_subcommand(
+      "report", "one report (results.*, boxplot.svg, roc.svg, report.html) of several runs of "
+                "one benchmark with different --seed, e.g. trials run in two processes");
+  report->add_option("results", r->inputs, "results.json files of `kizuki benchmark --out`")
+      ->required()->check(CLI::ExistingFile);
+  report->add_option("--out", r->out, "output folder")->required();
+  report->callback([r] {
+    std::vector<BenchmarkResults> runs;
+    for (const std::string& path : r->inputs) runs.push_back(read_results_json(path));
+    const BenchmarkResults merged = merge_results(runs, r->inputs);
+    fmt::print("{}", format_summary_table(summarize(merged)));
+    write_report(r->out, merged);
+    fmt::print("wrote {}/results.csv, results.json, boxplot.svg, roc.svg, report.html\n", r->out);
   });
 }
 

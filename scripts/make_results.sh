@@ -3,8 +3,12 @@
 # (kizuki benchmark, 10 trials each) into results/NAME/, then turns each folder's
 # results.json into a table (scripts/results_table.py) and splices the tables into
 # docs/results.md between its markers (scripts/splice.sh); box plots go to docs/figures/.
+# Each trial runs as its own process (`--trials 1 --seed k` is trial k of `--trials 10`),
+# into results/NAME/seed-k/; `kizuki report` merges them. A stopped run loses at most the
+# trial it was in: running the script again skips the trials already finished.
 #
 #   bash scripts/make_results.sh [--tables-only] [NAME...]     (default: every run below)
+#   bash scripts/make_results.sh lof-speed     (LOF against scikit-learn, bench/lof_vs_sklearn.py)
 #
 # One thread per run, so two runs share two cores without OpenMP threads waiting on each
 # other (run two NAMEs in two shells). Hours on two cores: scratch ≈ 40 CPU-minutes per
@@ -12,6 +16,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
+kizuki=${KIZUKI:-$build/apps/kizuki}
+trials=${TRIALS:-10}
 shared=${KZ_SHARED_DATA:-../shared/data}
 weights=$shared/weights/mobilenet_v2_1.0_imagenet.safetensors
 every_method="--methods doc,l2softmax,arcface,frozen --scorers lof,cosine,knn"
@@ -26,18 +32,30 @@ declare -A runs=(
   [cifar-frozen]="--dataset cifar10 --data-dir $shared/cifar10 --preset seed --pretrained $weights --methods frozen --scorers lof,cosine,knn"
 )
 
+if [ "${1:-}" = "lof-speed" ]; then
+  ninja -C "$build" -j 2 bench/bench_lof | tail -n 1
+  /usr/bin/python3 bench/lof_vs_sklearn.py --build "$build" > docs/figures/lof_vs_sklearn.txt
+  bash scripts/splice.sh docs/results.md docs/figures
+  cat docs/figures/lof_vs_sklearn.txt
+  exit 0
+fi
+
 tables_only=0
 if [ "${1:-}" = "--tables-only" ]; then tables_only=1; shift; fi
 names=("$@")
 [ ${#names[@]} -gt 0 ] || names=(fmnist-scratch cifar-scratch fmnist-seed cifar-seed)
 
 if [ $tables_only = 0 ]; then
-  ninja -C "$build" -j 2 apps/kizuki | tail -n 1
+  [ -n "${KIZUKI:-}" ] || ninja -C "$build" -j 2 apps/kizuki | tail -n 1
   for name in "${names[@]}"; do
     [ -n "${runs[$name]:-}" ] || { echo "make_results: unknown run '$name'" >&2; exit 1; }
-    # shellcheck disable=SC2086  # the arguments are words on purpose
-    "$build/apps/kizuki" benchmark ${runs[$name]} --threads 1 \
-      --out "results/$name"
+    for ((seed = 0; seed < trials; ++seed)); do
+      [ -f "results/$name/seed-$seed/results.json" ] && continue
+      # shellcheck disable=SC2086  # the arguments are words on purpose
+      "$kizuki" benchmark ${runs[$name]} --threads 1 --trials 1 --seed $seed \
+        --out "results/$name/seed-$seed"
+    done
+    "$kizuki" report "results/$name"/seed-*/results.json --out "results/$name" > /dev/null
   done
 fi
 

@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <limits>
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -380,6 +381,55 @@ TEST_CASE("report: JSON holds every trial and reads back exactly") {
   e = error_of([&] { kz::read_results_json((dir.path / "short.json").string()); });
   CHECK(e.find("short.json") != std::string::npos);
   CHECK(e.find("trials[0]") != std::string::npos);
+}
+
+TEST_CASE("report: merging runs with different seeds gives the summary of one run") {
+  // One benchmark of 4 trials, and the same trials as two runs of 2 (seeds 1000-1001 and
+  // 1002-1003), as `--trials 2 --seed 1000` and `--trials 2 --seed 1002` would write them.
+  kz::BenchmarkResults whole = make_results({"cifar10"}, {"doc", "arcface"}, {"lof", "knn"}, 4);
+  whole.settings["trials"] = 4;
+  whole.settings["seed"] = 1000;
+  kz::BenchmarkResults first{{}, whole.settings, whole.environment}, second = first;
+  first.settings["trials"] = second.settings["trials"] = 2;
+  second.settings["seed"] = 1002;
+  for (const kz::TrialResult& t : whole.trials) {
+    kz::TrialResult copy = t;
+    if (t.trial < 2) {
+      first.trials.push_back(copy);
+    } else {
+      copy.trial -= 2;
+      second.trials.push_back(copy);
+    }
+  }
+  const kz::BenchmarkResults merged = kz::merge_results({first, second}, {"a.json", "b.json"});
+  CHECK(merged.trials.size() == whole.trials.size());
+  CHECK(merged.settings == whole.settings);
+  CHECK(merged.environment.at("merged_from") == nlohmann::json{"a.json", "b.json"});
+  const std::vector<kz::SummaryRow> want = kz::summarize(whole), got = kz::summarize(merged);
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    CHECK(got[i].method == want[i].method);
+    CHECK(got[i].scorer == want[i].scorer);
+    CHECK(got[i].n == 4);
+    CHECK(got[i].median == want[i].median);
+    CHECK(got[i].mean == doctest::Approx(want[i].mean).epsilon(1e-14));
+    CHECK(got[i].std == doctest::Approx(want[i].std).epsilon(1e-12));
+    CHECK(got[i].min == want[i].min);
+    CHECK(got[i].max == want[i].max);
+  }
+  std::set<int> numbers;
+  for (const kz::TrialResult& t : merged.trials) numbers.insert(t.trial);
+  CHECK(numbers == std::set<int>{0, 1, 2, 3});
+
+  // Runs of different benchmarks, or the same trial twice: an error naming both runs.
+  kz::BenchmarkResults other = second;
+  other.settings["lr"] = 0.5;
+  std::string e = error_of([&] { kz::merge_results({first, other}, {"a.json", "c.json"}); });
+  CHECK(e.find("a.json") != std::string::npos);
+  CHECK(e.find("c.json") != std::string::npos);
+  CHECK(e.find("'lr'") != std::string::npos);
+  e = error_of([&] { kz::merge_results({first, first}, {"a.json", "a2.json"}); });
+  CHECK(e.find("a2.json repeats seed 1000") != std::string::npos);
 }
 
 TEST_CASE("report: SVG figures are well-formed, one box per method x scorer, names escaped") {
