@@ -4,6 +4,8 @@
 // Convolutions report GFLOP/s (the counter "GFLOP=…/s"): 2·N·O·OH·OW·(C/G)·kH·kW flops per
 // call, padding taps included, the same count for each of the three directions. Batch norm
 // reports GB/s ("GB=…/s") of activations read and written. Rates use wall-clock time.
+// "peak%" and "bw%" are the fractions of this machine's FMA peak and triad bandwidth on the
+// same threads, measured at start by bench/peak.h (printed in the context as measured_*).
 // Shapes: x (N,C,H,W), weight (O,C/G,kH,kW).
 //   ./build/bench/bench_conv [--benchmark_filter=onednn/nhwc]
 // oneDNN runs on OpenMP (OMP_NUM_THREADS, default: every core); the naive loops on one.
@@ -12,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/peak.h"
 #include "tensor/batch_norm.h"
 #include "tensor/conv2d.h"
 #include "tensor/generator.h"
@@ -21,6 +24,7 @@ namespace {
 using kz::Conv2dParams;
 using kz::Shape;
 using kz::Tensor;
+using kz::bench::Limits;
 
 struct ConvShape {
   const char* name;
@@ -43,7 +47,8 @@ constexpr int64_t kBatch = 32;
 
 enum class Direction { forward, backward_data, backward_weights };
 
-void bench_conv(benchmark::State& state, ConvShape s, Direction dir, bool naive, bool nhwc) {
+void bench_conv(benchmark::State& state, ConvShape s, Direction dir, bool naive, bool nhwc,
+                Limits limits) {
   kz::Generator gen(0);
   const Conv2dParams p = Conv2dParams::symmetric(s.stride, s.k / 2, s.groups);
   Tensor x = Tensor::normal({kBatch, s.c, s.hw, s.hw}, 0, 1, gen);
@@ -77,9 +82,12 @@ void bench_conv(benchmark::State& state, ConvShape s, Direction dir, bool naive,
                        double(s.c / s.groups) * double(s.k * s.k);
   state.counters["GFLOP"] =
       benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak%"] = benchmark::Counter(100.0 * flops / 1e9 / limits.peak_gflops,
+                                               benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void bench_batch_norm(benchmark::State& state, int64_t c, int64_t hw, bool backward, bool nhwc) {
+void bench_batch_norm(benchmark::State& state, int64_t c, int64_t hw, bool backward, bool nhwc,
+                      Limits limits) {
   kz::Generator gen(0);
   Tensor x = Tensor::normal({kBatch, c, hw, hw}, 0, 1, gen);
   Tensor dy = Tensor::normal(x.shape(), 0, 1, gen);
@@ -106,9 +114,11 @@ void bench_batch_norm(benchmark::State& state, int64_t c, int64_t hw, bool backw
   const double bytes = double(x.numel()) * 4.0 * (backward ? 5.0 : 3.0);
   state.counters["GB"] =
       benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["bw%"] = benchmark::Counter(100.0 * bytes / 1e9 / limits.bandwidth_gbs,
+                                             benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void register_all() {
+void register_all(Limits limits) {
   const std::pair<Direction, const char*> dirs[] = {{Direction::forward, "fwd"},
                                                     {Direction::backward_data, "bwd_data"},
                                                     {Direction::backward_weights, "bwd_weights"}};
@@ -118,7 +128,8 @@ void register_all() {
         for (bool nhwc : {true, false}) {
           const std::string name = std::string("conv/") + s.name + "/" + dir_name + "/" +
                                    (naive ? "naive" : "onednn") + "/" + (nhwc ? "nhwc" : "nchw");
-          auto* b = benchmark::RegisterBenchmark(name.c_str(), bench_conv, s, dir, naive, nhwc);
+          auto* b = benchmark::RegisterBenchmark(name.c_str(), bench_conv, s, dir, naive, nhwc,
+                                                    limits);
           b->Unit(benchmark::kMillisecond)->UseRealTime();
           if (naive) b->MinTime(0.2);
         }
@@ -127,7 +138,8 @@ void register_all() {
       const std::string name = std::string("batch_norm/144ch_8px/") +
                                (backward ? "bwd" : "fwd_train") + "/onednn/" +
                                (nhwc ? "nhwc" : "nchw");
-      benchmark::RegisterBenchmark(name.c_str(), bench_batch_norm, 144, 8, backward, nhwc)
+      benchmark::RegisterBenchmark(name.c_str(), bench_batch_norm, 144, 8, backward, nhwc,
+                                   limits)
           ->Unit(benchmark::kMicrosecond)
           ->UseRealTime();
     }
@@ -136,7 +148,10 @@ void register_all() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  register_all();
+  const Limits limits = kz::bench::measure_limits();
+  benchmark::AddCustomContext("measured_peak_gflops", std::to_string(limits.peak_gflops));
+  benchmark::AddCustomContext("measured_triad_gbs", std::to_string(limits.bandwidth_gbs));
+  register_all(limits);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -26,10 +26,7 @@
 namespace {
 
 using kz::Tensor;
-
-struct Limits {
-  double peak_gflops, bandwidth_gbs;
-};
+using kz::bench::Limits;
 
 struct GemmShape {
   const char* name;
@@ -144,7 +141,7 @@ void register_all(Limits limits) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Limits limits{kz::bench::measure_peak_gflops(), kz::bench::measure_bandwidth_gbs()};
+  const Limits limits = kz::bench::measure_limits();
   benchmark::AddCustomContext("measured_peak_gflops", std::to_string(limits.peak_gflops));
   benchmark::AddCustomContext("measured_triad_gbs", std::to_string(limits.bandwidth_gbs));
   benchmark::AddCustomContext("threads", std::to_string(omp_get_max_threads()));

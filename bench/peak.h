@@ -173,4 +173,10 @@ inline double measure_bandwidth_gbs(int threads = omp_get_max_threads(),
   return 12.0 * double(x.n) / s / 1e9;
 }
 
+// The two limits a benchmark reports its fraction of, measured once at its start.
+struct Limits {
+  double peak_gflops, bandwidth_gbs;
+};
+inline Limits measure_limits() { return {measure_peak_gflops(), measure_bandwidth_gbs()}; }
+
 }  // namespace kz::bench
