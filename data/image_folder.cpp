@@ -10,6 +10,7 @@
 #include <limits>
 #include <string_view>
 
+#include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <stb_image.h>
 
@@ -33,6 +34,46 @@ const char* sniff_format(const std::string& b) {
   return nullptr;
 }
 
+// Debian's stb_image (2.27) trusts the 16 code counts of a JPEG Huffman table: a table of
+// more than 256 codes writes past its size[257] array (found by fuzz/fuzz_image.cpp; the
+// input is fuzz/regressions/image/jpeg-huffman-table-over-256-codes). Later stb versions
+// reject such tables, and so does this walk over the file's markers, before stb sees it.
+// Returns what is wrong, or "" when every DHT table has at most 256 codes.
+std::string bad_jpeg_huffman_table(const std::string& b) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(b[i]); };
+  size_t i = 2;  // after the SOI marker FF D8
+  while (i + 4 <= b.size()) {
+    if (byte(i) != 0xFF) {  // entropy-coded data between markers
+      ++i;
+      continue;
+    }
+    const unsigned char marker = byte(i + 1);
+    if (marker == 0xFF) {  // fill byte
+      ++i;
+      continue;
+    }
+    // Stuffed zero, TEM, RSTn and SOI carry no length.
+    if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {
+      i += 2;
+      continue;
+    }
+    if (marker == 0xD9) break;  // EOI
+    const size_t length = (size_t{byte(i + 2)} << 8) | byte(i + 3);  // includes these 2 bytes
+    if (marker == 0xC4) {  // DHT: tables of [class/id byte, 16 counts, the symbols]
+      const size_t end = std::min(i + 2 + length, b.size());
+      for (size_t p = i + 4; p + 17 <= end;) {
+        size_t codes = 0;
+        for (size_t k = 1; k <= 16; ++k) codes += byte(p + k);
+        if (codes > 256)
+          return fmt::format("a Huffman table with {} codes (at most 256) at byte {}", codes, p);
+        p += 17 + codes;
+      }
+    }
+    i += 2 + std::max<size_t>(length, 2);
+  }
+  return "";
+}
+
 }  // namespace
 
 Image decode_image(const std::string& bytes, const std::string& name, int channels,
@@ -44,6 +85,10 @@ Image decode_image(const std::string& bytes, const std::string& name, int channe
            "{}: {} bytes is too large for stb_image", name, bytes.size());
   KZ_CHECK(sniff_format(bytes) != nullptr, "image",
            "{}: not a PNG, JPEG, BMP, GIF or PNM (P5/P6) file", name);
+  if (std::string_view(sniff_format(bytes)) == "JPEG") {
+    const std::string bad = bad_jpeg_huffman_table(bytes);
+    KZ_CHECK(bad.empty(), "image", "{}: corrupt JPEG: {}", name, bad);
+  }
   const auto* buf = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = static_cast<int>(bytes.size());
   int w = 0, h = 0, comp = 0;

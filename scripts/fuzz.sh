@@ -41,13 +41,16 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 failed=()
 for t in "${targets[@]}"; do
-  seeds="fuzz/corpus/${t#fuzz_}"
+  seeds=("fuzz/corpus/${t#fuzz_}")
+  # The inputs it once failed on run first, under the sanitizers that saw them fail.
+  [ -d "fuzz/regressions/${t#fuzz_}" ] && seeds+=("fuzz/regressions/${t#fuzz_}")
   work="$dir/fuzz-corpus/${t#fuzz_}"
   mkdir -p "$work"
   log="$dir/fuzz-artifacts/$t.log"
+  # A fixed -seed: the same binary and corpus explore the same inputs first on every run.
   if "$dir/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-      -print_final_stats=1 -artifact_prefix="$dir/fuzz-artifacts/$t-" "$work" "$seeds" \
-      >"$log" 2>&1; then
+      -seed="${KZ_FUZZ_SEED:-1}" -print_final_stats=1 \
+      -artifact_prefix="$dir/fuzz-artifacts/$t-" "$work" "${seeds[@]}" >"$log" 2>&1; then
     runs=$(sed -nE 's/^stat::number_of_executed_units: *([0-9]+).*/\1/p' "$log" | tail -n 1)
     echo "fuzz: $t ok (${runs:-?} inputs in ${seconds} s)"
   else

@@ -383,6 +383,24 @@ void write_image(const std::string& path, int c, int h, int w, const std::vector
 
 }  // namespace
 
+TEST_CASE("data: a JPEG Huffman table of more than 256 codes is refused before stb_image") {
+  // The fuzzer's find (first byte: its channel choice; then the JPEG): the second AC table
+  // declares 1700+ codes, which Debian's stb_image writes past its size[257] array.
+  const std::string file =
+      kz::read_file(KZ_FIXTURES "/../../fuzz/regressions/image/jpeg-huffman-table-over-256-codes");
+  const std::string jpeg = file.substr(1);
+  CHECK_ERROR(kz::decode_image(jpeg, "bad.jpg", 3), "bad.jpg: corrupt JPEG",
+              "Huffman table with");
+  // The same file with that table's counts cut to a legal 162 codes gets past the check
+  // (stb then decodes it or names its own error).
+  std::string fixed = jpeg;
+  const size_t at = fixed.rfind("\xff\xc4");
+  REQUIRE(at != std::string::npos);
+  const unsigned char counts[16] = {0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 0x77};
+  for (int k = 0; k < 16; ++k) fixed[at + 5 + k] = static_cast<char>(counts[k]);
+  CHECK(!has(error_of([&] { kz::decode_image(fixed, "ok.jpg", 3); }), "Huffman table with"));
+}
+
 TEST_CASE("data: image folder: classes sorted, files sorted, any size resized, grey or colour") {
   TempDir dir;
   const auto rgb44 = random_bytes(3 * 4 * 4, 10);
