@@ -36,40 +36,48 @@ const char* sniff_format(const std::string& b) {
 
 // Debian's stb_image (2.27) trusts the 16 code counts of a JPEG Huffman table: a table of
 // more than 256 codes writes past its size[257] array (found by fuzz/fuzz_image.cpp; the
-// input is fuzz/regressions/image/jpeg-huffman-table-over-256-codes). Later stb versions
-// reject such tables, and so does this walk over the file's markers, before stb sees it.
-// Returns what is wrong, or "" when every DHT table has at most 256 codes.
+// inputs are in fuzz/regressions/image/). Later stb versions reject such tables, and so does
+// this check, before stb sees the file. It reads as stb does: bytes past the end are 0, a
+// table's counts are read even where its segment is too short for them. The header is
+// walked segment by segment; from the first scan on, where stb may resynchronise on any
+// 0xFF, every FF C4 (a DHT marker wherever stb could find one) is checked.
+// Returns what is wrong, or "" when every table stb could read has at most 256 codes.
 std::string bad_jpeg_huffman_table(const std::string& b) {
-  const auto byte = [&](size_t i) { return static_cast<unsigned char>(b[i]); };
-  size_t i = 2;  // after the SOI marker FF D8
-  while (i + 4 <= b.size()) {
-    if (byte(i) != 0xFF) {  // entropy-coded data between markers
+  const auto at = [&](size_t i) -> size_t {
+    return i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+  };
+  const auto length_at = [&](size_t marker) { return (at(marker + 2) << 8) | at(marker + 3); };
+  // The DHT segment whose FF C4 is at `marker`: tables of [class/id, 16 counts, symbols].
+  const auto check_dht = [&](size_t marker) -> std::string {
+    const size_t end = marker + 2 + length_at(marker);
+    for (size_t p = marker + 4; p < end && p < b.size();) {
+      size_t codes = 0;
+      for (size_t k = 1; k <= 16; ++k) codes += at(p + k);
+      if (codes > 256)
+        return fmt::format("a Huffman table with {} codes (at most 256) at byte {}", codes, p);
+      p += 17 + codes;
+    }
+    return "";
+  };
+  bool in_scans = false;
+  for (size_t i = 2; i + 1 < b.size();) {  // after the SOI marker FF D8
+    if (in_scans || at(i) != 0xFF) {
+      if (in_scans && at(i) == 0xFF && at(i + 1) == 0xC4)
+        if (std::string bad = check_dht(i); !bad.empty()) return bad;
       ++i;
       continue;
     }
-    const unsigned char marker = byte(i + 1);
-    if (marker == 0xFF) {  // fill byte
-      ++i;
-      continue;
-    }
-    // Stuffed zero, TEM, RSTn and SOI carry no length.
-    if (marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {
-      i += 2;
+    const size_t marker = at(i + 1);
+    // Fill bytes, stuffed zero, TEM, RSTn and SOI carry no length.
+    if (marker == 0xFF || marker == 0x00 || marker == 0x01 || (marker >= 0xD0 && marker <= 0xD8)) {
+      i += marker == 0xFF ? 1 : 2;
       continue;
     }
     if (marker == 0xD9) break;  // EOI
-    const size_t length = (size_t{byte(i + 2)} << 8) | byte(i + 3);  // includes these 2 bytes
-    if (marker == 0xC4) {  // DHT: tables of [class/id byte, 16 counts, the symbols]
-      const size_t end = std::min(i + 2 + length, b.size());
-      for (size_t p = i + 4; p + 17 <= end;) {
-        size_t codes = 0;
-        for (size_t k = 1; k <= 16; ++k) codes += byte(p + k);
-        if (codes > 256)
-          return fmt::format("a Huffman table with {} codes (at most 256) at byte {}", codes, p);
-        p += 17 + codes;
-      }
-    }
-    i += 2 + std::max<size_t>(length, 2);
+    if (marker == 0xC4)
+      if (std::string bad = check_dht(i); !bad.empty()) return bad;
+    in_scans = marker == 0xDA;  // SOS: entropy-coded data follows its header
+    i += 2 + std::max<size_t>(length_at(i), 2);
   }
   return "";
 }
