@@ -147,14 +147,4 @@ void register_all(Limits limits) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  const Limits limits = kz::bench::measure_limits();
-  benchmark::AddCustomContext("measured_peak_gflops", std::to_string(limits.peak_gflops));
-  benchmark::AddCustomContext("measured_triad_gbs", std::to_string(limits.bandwidth_gbs));
-  register_all(limits);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return kz::bench::run_with_limits(argc, argv, register_all); }

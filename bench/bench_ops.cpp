@@ -12,7 +12,6 @@
 // kizuki's fused BatchNorm+ReLU6 (bn_relu6_fused/..., the same passes).
 //   ./build/bench/bench_ops [--benchmark_filter=gemm]
 #include <benchmark/benchmark.h>
-#include <omp.h>
 
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
@@ -140,15 +139,4 @@ void register_all(Limits limits) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  const Limits limits = kz::bench::measure_limits();
-  benchmark::AddCustomContext("measured_peak_gflops", std::to_string(limits.peak_gflops));
-  benchmark::AddCustomContext("measured_triad_gbs", std::to_string(limits.bandwidth_gbs));
-  benchmark::AddCustomContext("threads", std::to_string(omp_get_max_threads()));
-  register_all(limits);
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  benchmark::RunSpecifiedBenchmarks();
-  benchmark::Shutdown();
-  return 0;
-}
+int main(int argc, char** argv) { return kz::bench::run_with_limits(argc, argv, register_all); }

@@ -12,6 +12,7 @@
 // Both split the arrays over OpenMP threads statically (first touch in the same split).
 #pragma once
 
+#include <benchmark/benchmark.h>
 #include <immintrin.h>
 #include <omp.h>
 #include <sys/resource.h>
@@ -20,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
 namespace kz::bench {
@@ -178,5 +180,22 @@ struct Limits {
   double peak_gflops, bandwidth_gbs;
 };
 inline Limits measure_limits() { return {measure_peak_gflops(), measure_bandwidth_gbs()}; }
+
+// main() of a benchmark that reports fractions of the limits: measures them, records them
+// (and the thread count) in the output's context, registers the benchmarks with
+// register_all(limits) and runs them.
+template <class Register>
+int run_with_limits(int argc, char** argv, Register register_all) {
+  const Limits limits = measure_limits();
+  benchmark::AddCustomContext("measured_peak_gflops", std::to_string(limits.peak_gflops));
+  benchmark::AddCustomContext("measured_triad_gbs", std::to_string(limits.bandwidth_gbs));
+  benchmark::AddCustomContext("threads", std::to_string(omp_get_max_threads()));
+  register_all(limits);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
 
 }  // namespace kz::bench
