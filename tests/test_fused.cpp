@@ -19,22 +19,14 @@
 #include "tensor/generator.h"
 #include "tensor/ops.h"
 #include "tensor/safetensors.h"
+#include "tests/kernel_checks.h"
 
 using namespace kz;
 
 namespace {
 
-void check_close(const Tensor& got, const Tensor& want, float rtol, float atol,
-                 const std::string& what) {
-  REQUIRE_MESSAGE(got.defined(), what, ": result undefined");
-  CHECK_MESSAGE(allclose(got, want, rtol, atol), what, ": max |diff| ",
-                got.shape() == want.shape() ? max_abs_diff(got, want) : -1.0f, " got shape ",
-                shape_str(got.shape()), " want ", shape_str(want.shape()));
-}
-
-Tensor in_layout(const Tensor& t, bool channels_last) {
-  return channels_last ? t.to_channels_last() : t.contiguous();
-}
+using kz::test::check_close;
+using kz::test::in_layout;
 
 const Safetensors& fixture() {
   static const Safetensors f = load_safetensors(KZ_FIXTURES "/fused.safetensors");
