@@ -48,13 +48,21 @@ std::string duration(double seconds) {
                    : fmt::format("{}m{:02}s", s / 60, s % 60);
 }
 
+// A path as the settings record it: absolute and normalised, so that runs (and resumed runs)
+// started from different folders, or with different spellings of one path, compare equal.
+std::string recorded_path(const std::string& path) {
+  if (path.empty()) return path;
+  return std::filesystem::absolute(path).lexically_normal().string();
+}
+
 // Live progress on a terminal; nothing per batch when output is a pipe or CI.
 bool interactive() { return isatty(STDERR_FILENO) && std::getenv("CI") == nullptr; }
 
 void run(const BenchmarkFlags& f) {
   set_threads(f.threads);
-  ExperimentOptions o = preset_options(f.preset, f.dataset, split_list(f.methods), f.pretrained);
-  o.data_dir = f.data_dir;
+  ExperimentOptions o = preset_options(f.preset, f.dataset, split_list(f.methods),
+                                      recorded_path(f.pretrained));
+  o.data_dir = recorded_path(f.data_dir);
   o.scorers = split_list(f.scorers);
   o.seed = f.seed;
   if (f.trials > 0) o.trials = f.trials;

@@ -123,7 +123,8 @@ void register_all(Limits limits) {
           ->UseRealTime();
     }
   const std::pair<int64_t, int64_t> bn_shapes[] = {{32, 16}, {96, 16}, {144, 8}, {192, 4},
-                                                   {384, 2}, {960, 1}, {1280, 1}};
+                                                   {384, 2}, {960, 1}, {1280, 1},
+                                                   {96, 48}, {144, 24}};  // last two: 96×96 input
   for (auto [c, hw] : bn_shapes)
     for (bool fused : {false, true})
     for (bool backward : {false, true}) {

@@ -5,7 +5,8 @@
 # docs/results.md between its markers (scripts/splice.sh); box plots go to docs/figures/.
 # Each trial runs as its own process (`--trials 1 --seed k` is trial k of `--trials 10`),
 # into results/NAME/seed-k/; `kizuki report` merges them. A stopped run loses at most the
-# trial it was in: running the script again skips the trials already finished.
+# epoch it was in: running the script again skips the trials already finished and continues
+# an unfinished one from its last epoch checkpoint (--resume).
 #
 #   bash scripts/make_results.sh [--tables-only] [NAME...]     (default: every run below)
 #   bash scripts/make_results.sh lof-speed     (LOF against scikit-learn, bench/lof_vs_sklearn.py)
@@ -52,7 +53,7 @@ if [ $tables_only = 0 ]; then
     for ((seed = 0; seed < trials; ++seed)); do
       [ -f "results/$name/seed-$seed/results.json" ] && continue
       # shellcheck disable=SC2086  # the arguments are words on purpose
-      "$kizuki" benchmark ${runs[$name]} --threads 1 --trials 1 --seed $seed \
+      "$kizuki" benchmark ${runs[$name]} --threads 1 --trials 1 --seed $seed --resume \
         --out "results/$name/seed-$seed"
     done
     "$kizuki" report "results/$name"/seed-*/results.json --out "results/$name" > /dev/null
