@@ -1,6 +1,7 @@
-// bench_conv.cpp — convolution at real MobileNetV2 shapes (batch 32, 32×32 input): forward,
-// backward-data and backward-weights, oneDNN (tensor/conv2d.h) against the naive loops, NCHW
-// against channels-last; plus batch-norm forward (training) and backward through oneDNN.
+// bench_conv.cpp — convolution at real MobileNetV2 shapes (batch 32, 32×32 input; two
+// depthwise layers at 96×96): forward, backward-data and backward-weights, oneDNN
+// (tensor/conv2d.h) against the naive loops, NCHW against channels-last; plus batch-norm
+// forward (training) and backward through oneDNN.
 // Convolutions report GFLOP/s (the counter "GFLOP=…/s"): 2·N·O·OH·OW·(C/G)·kH·kW flops per
 // call, padding taps included, the same count for each of the three directions. Batch norm
 // reports GB/s ("GB=…/s") of activations read and written. Rates use wall-clock time.
@@ -31,7 +32,7 @@ struct ConvShape {
   int64_t c, hw, o, k, stride, groups;
 };
 
-// Layers of MobileNetV2 (width 1.0) at 32×32 input.
+// Layers of MobileNetV2 (width 1.0) at 32×32 input (and two at 96×96, last).
 const std::vector<ConvShape> kShapes = {
     {"stem_3x3_s2_3to32", 3, 32, 32, 3, 2, 1},
     {"dw_3x3_s2_96ch_16px", 96, 16, 96, 3, 2, 96},
@@ -42,6 +43,9 @@ const std::vector<ConvShape> kShapes = {
     // The last depthwise layers, where oneDNN's depthwise backward-weights gives up jit_dw.
     {"dw_3x3_s1_576ch_2px", 576, 2, 576, 3, 1, 576},
     {"dw_3x3_s1_960ch_1px", 960, 1, 960, 3, 1, 960},
+    // Depthwise layers at 96×96 input, where the training step spends most depthwise time.
+    {"dw_3x3_s2_96ch_48px", 96, 48, 96, 3, 2, 96},
+    {"dw_3x3_s1_144ch_24px", 144, 24, 144, 3, 1, 144},
 };
 constexpr int64_t kBatch = 32;
 

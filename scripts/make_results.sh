@@ -9,6 +9,7 @@
 # an unfinished one from its last epoch checkpoint (--resume).
 #
 #   bash scripts/make_results.sh [--tables-only] [NAME...]     (default: every run below)
+#     --tables-only: no new trials; the tables of the trials finished so far
 #   bash scripts/make_results.sh lof-speed     (LOF against scikit-learn, bench/lof_vs_sklearn.py)
 #
 # One thread per run, so two runs share two cores without OpenMP threads waiting on each
@@ -51,16 +52,26 @@ if [ $tables_only = 0 ]; then
   for name in "${names[@]}"; do
     [ -n "${runs[$name]:-}" ] || { echo "make_results: unknown run '$name'" >&2; exit 1; }
     for ((seed = 0; seed < trials; ++seed)); do
-      [ -f "results/$name/seed-$seed/results.json" ] && continue
+      out="results/$name/seed-$seed"
+      [ -f "$out/finished" ] && continue  # results.json alone may hold part of a trial
       # shellcheck disable=SC2086  # the arguments are words on purpose
       "$kizuki" benchmark ${runs[$name]} --threads 1 --trials 1 --seed $seed --resume \
-        --out "results/$name/seed-$seed"
+        --out "$out"
+      touch "$out/finished"
     done
-    "$kizuki" report "results/$name"/seed-*/results.json --out "results/$name" > /dev/null
   done
 fi
 
+# One results.json per NAME: the finished trials merged (a NAME run as one 10-trial process,
+# without seed-k folders, already has it); then its table and box plot.
 for name in "${names[@]}"; do
+  finished=()
+  for marker in "results/$name"/seed-*/finished; do
+    [ -f "$marker" ] && finished+=("$(dirname "$marker")/results.json")
+  done
+  if [ ${#finished[@]} -gt 0 ]; then
+    "${kizuki}" report "${finished[@]}" --out "results/$name" > /dev/null
+  fi
   [ -f "results/$name/results.json" ] || { echo "make_results: no results/$name" >&2; exit 1; }
   python3 scripts/results_table.py "results/$name" "results-$name" docs/figures
 done
