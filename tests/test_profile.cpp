@@ -6,10 +6,12 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <set>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -100,23 +102,43 @@ TEST_CASE("profile: per-layer times sum to the measured step time") {
   Profiler p(run.net);
   run.step(p);  // warm-up: makes the oneDNN primitives
   p.reset();
+  // The bookkeeping, exact whatever the machine is doing: the profiled step lies inside the
+  // one timed here, the rows (each timed on its own, nested frames exclusive) inside the
+  // step, and with 2 steps the per-step medians are the means.
   double measured = 0;
   for (int i = 0; i < 2; ++i) measured += run.step(p) / 2;
   const ProfileReport r = p.report();
   CHECK(r.steps == 2);
   CHECK(r.step_ms <= measured);
-  CHECK(r.step_ms == doctest::Approx(measured).epsilon(0.10));
-  // Each row is timed on its own (nested frames are exclusive), so the rows add up to the
-  // step less what no layer owns (engine, glue): that must stay small.
   CAPTURE(format_profile(r, "tiny"));
   CHECK(r.rows_ms() <= r.step_ms);
-  CHECK(r.rows_ms() == doctest::Approx(measured).epsilon(0.10));
+  CHECK(r.rows_ms() + r.outside_ms == doctest::Approx(r.step_ms).epsilon(1e-9));
   CHECK(r.engine_ms > 0);
-  // The per-step bookkeeping adds up to the totals: with 2 steps, medians are means.
   const ProfileReport m = p.report(ProfileStatistic::median);
   REQUIRE(m.rows.size() == r.rows.size());
   CHECK(m.step_ms == doctest::Approx(r.step_ms));
   for (size_t i = 0; i < r.rows.size(); ++i) CHECK(m.rows[i].ms == doctest::Approx(r.rows[i].ms).epsilon(1e-6));
+
+  // The coverage: the rows add up to the step less what no layer owns (engine, glue) and
+  // the gaps between them, and that must stay small. Timed, so the best of up to 5 rounds
+  // of 3 steps: a kernel that ran outside every row would show in each round, while a round
+  // in which the test waited for a core (CI shares its machine; a preempted thread stalls
+  // the other at the next barrier) is just tried again.
+  double best_gap = 1, best_outside = 1, best_untimed = 1;  // fractions of a step
+  for (int round = 0; round < 5; ++round) {
+    p.reset();
+    double measured_round = 0;
+    for (int i = 0; i < 3; ++i) measured_round += run.step(p) / 3;
+    const ProfileReport q = p.report();
+    CHECK(q.step_ms <= measured_round);
+    best_gap = std::min(best_gap, 1 - q.step_ms / measured_round);  // outside the step
+    best_outside = std::min(best_outside, q.outside_ms / q.step_ms);  // engine, glue, gaps
+    best_untimed = std::min(best_untimed, (q.outside_ms - q.engine_ms - q.glue_ms) / q.step_ms);
+    if (best_gap <= 0.10 && best_outside <= 0.10 && best_untimed <= 0.02) break;
+  }
+  CHECK(best_gap <= 0.10);
+  CHECK(best_outside <= 0.10);
+  CHECK(best_untimed <= 0.02);
 
   // Every layer has a forward row once per step, every conv a backward row; the forward
   // FLOPs are those of the static count.
