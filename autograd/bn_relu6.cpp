@@ -3,7 +3,8 @@
 //   forward:  y = min(max(z, 0), 6), z = γ·(x − μ)/sqrt(σ² + ε) + β, with the batch
 //             statistics (training; running stats updated in place) or the running ones.
 //   backward: dz = dy where 0 < z < 6 (z recomputed from x, never stored), then batch
-//             norm's backward of dz: dx (N,C,H,W), dγ = Σ dz·x̂, dβ = Σ dz.
+//             norm's backward of dz: dx (N,C,H,W), dγ = Σ dz·x̂, dβ = Σ dz; dx over dout's
+//             buffer when nothing else holds dout.
 // Equal to relu6(batch_norm(x, ...)) (autograd/batch_norm.cpp, autograd/activations.cpp)
 // up to float rounding; saves x, γ, β and the statistics, not the BN output.
 #include "autograd/bn_relu6.h"
@@ -29,6 +30,8 @@ Variable batch_norm_relu6(const Variable& x, const Variable& weight, const Varia
       std::move(out), "batch_norm_relu6", {x, weight, bias},
       [xd, w, b, saved, training, eps, dx_needed, dw_needed, db_needed](const Tensor& dout) {
         Tensor dx, dweight, dbias;
+        // The engine holding the only reference to dout: dx is computed over it, in place.
+        if (dx_needed && dout.storage().use_count() == 1) dx = dout;
         batch_norm_relu6_backward(dout, xd, w, b, saved, training, eps,
                                   dx_needed ? &dx : nullptr, dw_needed ? &dweight : nullptr,
                                   db_needed ? &dbias : nullptr);

@@ -138,7 +138,13 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) const {
         // gradients may alias a consumer's output gradient until they are accumulated.
         slot = in->grad_fn ? d : d.clone();
       } else if (in->grad_fn) {
-        slot = add(slot, d);
+        // The running sum held by the engine alone (and dense) is added into in place.
+        const bool own = slot.storage().use_count() == 1 &&
+                         (slot.is_contiguous() || slot.is_channels_last());
+        if (own)
+          add_(slot, d);
+        else
+          slot = add(slot, d);
       } else {
         add_(slot, d);
       }

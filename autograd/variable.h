@@ -64,7 +64,8 @@ class Variable {
 };
 
 // backward(dout) returns one gradient per input, each of that input's shape, or an
-// undefined Tensor where the input needs none.
+// undefined Tensor where the input needs none. dout is the engine's own: when nothing else
+// holds its storage (use_count() == 1) a backward may compute a gradient over it in place.
 using BackwardFn = std::function<std::vector<Tensor>(const Tensor& dout)>;
 
 struct Node {

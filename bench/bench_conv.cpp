@@ -1,5 +1,5 @@
-// bench_conv.cpp — convolution at real MobileNetV2 shapes (batch 32, 32×32 input; two
-// depthwise layers at 96×96): forward, backward-data and backward-weights, oneDNN
+// bench_conv.cpp — convolution at real MobileNetV2 shapes (batch 32, 32×32 input; depthwise
+// and pointwise layers at 96×96): forward, backward-data and backward-weights, oneDNN
 // (tensor/conv2d.h) against the naive loops, NCHW against channels-last; plus batch-norm
 // forward (training) and backward through oneDNN.
 // Convolutions report GFLOP/s (the counter "GFLOP=…/s"): 2·N·O·OH·OW·(C/G)·kH·kW flops per
@@ -32,7 +32,7 @@ struct ConvShape {
   int64_t c, hw, o, k, stride, groups;
 };
 
-// Layers of MobileNetV2 (width 1.0) at 32×32 input (and two at 96×96, last).
+// Layers of MobileNetV2 (width 1.0) at 32×32 input (and some at 96×96, last).
 const std::vector<ConvShape> kShapes = {
     {"stem_3x3_s2_3to32", 3, 32, 32, 3, 2, 1},
     {"dw_3x3_s2_96ch_16px", 96, 16, 96, 3, 2, 96},
@@ -46,6 +46,12 @@ const std::vector<ConvShape> kShapes = {
     // Depthwise layers at 96×96 input, where the training step spends most depthwise time.
     {"dw_3x3_s2_96ch_48px", 96, 48, 96, 3, 2, 96},
     {"dw_3x3_s1_144ch_24px", 144, 24, 144, 3, 1, 144},
+    // Pointwise layers at 96×96 input, where the training step spends most of its time.
+    {"pw_expand_16to96_48px", 16, 48, 96, 1, 1, 1},
+    {"pw_expand_24to144_24px", 24, 24, 144, 1, 1, 1},
+    {"pw_project_144to24_24px", 144, 24, 24, 1, 1, 1},
+    {"pw_expand_32to192_12px", 32, 12, 192, 1, 1, 1},
+    {"pw_project_192to32_12px", 192, 12, 32, 1, 1, 1},
 };
 constexpr int64_t kBatch = 32;
 

@@ -19,24 +19,6 @@ Variable to_channels_last(const Variable& x) {
                      [](const Tensor& dout) { return std::vector<Tensor>{dout}; });
 }
 
-// a + b of the same shape, in their common memory format when both are dense with equal
-// strides (kz::add returns contiguous results, which would undo channels-last).
-Variable residual_add(const Variable& a, const Variable& b) {
-  const Tensor& x = a.data();
-  const Tensor& y = b.data();
-  const bool dense = x.is_contiguous() || x.is_channels_last();
-  if (!dense || x.shape() != y.shape() || x.strides() != y.strides()) return add(a, b);
-  Tensor out = x.is_contiguous() ? Tensor::empty(x.shape()) : Tensor::empty_channels_last(x.shape());
-  const float* xs = x.data();
-  const float* ys = y.data();
-  float* os = out.data();
-  const int64_t n = x.numel();
-#pragma omp parallel for if (n > (1 << 15))
-  for (int64_t i = 0; i < n; ++i) os[i] = xs[i] + ys[i];
-  return make_result(std::move(out), "add", {a, b},
-                     [](const Tensor& dout) { return std::vector<Tensor>{dout, dout}; });
-}
-
 // Eval mode with no gradient wanted (inference): batch norm is an affine map per channel and
 // is folded into the convolution before it: w' = w·a per output channel o, b' = (b − μ)·a + β
 // with a = γ/sqrt(σ² + ε) (running statistics; b = the conv's bias or 0).
@@ -173,7 +155,7 @@ InvertedResidual::InvertedResidual(int64_t in_channels, int64_t out_channels, in
 }
 
 Variable InvertedResidual::forward(const Variable& x) {
-  return use_residual_ ? residual_add(x, run_conv(x)) : run_conv(x);
+  return use_residual_ ? add(x, run_conv(x)) : run_conv(x);
 }
 
 // conv_'s children in order; in inference the closing 1×1 project conv and its batch norm run

@@ -555,19 +555,31 @@ void batch_norm_relu6_backward(const Tensor& dy, const Tensor& x, const Tensor& 
   if (dweight) *dweight = Tensor::from_vector(dw, {channels});
   if (dbias) *dbias = Tensor::from_vector(db, {channels});
   if (!dx) return;
-  Tensor dx_out = empty_in_layout(x.shape(), Layout::nhwc);
+  // Pass 2: dx. *dx may arrive holding dy's own buffer (autograd passes it when it holds the
+  // only reference to dy): each dx is then written over the dy just read, and no fresh
+  // buffer is pulled into the cache only to be overwritten (bench_train 96×96 w1.0: +3 %).
+  const bool in_place = dx->defined() && dx->storage() == dyin.storage() &&
+                        dx->data() == dyin.data() && layout_of(*dx) == Layout::nhwc;
+  Tensor dx_out = in_place ? *dx : empty_in_layout(x.shape(), Layout::nhwc);
   float* dxp = dx_out.data();
   const float *q1 = k1.data(), *q2 = k2.data(), *q3 = k3.data();
-#pragma omp parallel for schedule(static) if (rows * channels >= kSerialBelow)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float *row = xp + r * channels, *d = dyp + r * channels;
-    float* out = dxp + r * channels;
+  // One row: dz from x and dy, then dx; `d` and `out` are the same row when in place (read
+  // before written, element by element), distinct otherwise.
+  auto dx_row = [&](const float* __restrict row, const float* d, float* out) {
     for (int64_t j = 0; j < channels; ++j) {
       const float z = row[j] * a[j] + b[j];
       const float dv = d[j];
       const float dz = z > 0.0f && z < 6.0f ? dv : 0.0f;
       out[j] = q1[j] * dz + q2[j] * row[j] + q3[j];
     }
+  };
+#pragma omp parallel for schedule(static) if (rows * channels >= kSerialBelow)
+  for (int64_t r = 0; r < rows; ++r) {
+    float* out = dxp + r * channels;
+    if (in_place)
+      dx_row(xp + r * channels, out, out);
+    else
+      dx_row(xp + r * channels, dyp + r * channels, out);
   }
   *dx = dx_out;
 }

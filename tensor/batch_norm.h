@@ -60,6 +60,8 @@ Tensor batch_norm_relu6_forward(const Tensor& x, const Tensor& weight, const Ten
                                 float momentum, float eps, BatchNormSaved* saved);
 // Gradients of that forward: dx (N,C,H,W, x's layout), dweight (C), dbias (C); any of the
 // three may be null. `training` as in the forward (batch statistics or constants).
+// In place: when *dx comes in as dy itself (same buffer, channels-last), dx is written over
+// dy, which the caller must need no more.
 void batch_norm_relu6_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
                                const Tensor& bias, const BatchNormSaved& saved, bool training,
                                float eps, Tensor* dx, Tensor* dweight, Tensor* dbias);

@@ -18,11 +18,20 @@ namespace {
 
 constexpr int64_t kParallelMin = 1 << 15;  // below this, threads cost more than they save
 
+// Dense memory that one flat loop covers: row-major, or channels-last (N,C,H,W) stored as
+// NHWC. An element-wise result keeps channels-last when its operands all have it, as
+// PyTorch's do; a convolution network's activations then never leave it.
+bool flat(const Tensor& t) { return t.is_contiguous() || t.is_channels_last(); }
+
+Tensor empty_as(const Tensor& t) {
+  return t.is_contiguous() ? Tensor::empty(t.shape()) : Tensor::empty_channels_last(t.shape());
+}
+
 template <class F>
 Tensor map1(const Tensor& a, F f) {
-  Tensor out = Tensor::empty(a.shape());
+  Tensor out = flat(a) ? empty_as(a) : Tensor::empty(a.shape());
   float* o = out.data();
-  if (a.is_contiguous()) {
+  if (flat(a)) {
     const float* x = a.data();
     const int64_t n = a.numel();
 #pragma omp parallel for if (n > kParallelMin)
@@ -43,9 +52,11 @@ Tensor map1(const Tensor& a, F f) {
 template <class F>
 Tensor map2(const Tensor& a, const Tensor& b, const char* op, F f) {
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
-  Tensor out = Tensor::empty(shape);
+  const bool same = a.shape() == shape && b.shape() == shape && flat(a) &&
+                    a.strides() == b.strides();
+  Tensor out = same ? empty_as(a) : Tensor::empty(shape);
   float* o = out.data();
-  if (a.shape() == shape && b.shape() == shape && a.is_contiguous() && b.is_contiguous()) {
+  if (same) {
     const float* x = a.data();
     const float* y = b.data();
     const int64_t n = out.numel();
@@ -227,7 +238,7 @@ Tensor unary_map(const Tensor& a, const std::function<float(float)>& f) { return
 void add_(Tensor& a, const Tensor& b, float alpha) {
   const Tensor eb = b.shape() == a.shape() ? b : b.expand(a.shape());
   float* o = a.storage()->data();
-  if (a.is_contiguous() && eb.is_contiguous()) {
+  if (flat(a) && eb.strides() == a.strides()) {
     float* x = a.data();
     const float* y = eb.data();
     const int64_t n = a.numel();

@@ -1,7 +1,8 @@
 // ops.h — element-wise, reduction and matrix kernels on Tensors (no autograd).
 //
 // Element-wise binary ops broadcast as NumPy/PyTorch do: shapes are aligned from the last
-// dimension; a dimension of size 1 stretches. Results are fresh contiguous tensors.
+// dimension; a dimension of size 1 stretches. Results are fresh tensors: channels-last when
+// every operand is channels-last with the same shape (as PyTorch keeps it), else contiguous.
 // Comparisons return masks: 1.0f where true, 0.0f where false.
 // Reductions take a list of dimensions (empty = all) and keepdim.
 #pragma once

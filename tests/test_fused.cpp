@@ -133,6 +133,41 @@ TEST_CASE("fused bn_relu6: equals relu6(batch_norm) on random shapes, and the er
                        doctest::Contains("(4,)"), Error);
 }
 
+TEST_CASE("fused bn_relu6: the backward in place over dy equals the one into a fresh buffer") {
+  Generator gen(12);
+  for (const Shape& s : {Shape{3, 40, 7, 9}, Shape{2, 17, 5, 4}})
+    for (bool training : {true, false}) {
+      CAPTURE(shape_str(s));
+      CAPTURE(training);
+      const int64_t c = s[1];
+      const Tensor x = add(Tensor::normal(s, 0, 2, gen), 0.7f).to_channels_last();
+      const Tensor w = Tensor::uniform({c}, 1.0f, 4.0f, gen), b = Tensor::normal({c}, 2, 2, gen);
+      Tensor rm = Tensor::zeros({c}), rv = Tensor::ones({c});
+      BatchNormSaved saved;
+      batch_norm_relu6_forward(x, w, b, rm, rv, training, 0.1f, 1e-5f, &saved);
+      const Tensor dy = Tensor::normal(s, 0, 1, gen).to_channels_last();
+      Tensor dx, dw, db;
+      batch_norm_relu6_backward(dy, x, w, b, saved, training, 1e-5f, &dx, &dw, &db);
+      Tensor dy2 = dy.contiguous().to_channels_last();  // a copy, then overwritten
+      Tensor dx2 = dy2, dw2, db2;
+      const float* buffer = dy2.data();
+      batch_norm_relu6_backward(dy2, x, w, b, saved, training, 1e-5f, &dx2, &dw2, &db2);
+      CHECK(dx2.data() == buffer);
+      CHECK(dx2.is_channels_last());
+      CHECK(dx2.to_vector() == dx.to_vector());  // the same arithmetic, bit for bit
+      CHECK(dw2.to_vector() == dw.to_vector());
+      CHECK(db2.to_vector() == db.to_vector());
+      // Through autograd, where the engine holds the only reference to the op's dout (made
+      // by mul's backward), and the residual-style gradient sum the engine does in place.
+      Variable xv(x, true), wv(w, true), bv(b, true);
+      Tensor rm2 = Tensor::zeros({c}), rv2 = Tensor::ones({c});
+      const Variable y = batch_norm_relu6(xv, wv, bv, rm2, rv2, training, 0.1f, 1e-5f);
+      add(mul(y, 2.0f), mul(y, 3.0f)).backward(dy);
+      check_close(xv.grad(), mul(dx, 5.0f), 1e-5f, 1e-6f, "dx through autograd");
+      check_close(wv.grad(), mul(dw, 5.0f), 1e-5f, 1e-6f, "dweight through autograd");
+    }
+}
+
 TEST_CASE("fused bn_relu6: gradcheck, training and inference, both layouts") {
   Generator gen(7);
   for (bool training : {true, false})

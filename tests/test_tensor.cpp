@@ -67,6 +67,16 @@ TEST_CASE("tensor: channels-last is the same logical tensor with NHWC strides") 
   CHECK(cl.at({1, 2, 3, 4}) == t.at({1, 2, 3, 4}));
   CHECK(allclose(cl.contiguous(), t));
   CHECK(allclose(add(cl, t), mul(t, 2.0f)));
+  // Element-wise results keep channels-last when every operand has it, as PyTorch's do.
+  CHECK(add(cl, cl).is_channels_last());
+  CHECK(allclose(add(cl, cl), mul(t, 2.0f)));
+  CHECK(exp(cl).is_channels_last());
+  CHECK(allclose(exp(cl), exp(t)));
+  CHECK(add(cl, t).is_contiguous());  // mixed formats: row-major
+  Tensor acc = t.to_channels_last();
+  add_(acc, cl, 2.0f);
+  CHECK(acc.is_channels_last());
+  CHECK(allclose(acc, mul(t, 3.0f)));
 }
 
 TEST_CASE("tensor: factories") {
