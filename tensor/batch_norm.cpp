@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include "tensor/dnnl.h"
@@ -361,10 +362,29 @@ namespace {
 constexpr int64_t kBlockRows = 64;
 constexpr int64_t kSerialBelow = 1 << 15;  // elements; fewer run on one thread
 
-// Per-channel sums over the M rows of x (M,C): f(row pointer, p1, p2) adds a row's terms
-// into the float partials p1, p2 (C each); returns the double totals s1, s2.
-template <class RowTerms>
-void channel_sums(int64_t rows, int64_t channels, RowTerms f, std::vector<double>& s1,
+// One block of rows [r0, r1) and one chunk of kChunk channels from j0: the two terms of each
+// element (f(i, j) for element i = r·C + j of channel j) summed down the rows in registers,
+// so that no partial sum passes through memory from one row to the next; the block's rows
+// stay in L1 from one chunk to the next.
+template <int64_t kChunk, class Terms>
+void chunk_sums(const Terms& f, int64_t r0, int64_t r1, int64_t channels, int64_t j0,
+                double* t1, double* t2) {
+  float a1[kChunk] = {}, a2[kChunk] = {};
+  for (int64_t r = r0; r < r1; ++r)
+    for (int64_t jj = 0; jj < kChunk; ++jj) {
+      const auto [u, v] = f(r * channels + j0 + jj, j0 + jj);
+      a1[jj] += u;
+      a2[jj] += v;
+    }
+  for (int64_t jj = 0; jj < kChunk; ++jj) t1[j0 + jj] += a1[jj], t2[j0 + jj] += a2[jj];
+}
+
+// Per-channel sums of two terms over the M rows of (M,C) data: f(i, j) returns the pair
+// for element i = r·C + j (channel j); the double totals go to s1, s2. Threads split the
+// blocks of kBlockRows rows; chunks of 32 channels (2 AVX-512 registers per sum), then 8,
+// then 1, cover any C.
+template <class Terms>
+void channel_sums(int64_t rows, int64_t channels, const Terms& f, std::vector<double>& s1,
                   std::vector<double>& s2) {
   const auto c = static_cast<size_t>(channels);
   s1.assign(c, 0.0);
@@ -373,14 +393,13 @@ void channel_sums(int64_t rows, int64_t channels, RowTerms f, std::vector<double
 #pragma omp parallel if (rows * channels >= kSerialBelow)
   {
     std::vector<double> t1(c, 0.0), t2(c, 0.0);
-    std::vector<float> p1(c), p2(c);
 #pragma omp for schedule(static)
     for (int64_t b = 0; b < blocks; ++b) {
-      std::fill(p1.begin(), p1.end(), 0.0f);
-      std::fill(p2.begin(), p2.end(), 0.0f);
-      for (int64_t r = b * kBlockRows; r < std::min(rows, (b + 1) * kBlockRows); ++r)
-        f(r, p1.data(), p2.data());
-      for (size_t k = 0; k < c; ++k) t1[k] += p1[k], t2[k] += p2[k];
+      const int64_t r0 = b * kBlockRows, r1 = std::min(rows, r0 + kBlockRows);
+      int64_t j = 0;
+      for (; j + 32 <= channels; j += 32) chunk_sums<32>(f, r0, r1, channels, j, t1.data(), t2.data());
+      for (; j + 8 <= channels; j += 8) chunk_sums<8>(f, r0, r1, channels, j, t1.data(), t2.data());
+      for (; j < channels; ++j) chunk_sums<1>(f, r0, r1, channels, j, t1.data(), t2.data());
     }
 #pragma omp critical
     for (size_t k = 0; k < c; ++k) s1[k] += t1[k], s2[k] += t2[k];
@@ -455,13 +474,9 @@ Tensor batch_norm_relu6_forward(const Tensor& x, const Tensor& weight, const Ten
     std::vector<float> shift(xp, xp + channels);  // K: the first row
     const float* k = shift.data();
     std::vector<double> s1, s2;
-    channel_sums(rows, channels, [&](int64_t r, float* p1, float* p2) {
-      const float* row = xp + r * channels;
-      for (int64_t j = 0; j < channels; ++j) {
-        const float d = row[j] - k[j];
-        p1[j] += d;
-        p2[j] += d * d;
-      }
+    channel_sums(rows, channels, [&](int64_t i, int64_t j) {
+      const float d = xp[i] - k[j];
+      return std::pair{d, d * d};
     }, s1, s2);
     std::vector<float> mu(static_cast<size_t>(channels)), v(mu.size());
     for (size_t j = 0; j < size_t(channels); ++j) {
@@ -517,22 +532,15 @@ void batch_norm_relu6_backward(const Tensor& dy, const Tensor& x, const Tensor& 
                            var = saved.var.to_vector();
   const float* m = mu.data();
   std::vector<double> sum_dz, sum_dz_xc;
-  channel_sums(rows, channels, [&](int64_t r, float* p1, float* p2) {
-    const float* __restrict row = xp + r * channels;
-    const float* __restrict d = dyp + r * channels;
-    float* __restrict q1 = p1;
-    float* __restrict q2 = p2;
-    for (int64_t j = 0; j < channels; ++j) {
-      const float z = row[j] * a[j] + b[j];
-      // dy is loaded whether or not the mask keeps it: written as `mask ? d[j] : 0`, GCC
-      // emits a masked load that waits for x's load and the compare, which halves the
-      // memory parallelism of this bandwidth-bound pass (bench_ops bn_relu6_fused/96ch_48px
-      // backward: 27 → 17 ms). Pass 2 below likewise.
-      const float dv = d[j];
-      const float dz = z > 0.0f && z < 6.0f ? dv : 0.0f;
-      q1[j] += dz;
-      q2[j] += dz * (row[j] - m[j]);
-    }
+  channel_sums(rows, channels, [&](int64_t i, int64_t j) {
+    const float z = xp[i] * a[j] + b[j];
+    // dy is loaded whether or not the mask keeps it: written as `mask ? dy[i] : 0`, GCC
+    // emits a masked load that waits for x's load and the compare, which halves the
+    // memory parallelism of this bandwidth-bound pass (bench_ops bn_relu6_fused/96ch_48px
+    // backward: 27 → 17 ms). Pass 2 below likewise.
+    const float dv = dyp[i];
+    const float dz = z > 0.0f && z < 6.0f ? dv : 0.0f;
+    return std::pair{dz, dz * (xp[i] - m[j])};
   }, sum_dz, sum_dz_xc);
   // dγ = inv_std·Σdz(x−μ), dβ = Σdz; dx = k1·dz + k2·x + k3 (training: γ·inv_std·(dz −
   // dβ/M − x̂·dγ/M); inference: γ·inv_std·dz).
