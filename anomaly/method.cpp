@@ -28,9 +28,9 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// True when every value of t is finite (t dense: contiguous or channels-last).
+// True when every value of t is finite (one flat pass when t is dense).
 bool all_finite(const Tensor& t) {
-  if (t.is_contiguous() || t.is_channels_last()) {
+  if (t.is_dense()) {
     const float* p = t.data();
     for (int64_t i = 0, n = t.numel(); i < n; ++i)
       if (!std::isfinite(p[i])) return false;

@@ -139,9 +139,7 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) const {
         slot = in->grad_fn ? d : d.clone();
       } else if (in->grad_fn) {
         // The running sum held by the engine alone (and dense) is added into in place.
-        const bool own = slot.storage().use_count() == 1 &&
-                         (slot.is_contiguous() || slot.is_channels_last());
-        if (own)
+        if (slot.storage().use_count() == 1 && slot.is_dense())
           add_(slot, d);
         else
           slot = add(slot, d);

@@ -18,20 +18,14 @@ namespace {
 
 constexpr int64_t kParallelMin = 1 << 15;  // below this, threads cost more than they save
 
-// Dense memory that one flat loop covers: row-major, or channels-last (N,C,H,W) stored as
-// NHWC. An element-wise result keeps channels-last when its operands all have it, as
-// PyTorch's do; a convolution network's activations then never leave it.
-bool flat(const Tensor& t) { return t.is_contiguous() || t.is_channels_last(); }
-
-Tensor empty_as(const Tensor& t) {
-  return t.is_contiguous() ? Tensor::empty(t.shape()) : Tensor::empty_channels_last(t.shape());
-}
-
+// Dense operands (Tensor::is_dense) run one flat loop, and the result keeps their memory
+// format: channels-last in, channels-last out, as PyTorch's element-wise ops do, so a
+// convolution network's activations never leave it.
 template <class F>
 Tensor map1(const Tensor& a, F f) {
-  Tensor out = flat(a) ? empty_as(a) : Tensor::empty(a.shape());
+  Tensor out = Tensor::empty_like(a);
   float* o = out.data();
-  if (flat(a)) {
+  if (a.is_dense()) {
     const float* x = a.data();
     const int64_t n = a.numel();
 #pragma omp parallel for if (n > kParallelMin)
@@ -52,9 +46,9 @@ Tensor map1(const Tensor& a, F f) {
 template <class F>
 Tensor map2(const Tensor& a, const Tensor& b, const char* op, F f) {
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), op);
-  const bool same = a.shape() == shape && b.shape() == shape && flat(a) &&
+  const bool same = a.shape() == shape && b.shape() == shape && a.is_dense() &&
                     a.strides() == b.strides();
-  Tensor out = same ? empty_as(a) : Tensor::empty(shape);
+  Tensor out = same ? Tensor::empty_like(a) : Tensor::empty(shape);
   float* o = out.data();
   if (same) {
     const float* x = a.data();
@@ -238,7 +232,7 @@ Tensor unary_map(const Tensor& a, const std::function<float(float)>& f) { return
 void add_(Tensor& a, const Tensor& b, float alpha) {
   const Tensor eb = b.shape() == a.shape() ? b : b.expand(a.shape());
   float* o = a.storage()->data();
-  if (flat(a) && eb.strides() == a.strides()) {
+  if (a.is_dense() && eb.strides() == a.strides()) {
     float* x = a.data();
     const float* y = eb.data();
     const int64_t n = a.numel();

@@ -120,6 +120,11 @@ bool Tensor::is_contiguous() const {
   return true;
 }
 
+Tensor Tensor::empty_like(const Tensor& t) {
+  return t.is_channels_last() && !t.is_contiguous() ? empty_channels_last(t.shape())
+                                                    : empty(t.shape());
+}
+
 bool Tensor::is_channels_last() const {
   if (dim() != 4) return false;
   const Shape want = channels_last_strides(shape_);

@@ -43,6 +43,9 @@ class Tensor {
   // --- factories -------------------------------------------------------------------------
   static Tensor empty(const Shape& shape);  // uninitialised, contiguous
   static Tensor empty_channels_last(const Shape& shape);  // uninitialised (N,C,H,W), NHWC
+  // Uninitialised, t's shape, and t's memory format when t is dense (channels-last stays
+  // channels-last), else contiguous.
+  static Tensor empty_like(const Tensor& t);
   static Tensor zeros(const Shape& shape);
   static Tensor ones(const Shape& shape);
   static Tensor full(const Shape& shape, float value);
@@ -65,6 +68,9 @@ class Tensor {
   int64_t numel() const { return numel_of(shape_); }
   bool is_contiguous() const;       // row-major, no gaps
   bool is_channels_last() const;    // 4-D, strides as channels_last_strides
+  // Contiguous or channels-last: its numel() elements fill memory from data() on, so one
+  // flat loop covers them.
+  bool is_dense() const { return is_contiguous() || is_channels_last(); }
   bool same_shape(const Tensor& other) const { return shape_ == other.shape_; }
   const std::shared_ptr<Storage>& storage() const { return storage_; }
 

@@ -67,6 +67,11 @@ TEST_CASE("tensor: channels-last is the same logical tensor with NHWC strides") 
   CHECK(cl.at({1, 2, 3, 4}) == t.at({1, 2, 3, 4}));
   CHECK(allclose(cl.contiguous(), t));
   CHECK(allclose(add(cl, t), mul(t, 2.0f)));
+  CHECK(t.is_dense());
+  CHECK(cl.is_dense());
+  CHECK_FALSE(t.transpose(2, 3).is_dense());
+  CHECK(Tensor::empty_like(cl).is_channels_last());
+  CHECK(Tensor::empty_like(t.transpose(2, 3)).is_contiguous());
   // Element-wise results keep channels-last when every operand has it, as PyTorch's do.
   CHECK(add(cl, cl).is_channels_last());
   CHECK(allclose(add(cl, cl), mul(t, 2.0f)));
