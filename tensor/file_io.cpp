@@ -109,4 +109,17 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
     fail("write", path + ": " + errno_text(EIO));
 }
 
+std::string printable(std::string_view s, size_t max_len) {
+  std::string out;
+  for (size_t i = 0; i < s.size() && i < max_len; ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f)
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out += static_cast<char>(c);
+  }
+  if (s.size() > max_len) out += "...";
+  return out;
+}
+
 }  // namespace kz

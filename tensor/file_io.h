@@ -13,4 +13,8 @@ namespace kz {
 std::string read_file(const std::string& path);  // throws kz::Error naming the file
 void write_file_atomic(const std::string& path, std::string_view bytes);
 
+// A string taken from a file, made safe for a one-line error message: control bytes
+// escaped as \xNN, cut after max_len bytes with "...".
+std::string printable(std::string_view s, size_t max_len = 80);
+
 }  // namespace kz

@@ -24,20 +24,6 @@ static_assert(std::endian::native == std::endian::little,
 
 constexpr std::string_view kMagic = "\x93NUMPY";
 
-// A string taken from a file, made safe for a one-line message.
-std::string printable(std::string_view s, size_t max_len = 80) {
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < max_len; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f)
-      out += fmt::format("\\x{:02x}", c);
-    else
-      out += static_cast<char>(c);
-  }
-  if (s.size() > max_len) out += "...";
-  return out;
-}
-
 [[noreturn]] void bad(const std::string& file, const std::string& what) {
   fail("npy", printable(file, 1024) + ": " + what);
 }

@@ -28,21 +28,6 @@ using json = nlohmann::json;
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;  // 100 MB, as the reference reader
 constexpr int kMaxJsonDepth = 16;                  // a valid header nests 3 deep
 
-// A string taken from a file, made safe for a one-line message: control bytes escaped,
-// long strings cut.
-std::string printable(std::string_view s, size_t max_len = 80) {
-  std::string out;
-  for (size_t i = 0; i < s.size() && i < max_len; ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c < 0x20 || c == 0x7f)
-      out += fmt::format("\\x{:02x}", c);
-    else
-      out += static_cast<char>(c);
-  }
-  if (s.size() > max_len) out += "...";
-  return out;
-}
-
 std::string in_quotes(std::string_view name) {
   std::string out(1, '\'');  // built by appending: g++ 12 -O2 misfires -Wrestrict on "'" + s
   out += printable(name);

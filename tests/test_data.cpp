@@ -28,29 +28,17 @@
 #include "tensor/generator.h"
 #include "tensor/ops.h"
 #include "tensor/safetensors.h"
+#include "tests/error_of.h"
+#include "tests/temp_dir.h"
+
+using kz::test::error_of;
+using kz::test::TempDir;
 
 namespace {
 
 namespace fs = std::filesystem;
 using kz::ImageDataset;
 using kz::Tensor;
-
-// A fresh folder under the system temp dir, removed with everything in it at scope exit.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path = fs::temp_directory_path() /
-           ("kz_test_data_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 void write_bytes(const std::string& path, const std::string& bytes) {
   fs::create_directories(fs::path(path).parent_path());
@@ -89,18 +77,6 @@ std::vector<uint8_t> random_bytes(size_t n, uint64_t seed) {
   return v;
 }
 
-// The message of the kz::Error that f throws ("(no error)" when it throws none).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const kz::Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    return std::string("(not a kz::Error) ") + e.what();
-  }
-  return "(no error)";
-}
 bool has(const std::string& s, const std::string& part) {
   return s.find(part) != std::string::npos;
 }

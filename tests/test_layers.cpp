@@ -14,8 +14,11 @@
 #include "layers/mobilenet_v2.h"
 #include "tensor/ops.h"
 #include "tensor/safetensors.h"
+#include "tests/error_of.h"
 
 using namespace kz;
+
+using kz::test::error_of;
 
 namespace {
 
@@ -63,15 +66,6 @@ void check_case(Module& m, const std::string& c, bool channels_last = false) {
   const StateDict after = fixture_group(c, "after");
   for (const auto& [name, b] : m.named_buffers())
     CHECK_MESSAGE(rel_err(*b, after.at(name)) < 1e-6f, c, " ", name);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 bool contains(const std::string& s, const std::string& part) {

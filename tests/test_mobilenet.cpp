@@ -15,8 +15,11 @@
 #include "layers/mobilenet_v2.h"
 #include "tensor/ops.h"
 #include "tensor/safetensors.h"
+#include "tests/error_of.h"
 
 using namespace kz;
+
+using kz::test::error_of;
 
 namespace {
 
@@ -76,15 +79,6 @@ Tensor sampled(const Tensor& g) {
 }
 
 float norm(const Tensor& t) { return std::sqrt(sum(mul(t, t)).item()); }
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
 
 // The tolerance for a result: the issue's `tol`, or 3× PyTorch's own float32 error on the
 // same case when that is larger ("band.logits", "band.features", "band.gradients" of the

@@ -42,8 +42,13 @@
 #include "tensor/error.h"
 #include "tensor/file_io.h"
 #include "tensor/generator.h"
+#include "tests/error_of.h"
+#include "tests/temp_dir.h"
 
 namespace fs = std::filesystem;
+
+using kz::test::error_of;
+using kz::test::TempDir;
 
 namespace {
 
@@ -88,20 +93,6 @@ kz::BenchmarkResults make_results(const std::vector<std::string>& datasets,
       }
   return r;
 }
-
-// A fresh empty directory under the system temp dir, removed by the destructor.
-struct TempDir {
-  fs::path path;
-  explicit TempDir(const std::string& name)
-      : path(fs::temp_directory_path() / ("kz_test_report_" + name)) {
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;  // never throw from a destructor (a browser may still be closing files)
-    fs::remove_all(path, ec);
-  }
-};
 
 // Minimal XML well-formedness check: balanced and properly nested elements, quoted
 // attributes, entities among the five predefined or numeric ones, no stray '<' or '&'.
@@ -212,16 +203,6 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& s) {
   (void)was_quoted;
   if (rows.back().empty()) rows.pop_back();
   return rows;
-}
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const kz::Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 }  // namespace

@@ -21,8 +21,11 @@
 #include "anomaly/scorers.h"
 #include "tensor/generator.h"
 #include "tensor/safetensors.h"
+#include "tests/error_of.h"
 
 using kz::Tensor;
+
+using kz::test::error_of;
 
 namespace {
 
@@ -46,17 +49,6 @@ void check_close(const std::vector<double>& actual, const std::vector<double>& e
     INFO("index " << i << ": " << actual[i] << " vs expected " << expected[i]);
     CHECK(std::abs(actual[i] - expected[i]) <= atol + rtol * std::abs(expected[i]));
   }
-}
-
-// The message of the kz::Error thrown by f ("" when f throws nothing).
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const kz::Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 void check_error(const std::string& message, const std::string& prefix,
