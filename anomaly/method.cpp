@@ -168,10 +168,50 @@ struct EpochMeter {
   }
 };
 
+// What one trained batch reports: its loss and how many images it took.
+struct BatchResult {
+  double loss;
+  int64_t images;
+};
+
+// A method that trains: the epoch loop L2-Softmax, ArcFace and DOC share.
+class TrainedMethod : public Method {
+ protected:
+  using Method::Method;
+
+  // Epochs from guard.saved_epochs (0, or those resumed) to the last: train_batch(e, b)
+  // trains batch b of epoch e and returns what it did, or nothing when the epoch's batches
+  // of `loader` are used up. Progress after each batch; after each epoch the weights are
+  // checked, the checkpoint written (positions of `loader`, `seeds`) and progress reported.
+  template <class TrainBatch>
+  void run_epochs(Guard& guard, Optimizer& opt, DataLoader& loader,
+                  const std::vector<uint64_t>& seeds, const nlohmann::json& fp,
+                  const std::vector<const Module*>& modules, const ProgressFn& progress,
+                  TrainBatch&& train_batch) {
+    EpochMeter meter;
+    for (int64_t e = guard.saved_epochs; e < options_.epochs; ++e) {
+      meter.begin_epoch();
+      const int64_t nb = loader.num_batches();
+      TrainProgress last;
+      for (int64_t b = 0;; ++b) {
+        const std::optional<BatchResult> r = train_batch(e, b);
+        if (!r) break;
+        last = meter.add(r->loss, r->images, e, options_.epochs, b, nb);
+        if (progress && !last.epoch_end) progress(last);
+      }
+      guard.parameters(modules, false, e, nb - 1, opt);
+      save_epoch(e + 1, opt, loader, seeds, fp, resumed_seconds_ + seconds_since(meter.start));
+      guard.saved_epochs = e + 1;
+      if (progress) progress(last);
+    }
+    train_seconds_ = resumed_seconds_ + seconds_since(meter.start);
+  }
+};
+
 // L2-Softmax and ArcFace: classify reference + normal images (R+1 classes) through a head.
-class ClassifierMethod final : public Method {
+class ClassifierMethod final : public TrainedMethod {
  public:
-  explicit ClassifierMethod(const MethodOptions& o) : Method(o) {}
+  explicit ClassifierMethod(const MethodOptions& o) : TrainedMethod(o) {}
   std::string default_scorer() const override {
     return options_.name == "arcface" ? "cosine" : "lof";
   }
@@ -195,33 +235,24 @@ class ClassifierMethod final : public Method {
     const std::vector<const Module*> modules{backbone_.get(), head};
     backbone_->train();
     head->train();
-    EpochMeter meter;
-    for (int64_t e = guard.saved_epochs; e < options_.epochs; ++e) {
-      meter.begin_epoch();
-      const int64_t nb = loader.num_batches();
-      TrainProgress last;
-      for (int64_t b = 0; auto batch = loader.next(); ++b) {
-        const Variable features = backbone_->forward_features(Variable(batch->images));
-        const Variable loss = head->loss(features, batch->labels);
-        const double value = loss.item();
-        guard.loss(value, e, b, *opt);
-        step(*opt, loss, guard, modules, e, b);
-        last = meter.add(value, batch->images.size(0), e, options_.epochs, b, nb);
-        if (progress && !last.epoch_end) progress(last);
-      }
-      guard.parameters(modules, false, e, nb - 1, *opt);
-      save_epoch(e + 1, *opt, loader, seeds, fp, resumed_seconds_ + seconds_since(meter.start));
-      guard.saved_epochs = e + 1;
-      if (progress) progress(last);
-    }
-    train_seconds_ = resumed_seconds_ + seconds_since(meter.start);
+    auto train_batch = [&](int64_t e, int64_t b) -> std::optional<BatchResult> {
+      const std::optional<Batch> batch = loader.next();
+      if (!batch) return std::nullopt;
+      const Variable features = backbone_->forward_features(Variable(batch->images));
+      const Variable loss = head->loss(features, batch->labels);
+      const double value = loss.item();
+      guard.loss(value, e, b, *opt);
+      step(*opt, loss, guard, modules, e, b);
+      return BatchResult{value, batch->images.size(0)};
+    };
+    run_epochs(guard, *opt, loader, seeds, fp, modules, progress, train_batch);
   }
 };
 
 // DOC: descriptiveness on reference batches, compactness on normal batches.
-class DocMethod final : public Method {
+class DocMethod final : public TrainedMethod {
  public:
-  explicit DocMethod(const MethodOptions& o) : Method(o) {}
+  explicit DocMethod(const MethodOptions& o) : TrainedMethod(o) {}
   std::string default_scorer() const override { return "lof"; }
 
   void train(const BenchmarkSplit& split, uint64_t seed, const ProgressFn& progress) override {
@@ -250,42 +281,32 @@ class DocMethod final : public Method {
     backbone_->train();
     head->train();
     const float lambda = options_.doc_lambda;
-    EpochMeter meter;
-    for (int64_t e = guard.saved_epochs; e < options_.epochs; ++e) {
-      meter.begin_epoch();
-      const int64_t nb = reference.num_batches();
-      TrainProgress last;
-      for (int64_t b = 0; auto ref = reference.next(); ++b) {
-        std::optional<Batch> target = normal.next();
-        if (!target) target = normal.next();  // the normal set is smaller: start it again
-        const Variable ref_logits = head->forward(backbone_->forward_features(Variable(ref->images)));
-        double loss_value = 0.0;
-        if (options_.doc_alternate) {
-          const Variable l_d = cross_entropy(ref_logits, ref->labels);
-          guard.loss(l_d.item(), e, b, *opt);
-          step(*opt, l_d, guard, modules, e, b);
-          const Variable out = head->forward(backbone_->forward_features(Variable(target->images)));
-          const Variable l_c = mul(doc_compactness_loss(out), lambda);
-          guard.loss(l_c.item(), e, b, *opt);
-          step(*opt, l_c, guard, modules, e, b);
-          loss_value = l_d.item() + l_c.item();
-        } else {
-          const Variable out = head->forward(backbone_->forward_features(Variable(target->images)));
-          const DocLoss l = doc_loss(ref_logits, ref->labels, out, lambda);
-          guard.loss(l.total.item(), e, b, *opt);
-          step(*opt, l.total, guard, modules, e, b);
-          loss_value = l.total.item();
-        }
-        last = meter.add(loss_value, ref->images.size(0) + target->images.size(0), e,
-                         options_.epochs, b, nb);
-        if (progress && !last.epoch_end) progress(last);
+    auto train_batch = [&](int64_t e, int64_t b) -> std::optional<BatchResult> {
+      const std::optional<Batch> ref = reference.next();
+      if (!ref) return std::nullopt;
+      std::optional<Batch> target = normal.next();
+      if (!target) target = normal.next();  // the normal set is smaller: start it again
+      const Variable ref_logits = head->forward(backbone_->forward_features(Variable(ref->images)));
+      double loss_value = 0.0;
+      if (options_.doc_alternate) {
+        const Variable l_d = cross_entropy(ref_logits, ref->labels);
+        guard.loss(l_d.item(), e, b, *opt);
+        step(*opt, l_d, guard, modules, e, b);
+        const Variable out = head->forward(backbone_->forward_features(Variable(target->images)));
+        const Variable l_c = mul(doc_compactness_loss(out), lambda);
+        guard.loss(l_c.item(), e, b, *opt);
+        step(*opt, l_c, guard, modules, e, b);
+        loss_value = l_d.item() + l_c.item();
+      } else {
+        const Variable out = head->forward(backbone_->forward_features(Variable(target->images)));
+        const DocLoss l = doc_loss(ref_logits, ref->labels, out, lambda);
+        guard.loss(l.total.item(), e, b, *opt);
+        step(*opt, l.total, guard, modules, e, b);
+        loss_value = l.total.item();
       }
-      guard.parameters(modules, false, e, nb - 1, *opt);
-      save_epoch(e + 1, *opt, reference, seeds, fp, resumed_seconds_ + seconds_since(meter.start));
-      guard.saved_epochs = e + 1;
-      if (progress) progress(last);
-    }
-    train_seconds_ = resumed_seconds_ + seconds_since(meter.start);
+      return BatchResult{loss_value, ref->images.size(0) + target->images.size(0)};
+    };
+    run_epochs(guard, *opt, reference, seeds, fp, modules, progress, train_batch);
   }
 };
 
