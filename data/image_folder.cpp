@@ -82,6 +82,30 @@ std::string bad_jpeg_huffman_table(const std::string& b) {
   return "";
 }
 
+// Debian's stb_image grows its buffer for a PNG's IDAT data by the chunk's declared length
+// before reading it: a 200-byte file whose chunk claims 1.5 GB has it allocate 2 GB (found
+// by fuzz/fuzz_image.cpp, fuzz/regressions/image/png-chunk-longer-than-file). A PNG is its
+// 8-byte signature and then chunks of (length, type, data, CRC); this walks them up to IEND
+// and refuses any whose length runs past the end of the file, so what stb allocates stays
+// within twice the file's size. Returns what is wrong, or "".
+std::string bad_png_chunk(const std::string& b) {
+  auto u32 = [&](size_t i) {
+    uint32_t v = 0;
+    for (size_t k = 0; k < 4; ++k) v = v << 8 | static_cast<unsigned char>(b[i + k]);
+    return v;
+  };
+  for (size_t i = 8; i + 8 <= b.size();) {
+    const uint64_t length = u32(i);
+    const std::string type = b.substr(i + 4, 4);
+    if (length + 12 > b.size() - i)
+      return fmt::format("chunk '{}' at byte {} claims {} bytes, the file has {} after it",
+                         printable(type), i, length, b.size() - i - 8);
+    if (type == "IEND") break;
+    i += 12 + length;
+  }
+  return "";
+}
+
 }  // namespace
 
 Image decode_image(const std::string& bytes, const std::string& name, int channels,
@@ -96,6 +120,10 @@ Image decode_image(const std::string& bytes, const std::string& name, int channe
   if (std::string_view(sniff_format(bytes)) == "JPEG") {
     const std::string bad = bad_jpeg_huffman_table(bytes);
     KZ_CHECK(bad.empty(), "image", "{}: corrupt JPEG: {}", name, bad);
+  }
+  if (std::string_view(sniff_format(bytes)) == "PNG") {
+    const std::string bad = bad_png_chunk(bytes);
+    KZ_CHECK(bad.empty(), "image", "{}: corrupt PNG: {}", name, bad);
   }
   const auto* buf = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = static_cast<int>(bytes.size());

@@ -336,8 +336,8 @@ TEST_CASE("data: decoded PNG, BMP and JPEG pixels match Pillow") {
   CHECK_ERROR(kz::decode_image("", "zero.png"), "zero.png", "empty file");
   CHECK_ERROR(kz::decode_image("not an image at all", "junk.png"), "junk.png", "not a PNG");
   const std::string png = kz::read_file(KZ_FIXTURES "/data_img_rgb.png");
-  CHECK_ERROR(kz::decode_image(png.substr(0, png.size() / 2), "half.png"), "half.png",
-              "cannot decode");
+  CHECK_ERROR(kz::decode_image(png.substr(0, png.size() / 2), "half.png"),
+              "half.png: corrupt PNG", "the file has");  // a chunk cut off: bad_png_chunk
   CHECK_ERROR(kz::decode_image(png, "big.png", 3, 20), "big.png", "limit");
 }
 
@@ -380,6 +380,15 @@ TEST_CASE("data: a JPEG Huffman table of more than 256 codes is refused before s
   const unsigned char counts[16] = {0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 0x77};
   for (int k = 0; k < 16; ++k) fixed[at + 5 + k] = static_cast<char>(counts[k]);
   CHECK(!has(error_of([&] { kz::decode_image(fixed, "ok.jpg", 3); }), "Huffman table with"));
+}
+
+TEST_CASE("data: a PNG chunk longer than the rest of the file is refused before stb_image") {
+  // The fuzzer's find (first byte: its channel choice; then the PNG): 177 bytes whose third
+  // chunk, an IDAT, declares 0x5B000025 bytes, for which stb_image grew its buffer to 2 GB.
+  const std::string dir = KZ_FIXTURES "/../../fuzz/regressions/image/";
+  const std::string png = kz::read_file(dir + "png-chunk-longer-than-file").substr(1);
+  CHECK_ERROR(kz::decode_image(png, "bad.png", 3), "bad.png: corrupt PNG",
+              "claims 1526726693 bytes");
 }
 
 TEST_CASE("data: image folder: classes sorted, files sorted, any size resized, grey or colour") {
