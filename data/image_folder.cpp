@@ -106,6 +106,43 @@ std::string bad_png_chunk(const std::string& b) {
   return "";
 }
 
+// Debian's stb_image (2.27) trusts a PNM file in two ways: it reads the header's width,
+// height and maximum value into an int digit by digit with no bound, so ten digits or more
+// overflow it (signed overflow, found by fuzz/fuzz_image.cpp; the input is
+// fuzz/regressions/image/pnm-header-number-of-ten-digits); and it ignores a short read of
+// the pixels, so a truncated file "decodes" to uninitialised memory. This reads the header as stb does ("P5"/"P6", then the three numbers,
+// each after whitespace and # comments; one byte after the last number the pixels begin)
+// and refuses a number of more than nine digits, or fewer pixel bytes than the header
+// promises. Returns what is wrong, or "".
+std::string bad_pnm(const std::string& b) {
+  size_t i = 2;
+  auto at_end = [&] { return i >= b.size(); };
+  auto next = [&]() -> char { return at_end() ? '\0' : b[i++]; };  // stb reads 0 past the end
+  auto space = [](char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+  };
+  char c = next();
+  int64_t numbers[3] = {0, 0, 0};  // width, height, maximum value
+  const char* names[3] = {"width", "height", "maximum value"};
+  for (int k = 0; k < 3; ++k) {
+    for (;;) {
+      while (!at_end() && space(c)) c = next();
+      if (at_end() || c != '#') break;
+      while (!at_end() && c != '\n' && c != '\r') c = next();
+    }
+    int digits = 0;
+    for (; !at_end() && c >= '0' && c <= '9'; c = next(), ++digits)
+      if (digits < 9) numbers[k] = numbers[k] * 10 + (c - '0');
+    if (digits > 9) return fmt::format("its {} has {} digits", names[k], digits);
+  }
+  const int64_t samples = numbers[0] * numbers[1] * (b[1] == '6' ? 3 : 1);
+  const int64_t need = samples * (numbers[2] > 255 ? 2 : 1), have = int64_t(b.size() - i);
+  if (numbers[2] <= 65535 && need > have)  // a larger maximum value stb refuses itself
+    return fmt::format("its {}x{} pixels need {} bytes after the header, the file has {}",
+                       numbers[0], numbers[1], need, have);
+  return "";
+}
+
 }  // namespace
 
 Image decode_image(const std::string& bytes, const std::string& name, int channels,
@@ -124,6 +161,10 @@ Image decode_image(const std::string& bytes, const std::string& name, int channe
   if (std::string_view(sniff_format(bytes)) == "PNG") {
     const std::string bad = bad_png_chunk(bytes);
     KZ_CHECK(bad.empty(), "image", "{}: corrupt PNG: {}", name, bad);
+  }
+  if (std::string_view(sniff_format(bytes)) == "PNM") {
+    const std::string bad = bad_pnm(bytes);
+    KZ_CHECK(bad.empty(), "image", "{}: corrupt PNM: {}", name, bad);
   }
   const auto* buf = reinterpret_cast<const stbi_uc*>(bytes.data());
   const int len = static_cast<int>(bytes.size());

@@ -391,6 +391,21 @@ TEST_CASE("data: a PNG chunk longer than the rest of the file is refused before 
               "claims 1526726693 bytes");
 }
 
+TEST_CASE("data: a PNM header number of ten digits, or a PNM cut short, is refused") {
+  // The fuzzer's find: "P5" and a width of 19 digits, which overflows stb_image's int.
+  const std::string dir = KZ_FIXTURES "/../../fuzz/regressions/image/";
+  const std::string pnm = kz::read_file(dir + "pnm-header-number-of-ten-digits").substr(1);
+  CHECK_ERROR(kz::decode_image(pnm, "bad.pgm", 0), "bad.pgm: corrupt PNM",
+              "its width has 19 digits");
+  // A 2×3 grey image decodes, with a comment and nine digits in its header; without its
+  // last pixel byte it is refused (stb would return uninitialised memory for it).
+  const std::string grey = std::string("P5 # w\n000000002 3\n255\n") + "\x01\x02\x03\x04\x05\x06";
+  const kz::Image img = kz::decode_image(grey, "ok.pgm", 0);
+  CHECK((img.width == 2 && img.height == 3 && img.pixels[5] == 6));
+  CHECK_ERROR(kz::decode_image(grey.substr(0, grey.size() - 1), "cut.pgm", 0),
+              "cut.pgm: corrupt PNM", "its 2x3 pixels need 6 bytes after the header, the file has 5");
+}
+
 TEST_CASE("data: image folder: classes sorted, files sorted, any size resized, grey or colour") {
   TempDir dir;
   const auto rgb44 = random_bytes(3 * 4 * 4, 10);
