@@ -106,14 +106,16 @@ std::string bad_png_chunk(const std::string& b) {
   return "";
 }
 
-// Debian's stb_image (2.27) trusts a PNM file in two ways: it reads the header's width,
-// height and maximum value into an int digit by digit with no bound, so ten digits or more
-// overflow it (signed overflow, found by fuzz/fuzz_image.cpp; the input is
-// fuzz/regressions/image/pnm-header-number-of-ten-digits); and it ignores a short read of
-// the pixels, so a truncated file "decodes" to uninitialised memory. This reads the header as stb does ("P5"/"P6", then the three numbers,
-// each after whitespace and # comments; one byte after the last number the pixels begin)
-// and refuses a number of more than nine digits, or fewer pixel bytes than the header
-// promises. Returns what is wrong, or "".
+// Debian's stb_image (2.27) mishandles PNM files in three ways (found by
+// fuzz/fuzz_image.cpp; the inputs are in fuzz/regressions/image/pnm-*): it reads the
+// header's width, height and maximum value into an int digit by digit with no bound, so ten
+// digits or more overflow it; it ignores a short read of the pixels, so a truncated file
+// "decodes" to uninitialised memory; and 16-bit samples (maximum value above 255) it reads
+// byte-swapped (0x1234 comes out as 0x34) and, when asked for other channels, converts as
+// 8-bit, reading past its buffer. This reads the header as stb does ("P5"/"P6", then the
+// three numbers, each after whitespace and # comments; one byte after the last number the
+// pixels begin) and refuses a number of more than nine digits, 16-bit samples, and fewer
+// pixel bytes than the header promises. Returns what is wrong, or "".
 std::string bad_pnm(const std::string& b) {
   size_t i = 2;
   auto at_end = [&] { return i >= b.size(); };
@@ -135,9 +137,12 @@ std::string bad_pnm(const std::string& b) {
       if (digits < 9) numbers[k] = numbers[k] * 10 + (c - '0');
     if (digits > 9) return fmt::format("its {} has {} digits", names[k], digits);
   }
-  const int64_t samples = numbers[0] * numbers[1] * (b[1] == '6' ? 3 : 1);
-  const int64_t need = samples * (numbers[2] > 255 ? 2 : 1), have = int64_t(b.size() - i);
-  if (numbers[2] <= 65535 && need > have)  // a larger maximum value stb refuses itself
+  if (numbers[2] > 255)
+    return fmt::format("16-bit samples (maximum value {}) are not supported; save it with 8",
+                       numbers[2]);
+  const int64_t need = numbers[0] * numbers[1] * (b[1] == '6' ? 3 : 1);
+  const int64_t have = static_cast<int64_t>(b.size() - i);
+  if (need > have)
     return fmt::format("its {}x{} pixels need {} bytes after the header, the file has {}",
                        numbers[0], numbers[1], need, have);
   return "";

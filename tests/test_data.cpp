@@ -391,7 +391,7 @@ TEST_CASE("data: a PNG chunk longer than the rest of the file is refused before 
               "claims 1526726693 bytes");
 }
 
-TEST_CASE("data: a PNM header number of ten digits, or a PNM cut short, is refused") {
+TEST_CASE("data: a PNM with a ten-digit header number, cut short or of 16 bits is refused") {
   // The fuzzer's find: "P5" and a width of 19 digits, which overflows stb_image's int.
   const std::string dir = KZ_FIXTURES "/../../fuzz/regressions/image/";
   const std::string pnm = kz::read_file(dir + "pnm-header-number-of-ten-digits").substr(1);
@@ -404,6 +404,12 @@ TEST_CASE("data: a PNM header number of ten digits, or a PNM cut short, is refus
   CHECK((img.width == 2 && img.height == 3 && img.pixels[5] == 6));
   CHECK_ERROR(kz::decode_image(grey.substr(0, grey.size() - 1), "cut.pgm", 0),
               "cut.pgm: corrupt PNM", "its 2x3 pixels need 6 bytes after the header, the file has 5");
+  // 16-bit samples: stb_image 2.27 reads them byte-swapped, and the fuzzer's
+  // pnm-16-bit-channel-conversion made it read past its buffer converting them to 3 channels.
+  CHECK_ERROR(kz::decode_image(std::string("P5\n1 1\n65535\n\x12\x34"), "deep.pgm", 0),
+              "deep.pgm: corrupt PNM", "16-bit samples (maximum value 65535) are not supported");
+  const std::string deep = kz::read_file(dir + "pnm-16-bit-channel-conversion").substr(1);
+  CHECK_ERROR(kz::decode_image(deep, "deep2.pgm", 3), "deep2.pgm: corrupt PNM", "16-bit");
 }
 
 TEST_CASE("data: image folder: classes sorted, files sorted, any size resized, grey or colour") {
