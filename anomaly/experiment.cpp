@@ -17,6 +17,7 @@
 #include "data/cifar10.h"
 #include "data/fashion_mnist.h"
 #include "tensor/blas.h"
+#include "tensor/file_io.h"
 
 namespace kz {
 
@@ -165,6 +166,10 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
     const uint64_t seed = o.seed + static_cast<uint64_t>(t);
     std::optional<BenchmarkSplit> split;  // drawn only when a method of trial t must run
     for (const MethodOptions& mo : o.method_options) {
+      CheckpointOptions ck;
+      if (!o.out_dir.empty())
+        ck.path = fmt::format("{}/trial{}-{}.ckpt", checkpoints, t, mo.name);
+      ck.resume = o.resume;
       std::vector<TrialResult> recorded;
       for (const TrialResult& r : done.trials)
         if (r.trial == t && r.method == mo.name) recorded.push_back(r);
@@ -174,6 +179,8 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
           results.trials.push_back(r);
           if (callbacks.result) callbacks.result(r);
         }
+        // A run killed between recording these and dropping the checkpoint left it behind.
+        if (!ck.path.empty()) remove_file(ck.path);
         continue;
       }
       if (!split)
@@ -181,10 +188,6 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
                                 o.n_normal_train, o.n_test_each, seed);
       const std::vector<int> labels(split->test.labels.begin(), split->test.labels.end());
       std::unique_ptr<Method> method = make_method(mo);
-      CheckpointOptions ck;
-      if (!o.out_dir.empty())
-        ck.path = fmt::format("{}/trial{}-{}.ckpt", checkpoints, t, mo.name);
-      ck.resume = o.resume;
       method->set_checkpoint(ck);
       method->train(*split, seed, [&](const TrainProgress& p) {
         if (callbacks.progress) callbacks.progress(t, mo.name, p);
@@ -216,7 +219,7 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
       }
       if (!o.out_dir.empty()) {  // record it first, then drop its checkpoint
         write_results_json(results_path, results);
-        std::filesystem::remove(ck.path);
+        remove_file(ck.path);  // and what a killed checkpoint write left
       }
     }
   }

@@ -89,7 +89,7 @@ void train(const TrainFlags& f) {
     fmt::print(stderr, "continued from {} after epoch {}\n", o.checkpoint.path,
                model.method->resumed_epochs());
   save_model(f.out, model);
-  std::filesystem::remove(o.checkpoint.path);
+  remove_file(o.checkpoint.path);
   fmt::print("wrote {} (scorer {}, threshold {:.6g}); peak memory {} resident\n", f.out,
              model.scorer_name, model.threshold, format_bytes(peak_rss_bytes()));
 }

@@ -3,14 +3,18 @@
 // read_file: open, fstat, read until the end; refuses directories and devices (a device
 // such as /dev/zero would never end).
 // write_file_atomic: write `path.tmp.<pid>`, fsync it, rename it over `path`, fsync the
-// directory. On any failure the temporary file is removed and the old `path` is untouched.
+// directory. On any failure the temporary file is removed and the old `path` is untouched;
+// temporary files of `path` that killed writers left are removed after a write.
+// remove_file: `path` and those leftovers.
 // Every error is one line "[read] <file>: <strerror>" or "[write] <file>: <strerror>".
 #include "tensor/file_io.h"
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,6 +65,26 @@ int write_all(int fd, std::string_view bytes) {
   return 0;
 }
 
+// Removes the `path.tmp.<pid>` files of writers that are gone: a process killed inside
+// write_file_atomic leaves its temporary file behind (a checkpoint's size, each time).
+// A temporary file of a live process is another writer's, mid-write, and stays.
+void remove_stale_temps(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path p(path);
+  const std::string prefix = p.filename().string() + ".tmp.";
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(parent_dir(path), ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string pid = name.substr(prefix.size());
+    if (pid.empty() || pid.size() > 9 || pid.find_first_not_of("0123456789") != std::string::npos)
+      continue;
+    const auto owner = static_cast<pid_t>(std::stol(pid));
+    if (owner != ::getpid() && ::kill(owner, 0) != 0 && errno == ESRCH)
+      fs::remove(entry.path(), ec);
+  }
+}
+
 }  // namespace
 
 std::string read_file(const std::string& path) {
@@ -107,6 +131,13 @@ void write_file_atomic(const std::string& path, std::string_view bytes) {
   Fd dir(::open(parent_dir(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.fd >= 0 && ::fsync(dir.fd) != 0 && errno == EIO)
     fail("write", path + ": " + errno_text(EIO));
+  remove_stale_temps(path);
+}
+
+void remove_file(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  remove_stale_temps(path);
 }
 
 std::string printable(std::string_view s, size_t max_len) {

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <limits>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tensor/file_io.h"
@@ -128,6 +129,31 @@ TEST_CASE("io: write_file_atomic replaces the file and leaves no temporary behin
     CHECK(e.path().filename() == "out.bin");
   }
   CHECK(entries == 1);
+}
+
+TEST_CASE("io: the temporary file of a killed write goes with the next write or remove_file") {
+  // A writer killed inside write_file_atomic leaves `path.tmp.<its pid>`. The next write of
+  // the path removes those of dead processes, and keeps a live process's (mid-write).
+  TempDir dir;
+  const std::string path = dir / "ck.bin";
+  pid_t dead = ::fork();
+  if (dead == 0) ::_exit(0);
+  REQUIRE(dead > 0);
+  REQUIRE(::waitpid(dead, nullptr, 0) == dead);  // reaped: the pid belongs to no process
+  const std::string stale = path + ".tmp." + std::to_string(dead);
+  const std::string live = path + ".tmp." + std::to_string(::getppid());
+  const std::string other = dir / "other.bin.tmp.1";  // another file's: not touched
+  for (const std::string& f : {stale, live, other}) kz::write_file_atomic(f, "partial");
+  kz::write_file_atomic(path, "checkpoint");
+  CHECK(!fs::exists(stale));
+  CHECK(fs::exists(live));
+  CHECK(fs::exists(other));
+  kz::write_file_atomic(stale, "partial again");
+  kz::remove_file(path);
+  CHECK(!fs::exists(path));
+  CHECK(!fs::exists(stale));
+  CHECK(fs::exists(live));
+  kz::remove_file(path);  // nothing there: no error
 }
 
 TEST_CASE("io: read_file and write_file_atomic name the file and the system error") {

@@ -289,6 +289,20 @@ TEST_CASE("reliability: kizuki benchmark killed with SIGKILL at random moments r
   REQUIRE(whole.wait() == 0);
   const BenchmarkResults expected = read_results_json((dir / "whole/results.json").string());
   REQUIRE(expected.trials.size() == 4);
+  {
+    // What a kill can leave in the finished run, made by hand: a method's checkpoint (killed
+    // after recording its results, before dropping it) and a checkpoint write's temporary
+    // file (killed inside write_file_atomic; pid 999999999 is no process). --resume, with
+    // everything recorded, removes both.
+    const fs::path ck = dir / "whole/checkpoints";
+    write_file_atomic((ck / "trial0-doc.ckpt").string(), "left behind");
+    write_file_atomic((ck / "trial0-doc.ckpt.tmp.999999999").string(), "half written");
+    auto args = tiny_benchmark(dir / "whole", 1);
+    args.push_back("--resume");
+    Child again(args, dir / "again.log");
+    REQUIRE(again.wait() == 0);
+    CHECK(fs::is_empty(ck));
+  }
 
   // Kill #1 right after the first epoch checkpoint appears (between epochs), kill #2 at a
   // random moment of the resumed run; then resume to the end.
