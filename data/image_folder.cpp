@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <limits>
 #include <string_view>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -34,19 +35,27 @@ const char* sniff_format(const std::string& b) {
   return nullptr;
 }
 
-// Debian's stb_image (2.27) trusts the 16 code counts of a JPEG Huffman table: a table of
-// more than 256 codes writes past its size[257] array (found by fuzz/fuzz_image.cpp; the
-// inputs are in fuzz/regressions/image/). Later stb versions reject such tables, and so does
-// this check, before stb sees the file. It reads as stb does: bytes past the end are 0, a
-// table's counts are read even where its segment is too short for them. The header is
-// walked segment by segment; from the first scan on, where stb may resynchronise on any
-// 0xFF, every FF C4 (a DHT marker wherever stb could find one) is checked.
-// Returns what is wrong, or "" when every table stb could read has at most 256 codes.
+// Debian's stb_image (2.27) trusts a JPEG's Huffman tables in two ways (found by
+// fuzz/fuzz_image.cpp; the inputs are in fuzz/regressions/image/jpeg-*): a table of more
+// than 256 codes writes past its size[257] array; and a scan that uses a table no DHT
+// segment defined reads that table from uninitialised memory (stb does not clear it), which
+// decodes garbage or trips stb's own assert() and aborts the process. Later stb versions
+// reject both, and so does this check, before stb sees the file. It reads as stb does:
+// bytes past the end are 0, a table's counts are read even where its segment is too short
+// for them. The header is walked segment by segment; from the first scan on, where stb may
+// resynchronise on any 0xFF, every FF C4 (a DHT marker wherever stb could find one) and
+// every FF DA (SOS) is checked. A scan uses, per component, its DC and AC tables; in a
+// progressive file (SOF2) a DC scan only its DC table and only in its first pass, an AC
+// scan only its AC table.
+// Returns what is wrong, or "" when every table stb could read has at most 256 codes and
+// every table a scan uses was defined before it.
 std::string bad_jpeg_huffman_table(const std::string& b) {
   const auto at = [&](size_t i) -> size_t {
     return i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
   };
   const auto length_at = [&](size_t marker) { return (at(marker + 2) << 8) | at(marker + 3); };
+  bool defined[2][4] = {};  // [DC 0 / AC 1][table id]
+  bool progressive = false;
   // The DHT segment whose FF C4 is at `marker`: tables of [class/id, 16 counts, symbols].
   const auto check_dht = [&](size_t marker) -> std::string {
     const size_t end = marker + 2 + length_at(marker);
@@ -55,7 +64,23 @@ std::string bad_jpeg_huffman_table(const std::string& b) {
       for (size_t k = 1; k <= 16; ++k) codes += at(p + k);
       if (codes > 256)
         return fmt::format("a Huffman table with {} codes (at most 256) at byte {}", codes, p);
+      if (at(p) >> 4 <= 1 && (at(p) & 15) <= 3) defined[at(p) >> 4][at(p) & 15] = true;
       p += 17 + codes;
+    }
+    return "";
+  };
+  // The SOS header whose FF DA is at `marker`: Ns, then (component, DC id << 4 | AC id) per
+  // component, then Ss, Se, Ah << 4 | Al. Ids above 3 stb refuses itself.
+  const auto check_sos = [&](size_t marker) -> std::string {
+    const size_t ns = at(marker + 4), tail = marker + 5 + 2 * ns;
+    const size_t ss = at(tail), ah = at(tail + 2) >> 4;
+    const bool dc = !progressive || (ss == 0 && ah == 0), ac = !progressive || ss > 0;
+    for (size_t k = 0; k < ns; ++k) {
+      const size_t ids = at(marker + 6 + 2 * k), td = ids >> 4, ta = ids & 15;
+      for (const auto& [used, cls, id] : {std::tuple{dc, 0, td}, std::tuple{ac, 1, ta}})
+        if (used && id <= 3 && !defined[cls][id])
+          return fmt::format("the scan at byte {} uses {} Huffman table {}, which no DHT "
+                             "segment before it defines", marker, cls == 0 ? "DC" : "AC", id);
     }
     return "";
   };
@@ -64,6 +89,8 @@ std::string bad_jpeg_huffman_table(const std::string& b) {
     if (in_scans || at(i) != 0xFF) {
       if (in_scans && at(i) == 0xFF && at(i + 1) == 0xC4)
         if (std::string bad = check_dht(i); !bad.empty()) return bad;
+      if (in_scans && at(i) == 0xFF && at(i + 1) == 0xDA)
+        if (std::string bad = check_sos(i); !bad.empty()) return bad;
       ++i;
       continue;
     }
@@ -74,8 +101,11 @@ std::string bad_jpeg_huffman_table(const std::string& b) {
       continue;
     }
     if (marker == 0xD9) break;  // EOI
+    if (marker == 0xC2) progressive = true;
     if (marker == 0xC4)
       if (std::string bad = check_dht(i); !bad.empty()) return bad;
+    if (marker == 0xDA)
+      if (std::string bad = check_sos(i); !bad.empty()) return bad;
     in_scans = marker == 0xDA;  // SOS: entropy-coded data follows its header
     i += 2 + std::max<size_t>(length_at(i), 2);
   }

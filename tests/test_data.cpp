@@ -359,7 +359,7 @@ void write_image(const std::string& path, int c, int h, int w, const std::vector
 
 }  // namespace
 
-TEST_CASE("data: a JPEG Huffman table of more than 256 codes is refused before stb_image") {
+TEST_CASE("data: a JPEG Huffman table of more than 256 codes, or one never defined, is refused") {
   // The fuzzer's finds (first byte: its channel choice; then the JPEG), which Debian's
   // stb_image writes past its size[257] array on: a header table declaring 1700+ codes, and
   // a table after the scan, cut off by the end of the file (stb reads its missing counts as
@@ -380,6 +380,13 @@ TEST_CASE("data: a JPEG Huffman table of more than 256 codes is refused before s
   const unsigned char counts[16] = {0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 0x77};
   for (int k = 0; k < 16; ++k) fixed[at + 5 + k] = static_cast<char>(counts[k]);
   CHECK(!has(error_of([&] { kz::decode_image(fixed, "ok.jpg", 3); }), "Huffman table with"));
+  // A scan using a table no DHT defined (its SOS names AC table 0 and DC table 1; the file
+  // defines DC 0 and AC 1): stb would read the table from uninitialised memory, and the
+  // fuzzer saw its assert() abort the process.
+  CHECK_ERROR(kz::decode_image(kz::read_file(dir + "jpeg-scan-uses-undefined-huffman-table")
+                                   .substr(1), "undef.jpg", 0),
+              "undef.jpg: corrupt JPEG",
+              "uses AC Huffman table 0, which no DHT segment before it defines");
 }
 
 TEST_CASE("data: a PNG chunk longer than the rest of the file is refused before stb_image") {
