@@ -113,7 +113,7 @@ std::string bad_jpeg_huffman_table(const std::string& b) {
 }
 
 // Debian's stb_image grows its buffer for a PNG's IDAT data by the chunk's declared length
-// before reading it: a 200-byte file whose chunk claims 1.5 GB has it allocate 2 GB (found
+// before reading it: a 177-byte file whose chunk claims 1.5 GB had it allocate 2 GB (found
 // by fuzz/fuzz_image.cpp, fuzz/regressions/image/png-chunk-longer-than-file). A PNG is its
 // 8-byte signature and then chunks of (length, type, data, CRC); this walks them up to IEND
 // and refuses any whose length runs past the end of the file, so what stb allocates stays
