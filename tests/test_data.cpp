@@ -357,6 +357,12 @@ void write_image(const std::string& path, int c, int h, int w, const std::vector
   REQUIRE(ok != 0);
 }
 
+// A file fuzz_image once failed on (fuzz/regressions/image/NAME), without the fuzzer's
+// first byte (its channel choice): the image bytes.
+std::string fuzz_image_file(const std::string& name) {
+  return kz::read_file(KZ_FIXTURES "/../../fuzz/regressions/image/" + name).substr(1);
+}
+
 }  // namespace
 
 TEST_CASE("data: a JPEG Huffman table of more than 256 codes, or one never defined, is refused") {
@@ -364,14 +370,13 @@ TEST_CASE("data: a JPEG Huffman table of more than 256 codes, or one never defin
   // stb_image writes past its size[257] array on: a header table declaring 1700+ codes, and
   // a table after the scan, cut off by the end of the file (stb reads its missing counts as
   // 0; the ones present already add up to 476).
-  const std::string dir = KZ_FIXTURES "/../../fuzz/regressions/image/";
   for (const char* name : {"jpeg-huffman-table-over-256-codes",
                            "jpeg-truncated-huffman-table-after-scan"}) {
     CAPTURE(name);
-    CHECK_ERROR(kz::decode_image(kz::read_file(dir + name).substr(1), "bad.jpg", 3),
+    CHECK_ERROR(kz::decode_image(fuzz_image_file(name), "bad.jpg", 3),
                 "bad.jpg: corrupt JPEG", "Huffman table with");
   }
-  const std::string jpeg = kz::read_file(dir + "jpeg-huffman-table-over-256-codes").substr(1);
+  const std::string jpeg = fuzz_image_file("jpeg-huffman-table-over-256-codes");
   // The same file with that table's counts cut to a legal 162 codes gets past the check
   // (stb then decodes it or names its own error).
   std::string fixed = jpeg;
@@ -383,8 +388,8 @@ TEST_CASE("data: a JPEG Huffman table of more than 256 codes, or one never defin
   // A scan using a table no DHT defined (its SOS names AC table 0 and DC table 1; the file
   // defines DC 0 and AC 1): stb would read the table from uninitialised memory, and the
   // fuzzer saw its assert() abort the process.
-  CHECK_ERROR(kz::decode_image(kz::read_file(dir + "jpeg-scan-uses-undefined-huffman-table")
-                                   .substr(1), "undef.jpg", 0),
+  CHECK_ERROR(kz::decode_image(fuzz_image_file("jpeg-scan-uses-undefined-huffman-table"),
+                               "undef.jpg", 0),
               "undef.jpg: corrupt JPEG",
               "uses AC Huffman table 0, which no DHT segment before it defines");
 }
@@ -392,16 +397,14 @@ TEST_CASE("data: a JPEG Huffman table of more than 256 codes, or one never defin
 TEST_CASE("data: a PNG chunk longer than the rest of the file is refused before stb_image") {
   // The fuzzer's find (first byte: its channel choice; then the PNG): 177 bytes whose third
   // chunk, an IDAT, declares 0x5B000025 bytes, for which stb_image grew its buffer to 2 GB.
-  const std::string dir = KZ_FIXTURES "/../../fuzz/regressions/image/";
-  const std::string png = kz::read_file(dir + "png-chunk-longer-than-file").substr(1);
+  const std::string png = fuzz_image_file("png-chunk-longer-than-file");
   CHECK_ERROR(kz::decode_image(png, "bad.png", 3), "bad.png: corrupt PNG",
               "claims 1526726693 bytes");
 }
 
 TEST_CASE("data: a PNM with a ten-digit header number, cut short or of 16 bits is refused") {
   // The fuzzer's find: "P5" and a width of 19 digits, which overflows stb_image's int.
-  const std::string dir = KZ_FIXTURES "/../../fuzz/regressions/image/";
-  const std::string pnm = kz::read_file(dir + "pnm-header-number-of-ten-digits").substr(1);
+  const std::string pnm = fuzz_image_file("pnm-header-number-of-ten-digits");
   CHECK_ERROR(kz::decode_image(pnm, "bad.pgm", 0), "bad.pgm: corrupt PNM",
               "its width has 19 digits");
   // A 2×3 grey image decodes, with a comment and nine digits in its header; without its
@@ -415,7 +418,7 @@ TEST_CASE("data: a PNM with a ten-digit header number, cut short or of 16 bits i
   // pnm-16-bit-channel-conversion made it read past its buffer converting them to 3 channels.
   CHECK_ERROR(kz::decode_image(std::string("P5\n1 1\n65535\n\x12\x34"), "deep.pgm", 0),
               "deep.pgm: corrupt PNM", "16-bit samples (maximum value 65535) are not supported");
-  const std::string deep = kz::read_file(dir + "pnm-16-bit-channel-conversion").substr(1);
+  const std::string deep = fuzz_image_file("pnm-16-bit-channel-conversion");
   CHECK_ERROR(kz::decode_image(deep, "deep2.pgm", 3), "deep2.pgm: corrupt PNM", "16-bit");
 }
 
