@@ -14,7 +14,8 @@
 #
 # One thread per run, so two runs share two cores without OpenMP threads waiting on each
 # other (run two NAMEs in two shells). Hours on two cores: scratch ≈ 40 CPU-minutes per
-# dataset, seed ≈ 12 CPU-minutes per trial (width 1.0, 96×96, fine-tuning every layer).
+# dataset, seed ≈ 22 minutes per trial with two runs side by side (width 1.0, 96×96,
+# fine-tuning every layer).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD:-build}
