@@ -7,8 +7,8 @@
 // reordered into whatever blocked layout the chosen implementation wants ("any").
 // Layouts of results: y in x's layout, dx in dy's layout, dweight contiguous OIHW.
 // Where oneDNN 2.6 is slow, kizuki's own: depthwise backward-weights on channels-last data
-// wherever oneDNN offers no jit_dw kernel for it, and pointwise backward on tiny maps as
-// GEMMs (both: the small maps at the end of MobileNetV2).
+// wherever oneDNN offers no jit_dw kernel for it (the small maps at the end of MobileNetV2),
+// and the backward of pointwise convolutions as GEMMs where jit_1x1 is slow (see below).
 #include "tensor/conv2d.h"
 
 #include <algorithm>
@@ -147,13 +147,24 @@ struct ConvBackwardDataPlan {
   std::optional<dnnl::reorder> weights_in;
 };
 
-// Pointwise (1×1, stride 1, no padding, groups 1) convolutions on channels-last maps of at
-// most kGemmMaxMap pixels (the last layers of MobileNetV2: 1×1 and 2×2 maps at 32×32 input)
-// run their backward as plain GEMMs (tensor/blas.h, oneDNN's AVX-512 sgemm): there oneDNN
-// 2.6's jit_1x1 backward reaches 8–20 % of the FMA peak. x is then (M, C) row-major with
-// M = N·H·W, dy (M, O), weight (O, C):
+// Pointwise (1×1, stride 1, no padding, groups 1) convolutions on channels-last maps are
+// GEMMs: x is (M, C) row-major with M = N·H·W, dy (M, O), weight (O, C), and
 //   dx = dy · weight            dweight = dyᵀ · x            dbias[o] = Σ_m dy[m, o]
+// Where oneDNN 2.6's jit_1x1 backward is slow, kizuki runs these through sgemm (tensor/blas.h,
+// oneDNN's AVX-512 sgemm). Measured per layer in `kizuki profile` (MobileNetV2 at 96×96, batch
+// 128, 2 threads; docs/performance.md, change 8):
+// - backward-weights of every projection (C > O), at any map size: jit_1x1 reaches 70–200
+//   GFLOP/s there, the GEMM about twice that (96→16 at 24×24: 6.6 → 2.8 ms);
+// - both backwards on maps of at most kGemmMaxMap pixels (the last blocks; 320→1280 on a 1×1
+//   map at 32×32 input: 14.8 → 1.2 ms), backward-weights on maps up to kGemmMaxMapWeights
+//   (96→576 at 6×6: 4.3 → 3.0 ms);
+// - backward-data when x or y has fewer channels than one AVX-512 vector (16): jit_1x1 pads
+//   them to 16 (8→48 at 48×48: 12.6 → 5.4 ms).
+// Expansions on larger maps stay on jit_1x1, which is as fast or faster there (16→96 at 48×48:
+// 9.9 ms against 11.3 as GEMMs).
 constexpr int64_t kGemmMaxMap = 4;
+constexpr int64_t kGemmMaxMapWeights = 36;
+constexpr int64_t kVectorChannels = 16;
 
 struct ConvBackwardWeightsPlan {
   dnnl::convolution_backward_weights::primitive_desc pd;
@@ -162,11 +173,22 @@ struct ConvBackwardWeightsPlan {
   bool gemm = false;                          // pointwise_gemm
 };
 
-bool use_pointwise_gemm(const ConvGeometry& g) {
+bool is_pointwise_nhwc(const ConvGeometry& g) {
   const Conv2dParams& p = g.p;
   return g.layout == Layout::nhwc && p.groups == 1 && g.w[2] == 1 && g.w[3] == 1 &&
          p.stride == 1 && p.pad_top == 0 && p.pad_bottom == 0 && p.pad_left == 0 &&
-         p.pad_right == 0 && g.x[2] * g.x[3] <= kGemmMaxMap;
+         p.pad_right == 0;
+}
+
+bool use_gemm_backward_data(const ConvGeometry& g) {
+  const int64_t map = g.x[2] * g.x[3], c = g.x[1], o = g.w[0];
+  return is_pointwise_nhwc(g) &&
+         (map <= kGemmMaxMap || c < kVectorChannels || o < kVectorChannels);
+}
+
+bool use_gemm_backward_weights(const ConvGeometry& g) {
+  const int64_t map = g.x[2] * g.x[3], c = g.x[1], o = g.w[0];
+  return is_pointwise_nhwc(g) && (c > o || map <= kGemmMaxMapWeights);
 }
 
 // Depthwise (groups = C = O) backward-weights on channels-last data: kizuki's own loop, for
@@ -286,7 +308,7 @@ Tensor conv2d_backward_data(const Tensor& dy, const Tensor& weight, const Shape&
               g.strides(), g.pad_l(), g.pad_r());
     B::primitive_desc pd(d, dnnl_engine(), g.forward_pd(false));
     const std::string what = g.describe("conv2d_backward_data");
-    if (use_pointwise_gemm(g)) {
+    if (use_gemm_backward_data(g)) {
       dnnl_note_impl(what, std::string("kizuki:pointwise_gemm (oneDNN offers ") + pd.impl_info_str() + ")");
       return ConvBackwardDataPlan{pd, std::nullopt, std::nullopt};
     }
@@ -322,7 +344,7 @@ Tensor conv2d_backward_weights(const Tensor& dy, const Tensor& x, const Shape& w
                                  g.pad_r());
     B::primitive_desc pd(d, dnnl_engine(), g.forward_pd(g.bias));
     const std::string what = g.describe("conv2d_backward_weights");
-    if (use_pointwise_gemm(g)) {
+    if (use_gemm_backward_weights(g)) {
       dnnl_note_impl(what, std::string("kizuki:pointwise_gemm (oneDNN offers ") + pd.impl_info_str() + ")");
       return ConvBackwardWeightsPlan{pd, std::nullopt, std::nullopt, true};
     }

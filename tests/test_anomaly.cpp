@@ -23,7 +23,7 @@ ImageDataset synthetic(int64_t per_class, uint64_t seed) {
   ImageDataset d;
   d.channels = 1;
   d.height = d.width = 12;
-  for (int c = 0; c < 10; ++c) d.class_names.push_back("c" + std::to_string(c));
+  for (int c = 0; c < 10; ++c) d.class_names.push_back(std::string("c").append(std::to_string(c)));
   Generator gen(seed);
   for (int c = 0; c < 10; ++c) {
     for (int64_t i = 0; i < per_class; ++i) {
@@ -75,7 +75,8 @@ TEST_CASE("anomaly: every method trains end to end and its loss falls") {
   for (const std::string name : {"doc", "l2softmax", "arcface", "frozen"}) {
     CAPTURE(name);
     MethodOptions o = tiny(name);
-    o.epochs = 3;
+    o.epochs = 8;  // ArcFace's epoch loss on 80 images moves by ±0.1 from epoch to epoch: 3
+                   // epochs can rise by rounding alone (3.81 → 3.84), 8 fall well (→ 3.31)
     std::unique_ptr<Method> method = make_method(o);
     std::vector<double> epoch_loss;
     method->train(split, 7, [&](const TrainProgress& p) {
@@ -86,7 +87,8 @@ TEST_CASE("anomaly: every method trains end to end and its loss falls") {
     if (name == "frozen") {
       CHECK(epoch_loss.empty());
     } else {
-      REQUIRE(epoch_loss.size() == 3);
+      REQUIRE(epoch_loss.size() == 8);
+      MESSAGE(name << " loss by epoch: first " << epoch_loss.front() << ", last " << epoch_loss.back());
       CHECK(epoch_loss.back() < epoch_loss.front());
     }
     const double auc = auc_of(*method, split, method->default_scorer());
