@@ -11,8 +11,15 @@ namespace kz {
 GradcheckResult gradcheck(const std::function<Variable(const std::vector<Variable>&)>& f,
                           const std::vector<Tensor>& inputs, float eps, float atol,
                           float rtol) {
+  // Copies that keep each input's memory format (a channels-last x stays channels-last, as
+  // ops may take another path for it); x.data()[i] below is then the i-th element in storage
+  // order, and the analytic gradient is read in the same order.
+  auto channels_last = [](const Tensor& t) { return t.is_channels_last() && !t.is_contiguous(); };
+  auto copy_of = [&](const Tensor& t) {
+    return channels_last(t) ? t.clone().to_channels_last() : t.clone();
+  };
   std::vector<Variable> vars;
-  for (const Tensor& t : inputs) vars.emplace_back(t.clone(), true);
+  for (const Tensor& t : inputs) vars.emplace_back(copy_of(t), true);
   const Variable out = f(vars);
   Generator gen(1234);
   const Tensor w = Tensor::uniform(out.shape(), -1.0f, 1.0f, gen);
@@ -31,10 +38,10 @@ GradcheckResult gradcheck(const std::function<Variable(const std::vector<Variabl
 
   for (size_t k = 0; k < vars.size(); ++k) {
     std::vector<Variable> probe;
-    for (const Variable& v : vars) probe.emplace_back(v.data().clone(), false);
+    for (const Variable& v : vars) probe.emplace_back(copy_of(v.data()), false);
     Tensor& x = probe[k].data();
-    const Tensor analytic = vars[k].grad().defined() ? vars[k].grad().contiguous()
-                                                     : Tensor::zeros(x.shape());
+    const Tensor grad = vars[k].grad().defined() ? vars[k].grad() : Tensor::zeros(x.shape());
+    const Tensor analytic = channels_last(x) ? grad.to_channels_last() : grad.contiguous();
     for (int64_t i = 0; i < x.numel(); ++i) {
       const float saved = x.data()[i];
       x.data()[i] = saved + eps;

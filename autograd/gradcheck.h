@@ -4,7 +4,8 @@
 // L = Σ out·w with fixed random weights w, takes analytic dL/dx by backward(), and compares
 // each entry with the central difference (L(x+ε) − L(x−ε)) / 2ε computed in float64 from
 // float32 forwards. Passes when |analytic − numeric| ≤ atol + rtol·|numeric| everywhere.
-// Float32 forwards make ε = 1e-3 and tolerances ~1e-2 the right scale.
+// Float32 forwards make ε = 1e-3 and tolerances ~1e-2 the right scale. Inputs keep their
+// memory format: a channels-last input is checked channels-last.
 #pragma once
 
 #include <functional>

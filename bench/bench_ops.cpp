@@ -15,11 +15,14 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "bench/peak.h"
 #include "tensor/batch_norm.h"
 #include "tensor/blas.h"
+#include "tensor/conv2d.h"
+#include "tensor/conv_bn_relu6.h"
 #include "tensor/generator.h"
 
 namespace {
@@ -112,6 +115,65 @@ void bench_batch_norm(benchmark::State& state, int64_t c, int64_t hw, bool backw
                                              benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// MobileNetV2's expansion (1×1 conv C → O, training batch norm, ReLU6) at batch 128: the
+// fused conv1x1_bn_relu6 op (tensor/conv_bn_relu6.h) against the conv then the fused
+// bn_relu6 it replaces. GB/s counts the unfused path's traffic (conv: x in, y out; BN+ReLU6
+// 12 bytes per element forward; backward: BN+ReLU6 20 bytes per element, then the conv's
+// two backward passes reading dy), so the two rates compare as times do.
+void bench_expansion(benchmark::State& state, int64_t c, int64_t o, int64_t hw, bool backward,
+                     bool fused, Limits limits) {
+  kz::Generator gen(0);
+  const Tensor x = Tensor::normal({128, c, hw, hw}, 0.3f, 1, gen).to_channels_last();
+  const Tensor w = Tensor::normal({o, c, 1, 1}, 0, 0.3f, gen);
+  const Tensor gamma = Tensor::full({o}, 2.0f), beta = Tensor::full({o}, 2.0f);
+  const Tensor dz = Tensor::normal({128, o, hw, hw}, 0, 1, gen).to_channels_last();
+  const kz::Conv2dParams p{};
+  Tensor rm = Tensor::zeros({o}), rv = Tensor::ones({o}), y, z, dx, dw, dg, db;
+  kz::BatchNormSaved bn_saved;
+  kz::Conv1x1BnSaved saved;
+  auto forward = [&] {
+    if (fused) {
+      z = kz::conv1x1_bn_relu6_forward(x, w, gamma, beta, rm, rv, 0.1f, 1e-5f, &saved);
+    } else {
+      y = kz::conv2d_forward(x, w, Tensor(), p);
+      z = kz::batch_norm_relu6_forward(y, gamma, beta, rm, rv, true, 0.1f, 1e-5f, &bn_saved);
+    }
+  };
+  // As in training, the backward may overwrite dz (its mask, or BN's dx, goes over it): each
+  // iteration gets a fresh copy, made outside the timed region.
+  Tensor dz_work = dz.contiguous().to_channels_last();
+  auto run_backward = [&] {
+    if (fused) {
+      kz::conv1x1_bn_relu6_backward(dz_work, true, z, x, w, gamma, saved, &dx, &dw, &dg, &db);
+    } else {
+      Tensor dy = dz_work;
+      kz::batch_norm_relu6_backward(dz_work, y, gamma, beta, bn_saved, true, 1e-5f, &dy, &dg, &db);
+      dx = kz::conv2d_backward_data(dy, w, x.shape(), p);
+      dw = kz::conv2d_backward_weights(dy, x, w.shape(), p, nullptr);
+    }
+  };
+  forward();  // makes the primitives
+  run_backward();
+  for (auto _ : state) {
+    if (backward) {
+      state.PauseTiming();
+      dz_work.copy_(dz);
+      state.ResumeTiming();
+      run_backward();
+      benchmark::DoNotOptimize(dx.data());
+    } else {
+      forward();
+      benchmark::DoNotOptimize(z.data());
+    }
+  }
+  const double xs = double(x.numel()) * 4.0, ys = double(dz.numel()) * 4.0;
+  const double bytes = backward ? 5.0 * ys + 2.0 * (ys + xs) : xs + ys + 3.0 * ys;
+  state.counters["GB/s"] =
+      benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["bw%"] = benchmark::Counter(100.0 * bytes / 1e9 / limits.bandwidth_gbs,
+                                             benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void register_all(Limits limits) {
   for (const GemmShape& s : kGemms)
     for (auto [kind, name] : {std::pair{Gemm::onednn, "onednn"}, std::pair{Gemm::openblas, "openblas"},
@@ -136,6 +198,20 @@ void register_all(Limits limits) {
           ->Unit(benchmark::kMicrosecond)
           ->UseRealTime();
     }
+  // (C, O, map side): MobileNetV2 width 1.0 at 96×96 input, features.2, .3, .5, .8, .12.
+  const std::tuple<int64_t, int64_t, int64_t> expansions[] = {
+      {16, 96, 48}, {24, 144, 24}, {32, 192, 12}, {64, 384, 6}, {96, 576, 6}};
+  for (auto [c, o, hw] : expansions)
+    for (bool fused : {false, true})
+      for (bool backward : {false, true}) {
+        const std::string name = std::string(fused ? "expansion_fused/" : "expansion_unfused/") +
+                                 std::to_string(c) + "to" + std::to_string(o) + "_" +
+                                 std::to_string(hw) + "px/" + (backward ? "bwd" : "fwd_train");
+        benchmark::RegisterBenchmark(name.c_str(), bench_expansion, c, o, hw, backward, fused,
+                                     limits)
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
+      }
 }
 
 }  // namespace

@@ -7,6 +7,8 @@
 #include <cmath>
 
 #include "autograd/bn_relu6.h"
+#include "autograd/conv_bn_relu6.h"
+#include "tensor/conv_bn_relu6.h"
 
 namespace kz {
 
@@ -68,6 +70,29 @@ Variable folded_conv_bn(const Variable& x, Conv2d& conv, BatchNorm2d& bn, ReLU6*
   return y;
 }
 
+// Training: an expansion (1×1 conv to more channels, no bias) with batch norm in training
+// mode runs as one conv1x1_bn_relu6 op (autograd/conv_bn_relu6.cpp), where it pays
+// (conv1x1_bn_relu6_applies). The profiler charges it all to the conv's row; the BN and
+// ReLU6 rows see calls of no duration.
+bool fuses_expansion(const Variable& x, Conv2d& conv, BatchNorm2d& bn) {
+  const Tensor& w = conv.weight().data();
+  return bn.is_training() && !conv.bias().defined() && w.size(2) == 1 && w.size(3) == 1 &&
+         conv.params_for(x.size(2), x.size(3)).stride == 1 &&
+         conv.params_for(x.size(2), x.size(3)).groups == 1 &&
+         conv1x1_bn_relu6_applies(x.data(), w.size(0));
+}
+
+Variable fused_expansion(const Variable& x, Conv2d& conv, BatchNorm2d& bn, ReLU6& act) {
+  check_conv_input(x, conv);
+  ForwardObserver* observer = forward_observer();
+  if (observer) observer->begin(conv, x);
+  Variable y = conv1x1_bn_relu6(x, conv.weight(), bn.weight(), bn.bias(), bn.running_mean(),
+                                bn.running_var(), bn.momentum(), bn.eps());
+  if (observer) observer->end(conv, y), observer->begin(bn, y), observer->end(bn, y);
+  if (observer) observer->begin(act, y), observer->end(act, y);
+  return y;
+}
+
 // Conv + BatchNorm2d + ReLU6 (children "0", "1", "2", as torchvision's names), run as the
 // convolution and then one fused batch_norm_relu6 op (autograd/bn_relu6.cpp): no separate
 // pass, and no stored BN output, for the ReLU6. The profiler sees the conv and the BN layer
@@ -81,6 +106,7 @@ class ConvBnReLU6 : public Sequential {
     auto* act = size() == 3 ? dynamic_cast<ReLU6*>(at(2).get()) : nullptr;
     if (!conv || !bn || !act) return Sequential::forward(x);
     if (can_fold(x, *conv, *bn)) return folded_conv_bn(x, *conv, *bn, act);
+    if (fuses_expansion(x, *conv, *bn)) return fused_expansion(x, *conv, *bn, *act);
     ForwardObserver* observer = forward_observer();
     if (observer) observer->begin(*conv, x);
     const Variable h = conv->forward(x);

@@ -23,6 +23,11 @@ struct BatchNormSaved {  // what backward needs from a training forward
 Tensor batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                           Tensor& running_mean, Tensor& running_var, bool training,
                           float momentum, float eps, BatchNormSaved* saved);
+// The running statistics' update after a training forward over `count` values per channel:
+// r = (1−momentum)·r + momentum·stat, the variance taking the unbiased ·count/(count−1).
+void batch_norm_update_running(Tensor& running_mean, Tensor& running_var, const Tensor& mean,
+                               const Tensor& var, float momentum, int64_t count);
+
 // Gradients of a training-mode forward: dx (N,C,H,W), dweight (C), dbias (C).
 void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
                          const BatchNormSaved& saved, float eps, Tensor* dx, Tensor* dweight,

@@ -1,20 +1,27 @@
 // test_fused.cpp — fused ops against what they replace: batch_norm_relu6 (tensor/batch_norm.h
 // kernels, autograd/bn_relu6.cpp) against PyTorch's relu6(batch_norm(x)) (fused.safetensors
 // from fixtures/make_fused.py), against the naive references and the unfused autograd ops on
-// random shapes in both layouts, and against finite differences; conv2d_relu6_forward against
-// the naive conv and clamp; MobileNetV2 inference with batch norm folded into the convs
-// against its unfolded eval forward.
-// Shapes: x (N,C,H,W); weight, bias, running stats (C).
+// random shapes in both layouts, and against finite differences; conv1x1_bn_relu6
+// (tensor/conv_bn_relu6.h, autograd/conv_bn_relu6.cpp) likewise against PyTorch's
+// relu6(batch_norm(conv2d(x))), the unfused ops and finite differences; conv2d_relu6_forward
+// against the naive conv and clamp; MobileNetV2 inference with batch norm folded into the
+// convs against its unfolded eval forward.
+// Shapes: x (N,C,H,W); weight, bias, running stats (C); conv1x1_bn_relu6: x (N,C,H,W),
+// weight (O,C,1,1), gamma, beta, running stats (O).
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <sstream>
 
 #include "autograd/bn_relu6.h"
+#include "autograd/conv_bn_relu6.h"
 #include "autograd/gradcheck.h"
 #include "layers/mobilenet_v2.h"
 #include "tensor/batch_norm.h"
 #include "tensor/conv2d.h"
+#include "tensor/conv_bn_relu6.h"
 #include "tensor/dnnl.h"
 #include "tensor/generator.h"
 #include "tensor/ops.h"
@@ -186,6 +193,149 @@ TEST_CASE("fused bn_relu6: gradcheck, training and inference, both layouts") {
           inputs);
       CHECK_MESSAGE(r.ok, (training ? "train " : "eval "), (cl ? "nhwc: " : "nchw: "), r.message);
     }
+}
+
+TEST_CASE("fused conv1x1_bn_relu6: kernels and autograd op match PyTorch") {
+  std::vector<std::string> names;
+  for (const auto& [key, value] : fixture().metadata)
+    if (key.rfind("conv_bn_relu6.", 0) == 0) names.push_back(key.substr(14));
+  REQUIRE(names.size() >= 2);
+  for (const std::string& name : names) {
+    std::istringstream meta(fixture().metadata.at("conv_bn_relu6." + name));
+    double mom = 0, e = 0;
+    meta >> mom >> e;
+    const float momentum = float(mom), eps = float(e);
+    const std::string k = "conv_bn_relu6." + name + ".";
+    const Safetensors& f = fixture();
+    const Tensor x = f.at(k + "x").to_channels_last(), w = f.at(k + "weight");
+    const Tensor gamma = f.at(k + "gamma"), beta = f.at(k + "beta");
+    const auto [zeros, sixes] = clamped_fractions(f.at(k + "z"));
+    CHECK_MESSAGE((zeros > 0.05 && sixes > 0.05), name, ": clamps not exercised");
+    {  // the kernels
+      Tensor rm = f.at(k + "running_mean").clone(), rv = f.at(k + "running_var").clone();
+      Conv1x1BnSaved saved;
+      const Tensor z = conv1x1_bn_relu6_forward(x, w, gamma, beta, rm, rv, momentum, eps, &saved);
+      check_close(z, f.at(k + "z"), 1e-4f, 1e-5f, name + " z");
+      CHECK(z.is_channels_last());
+      check_close(rm, f.at(k + "new_running_mean"), 1e-5f, 1e-5f, name + " running_mean");
+      check_close(rv, f.at(k + "new_running_var"), 1e-5f, 1e-5f, name + " running_var");
+      Tensor dx, dw, dg, db;
+      conv1x1_bn_relu6_backward(f.at(k + "dz").to_channels_last(), false, z, x, w, gamma, saved,
+                                &dx, &dw, &dg, &db);
+      check_close(dx, f.at(k + "dx"), 1e-4f, 1e-5f, name + " dx");
+      CHECK(dx.is_channels_last());
+      check_close(dw, f.at(k + "dweight"), 1e-4f, 1e-5f, name + " dweight");
+      check_close(dg, f.at(k + "dgamma"), 1e-4f, 1e-5f, name + " dgamma");
+      check_close(db, f.at(k + "dbeta"), 1e-4f, 1e-5f, name + " dbeta");
+    }
+    {  // the autograd op
+      Tensor rm = f.at(k + "running_mean").clone(), rv = f.at(k + "running_var").clone();
+      Variable xv(x, true), wv(w, true), gv(gamma, true), bv(beta, true);
+      const Variable z = conv1x1_bn_relu6(xv, wv, gv, bv, rm, rv, momentum, eps);
+      z.backward(f.at(k + "dz").to_channels_last());
+      check_close(z.data(), f.at(k + "z"), 1e-4f, 1e-5f, name + " autograd z");
+      check_close(xv.grad(), f.at(k + "dx"), 1e-4f, 1e-5f, name + " autograd dx");
+      check_close(wv.grad(), f.at(k + "dweight"), 1e-4f, 1e-5f, name + " autograd dweight");
+      check_close(gv.grad(), f.at(k + "dgamma"), 1e-4f, 1e-5f, name + " autograd dgamma");
+      check_close(bv.grad(), f.at(k + "dbeta"), 1e-4f, 1e-5f, name + " autograd dbeta");
+      check_close(rv, f.at(k + "new_running_var"), 1e-5f, 1e-5f, name + " autograd running_var");
+    }
+  }
+}
+
+TEST_CASE("fused conv1x1_bn_relu6: equals conv2d then batch_norm_relu6, and the errors") {
+  Generator gen(13);
+  // (N, C, H, W, O): odd counts, x's rows spanning several of the moments' chunks (64K
+  // elements: 9216 rows of 8), per-channel means far from 0 (up to ±6, std 1.5).
+  const std::vector<std::array<int64_t, 5>> shapes = {
+      {2, 5, 4, 3, 13}, {3, 16, 7, 5, 96}, {4, 8, 48, 48, 24}, {2, 33, 6, 6, 70}};
+  for (const auto& [n, c, h, w, o] : shapes) {
+    const std::string what = fmt::format("x ({},{},{},{}) to {}", n, c, h, w, o);
+    const Tensor offsets = Tensor::uniform({1, c, 1, 1}, -6.0f, 6.0f, gen);
+    const Tensor x = add(mul(Tensor::normal({n, c, h, w}, 0, 1.5f, gen), 1.0f), offsets)
+                         .to_channels_last();
+    const Tensor wt = Tensor::normal({o, c, 1, 1}, 0, std::sqrt(2.0f / float(c)), gen);
+    const Tensor gamma = Tensor::uniform({o}, 0.5f, 3.0f, gen), beta = Tensor::normal({o}, 2, 2, gen);
+    const Tensor dz = Tensor::normal({n, o, h, w}, 0, 1, gen).to_channels_last();
+    Tensor rm = Tensor::zeros({o}), rv = Tensor::ones({o}), rm_ref = rm.clone(), rv_ref = rv.clone();
+    Variable xv(x, true), wv(wt, true), gv(gamma, true), bv(beta, true);
+    const Variable z = conv1x1_bn_relu6(xv, wv, gv, bv, rm, rv, 0.1f, 1e-5f);
+    z.backward(dz);
+    Variable xr(x, true), wr(wt, true), gr(gamma, true), br(beta, true);
+    const Variable zr = batch_norm_relu6(conv2d(xr, wr, Variable(), Conv2dParams{}), gr, br,
+                                         rm_ref, rv_ref, true, 0.1f, 1e-5f);
+    zr.backward(dz);
+    const auto [zeros, sixes] = clamped_fractions(zr.data());
+    CHECK_MESSAGE((zeros > 0.02 && sixes > 0.02), what, ": clamps not exercised");
+    check_close(z.data(), zr.data(), 1e-4f, 1e-4f, what + " z");
+    check_close(rm, rm_ref, 1e-5f, 1e-5f, what + " running_mean");
+    check_close(rv, rv_ref, 1e-4f, 1e-5f, what + " running_var");
+    check_close(xv.grad(), xr.grad(), 1e-3f, 1e-4f, what + " dx");
+    check_close(wv.grad(), wr.grad(), 1e-3f, 1e-3f, what + " dweight");
+    check_close(gv.grad(), gr.grad(), 1e-3f, 1e-3f, what + " dgamma");
+    check_close(bv.grad(), br.grad(), 1e-3f, 1e-3f, what + " dbeta");
+    // g written over dz (the engine's only reference) gives the same bits as a fresh buffer.
+    Conv1x1BnSaved saved;
+    Tensor rm2 = Tensor::zeros({o}), rv2 = Tensor::ones({o});
+    const Tensor zk = conv1x1_bn_relu6_forward(x, wt, gamma, beta, rm2, rv2, 0.1f, 1e-5f, &saved);
+    Tensor dx1, dx2, dw1, dw2;
+    conv1x1_bn_relu6_backward(dz, false, zk, x, wt, gamma, saved, &dx1, &dw1, nullptr, nullptr);
+    const Tensor dz_copy = dz.contiguous().to_channels_last();
+    conv1x1_bn_relu6_backward(dz_copy, true, zk, x, wt, gamma, saved, &dx2, &dw2, nullptr, nullptr);
+    CHECK(dx1.to_vector() == dx2.to_vector());
+    CHECK(dw1.to_vector() == dw2.to_vector());
+  }
+  Tensor rm = Tensor::zeros({6}), rv = Tensor::ones({6});
+  const Tensor x = Tensor::normal({2, 3, 2, 2}, 0, 1, gen), w = Tensor::normal({6, 3, 1, 1}, 0, 1, gen);
+  const Tensor g = Tensor::ones({6}), b = Tensor::zeros({6});
+  CHECK_THROWS_WITH_AS(conv1x1_bn_relu6_forward(x, w, g, b, rm, rv, 0.1f, 1e-5f, nullptr),
+                       doctest::Contains("channels-last"), Error);
+  CHECK_THROWS_WITH_AS(conv1x1_bn_relu6_forward(x.to_channels_last(), Tensor::ones({6, 4, 1, 1}),
+                                                g, b, rm, rv, 0.1f, 1e-5f, nullptr),
+                       doctest::Contains("(O,3,1,1)"), Error);
+  CHECK_THROWS_WITH_AS(conv1x1_bn_relu6_forward(x.to_channels_last(), w, Tensor::ones({5}), b,
+                                                rm, rv, 0.1f, 1e-5f, nullptr),
+                       doctest::Contains("(6,)"), Error);
+}
+
+TEST_CASE("fused conv1x1_bn_relu6: gradcheck") {
+  Generator gen(8);
+  Tensor rm = Tensor::zeros({5}), rv = Tensor::ones({5});
+  // x offset per channel; gamma and beta put z on both sides of 0 and 6.
+  const std::vector<Tensor> inputs = {
+      add(Tensor::normal({2, 3, 3, 2}, 0, 1.0f, gen), Tensor::uniform({1, 3, 1, 1}, -2, 2, gen))
+          .to_channels_last(),
+      Tensor::normal({5, 3, 1, 1}, 0, 0.8f, gen), Tensor::uniform({5}, 1.0f, 3.0f, gen),
+      Tensor::normal({5}, 2, 1, gen)};
+  const auto r = gradcheck(
+      [&](const std::vector<Variable>& v) {
+        Tensor rm_copy = rm.clone(), rv_copy = rv.clone();
+        return conv1x1_bn_relu6(v[0], v[1], v[2], v[3], rm_copy, rv_copy, 0.1f, 1e-5f);
+      },
+      inputs);
+  CHECK_MESSAGE(r.ok, r.message);
+}
+
+TEST_CASE("fused conv1x1_bn_relu6: MobileNetV2's expansion layer uses it where it pays") {
+  Generator gen(9);
+  // Conv 1×1 8 → 48 + BN + ReLU6 in training mode: fused from 32·48 = 1536 rows of x.
+  auto layer = conv_bn_relu6(8, 48, 1, 1, 1, 1e-5f, PaddingMode::symmetric, gen);
+  layer->train();
+  auto& conv = dynamic_cast<Conv2d&>(*layer->at(0));
+  auto& bn = dynamic_cast<BatchNorm2d&>(*layer->at(1));
+  for (auto [n, fused] : {std::pair{8, true}, std::pair{2, false}}) {  // 2048 and 512 rows
+    CAPTURE(n);
+    const Tensor x = add(Tensor::normal({n, 8, 16, 16}, 0, 1, gen), 0.5f).to_channels_last();
+    const Tensor rm0 = bn.running_mean().clone(), rv0 = bn.running_var().clone();
+    const Variable z = layer->forward(Variable(x, true));
+    REQUIRE(z.grad_fn());
+    CHECK(z.grad_fn()->name == (fused ? "conv1x1_bn_relu6" : "batch_norm_relu6"));
+    Tensor rm = rm0.clone(), rv = rv0.clone();
+    const Variable want = batch_norm_relu6(conv.forward(Variable(x)), bn.weight(), bn.bias(),
+                                           rm, rv, true, bn.momentum(), bn.eps());
+    check_close(z.data(), want.data(), 1e-4f, 1e-4f, "z");
+    check_close(bn.running_var(), rv, 1e-5f, 1e-5f, "running_var");
+  }
 }
 
 TEST_CASE("fused conv2d_relu6_forward: the naive conv then the clamp") {

@@ -1,0 +1,228 @@
+// conv_bn_relu6.cpp — pointwise conv + training batch norm + ReLU6 as one op (the formulas
+// are in tensor/conv_bn_relu6.h). The convolutions are tensor/conv2d.h's; this file adds x's
+// moments, the folding, the ReLU6 mask pass and the C×C corrections.
+//
+// Shapes: X (M,C) row-major (channels-last x), W (O,C), g and z (M,O); "(O,C)" matrices
+// row-major. Statistics and per-channel coefficients in double, big arrays in float.
+#include "tensor/conv_bn_relu6.h"
+
+#include <cmath>
+#include <initializer_list>
+#include <utility>
+
+#include "tensor/batch_norm.h"
+#include "tensor/blas.h"
+#include "tensor/channel_sums.h"
+#include "tensor/conv2d.h"
+#include "tensor/dnnl.h"
+
+namespace kz {
+
+namespace {
+
+const Conv2dParams kPointwise{};  // 1×1: stride 1, no padding, groups 1
+
+// Mean (C) and biased covariance (C,C) of the rows of X (M,C). Shifted by the first row K so
+// that the covariance does not cancel: chunks of rows d = x − K are copied to a buffer that
+// stays in L2, and one sgemm per chunk adds dᵀ·d (float over the chunk, double across).
+struct Moments {
+  std::vector<double> mean, cov;
+};
+
+Moments row_moments(const float* x, int64_t rows, int64_t c) {
+  const auto cc = static_cast<size_t>(c);
+  const int64_t chunk_rows = std::max<int64_t>(64, (int64_t{1} << 16) / c);  // 256 KB
+  const int64_t chunks = (rows + chunk_rows - 1) / chunk_rows;
+  const float* k = x;  // row 0
+  std::vector<double> sum(cc, 0.0), prod(cc * cc, 0.0);
+#pragma omp parallel if (rows * c >= kSerialBelow)
+  {
+    std::vector<float> d(static_cast<size_t>(chunk_rows) * cc), dd(cc * cc), ds(cc);
+    std::vector<double> t_sum(cc, 0.0), t_prod(cc * cc, 0.0);
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < chunks; ++b) {
+      const int64_t r0 = b * chunk_rows, n = std::min(rows, r0 + chunk_rows) - r0;
+      std::fill(ds.begin(), ds.end(), 0.0f);
+      for (int64_t r = 0; r < n; ++r) {
+        const float* row = x + (r0 + r) * c;
+        float* out = d.data() + r * c;
+        for (int64_t j = 0; j < c; ++j) {
+          out[j] = row[j] - k[j];
+          ds[size_t(j)] += out[j];
+        }
+      }
+      sgemm(true, false, c, c, n, 1.0f, d.data(), c, d.data(), c, 0.0f, dd.data(), c);
+      for (size_t j = 0; j < cc; ++j) t_sum[j] += ds[j];
+      for (size_t j = 0; j < cc * cc; ++j) t_prod[j] += dd[j];
+    }
+#pragma omp critical
+    {
+      for (size_t j = 0; j < cc; ++j) sum[j] += t_sum[j];
+      for (size_t j = 0; j < cc * cc; ++j) prod[j] += t_prod[j];
+    }
+  }
+  Moments m{std::vector<double>(cc), std::vector<double>(cc * cc)};
+  const auto total = static_cast<double>(rows);
+  for (size_t i = 0; i < cc; ++i) m.mean[i] = double(k[i]) + sum[i] / total;
+  for (size_t i = 0; i < cc; ++i)
+    for (size_t j = 0; j < cc; ++j)
+      m.cov[i * cc + j] = prod[i * cc + j] / total - (sum[i] / total) * (sum[j] / total);
+  return m;
+}
+
+// g = d where 0 < z < 6, else 0, over (M,O) data; sums[o] = Σ_m g. kInPlace: d is g's own
+// buffer, read and written through the one pointer so that the compiler vectorises the loop
+// (through two pointers it checks them for overlap at run time and, finding it, runs the
+// scalar loop: bench_ops expansion 24→144 at 24×24, this pass 6 → 3 ms).
+template <bool kInPlace>
+void relu6_mask(const float* z, const float* d, float* g, int64_t rows, int64_t channels,
+                std::vector<double>& sums) {
+  std::vector<double> unused;
+  channel_sums(rows, channels, [&](int64_t i, int64_t) {
+    const float zv = z[i], dv = kInPlace ? g[i] : d[i];  // both loaded: see batch_norm.cpp
+    const float gv = zv > 0.0f && zv < 6.0f ? dv : 0.0f;
+    g[i] = gv;
+    return std::pair{gv, 0.0f};
+  }, sums, unused);
+}
+
+// x channels-last (N,C,H,W) with more than one value per channel, weight (O,C,1,1), each
+// per-output-channel vector (O). Returns O.
+int64_t check_args(const Tensor& x, const Tensor& weight,
+                   std::initializer_list<std::pair<const Tensor*, const char*>> vectors,
+                   const char* op) {
+  KZ_CHECK(x.dim() == 4 && layout_of(x) == Layout::nhwc, op,
+           "x must be channels-last (N,C,H,W), got {}", shape_str(x.shape()));
+  const int64_t c = x.size(1), o = weight.dim() == 4 ? weight.size(0) : -1;
+  KZ_CHECK(weight.shape() == Shape({o, c, 1, 1}), op,
+           "weight must be (O,{},1,1) for x with {} channels, got {}", c, c,
+           shape_str(weight.shape()));
+  for (const auto& [t, name] : vectors)
+    KZ_CHECK(t->shape() == Shape{o}, op, "{} must be ({},) for weight {}, got {}", name, o,
+             shape_str(weight.shape()), t->defined() ? shape_str(t->shape()) : "undefined");
+  KZ_CHECK(x.size(0) * x.size(2) * x.size(3) > 1, op,
+           "batch statistics need more than one value per channel, x is {}",
+           shape_str(x.shape()));
+  return o;
+}
+
+}  // namespace
+
+bool conv1x1_bn_relu6_applies(const Tensor& x, int64_t out_channels) {
+  if (x.dim() != 4 || layout_of(x) != Layout::nhwc) return false;
+  const int64_t rows = x.size(0) * x.size(2) * x.size(3);
+  return x.size(1) < out_channels && rows >= kMinRowsPerOutput * out_channels;
+}
+
+Tensor conv1x1_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Tensor& gamma,
+                                const Tensor& beta, Tensor& running_mean, Tensor& running_var,
+                                float momentum, float eps, Conv1x1BnSaved* saved) {
+  const char* op = "conv1x1_bn_relu6";
+  const int64_t o = check_args(x, weight, {{&gamma, "gamma"}, {&beta, "beta"}}, op);
+  KZ_CHECK(running_mean.defined() == running_var.defined(), op,
+           "running_mean and running_var must both be given or both be undefined");
+  if (running_mean.defined())
+    check_args(x, weight, {{&running_mean, "running_mean"}, {&running_var, "running_var"}}, op);
+  KZ_CHECK(eps >= 0.0f && momentum >= 0.0f && momentum <= 1.0f, op,
+           "need eps >= 0 and momentum in [0, 1], got eps {} momentum {}", eps, momentum);
+  const int64_t c = x.size(1), rows = x.numel() / c;
+  const auto cc = static_cast<size_t>(c), oo = static_cast<size_t>(o);
+  const Moments mx = row_moments(x.data(), rows, c);
+  // W·Σx (O,C), then per output channel μ_o = w_o·μx, σ²_o = w_o·(W·Σx)_o.
+  const Tensor w = weight.contiguous();
+  const std::vector<float> cov(mx.cov.begin(), mx.cov.end());
+  Tensor weight_cov = Tensor::empty({o, c});
+  sgemm(false, false, o, c, c, 1.0f, w.data(), c, cov.data(), c, 0.0f, weight_cov.data(), c);
+  const std::vector<float> wv = w.to_vector(), wc = weight_cov.to_vector(),
+                           gv = gamma.to_vector(), bv = beta.to_vector();
+  std::vector<float> mean(oo), var(oo), folded(wv.size()), bias(oo);
+  std::vector<double> inv_std(oo);
+  for (size_t q = 0; q < oo; ++q) {
+    double mu = 0.0, v = 0.0;
+    for (size_t j = 0; j < cc; ++j) {
+      mu += double(wv[q * cc + j]) * mx.mean[j];
+      v += double(wv[q * cc + j]) * wc[q * cc + j];
+    }
+    v = std::max(v, 0.0);
+    inv_std[q] = 1.0 / std::sqrt(v + eps);
+    const double a = gv[q] * inv_std[q];
+    for (size_t j = 0; j < cc; ++j) folded[q * cc + j] = static_cast<float>(a * wv[q * cc + j]);
+    bias[q] = static_cast<float>(bv[q] - a * mu);
+    mean[q] = static_cast<float>(mu);
+    var[q] = static_cast<float>(v);
+  }
+  const Tensor folded_weight = Tensor::from_vector(folded, weight.shape());
+  Tensor z = conv2d_relu6_forward(x, folded_weight, Tensor::from_vector(bias, {o}), kPointwise);
+  if (running_mean.defined())
+    batch_norm_update_running(running_mean, running_var, Tensor::from_vector(mean, {o}),
+                              Tensor::from_vector(var, {o}), momentum, rows);
+  if (saved) *saved = Conv1x1BnSaved{folded_weight, weight_cov, mx.mean, inv_std};
+  return z;
+}
+
+void conv1x1_bn_relu6_backward(const Tensor& dz, bool overwrite_dz, const Tensor& z,
+                               const Tensor& x, const Tensor& weight, const Tensor& gamma,
+                               const Conv1x1BnSaved& saved, Tensor* dx, Tensor* dweight,
+                               Tensor* dgamma, Tensor* dbeta) {
+  const int64_t o = check_args(x, weight, {{&gamma, "gamma"}}, "conv1x1_bn_relu6_backward");
+  const int64_t c = x.size(1), rows = x.numel() / c;
+  const auto cc = static_cast<size_t>(c), oo = static_cast<size_t>(o);
+  KZ_CHECK(dz.shape() == z.shape() && z.shape() == Shape({x.size(0), o, x.size(2), x.size(3)}),
+           "conv1x1_bn_relu6_backward", "dz {} and z {} must be (N,{},H,W) for x {}",
+           shape_str(dz.shape()), shape_str(z.shape()), o, shape_str(x.shape()));
+  // One pass: g = dz where 0 < z < 6, else 0 (over dz when allowed); dβ = Σ_m g.
+  const Tensor dz_in = to_layout(dz, Layout::nhwc);
+  const bool in_place = overwrite_dz && dz_in.data() == dz.data();
+  Tensor g = in_place ? dz_in : empty_in_layout(dz.shape(), Layout::nhwc);
+  std::vector<double> dbeta_sum;
+  if (in_place)
+    relu6_mask<true>(z.data(), g.data(), g.data(), rows, o, dbeta_sum);
+  else
+    relu6_mask<false>(z.data(), dz_in.data(), g.data(), rows, o, dbeta_sum);
+  // G = gᵀ·X (O,C) by the convolution's backward-weights; then per output channel o:
+  // Gc_o = G_o − dβ_o·μx, dγ_o = (1/σ_o)·w_o·Gc_o, dW_o = a_o·(Gc_o − (dγ_o/σ_o)·(W·Σx)_o).
+  const Tensor gx = conv2d_backward_weights(g, x, weight.shape(), kPointwise, nullptr);
+  const std::vector<float> wv = weight.contiguous().to_vector(), gxv = gx.to_vector(),
+                           wc = saved.weight_cov.to_vector(), gv = gamma.to_vector();
+  const std::vector<double>& mu = saved.x_mean;
+  std::vector<float> dw(wv.size()), dg(oo), db(oo), wk(wv.size());
+  std::vector<double> v(cc, 0.0);
+  const auto m = static_cast<double>(rows);
+  for (size_t q = 0; q < oo; ++q) {
+    const double s = saved.inv_std[q], a = gv[q] * s, sum_g = dbeta_sum[q];
+    double wg = 0.0;
+    for (size_t j = 0; j < cc; ++j) wg += double(wv[q * cc + j]) * (gxv[q * cc + j] - sum_g * mu[j]);
+    const double dgamma_q = s * wg;
+    for (size_t j = 0; j < cc; ++j) {
+      const double gc = gxv[q * cc + j] - sum_g * mu[j];
+      dw[q * cc + j] = static_cast<float>(a * (gc - dgamma_q * s * wc[q * cc + j]));
+      wk[q * cc + j] = static_cast<float>(wv[q * cc + j] * (a * dgamma_q * s / m));
+      v[j] += a * sum_g / m * wv[q * cc + j];
+    }
+    dg[q] = static_cast<float>(dgamma_q);
+    db[q] = static_cast<float>(sum_g);
+  }
+  if (dweight) *dweight = Tensor::from_vector(dw, weight.shape());
+  if (dgamma) *dgamma = Tensor::from_vector(dg, {o});
+  if (dbeta) *dbeta = Tensor::from_vector(db, {o});
+  if (!dx) return;
+  // dx = g·W' − X·K + u, K = Wᵀ·diag(a·dγ/(σ·M))·W (C,C), u = μx·K − v (C).
+  std::vector<float> k(cc * cc);
+  sgemm(true, false, c, c, o, 1.0f, wk.data(), c, wv.data(), c, 0.0f, k.data(), c);
+  std::vector<float> u(cc);
+  for (size_t j = 0; j < cc; ++j) {
+    double t = -v[j];
+    for (size_t i = 0; i < cc; ++i) t += mu[i] * k[i * cc + j];
+    u[j] = static_cast<float>(t);
+  }
+  Tensor out = conv2d_backward_data(g, saved.folded_weight, x.shape(), kPointwise);
+  float* op = out.data();
+  sgemm(false, false, rows, c, c, -1.0f, x.data(), c, k.data(), c, 1.0f, op, c);
+  const float* up = u.data();
+#pragma omp parallel for schedule(static) if (rows * c >= kSerialBelow)
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < c; ++j) op[r * c + j] += up[j];
+  *dx = out;
+}
+
+}  // namespace kz
