@@ -1,8 +1,7 @@
 // conv_bn_relu6.cpp — pointwise conv, training batch norm and ReLU6 as one differentiable op.
 //   forward:  z = relu6(batch_norm(conv1x1(x, W))) with batch statistics, found from x's
 //             moments and folded into the convolution: the conv's output is never made.
-//   backward: dx, dW, dγ, dβ from dz, z and x (tensor/conv_bn_relu6.h); g = the masked dz
-//             is written over dout's buffer when nothing else holds dout.
+//   backward: dx, dW, dγ, dβ from dz, z and x (tensor/conv_bn_relu6.h).
 // Equal to relu6(batch_norm(conv2d(x, W))) (autograd/conv2d.cpp, autograd/bn_relu6.cpp) up to
 // float rounding; saves x, W, γ, z (which the next layer keeps anyway) and C×C statistics.
 #include "autograd/conv_bn_relu6.h"
@@ -28,9 +27,7 @@ Variable conv1x1_bn_relu6(const Variable& x, const Variable& weight, const Varia
       std::move(out), "conv1x1_bn_relu6", {x, weight, gamma, beta},
       [xd, w, gd, z, saved, dx_needed, dw_needed, dg_needed, db_needed](const Tensor& dout) {
         Tensor dx, dweight, dgamma, dbeta;
-        // The engine holding the only reference to dout: the mask is applied over it.
-        const bool overwrite = dout.storage().use_count() == 1;
-        conv1x1_bn_relu6_backward(dout, overwrite, z, xd, w, gd, saved,
+        conv1x1_bn_relu6_backward(dout, z, xd, w, gd, saved,
                                   dx_needed ? &dx : nullptr, dw_needed ? &dweight : nullptr,
                                   dg_needed ? &dgamma : nullptr, db_needed ? &dbeta : nullptr);
         return std::vector<Tensor>{dx, dweight, dgamma, dbeta};

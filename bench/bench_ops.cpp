@@ -139,12 +139,12 @@ void bench_expansion(benchmark::State& state, int64_t c, int64_t o, int64_t hw, 
       z = kz::batch_norm_relu6_forward(y, gamma, beta, rm, rv, true, 0.1f, 1e-5f, &bn_saved);
     }
   };
-  // As in training, the backward may overwrite dz (its mask, or BN's dx, goes over it): each
-  // iteration gets a fresh copy, made outside the timed region.
+  // As in training, the unfused backward writes BN's dx over dz: each iteration gets a fresh
+  // copy, made outside the timed region.
   Tensor dz_work = dz.contiguous().to_channels_last();
   auto run_backward = [&] {
     if (fused) {
-      kz::conv1x1_bn_relu6_backward(dz_work, true, z, x, w, gamma, saved, &dx, &dw, &dg, &db);
+      kz::conv1x1_bn_relu6_backward(dz_work, z, x, w, gamma, saved, &dx, &dw, &dg, &db);
     } else {
       Tensor dy = dz_work;
       kz::batch_norm_relu6_backward(dz_work, y, gamma, beta, bn_saved, true, 1e-5f, &dy, &dg, &db);

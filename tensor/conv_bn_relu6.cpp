@@ -71,20 +71,54 @@ Moments row_moments(const float* x, int64_t rows, int64_t c) {
   return m;
 }
 
-// g = d where 0 < z < 6, else 0, over (M,O) data; sums[o] = Σ_m g. kInPlace: d is g's own
-// buffer, read and written through the one pointer so that the compiler vectorises the loop
-// (through two pointers it checks them for overlap at run time and, finding it, runs the
-// scalar loop: bench_ops expansion 24→144 at 24×24, this pass 6 → 3 ms).
-template <bool kInPlace>
-void relu6_mask(const float* z, const float* d, float* g, int64_t rows, int64_t channels,
-                std::vector<double>& sums) {
-  std::vector<double> unused;
-  channel_sums(rows, channels, [&](int64_t i, int64_t) {
-    const float zv = z[i], dv = kInPlace ? g[i] : d[i];  // both loaded: see batch_norm.cpp
-    const float gv = zv > 0.0f && zv < 6.0f ? dv : 0.0f;
-    g[i] = gv;
-    return std::pair{gv, 0.0f};
-  }, sums, unused);
+// The backward's one pass over the (M,O) data, in blocks of rows whose g stays in L2:
+//   g = dz where 0 < z < 6, else 0        (a per-thread buffer, never written to memory)
+//   sum_g += Σ_rows g,  gx += gᵀ·X         (O) and (O,C), double across blocks
+//   dx rows = g·W'                         (when dx is wanted; W' (O,C) the folded weights)
+// Unfused, g would be written, and read back by both backward GEMMs: three passes over the
+// largest tensors instead of none (bench_ops expansion_fused/16to96_48px/bwd: with the mask
+// as a pass of its own and oneDNN's backward on g, 22–23 ms; this pass, 17 ms; unfused 26 ms).
+struct MaskedSums {
+  std::vector<double> sum_g, gx;  // (O), (O,C)
+};
+
+MaskedSums masked_pass(const float* dz, const float* z, const float* x, const float* folded,
+                       float* dx, int64_t rows, int64_t c, int64_t o) {
+  const auto cc = static_cast<size_t>(c), oo = static_cast<size_t>(o);
+  const int64_t block_rows = std::max<int64_t>(16, (int64_t{1} << 17) / o);  // g: 512 KB
+  const int64_t blocks = (rows + block_rows - 1) / block_rows;
+  MaskedSums total{std::vector<double>(oo, 0.0), std::vector<double>(oo * cc, 0.0)};
+#pragma omp parallel if (rows * o >= kSerialBelow)
+  {
+    std::vector<float> g(static_cast<size_t>(block_rows) * oo), sums(oo), gx(oo * cc);
+    MaskedSums mine{std::vector<double>(oo, 0.0), std::vector<double>(oo * cc, 0.0)};
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t r0 = b * block_rows, n = std::min(rows, r0 + block_rows) - r0;
+      const float* zb = z + r0 * o;
+      const float* db = dz + r0 * o;
+      float* gp = g.data();
+      float* sp = sums.data();
+      std::fill(sums.begin(), sums.end(), 0.0f);
+      for (int64_t i = 0; i < n * o; i += o)
+        for (int64_t j = 0; j < o; ++j) {
+          const float zv = zb[i + j], dv = db[i + j];  // both loaded: see batch_norm.cpp
+          const float gv = zv > 0.0f && zv < 6.0f ? dv : 0.0f;
+          gp[i + j] = gv;
+          sp[j] += gv;
+        }
+      sgemm(true, false, o, c, n, 1.0f, gp, o, x + r0 * c, c, 0.0f, gx.data(), c);
+      if (dx) sgemm(false, false, n, c, o, 1.0f, gp, o, folded, c, 0.0f, dx + r0 * c, c);
+      for (size_t j = 0; j < oo; ++j) mine.sum_g[j] += sums[j];
+      for (size_t j = 0; j < oo * cc; ++j) mine.gx[j] += gx[j];
+    }
+#pragma omp critical
+    {
+      for (size_t j = 0; j < oo; ++j) total.sum_g[j] += mine.sum_g[j];
+      for (size_t j = 0; j < oo * cc; ++j) total.gx[j] += mine.gx[j];
+    }
+  }
+  return total;
 }
 
 // z = min(max(X·Wt + b, 0), 6): X (M,C), Wt (C,O) (the folded weights transposed), b (O), z
@@ -218,7 +252,7 @@ Tensor conv1x1_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Ten
   return z;
 }
 
-void conv1x1_bn_relu6_backward(const Tensor& dz, bool overwrite_dz, const Tensor& z,
+void conv1x1_bn_relu6_backward(const Tensor& dz, const Tensor& z,
                                const Tensor& x, const Tensor& weight, const Tensor& gamma,
                                const Conv1x1BnSaved& saved, Tensor* dx, Tensor* dweight,
                                Tensor* dgamma, Tensor* dbeta) {
@@ -228,26 +262,22 @@ void conv1x1_bn_relu6_backward(const Tensor& dz, bool overwrite_dz, const Tensor
   KZ_CHECK(dz.shape() == z.shape() && z.shape() == Shape({x.size(0), o, x.size(2), x.size(3)}),
            "conv1x1_bn_relu6_backward", "dz {} and z {} must be (N,{},H,W) for x {}",
            shape_str(dz.shape()), shape_str(z.shape()), o, shape_str(x.shape()));
-  // One pass: g = dz where 0 < z < 6, else 0 (over dz when allowed); dβ = Σ_m g.
   const Tensor dz_in = to_layout(dz, Layout::nhwc);
-  const bool in_place = overwrite_dz && dz_in.data() == dz.data();
-  Tensor g = in_place ? dz_in : empty_in_layout(dz.shape(), Layout::nhwc);
-  std::vector<double> dbeta_sum;
-  if (in_place)
-    relu6_mask<true>(z.data(), g.data(), g.data(), rows, o, dbeta_sum);
-  else
-    relu6_mask<false>(z.data(), dz_in.data(), g.data(), rows, o, dbeta_sum);
-  // G = gᵀ·X (O,C) by the convolution's backward-weights; then per output channel o:
-  // Gc_o = G_o − dβ_o·μx, dγ_o = (1/σ_o)·w_o·Gc_o, dW_o = a_o·(Gc_o − (dγ_o/σ_o)·(W·Σx)_o).
-  const Tensor gx = conv2d_backward_weights(g, x, weight.shape(), kPointwise, nullptr);
-  const std::vector<float> wv = weight.contiguous().to_vector(), gxv = gx.to_vector(),
+  Tensor out = dx ? empty_in_layout(x.shape(), Layout::nhwc) : Tensor();
+  const MaskedSums ms = masked_pass(dz_in.data(), z.data(), x.data(),
+                                    saved.folded_weight.data(), dx ? out.data() : nullptr,
+                                    rows, c, o);
+  // Per output channel o, with G = gᵀ·X: Gc_o = G_o − dβ_o·μx, dγ_o = (1/σ_o)·w_o·Gc_o,
+  // dW_o = a_o·(Gc_o − (dγ_o/σ_o)·(W·Σx)_o).
+  const std::vector<double>& gxv = ms.gx;
+  const std::vector<float> wv = weight.contiguous().to_vector(),
                            wc = saved.weight_cov.to_vector(), gv = gamma.to_vector();
   const std::vector<double>& mu = saved.x_mean;
   std::vector<float> dw(wv.size()), dg(oo), db(oo), wk(wv.size());
   std::vector<double> v(cc, 0.0);
   const auto m = static_cast<double>(rows);
   for (size_t q = 0; q < oo; ++q) {
-    const double s = saved.inv_std[q], a = gv[q] * s, sum_g = dbeta_sum[q];
+    const double s = saved.inv_std[q], a = gv[q] * s, sum_g = ms.sum_g[q];
     double wg = 0.0;
     for (size_t j = 0; j < cc; ++j) wg += double(wv[q * cc + j]) * (gxv[q * cc + j] - sum_g * mu[j]);
     const double dgamma_q = s * wg;
@@ -273,8 +303,7 @@ void conv1x1_bn_relu6_backward(const Tensor& dz, bool overwrite_dz, const Tensor
     for (size_t i = 0; i < cc; ++i) t += mu[i] * k[i * cc + j];
     u[j] = static_cast<float>(t);
   }
-  Tensor out = conv2d_backward_data(g, saved.folded_weight, x.shape(), kPointwise);
-  float* op = out.data();
+  float* op = out.data();  // g·W' from the pass above
   sgemm(false, false, rows, c, c, -1.0f, x.data(), c, k.data(), c, 1.0f, op, c);
   const float* up = u.data();
 #pragma omp parallel for schedule(static) if (rows * c >= kSerialBelow)

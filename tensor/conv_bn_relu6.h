@@ -10,8 +10,8 @@
 // and Σx costs C²·M multiply-adds where y costs C·O·M: a sixth at expansion 6. With μ and σ
 // known before the convolution runs, batch norm folds into it,
 //   z = min(max(W'·x + b', 0), 6),   W' = diag(a)·W,  b' = β − a·μ,  a = γ/σ,
-// one oneDNN convolution with a bias and an eltwise_clip post-op writing z once (the unfused
-// path writes y, reads it twice for the statistics and the normalisation, writes z).
+// one pass writing z once (the unfused path writes y, reads it twice for the statistics and
+// the normalisation, writes z).
 //
 // The backward needs no ŷ (the normalised y) either; with g = dz where 0 < z < 6 (else 0):
 //   dβ = Σ_m g,   dγ_o = (1/σ_o)·Σ_c W_oc·Gc_oc,   Gc = gᵀ·X − dβ·μxᵀ   (O,C)
@@ -19,8 +19,9 @@
 //   dx = g·W' − (X − μx)·K − 1·vᵀ,   K = Wᵀ·diag(a·dγ/(σ·M))·W (C,C),  v = Wᵀ·(a·dβ)/M (C)
 // (batch norm's backward dy = a·(g − dβ/M − ŷ·dγ/M) pushed through y = W·x, using
 // ŷ = W·(x − μx)/σ and Σ_m ŷ_m·(x_m − μx)ᵀ = M·W·Σx/σ). So the backward is one pass over z
-// and dz for g, the convolution's two backward GEMMs on g (gᵀ·X and g·W'), and a C×C
-// correction: batch norm's two passes over (M,O) data become one.
+// and dz, block by block: g, then the convolution's two backward GEMMs on the block (gᵀ·X
+// and g·W') while it is in L2, then a C×C correction of dx. The unfused path's passes over
+// (M,O) data (batch norm's five, the convolution's two reads of dy) become two reads.
 #pragma once
 
 #include <vector>
@@ -33,7 +34,7 @@ namespace kz {
 // output channels with C < O (an expansion) and M = N·H·W ≥ kMinRowsPerOutput·O, where the
 // passes it saves over (M,O) data outweigh the C×C work (measured: docs/performance.md,
 // change 9).
-inline constexpr int64_t kMinRowsPerOutput = 32;
+inline constexpr int64_t kMinRowsPerOutput = 12;
 bool conv1x1_bn_relu6_applies(const Tensor& x, int64_t out_channels);
 
 struct Conv1x1BnSaved {  // what the backward needs from the forward
@@ -50,9 +51,8 @@ Tensor conv1x1_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Ten
                                 const Tensor& beta, Tensor& running_mean, Tensor& running_var,
                                 float momentum, float eps, Conv1x1BnSaved* saved);
 // Gradients given dz (N,O,H,W) and the forward's z: dx (N,C,H,W) channels-last, dweight
-// (O,C,1,1), dgamma, dbeta (O); any may be null. overwrite_dz: dz's buffer may be reused
-// for g (the caller needs dz no more).
-void conv1x1_bn_relu6_backward(const Tensor& dz, bool overwrite_dz, const Tensor& z,
+// (O,C,1,1), dgamma, dbeta (O); any may be null.
+void conv1x1_bn_relu6_backward(const Tensor& dz, const Tensor& z,
                                const Tensor& x, const Tensor& weight, const Tensor& gamma,
                                const Conv1x1BnSaved& saved, Tensor* dx, Tensor* dweight,
                                Tensor* dgamma, Tensor* dbeta);
