@@ -18,6 +18,10 @@
 //     primitive is made — and its implementation noted (tensor/dnnl.h) — inside the layer
 //     that uses it. Layers that find an identical plan already made (same type and shapes)
 //     share that layer's implementation names.
+// Fused layers: where MobileNetV2 runs several layers as one op (BN + ReLU6 always; in
+// training the expansions' conv + BN + ReLU6, conv1x1_bn_relu6; in inference the convs with
+// BN folded in), the op's time goes to the row of the first layer it covers; the others are
+// shown calls of no time that keep their FLOP and byte counts ("-" GFLOP/s).
 // A layer's own time includes what its op does around the kernel: the output allocation,
 // layout reorders, the graph node. What no layer owns — the autograd engine's walk and its
 // gradient sums where a residual branch joins, containers' dispatch, zero_grad — is the

@@ -1,6 +1,7 @@
 // conv_bn_relu6.cpp — pointwise conv + training batch norm + ReLU6 as one op (the formulas
-// are in tensor/conv_bn_relu6.h). The convolutions are tensor/conv2d.h's; this file adds x's
-// moments, the folding, the ReLU6 mask pass and the C×C corrections.
+// are in tensor/conv_bn_relu6.h): x's moments, the folded forward, the backward's blocked
+// pass and the C×C corrections. The GEMMs are sgemm's (tensor/blas.h); oneDNN's convolution
+// runs only where O is not a multiple of 16.
 //
 // Shapes: X (M,C) row-major (channels-last x), W (O,C), g and z (M,O); "(O,C)" matrices
 // row-major. Statistics and per-channel coefficients in double, big arrays in float.
@@ -13,7 +14,6 @@
 
 #include "tensor/batch_norm.h"
 #include "tensor/blas.h"
-#include "tensor/channel_sums.h"
 #include "tensor/conv2d.h"
 #include "tensor/dnnl.h"
 
@@ -22,6 +22,7 @@ namespace kz {
 namespace {
 
 const Conv2dParams kPointwise{};  // 1×1: stride 1, no padding, groups 1
+constexpr int64_t kSerialBelow = 1 << 15;  // elements; fewer run on one thread
 
 // Mean (C) and biased covariance (C,C) of the rows of X (M,C). Shifted by the first row K so
 // that the covariance does not cancel: chunks of rows d = x − K are copied to a buffer that
@@ -169,6 +170,15 @@ void affine_relu6(const float* x, const float* wt, const float* b, float* z, int
     affine_relu6_rows<1>(x + r * c, wt, b, z + r * o, c, o);
 }
 
+// Names kizuki's kernel for the profiler's implementation column, once per op and shape
+// (through the plan cache, as oneDNN's primitives are noted when their plan is made).
+void note_kernel(const char* op, const Tensor& x, int64_t o, const char* impl) {
+  dnnl_cached<bool>({op, {x.size(0), x.size(1), x.size(2), x.size(3), o}}, [&] {
+    dnnl_note_impl(fmt::format("{} x{} to {} nhwc", op, shape_str(x.shape()), o), impl);
+    return true;
+  });
+}
+
 // x channels-last (N,C,H,W) with more than one value per channel, weight (O,C,1,1), each
 // per-output-channel vector (O). Returns O.
 int64_t check_args(const Tensor& x, const Tensor& weight,
@@ -240,6 +250,7 @@ Tensor conv1x1_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Ten
     std::vector<float> wt(folded.size());  // (C,O)
     for (size_t q = 0; q < oo; ++q)
       for (size_t j = 0; j < cc; ++j) wt[j * oo + q] = folded[q * cc + j];
+    note_kernel(op, x, o, "kizuki:conv1x1_bn_relu6");
     z = empty_in_layout({x.size(0), o, x.size(2), x.size(3)}, Layout::nhwc);
     affine_relu6(x.data(), wt.data(), bias.data(), z.data(), rows, c, o);
   } else {
@@ -262,6 +273,7 @@ void conv1x1_bn_relu6_backward(const Tensor& dz, const Tensor& z,
   KZ_CHECK(dz.shape() == z.shape() && z.shape() == Shape({x.size(0), o, x.size(2), x.size(3)}),
            "conv1x1_bn_relu6_backward", "dz {} and z {} must be (N,{},H,W) for x {}",
            shape_str(dz.shape()), shape_str(z.shape()), o, shape_str(x.shape()));
+  note_kernel("conv1x1_bn_relu6_backward", x, o, "kizuki:conv1x1_bn_relu6");
   const Tensor dz_in = to_layout(dz, Layout::nhwc);
   Tensor out = dx ? empty_in_layout(x.shape(), Layout::nhwc) : Tensor();
   const MaskedSums ms = masked_pass(dz_in.data(), z.data(), x.data(),
