@@ -76,10 +76,12 @@ Variable folded_conv_bn(const Variable& x, Conv2d& conv, BatchNorm2d& bn, ReLU6*
 // ReLU6 rows see calls of no duration.
 bool fuses_expansion(const Variable& x, Conv2d& conv, BatchNorm2d& bn) {
   const Tensor& w = conv.weight().data();
-  return bn.is_training() && !conv.bias().defined() && w.size(2) == 1 && w.size(3) == 1 &&
-         conv.params_for(x.size(2), x.size(3)).stride == 1 &&
-         conv.params_for(x.size(2), x.size(3)).groups == 1 &&
-         conv1x1_bn_relu6_applies(x.data(), w.size(0));
+  if (!bn.is_training() || conv.bias().defined() || x.dim() != 4 || w.size(2) != 1 ||
+      w.size(3) != 1)
+    return false;
+  const Conv2dParams p = conv.params_for(x.size(2), x.size(3));
+  return p.stride == 1 && p.groups == 1 && p.pad_top == 0 && p.pad_bottom == 0 &&
+         p.pad_left == 0 && p.pad_right == 0 && conv1x1_bn_relu6_applies(x.data(), w.size(0));
 }
 
 Variable fused_expansion(const Variable& x, Conv2d& conv, BatchNorm2d& bn, ReLU6& act) {
