@@ -211,34 +211,33 @@ TEST_CASE("fused conv1x1_bn_relu6: kernels and autograd op match PyTorch") {
     const Tensor gamma = f.at(k + "gamma"), beta = f.at(k + "beta");
     const auto [zeros, sixes] = clamped_fractions(f.at(k + "z"));
     CHECK_MESSAGE((zeros > 0.05 && sixes > 0.05), name, ": clamps not exercised");
+    // Every result against the fixture: z, the four gradients, the running statistics.
+    auto check_all = [&](const std::vector<Tensor>& got, const Tensor& rm, const Tensor& rv,
+                         const std::string& what) {
+      const char* keys[] = {"z", "dx", "dweight", "dgamma", "dbeta"};
+      for (size_t i = 0; i < got.size(); ++i)
+        check_close(got[i], f.at(k + keys[i]), 1e-4f, 1e-5f, what + " " + keys[i]);
+      check_close(rm, f.at(k + "new_running_mean"), 1e-5f, 1e-5f, what + " running_mean");
+      check_close(rv, f.at(k + "new_running_var"), 1e-5f, 1e-5f, what + " running_var");
+    };
+    const Tensor dz = f.at(k + "dz").to_channels_last();
     {  // the kernels
       Tensor rm = f.at(k + "running_mean").clone(), rv = f.at(k + "running_var").clone();
       Conv1x1BnSaved saved;
       const Tensor z = conv1x1_bn_relu6_forward(x, w, gamma, beta, rm, rv, momentum, eps, &saved);
-      check_close(z, f.at(k + "z"), 1e-4f, 1e-5f, name + " z");
-      CHECK(z.is_channels_last());
-      check_close(rm, f.at(k + "new_running_mean"), 1e-5f, 1e-5f, name + " running_mean");
-      check_close(rv, f.at(k + "new_running_var"), 1e-5f, 1e-5f, name + " running_var");
       Tensor dx, dw, dg, db;
-      conv1x1_bn_relu6_backward(f.at(k + "dz").to_channels_last(), z, x, w, gamma, saved, &dx,
-                                &dw, &dg, &db);
-      check_close(dx, f.at(k + "dx"), 1e-4f, 1e-5f, name + " dx");
+      conv1x1_bn_relu6_backward(dz, z, x, w, gamma, saved, &dx, &dw, &dg, &db);
+      check_all({z, dx, dw, dg, db}, rm, rv, name);
+      CHECK(z.is_channels_last());
       CHECK(dx.is_channels_last());
-      check_close(dw, f.at(k + "dweight"), 1e-4f, 1e-5f, name + " dweight");
-      check_close(dg, f.at(k + "dgamma"), 1e-4f, 1e-5f, name + " dgamma");
-      check_close(db, f.at(k + "dbeta"), 1e-4f, 1e-5f, name + " dbeta");
     }
     {  // the autograd op
       Tensor rm = f.at(k + "running_mean").clone(), rv = f.at(k + "running_var").clone();
       Variable xv(x, true), wv(w, true), gv(gamma, true), bv(beta, true);
       const Variable z = conv1x1_bn_relu6(xv, wv, gv, bv, rm, rv, momentum, eps);
-      z.backward(f.at(k + "dz").to_channels_last());
-      check_close(z.data(), f.at(k + "z"), 1e-4f, 1e-5f, name + " autograd z");
-      check_close(xv.grad(), f.at(k + "dx"), 1e-4f, 1e-5f, name + " autograd dx");
-      check_close(wv.grad(), f.at(k + "dweight"), 1e-4f, 1e-5f, name + " autograd dweight");
-      check_close(gv.grad(), f.at(k + "dgamma"), 1e-4f, 1e-5f, name + " autograd dgamma");
-      check_close(bv.grad(), f.at(k + "dbeta"), 1e-4f, 1e-5f, name + " autograd dbeta");
-      check_close(rv, f.at(k + "new_running_var"), 1e-5f, 1e-5f, name + " autograd running_var");
+      z.backward(dz);
+      check_all({z.data(), xv.grad(), wv.grad(), gv.grad(), bv.grad()}, rm, rv,
+                name + " autograd");
     }
   }
 }
