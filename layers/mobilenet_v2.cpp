@@ -70,22 +70,22 @@ Variable folded_conv_bn(const Variable& x, Conv2d& conv, BatchNorm2d& bn, ReLU6*
   return y;
 }
 
-// Training: an expansion (1×1 conv to more channels, no bias) with batch norm in training
-// mode runs as one conv1x1_bn_relu6 op (autograd/conv_bn_relu6.cpp), where it pays
-// (conv1x1_bn_relu6_applies). The profiler charges it all to the conv's row; the BN and
+// Training: an expansion (1×1 conv to more channels on channels-last x, no bias) with batch
+// norm in training mode runs as one conv1x1_bn_relu6 op (autograd/conv_bn_relu6.cpp) where
+// it pays (conv1x1_bn_relu6_pays). The profiler charges it all to the conv's row; the BN and
 // ReLU6 rows see calls of no duration.
 bool fuses_expansion(const Variable& x, Conv2d& conv, BatchNorm2d& bn) {
   const Tensor& w = conv.weight().data();
-  if (!bn.is_training() || conv.bias().defined() || x.dim() != 4 || w.size(2) != 1 ||
-      w.size(3) != 1)
+  if (!bn.is_training() || conv.bias().defined() || x.dim() != 4 || x.size(1) != w.size(1) ||
+      w.size(2) != 1 || w.size(3) != 1 || !x.data().is_channels_last())
     return false;
   const Conv2dParams p = conv.params_for(x.size(2), x.size(3));
   return p.stride == 1 && p.groups == 1 && p.pad_top == 0 && p.pad_bottom == 0 &&
-         p.pad_left == 0 && p.pad_right == 0 && conv1x1_bn_relu6_applies(x.data(), w.size(0));
+         p.pad_left == 0 && p.pad_right == 0 &&
+         conv1x1_bn_relu6_pays(x.size(0) * x.size(2) * x.size(3), w.size(1), w.size(0));
 }
 
 Variable fused_expansion(const Variable& x, Conv2d& conv, BatchNorm2d& bn, ReLU6& act) {
-  check_conv_input(x, conv);
   ForwardObserver* observer = forward_observer();
   if (observer) observer->begin(conv, x);
   Variable y = conv1x1_bn_relu6(x, conv.weight(), bn.weight(), bn.bias(), bn.running_mean(),

@@ -201,10 +201,8 @@ int64_t check_args(const Tensor& x, const Tensor& weight,
 
 }  // namespace
 
-bool conv1x1_bn_relu6_applies(const Tensor& x, int64_t out_channels) {
-  if (x.dim() != 4 || layout_of(x) != Layout::nhwc) return false;
-  const int64_t rows = x.size(0) * x.size(2) * x.size(3);
-  return x.size(1) < out_channels && rows >= kMinRowsPerOutput * out_channels;
+bool conv1x1_bn_relu6_pays(int64_t rows, int64_t in_channels, int64_t out_channels) {
+  return in_channels < out_channels && rows >= kMinRowsPerOutput * out_channels;
 }
 
 Tensor conv1x1_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Tensor& gamma,

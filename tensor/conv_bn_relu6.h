@@ -30,12 +30,11 @@
 
 namespace kz {
 
-// Where the fused op is used (layers/mobilenet_v2.cpp): x channels-last (N,C,H,W) into O
-// output channels with C < O (an expansion) and M = N·H·W ≥ kMinRowsPerOutput·O, where the
-// passes it saves over (M,O) data outweigh the C×C work (measured: docs/performance.md,
-// change 9).
+// Where the fused op pays (layers/mobilenet_v2.cpp): C < O input and output channels and
+// M ≥ kMinRowsPerOutput·O rows, where the passes it saves over (M,O) data outweigh the C×C
+// work (measured: docs/performance.md, change 9).
 inline constexpr int64_t kMinRowsPerOutput = 12;
-bool conv1x1_bn_relu6_applies(const Tensor& x, int64_t out_channels);
+bool conv1x1_bn_relu6_pays(int64_t rows, int64_t in_channels, int64_t out_channels);
 
 struct Conv1x1BnSaved {  // what the backward needs from the forward
   Tensor folded_weight;         // W' (O,C,1,1)
