@@ -261,8 +261,8 @@ Tensor conv1x1_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Ten
   return z;
 }
 
-void conv1x1_bn_relu6_backward(const Tensor& dz, const Tensor& z,
-                               const Tensor& x, const Tensor& weight, const Tensor& gamma,
+void conv1x1_bn_relu6_backward(const Tensor& dz, const Tensor& z, const Tensor& x,
+                               const Tensor& weight, const Tensor& gamma,
                                const Conv1x1BnSaved& saved, Tensor* dx, Tensor* dweight,
                                Tensor* dgamma, Tensor* dbeta) {
   const int64_t o = check_args(x, weight, {{&gamma, "gamma"}}, "conv1x1_bn_relu6_backward");
@@ -271,6 +271,8 @@ void conv1x1_bn_relu6_backward(const Tensor& dz, const Tensor& z,
   KZ_CHECK(dz.shape() == z.shape() && z.shape() == Shape({x.size(0), o, x.size(2), x.size(3)}),
            "conv1x1_bn_relu6_backward", "dz {} and z {} must be (N,{},H,W) for x {}",
            shape_str(dz.shape()), shape_str(z.shape()), o, shape_str(x.shape()));
+  KZ_CHECK(layout_of(z) == Layout::nhwc, "conv1x1_bn_relu6_backward",
+           "z must be the forward's channels-last output");
   note_kernel("conv1x1_bn_relu6_backward", x, o, "kizuki:conv1x1_bn_relu6");
   const Tensor dz_in = to_layout(dz, Layout::nhwc);
   Tensor out = dx ? empty_in_layout(x.shape(), Layout::nhwc) : Tensor();
@@ -286,14 +288,17 @@ void conv1x1_bn_relu6_backward(const Tensor& dz, const Tensor& z,
   std::vector<float> dw(wv.size()), dg(oo), db(oo), wk(wv.size());
   std::vector<double> v(cc, 0.0);
   const auto m = static_cast<double>(rows);
+  std::vector<double> gc(cc);  // Gc_o
   for (size_t q = 0; q < oo; ++q) {
     const double s = saved.inv_std[q], a = gv[q] * s, sum_g = ms.sum_g[q];
     double wg = 0.0;
-    for (size_t j = 0; j < cc; ++j) wg += double(wv[q * cc + j]) * (gxv[q * cc + j] - sum_g * mu[j]);
+    for (size_t j = 0; j < cc; ++j) {
+      gc[j] = gxv[q * cc + j] - sum_g * mu[j];
+      wg += double(wv[q * cc + j]) * gc[j];
+    }
     const double dgamma_q = s * wg;
     for (size_t j = 0; j < cc; ++j) {
-      const double gc = gxv[q * cc + j] - sum_g * mu[j];
-      dw[q * cc + j] = static_cast<float>(a * (gc - dgamma_q * s * wc[q * cc + j]));
+      dw[q * cc + j] = static_cast<float>(a * (gc[j] - dgamma_q * s * wc[q * cc + j]));
       wk[q * cc + j] = static_cast<float>(wv[q * cc + j] * (a * dgamma_q * s / m));
       v[j] += a * sum_g / m * wv[q * cc + j];
     }

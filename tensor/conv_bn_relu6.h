@@ -51,8 +51,8 @@ Tensor conv1x1_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Ten
                                 float momentum, float eps, Conv1x1BnSaved* saved);
 // Gradients given dz (N,O,H,W) and the forward's z: dx (N,C,H,W) channels-last, dweight
 // (O,C,1,1), dgamma, dbeta (O); any may be null.
-void conv1x1_bn_relu6_backward(const Tensor& dz, const Tensor& z,
-                               const Tensor& x, const Tensor& weight, const Tensor& gamma,
+void conv1x1_bn_relu6_backward(const Tensor& dz, const Tensor& z, const Tensor& x,
+                               const Tensor& weight, const Tensor& gamma,
                                const Conv1x1BnSaved& saved, Tensor* dx, Tensor* dweight,
                                Tensor* dgamma, Tensor* dbeta);
 
