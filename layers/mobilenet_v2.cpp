@@ -8,6 +8,7 @@
 
 #include "autograd/bn_relu6.h"
 #include "autograd/conv_bn_relu6.h"
+#include "tensor/batch_norm.h"
 #include "tensor/conv_bn_relu6.h"
 
 namespace kz {
@@ -29,25 +30,10 @@ bool can_fold(const Variable& x, Conv2d& conv, BatchNorm2d& bn) {
          !needs_grad({x, conv.weight(), conv.bias(), bn.weight(), bn.bias()});
 }
 
-struct Folded {
-  Tensor weight, bias;  // (O, C/groups, k, k), (O)
-};
-
-Folded fold_batch_norm(Conv2d& conv, BatchNorm2d& bn) {
-  const Tensor& w = conv.weight().data();
-  std::vector<float> wv = w.to_vector();
-  const std::vector<float> g = bn.weight().data().to_vector(), be = bn.bias().data().to_vector(),
-                           mu = bn.running_mean().to_vector(), var = bn.running_var().to_vector();
-  const std::vector<float> cb = conv.bias().defined() ? conv.bias().data().to_vector()
-                                                      : std::vector<float>(g.size(), 0.0f);
-  const size_t per = wv.size() / g.size();
-  std::vector<float> bias(g.size());
-  for (size_t o = 0; o < g.size(); ++o) {
-    const double a = double(g[o]) / std::sqrt(double(var[o]) + bn.eps());
-    for (size_t i = 0; i < per; ++i) wv[o * per + i] = static_cast<float>(wv[o * per + i] * a);
-    bias[o] = static_cast<float>((double(cb[o]) - double(mu[o])) * a + double(be[o]));
-  }
-  return {Tensor::from_vector(wv, w.shape()), Tensor::from_vector(bias, {w.size(0)})};
+FoldedConv fold_batch_norm(Conv2d& conv, BatchNorm2d& bn) {
+  const Tensor conv_bias = conv.bias().defined() ? conv.bias().data() : Tensor();
+  return batch_norm_fold(conv.weight().data(), conv_bias, bn.weight().data(), bn.bias().data(),
+                         bn.running_mean(), bn.running_var(), bn.eps());
 }
 
 void check_conv_input(const Variable& x, Conv2d& conv) {
@@ -61,7 +47,7 @@ Variable folded_conv_bn(const Variable& x, Conv2d& conv, BatchNorm2d& bn, ReLU6*
   check_conv_input(x, conv);
   ForwardObserver* observer = forward_observer();
   if (observer) observer->begin(conv, x);
-  const Folded f = fold_batch_norm(conv, bn);
+  const FoldedConv f = fold_batch_norm(conv, bn);
   const Conv2dParams p = conv.params_for(x.size(2), x.size(3));
   Variable y(act ? conv2d_relu6_forward(x.data(), f.weight, f.bias, p)
                  : conv2d_forward(x.data(), f.weight, f.bias, p));

@@ -182,6 +182,28 @@ void batch_norm_update_running(Tensor& running_mean, Tensor& running_var, const 
   }
 }
 
+FoldedConv batch_norm_fold(const Tensor& weight, const Tensor& bias, const Tensor& gamma,
+                           const Tensor& beta, const Tensor& mean, const Tensor& var, float eps) {
+  const int64_t o = weight.size(0);
+  for (auto [t, name] : {std::pair{&gamma, "gamma"}, std::pair{&beta, "beta"},
+                         std::pair{&mean, "mean"}, std::pair{&var, "var"}})
+    check_channel_vector(*t, o, "batch_norm_fold", name);
+  check_channel_vector(bias, o, "batch_norm_fold", "bias");
+  std::vector<float> wv = weight.to_vector();
+  const std::vector<float> g = gamma.to_vector(), be = beta.to_vector(), mu = mean.to_vector(),
+                           v = var.to_vector();
+  const std::vector<float> cb =
+      bias.defined() ? bias.to_vector() : std::vector<float>(g.size(), 0.0f);
+  const size_t per = wv.size() / g.size();
+  std::vector<float> b(g.size());
+  for (size_t q = 0; q < g.size(); ++q) {
+    const double a = double(g[q]) / std::sqrt(double(v[q]) + eps);
+    for (size_t i = 0; i < per; ++i) wv[q * per + i] = static_cast<float>(wv[q * per + i] * a);
+    b[q] = static_cast<float>((double(cb[q]) - double(mu[q])) * a + double(be[q]));
+  }
+  return {Tensor::from_vector(wv, weight.shape()), Tensor::from_vector(b, {o})};
+}
+
 Tensor batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                           Tensor& running_mean, Tensor& running_var, bool training,
                           float momentum, float eps, BatchNormSaved* saved) {

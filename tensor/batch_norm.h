@@ -28,6 +28,17 @@ Tensor batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& b
 void batch_norm_update_running(Tensor& running_mean, Tensor& running_var, const Tensor& mean,
                                const Tensor& var, float momentum, int64_t count);
 
+// Batch norm with statistics (mean, var) folded into the convolution before it: per output
+// channel o, a = gamma/sqrt(var + eps), weight' = weight·a, bias' = (bias − mean)·a + beta
+// (an undefined bias counts as 0). weight (O, …), any shape with O first; the rest (O).
+// Inference folds the running statistics (layers/mobilenet_v2.cpp), the fused training
+// expansion the batch statistics (tensor/conv_bn_relu6.cpp).
+struct FoldedConv {
+  Tensor weight, bias;  // weight's shape, (O)
+};
+FoldedConv batch_norm_fold(const Tensor& weight, const Tensor& bias, const Tensor& gamma,
+                           const Tensor& beta, const Tensor& mean, const Tensor& var, float eps);
+
 // Gradients of a training-mode forward: dx (N,C,H,W), dweight (C), dbias (C).
 void batch_norm_backward(const Tensor& dy, const Tensor& x, const Tensor& weight,
                          const BatchNormSaved& saved, float eps, Tensor* dx, Tensor* dweight,

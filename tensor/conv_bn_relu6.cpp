@@ -224,9 +224,8 @@ Tensor conv1x1_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Ten
   const std::vector<float> cov(mx.cov.begin(), mx.cov.end());
   Tensor weight_cov = Tensor::empty({o, c});
   sgemm(false, false, o, c, c, 1.0f, w.data(), c, cov.data(), c, 0.0f, weight_cov.data(), c);
-  const std::vector<float> wv = w.to_vector(), wc = weight_cov.to_vector(),
-                           gv = gamma.to_vector(), bv = beta.to_vector();
-  std::vector<float> mean(oo), var(oo), folded(wv.size()), bias(oo);
+  const std::vector<float> wv = w.to_vector(), wc = weight_cov.to_vector();
+  std::vector<float> mean(oo), var(oo);
   std::vector<double> inv_std(oo);
   for (size_t q = 0; q < oo; ++q) {
     double mu = 0.0, v = 0.0;
@@ -236,28 +235,26 @@ Tensor conv1x1_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Ten
     }
     v = std::max(v, 0.0);
     inv_std[q] = 1.0 / std::sqrt(v + eps);
-    const double a = gv[q] * inv_std[q];
-    for (size_t j = 0; j < cc; ++j) folded[q * cc + j] = static_cast<float>(a * wv[q * cc + j]);
-    bias[q] = static_cast<float>(bv[q] - a * mu);
     mean[q] = static_cast<float>(mu);
     var[q] = static_cast<float>(v);
   }
-  const Tensor folded_weight = Tensor::from_vector(folded, weight.shape());
+  const Tensor mean_t = Tensor::from_vector(mean, {o}), var_t = Tensor::from_vector(var, {o});
+  const FoldedConv folded = batch_norm_fold(w, Tensor(), gamma, beta, mean_t, var_t, eps);
   Tensor z;
   if (o % kLanes == 0) {
-    std::vector<float> wt(folded.size());  // (C,O)
+    const std::vector<float> fv = folded.weight.to_vector();
+    std::vector<float> wt(fv.size());  // (C,O)
     for (size_t q = 0; q < oo; ++q)
-      for (size_t j = 0; j < cc; ++j) wt[j * oo + q] = folded[q * cc + j];
+      for (size_t j = 0; j < cc; ++j) wt[j * oo + q] = fv[q * cc + j];
     note_kernel(op, x, o, "kizuki:conv1x1_bn_relu6");
     z = empty_in_layout({x.size(0), o, x.size(2), x.size(3)}, Layout::nhwc);
-    affine_relu6(x.data(), wt.data(), bias.data(), z.data(), rows, c, o);
+    affine_relu6(x.data(), wt.data(), folded.bias.data(), z.data(), rows, c, o);
   } else {
-    z = conv2d_relu6_forward(x, folded_weight, Tensor::from_vector(bias, {o}), kPointwise);
+    z = conv2d_relu6_forward(x, folded.weight, folded.bias, kPointwise);
   }
   if (running_mean.defined())
-    batch_norm_update_running(running_mean, running_var, Tensor::from_vector(mean, {o}),
-                              Tensor::from_vector(var, {o}), momentum, rows);
-  if (saved) *saved = Conv1x1BnSaved{folded_weight, weight_cov, mx.mean, inv_std};
+    batch_norm_update_running(running_mean, running_var, mean_t, var_t, momentum, rows);
+  if (saved) *saved = Conv1x1BnSaved{folded.weight, weight_cov, mx.mean, inv_std};
   return z;
 }
 
