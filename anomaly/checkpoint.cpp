@@ -30,8 +30,7 @@ std::map<std::string, Tensor> take_prefixed(const std::map<std::string, Tensor>&
 
 void save_checkpoint(const std::string& path, const TrainingCheckpoint& c) {
   std::map<std::string, Tensor> tensors;
-  put_prefixed(tensors, "backbone.", c.backbone);
-  put_prefixed(tensors, "head.", c.head);
+  put_prefixed(tensors, "", c.networks);
   put_prefixed(tensors, "optimizer.", c.optimizer);
   const auto n = static_cast<int64_t>(c.next_order.size());
   KZ_CHECK(n < kMaxExactOrder, "checkpoint", "{}: {} images are too many to record", path, n);
@@ -91,10 +90,10 @@ TrainingCheckpoint parse_checkpoint(const std::string& bytes, const std::string&
       bad(fmt::format("'data.order' holds {}, not an image index", v));
     c.next_order.push_back(static_cast<int64_t>(v));
   }
-  c.backbone = take_prefixed(file.tensors, "backbone.");
-  c.head = take_prefixed(file.tensors, "head.");
+  for (const auto& [name, t] : file.tensors)
+    if (name != "data.order" && name.rfind("optimizer.", 0) != 0) c.networks[name] = t;
   c.optimizer = take_prefixed(file.tensors, "optimizer.");
-  if (c.backbone.empty()) bad("it holds no backbone weights");
+  if (c.networks.empty()) bad("it holds no network weights");
   return c;
 }
 

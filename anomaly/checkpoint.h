@@ -1,8 +1,8 @@
 // checkpoint.h — training checkpoints: what a method saves at every epoch boundary so that
 // a stopped run (kill -9, power cut, Ctrl-C) continues exactly where it stopped.
 //
-// A checkpoint holds the backbone's and the head's state_dict (parameters and BatchNorm
-// buffers), the optimizer's state_dict (moments, step counts, learning rates), the number
+// A checkpoint holds every network's state_dict (parameters and BatchNorm buffers, under
+// the network's name: "backbone.", "head.", "autoencoder.", …; anomaly/method.h), the optimizer's state_dict (moments, step counts, learning rates), the number
 // of finished epochs, the training time so far, and the random state. All of kizuki's
 // training randomness is derived from (loader seed, epoch, batch) (data/loader.h), so the
 // random state is the loader seeds plus the epoch; the data order of the next epoch is
@@ -13,7 +13,8 @@
 // File format: safetensors (tensor/safetensors.h), written atomically (temp file, fsync,
 // rename, fsync of the directory: tensor/file_io.h), so a kill during a write leaves the
 // previous checkpoint intact.
-//   tensors   "backbone.<name>", "head.<name>", "optimizer.<key>", "data.order" (N,)
+//   tensors   "<network>.<name>" (e.g. "backbone.features.0.0.weight"), "optimizer.<key>",
+//             "data.order" (N,)
 //   metadata  "format" = "kizuki-checkpoint", "format_version" = "1", "epochs_done",
 //             "train_seconds", "loader_seeds" (JSON array of decimal strings),
 //             "fingerprint" (JSON)
@@ -37,7 +38,8 @@ struct TrainingCheckpoint {
   std::vector<uint64_t> loader_seeds;  // the random state (see above)
   std::vector<int64_t> next_order;     // data order of epoch `epochs_done`
   nlohmann::json fingerprint;          // settings that must match to resume
-  std::map<std::string, Tensor> backbone, head, optimizer;
+  std::map<std::string, Tensor> networks;   // "<network>.<name>", as Method::state_dict()
+  std::map<std::string, Tensor> optimizer;  // the optimizer's state_dict
 };
 
 void save_checkpoint(const std::string& path, const TrainingCheckpoint& checkpoint);  // atomic

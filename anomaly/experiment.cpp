@@ -124,6 +124,27 @@ TrainTest load_benchmark_dataset(ExperimentOptions& o) {
   fail("benchmark", fmt::format("unknown --dataset '{}' (fashion-mnist or cifar10)", o.dataset));
 }
 
+std::vector<std::pair<std::string, Tensor>> test_scores(const Method& method,
+                                                       const BenchmarkSplit& split,
+                                                       const ExperimentOptions& o) {
+  std::vector<std::pair<std::string, Tensor>> out;
+  if (method.kind() == MethodKind::scoring) {
+    const std::vector<std::string> names = method.score_names();
+    const std::vector<Tensor> scores = method.score(split.test);
+    for (size_t i = 0; i < names.size(); ++i) out.emplace_back(names[i], scores[i]);
+    return out;
+  }
+  const Tensor train_features = method.embed(split.normal_train);
+  const Tensor test_features = method.embed(split.test);
+  std::vector<std::string> scorers = o.scorers;
+  if (scorers.empty()) scorers = {method.default_scorer()};
+  for (const std::string& scorer : scorers) {
+    const int64_t k = scorer == "knn" ? o.knn_neighbors : o.lof_neighbors;
+    out.emplace_back(scorer, score_features(scorer, train_features, test_features, k));
+  }
+  return out;
+}
+
 Tensor score_features(const std::string& scorer, const Tensor& train, const Tensor& test,
                       int64_t neighbors) {
   // LOF and k-NN measure Euclidean distances: MinMax-scale first, fitted on the normal
@@ -144,6 +165,7 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
   for (const std::string& s : o.scorers)
     KZ_CHECK(s == "lof" || s == "cosine" || s == "knn", "benchmark",
              "unknown scorer '{}' (lof, cosine or knn)", s);
+  for (const std::string& m : o.methods) method_info(m);  // unknown names fail before any work
   const TrainTest data = load_benchmark_dataset(o);
 
   BenchmarkResults results;
@@ -196,13 +218,7 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
         callbacks.resumed(t, mo.name,
                           fmt::format("continued from {} after epoch {}", ck.path,
                                       method->resumed_epochs()));
-      const Tensor train_features = method->embed(split->normal_train);
-      const Tensor test_features = method->embed(split->test);
-      std::vector<std::string> scorers = o.scorers;
-      if (scorers.empty()) scorers = {method->default_scorer()};
-      for (const std::string& scorer : scorers) {
-        const int64_t k = scorer == "knn" ? o.knn_neighbors : o.lof_neighbors;
-        const Tensor scores = score_features(scorer, train_features, test_features, k);
+      for (const auto& [scorer, scores] : test_scores(*method, *split, o)) {
         const std::vector<float> sv = scores.to_vector();
         const std::vector<double> sd(sv.begin(), sv.end());
         TrialResult r;

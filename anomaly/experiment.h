@@ -1,10 +1,12 @@
 // experiment.h — the benchmark protocol (DESIGN.md §7) as one function, and its presets.
 //
 // For each trial t (seed s_t = seed + t): draw the split (reference classes, normal
-// training set, test set) with s_t; for each method: build and train its network with s_t,
-// embed the normal training set and the test set, and for each scorer: fit it on the normal
-// training features (through a MinMaxScaler for lof and knn, as the seed; raw for cosine),
-// score the test set, and record the ROC-AUC (higher score = more anomalous, anomaly = 1).
+// training set, test set) with s_t; for each method: build and train its network with s_t;
+// an embedding method embeds the normal training set and the test set, and for each scorer
+// the scorer is fitted on the normal training features (through a MinMaxScaler for lof and
+// knn, as the seed; raw for cosine) and scores the test set; a scoring method scores the
+// test set itself, once per score it gives. Each (method, scorer or score) records the
+// ROC-AUC (higher score = more anomalous, anomaly = 1).
 //
 // Presets (MethodOptions per method, plus split sizes and trials):
 //   seed     the seed's settings with the pretrained weights: DOC 5 epochs SGD lr 5e-5 with
@@ -32,7 +34,7 @@ struct ExperimentOptions {
   int64_t normal_class = -1, anomaly_class = -1;  // −1: the protocol's (7/9, 4/7)
   int64_t n_reference_per_class = 1000, n_normal_train = 1000, n_test_each = 1000;
   std::vector<std::string> methods{"doc", "l2softmax", "arcface"};
-  std::vector<std::string> scorers;  // empty: each method's default scorer
+  std::vector<std::string> scorers;  // embedding methods only; empty: each one's default
   int trials = 10;
   uint64_t seed = 0;
   int64_t lof_neighbors = 5;         // the seed's n_neighbors
@@ -69,6 +71,12 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
 
 // The data set's train/test pair from its reader, with the protocol's classes filled in.
 TrainTest load_benchmark_dataset(ExperimentOptions& options);
+
+// The test set's scores of a trained method, each under its name: for an embedding method
+// one per scorer of o.scorers (or its default scorer), for a scoring method its own.
+std::vector<std::pair<std::string, Tensor>> test_scores(const Method& method,
+                                                       const BenchmarkSplit& split,
+                                                       const ExperimentOptions& o);
 
 // Scores of `test` features by `scorer` fitted on `train` features (scaled as the protocol
 // says). Both (N,F) / (M,F); returns (M,).

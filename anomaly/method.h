@@ -1,44 +1,46 @@
 // method.h — the anomaly-detection methods behind one interface: train on a benchmark
-// split, embed images, and name the scorer that suits them.
+// split, then either embed images (and let a scorer turn the features into anomaly scores)
+// or score them by itself; either kind may also show where an image is anomalous.
 //
-// Shape letters: N images, F backbone feature dimension (1280·max(1, width)), R reference
-// classes (8 in the benchmark), B batch size.
+// Shape letters: N images, C channels, H×W the preprocessed image size, F feature dimension.
 //
-// Every method is a MobileNetV2 backbone (features only: images → pooled (N,F) features)
-// plus what trains it:
-//   doc        Deep One-Class (Perera & Patel 2018). A softmax head over the R reference
-//              classes; descriptiveness l_D = cross-entropy of a reference batch,
-//              compactness l_C of the head's outputs on a normal batch (losses/doc.h).
-//              Either alternating updates per batch (the seed: a step on l_D, then a step on
-//              λ·l_C) or one step on l_D + λ·l_C. Early layers may be frozen.
-//   l2softmax  Classify reference + normal images (R+1 classes) through an L2-Softmax head.
-//   arcface    The same through an ArcFace head.
-//   frozen     No training at all: the backbone's features as they are (pretrained or
-//              random). The baseline that shows what training adds.
-// After training, embed() gives the pooled backbone features (N,F) in eval mode; the
-// scorers (anomaly/scorers.h, anomaly/lof.h) turn them into anomaly scores.
+// Two kinds (DESIGN.md §12):
+//   embedding  embed() gives (N,F) features; the scorers (anomaly/scorers.h, anomaly/lof.h:
+//              LOF, cosine, k-NN) are fitted on the normal training features and score the
+//              test features. default_scorer() names the one the method was published with.
+//   scoring    score() gives one (N) vector of anomaly scores per name in score_names()
+//              ("mse", "elbo", …), higher = more anomalous; no scorer is involved.
+// Either may give anomaly maps: maps() → (N,H,W), higher = more anomalous, and, for the
+// reconstruction methods, the reconstructed images the maps compare against.
+//
+// The methods themselves live one per file in anomaly/methods/ (each file's header names
+// its paper, loss and score), and anomaly/methods/registry.cpp lists them in one table.
+// Networks are saved and loaded through networks(): checkpoints and model.kz store every
+// network's state_dict under "<network>.<parameter>".
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "data/loader.h"
 #include "data/split.h"
-#include "layers/mobilenet_v2.h"
-#include "losses/margin_head.h"
-#include "optim/optimizer.h"
+#include "layers/module.h"
 
 namespace kz {
 
+// Every method's settings in one flat struct; each method reads the fields it needs (its
+// file says which) and the presets (anomaly/experiment.h) fill them.
 struct MethodOptions {
-  std::string name = "arcface";  // doc | l2softmax | arcface | frozen
-  // Backbone.
-  double width = 0.5;
+  std::string name = "arcface";  // a name of method_names()
+  // Network.
+  double width = 0.5;            // MobileNetV2 width multiplier
   std::string pretrained;        // safetensors path; empty = random init
+  int64_t latent_dim = 128;      // the autoencoders' bottleneck d
   Preprocess preprocess;         // size, grey→RGB, pixel scaling
   Augment augment;               // training-batch augmentation
   // Training.
@@ -49,17 +51,20 @@ struct MethodOptions {
   double weight_decay = 0.0;
   bool amsgrad = true;
   double momentum = 0.0;           // SGD
-  // Heads and losses.
-  float alpha = 15.0f;             // L2-Softmax
-  float arcface_s = 30.0f, arcface_m = 0.05f;
-  float doc_lambda = 0.1f;
+  // Heads and losses (doubles, so that settings print as the user gave them).
+  double alpha = 15.0;             // L2-Softmax
+  double arcface_s = 30.0, arcface_m = 0.05;
+  double doc_lambda = 0.1;
   bool doc_alternate = true;       // the seed's alternating updates
   int64_t freeze_blocks = 0;       // features.0 … features.{freeze_blocks−1} frozen
+  int64_t vae_samples = 10;        // L, samples of z for the VAE's reconstruction probability
   int threads = 0;                 // 0 = as configured
 };
 
-// Every setting above as one JSON object (results.json, checkpoint fingerprints).
+// Every setting above as one JSON object (results.json, checkpoint fingerprints, model.kz)
+// and back; a missing key keeps its default, a key of the wrong type throws naming it.
 nlohmann::json method_options_json(const MethodOptions& options);
+MethodOptions method_options_from_json(const nlohmann::json& json);
 
 // Checkpoints at every epoch boundary (anomaly/checkpoint.h). With resume and an existing
 // file, train() continues from it: the same final weights as a run that never stopped.
@@ -78,57 +83,98 @@ struct TrainProgress {
 };
 using ProgressFn = std::function<void(const TrainProgress&)>;
 
+enum class MethodKind { embedding, scoring };
+const char* to_string(MethodKind kind);  // "embedding" | "scoring"
+
+// Where an image is anomalous, for the images of a data set in order.
+struct AnomalyMaps {
+  Tensor maps;            // (N,H,W), higher = more anomalous
+  Tensor reconstruction;  // (N,C,H,W) in the network's pixel scaling, or undefined
+};
+
+// A network of a method with the name its state is saved under.
+using NamedNetwork = std::pair<std::string, Module*>;
+
 class Method {
  public:
   virtual ~Method() = default;
-  // Builds the backbone (random from `seed`, or the pretrained file) and trains on the
-  // split's reference and normal training sets. A NaN or Inf in the loss or in a gradient
-  // throws, naming the epoch, the batch and the likely cause; the last checkpoint stays.
-  // The epoch-end progress call comes after that epoch's checkpoint is on disk.
+  virtual MethodKind kind() const = 0;
+  // Builds the networks (random from `seed`, or from pretrained weights) and trains on the
+  // split's normal training set (and, where the method uses one, its reference set). A NaN
+  // or Inf in the loss or in a gradient throws, naming the epoch, the batch and the likely
+  // cause; the last checkpoint stays. The epoch-end progress call comes after that epoch's
+  // checkpoint is on disk.
   virtual void train(const BenchmarkSplit& split, uint64_t seed, const ProgressFn& progress) = 0;
-  // Pooled backbone features (N,F) of a data set, eval mode, no gradients.
-  Tensor embed(const ImageDataset& data) const;
-  // The scorer this method was published with: "lof" for doc and l2softmax, "cosine" for
-  // arcface and frozen.
-  virtual std::string default_scorer() const = 0;
+
+  // --- embedding methods (the others throw) ---
+  // Features (N,F) of a data set, eval mode, no gradients.
+  virtual Tensor embed(const ImageDataset& data) const;
+  // F, the dimension of its features.
+  virtual int64_t feature_dim() const;
+  // The scorer this method was published with ("lof", "cosine", "knn").
+  virtual std::string default_scorer() const;
+
+  // --- scoring methods (the others throw) ---
+  // The names of the scores it gives; the first is the default.
+  virtual std::vector<std::string> score_names() const;
+  // One (N) score vector per name of score_names(), in that order; eval mode, no gradients,
+  // the same values on every call.
+  virtual std::vector<Tensor> score(const ImageDataset& data) const;
+
+  // --- maps (either kind) ---
+  virtual bool gives_maps() const { return false; }
+  virtual AnomalyMaps maps(const ImageDataset& data) const;
+
+  // --- classes: an embedding method with a classification head predicts them ---
+  // The head's class names for a split (empty: no head).
+  virtual std::vector<std::string> head_classes(const BenchmarkSplit& split) const;
+  // Logits (N, head classes) of features (N,F) from embed(), or undefined without a head.
+  virtual Tensor class_logits(const Tensor& features) const;
+
+  // --- the networks, for checkpoints and model files ---
+  // Every trained network under its name ("backbone", "head", "autoencoder"); empty before
+  // train() or build_untrained().
+  virtual std::vector<NamedNetwork> networks() const = 0;
+  // What, beyond options(), it takes to build networks of the trained shapes (a head's
+  // class count, a pretrained backbone's batch-norm epsilon): saved in model.kz.
+  virtual nlohmann::json architecture() const { return nlohmann::json::object(); }
+  // Builds untrained networks from an architecture() (loading a model file); the caller
+  // then loads their state with load_state_dict().
+  virtual void build_untrained(const nlohmann::json& architecture) = 0;
+  // All networks' states as "<network>.<name>" (and back: every network's keys must be
+  // there, and no others).
+  StateDict state_dict() const;
+  void load_state_dict(const StateDict& state);
+
   const std::string& name() const { return options_.name; }
-  MobileNetV2& backbone() const { return *backbone_; }
-  // The classification head training used (null for frozen): over the R+1 classes
-  // (reference then normal) for l2softmax and arcface, the R reference classes for doc.
-  const std::shared_ptr<MarginHead>& head() const { return head_; }
-  double train_seconds() const { return train_seconds_; }
   const MethodOptions& options() const { return options_; }
-  // Installs trained networks (a model file being loaded) instead of training.
-  void set_networks(std::shared_ptr<MobileNetV2> backbone, std::shared_ptr<MarginHead> head);
+  double train_seconds() const { return train_seconds_; }
   void set_checkpoint(const CheckpointOptions& checkpoint) { checkpoint_ = checkpoint; }
   // Epochs the last train() took from a checkpoint instead of running them (0: none).
   int64_t resumed_epochs() const { return resumed_epochs_; }
 
  protected:
   explicit Method(const MethodOptions& options) : options_(options) {}
-  void build_backbone(uint64_t seed);
-  // The settings a checkpoint of this run must carry (method options, seed, data sizes).
-  nlohmann::json fingerprint(uint64_t seed, const BenchmarkSplit& split) const;
-  // Loads the checkpoint when resuming (checking fingerprint and data order) into the
-  // networks and `opt`, positions `loader` at the next epoch; returns the epochs done.
-  int64_t resume(Optimizer& opt, DataLoader& loader, const std::vector<uint64_t>& seeds,
-                 const nlohmann::json& fingerprint);
-  // Writes the checkpoint after `epochs_done` epochs (no-op without a path). Refuses to
-  // save non-finite weights, so the last checkpoint is always a good one.
-  void save_epoch(int64_t epochs_done, const Optimizer& opt, const DataLoader& loader,
-                  const std::vector<uint64_t>& seeds, const nlohmann::json& fingerprint,
-                  double seconds) const;
+  // Throws "[method] NAME is a KIND method: it has no WHAT".
+  [[noreturn]] void not_given(const std::string& what) const;
   MethodOptions options_;
   CheckpointOptions checkpoint_;
   int64_t resumed_epochs_ = 0;
-  double resumed_seconds_ = 0.0;
-  std::shared_ptr<MobileNetV2> backbone_;
-  std::shared_ptr<MarginHead> head_;
   double train_seconds_ = 0.0;
 };
 
-// "doc", "l2softmax", "arcface" or "frozen"; anything else throws listing those.
+// One row of the method table (anomaly/methods/registry.cpp).
+struct MethodInfo {
+  std::string name;     // what --methods takes
+  MethodKind kind;
+  bool uses_reference;  // trains on the reference classes too (else normal images alone)
+  std::string summary;  // one line for --help and the docs
+  std::unique_ptr<Method> (*make)(const MethodOptions& options);
+};
+const std::vector<MethodInfo>& method_table();
+// The table's entry for `name`; anything else throws listing the names.
+const MethodInfo& method_info(const std::string& name);
 std::unique_ptr<Method> make_method(const MethodOptions& options);
-const std::vector<std::string>& method_names();
+std::vector<std::string> method_names();
 
 }  // namespace kz

@@ -6,10 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fmt/ranges.h>
+
 #include "autograd/functions.h"
 #include "data/loader.h"
-#include "losses/arcface.h"
-#include "losses/l2_softmax.h"
 #include "tensor/file_io.h"
 #include "tensor/ops.h"
 #include "tensor/safetensors.h"
@@ -34,16 +34,6 @@ std::vector<double> to_doubles(const Tensor& t) {
   return {f.begin(), f.end()};
 }
 
-// The head a method trains, rebuilt empty for loading.
-std::shared_ptr<MarginHead> make_head(const MethodOptions& m, int64_t features, int64_t classes) {
-  Generator gen(0);  // values are overwritten by the loaded state
-  if (m.name == "arcface")
-    return std::make_shared<ArcFaceHead>(features, classes, m.arcface_s, m.arcface_m, false, gen);
-  if (m.name == "l2softmax")
-    return std::make_shared<L2SoftmaxHead>(features, classes, m.alpha, gen);
-  return std::make_shared<SoftmaxHead>(features, classes, gen);
-}
-
 // The entries of `all` whose names start with prefix, with the prefix removed.
 std::map<std::string, Tensor> with_prefix(const std::map<std::string, Tensor>& all,
                                           const std::string& prefix) {
@@ -53,20 +43,44 @@ std::map<std::string, Tensor> with_prefix(const std::map<std::string, Tensor>& a
   return out;
 }
 
+bool embeds(const AnomalyModel& model) { return model.method->kind() == MethodKind::embedding; }
+
+// The model's score of each image (higher = more anomalous).
+std::vector<double> model_scores(const AnomalyModel& model, const ImageDataset& images) {
+  if (embeds(model))
+    return to_doubles(model.scorer->score(model.scaler->transform(model.method->embed(images))));
+  const std::vector<std::string> names = model.method->score_names();
+  const auto it = std::find(names.begin(), names.end(), model.scorer_name);
+  KZ_CHECK(it != names.end(), "model", "{} gives no score '{}' ({})", model.method->name(),
+           model.scorer_name, fmt::join(names, ", "));
+  return to_doubles(model.method->score(images)[static_cast<size_t>(it - names.begin())]);
+}
+
+// A version-1 file's config (MobileNetV2 methods only) as version 2's method settings and
+// architecture.
+void upgrade_v1_config(nlohmann::json& c, bool has_head) {
+  MethodOptions m;
+  m.name = c.at("method").get<std::string>();
+  m.width = c.at("width").get<double>();
+  m.preprocess.height = c.at("image_height").get<int64_t>();
+  m.preprocess.width = c.at("image_width").get<int64_t>();
+  m.preprocess.rgb = c.at("rgb").get<bool>();
+  m.preprocess.scaling = parse_scaling(c.at("scaling").get<std::string>());
+  m.alpha = c.at("alpha").get<double>();
+  m.arcface_s = c.at("arcface_s").get<double>();
+  m.arcface_m = c.at("arcface_m").get<double>();
+  KZ_CHECK(m.preprocess.height == m.preprocess.width, "model", "image size {}x{} is not square",
+           m.preprocess.height, m.preprocess.width);
+  c["architecture"] = {{"width", m.width},
+                       {"bn_eps", c.at("bn_eps")},
+                       {"padding", c.at("padding")},
+                       {"head_classes", has_head ? c.at("class_names").size() : 0}};
+  c["method"] = method_options_json(m);
+}
+
 nlohmann::json config_json(const AnomalyModel& model) {
-  const MethodOptions& m = model.method->options();
-  const MobileNetV2Options& b = model.method->backbone().options();
-  return {{"method", m.name},
-          {"width", b.width},
-          {"bn_eps", b.bn_eps},
-          {"padding", to_string(b.padding)},
-          {"image_height", m.preprocess.height},
-          {"image_width", m.preprocess.width},
-          {"rgb", m.preprocess.rgb},
-          {"scaling", scaling_name(m.preprocess.scaling)},
-          {"alpha", m.alpha},
-          {"arcface_s", m.arcface_s},
-          {"arcface_m", m.arcface_m},
+  return {{"method", method_options_json(model.method->options())},
+          {"architecture", model.method->architecture()},
           {"scaler", model.scaler_name},
           {"scorer", model.scorer_name},
           {"neighbors", model.neighbors},
@@ -78,29 +92,28 @@ nlohmann::json config_json(const AnomalyModel& model) {
 
 AnomalyModel::Scores AnomalyModel::score(const ImageDataset& images) const {
   KZ_CHECK(images.size() > 0, "score", "no images to score");
-  // Resize once here so that images of any size become one batch-able set.
-  const Tensor features = method->embed(images);
   Scores out;
-  out.score = to_doubles(scorer->score(scaler->transform(features)));
-  for (double s : out.score) out.flagged.push_back(s > threshold);
-  if (const auto& head = method->head()) {
-    NoGradGuard no_grad;
-    head->eval();
-    const Tensor best = argmax(head->forward(Variable(features)).data(), 1);
-    for (float c : best.to_vector()) out.predicted.push_back(static_cast<int64_t>(c));
+  if (embeds(*this)) {
+    const Tensor features = method->embed(images);
+    out.score = to_doubles(scorer->score(scaler->transform(features)));
+    if (const Tensor logits = method->class_logits(features); logits.defined())
+      for (float c : argmax(logits, 1).to_vector()) out.predicted.push_back(static_cast<int64_t>(c));
+  } else {
+    out.score = model_scores(*this, images);
   }
+  for (double s : out.score) out.flagged.push_back(s > threshold);
   return out;
 }
 
 AnomalyModel train_model(const ImageDataset& normal, const ImageDataset& reference,
                          const TrainModelOptions& options, const ProgressFn& progress) {
-  const std::string& name = options.method.name;
+  const MethodInfo& info = method_info(options.method.name);
   KZ_CHECK(normal.size() >= 4, "train", "{}: need at least 4 normal images, found {}",
            normal.source, normal.size());
-  KZ_CHECK(name == "frozen" || reference.size() > 0, "train",
+  KZ_CHECK(!info.uses_reference || reference.size() > 0, "train",
            "--method {} learns from reference classes: pass --reference DIR (one subfolder "
-           "per class), or use --method frozen",
-           name);
+           "per class), or use a method that learns from normal images alone (such as frozen)",
+           info.name);
 
   // Hold out a tenth of the normal images to set the threshold.
   Generator gen(options.seed);
@@ -120,33 +133,40 @@ AnomalyModel train_model(const ImageDataset& normal, const ImageDataset& referen
   split.normal_train.labels.assign(fit.size(), static_cast<int64_t>(names.size()) - 1);
 
   AnomalyModel model;
-  model.method = make_method(options.method);
+  model.method = info.make(options.method);
+  if (!options.scorer.empty() && !embeds(model)) {  // before hours of training
+    const std::vector<std::string> names = model.method->score_names();
+    KZ_CHECK(std::find(names.begin(), names.end(), options.scorer) != names.end(), "train",
+             "--method {} gives the scores {}, not '{}'", info.name, fmt::join(names, ", "),
+             options.scorer);
+  }
   model.method->set_checkpoint(options.checkpoint);
   model.method->train(split, options.seed, progress);
-  if (model.method->head()) model.class_names = name == "doc" ? reference.class_names : names;
-  model.scorer_name = options.scorer.empty() ? model.method->default_scorer() : options.scorer;
-  model.scaler_name = model.scorer_name == "cosine" ? "none" : "minmax";
+  model.class_names = model.method->head_classes(split);
   model.neighbors = options.neighbors;
-  model.scaler = make_scaler(model.scaler_name);
-  model.scorer = make_scorer(model.scorer_name, model.neighbors);
-  model.scorer->fit(model.scaler->fit_transform(model.method->embed(split.normal_train)));
-  const Tensor held_features = model.method->embed(normal.subset(holdout));
-  model.threshold =
-      quantile(to_doubles(model.scorer->score(model.scaler->transform(held_features))),
-               kThresholdQuantile);
+  if (embeds(model)) {
+    model.scorer_name = options.scorer.empty() ? model.method->default_scorer() : options.scorer;
+    model.scaler_name = model.scorer_name == "cosine" ? "none" : "minmax";
+    model.scaler = make_scaler(model.scaler_name);
+    model.scorer = make_scorer(model.scorer_name, model.neighbors);
+    model.scorer->fit(model.scaler->fit_transform(model.method->embed(split.normal_train)));
+  } else {
+    model.scorer_name = options.scorer.empty() ? model.method->score_names().front() : options.scorer;
+    model.scaler_name = "none";
+  }
+  model.threshold = quantile(model_scores(model, normal.subset(holdout)), kThresholdQuantile);
   return model;
 }
 
 void save_model(const std::string& path, const AnomalyModel& model) {
-  std::map<std::string, Tensor> tensors;
-  for (const auto& [k, t] : model.method->backbone().state_dict()) tensors["backbone." + k] = t;
-  if (model.method->head())
-    for (const auto& [k, t] : model.method->head()->state_dict()) tensors["head." + k] = t;
-  for (const auto& [k, t] : model.scaler->state_dict()) tensors["scaler." + k] = t;
-  for (const auto& [k, t] : model.scorer->state_dict()) tensors["scorer." + k] = t;
+  std::map<std::string, Tensor> tensors = model.method->state_dict();
+  if (embeds(model)) {
+    for (const auto& [k, t] : model.scaler->state_dict()) tensors["scaler." + k] = t;
+    for (const auto& [k, t] : model.scorer->state_dict()) tensors["scorer." + k] = t;
+  }
   save_safetensors(path, tensors,
                    {{"format", "kizuki-model"},
-                    {"format_version", "1"},
+                    {"format_version", "2"},
                     {"config", config_json(model).dump()}});
 }
 
@@ -161,25 +181,17 @@ AnomalyModel parse_model(const std::string& bytes, const std::string& path) {
     return it->second;
   };
   if (meta("format") != "kizuki-model") bad("not a kizuki model (format '" + meta("format") + "')");
-  if (meta("format_version") != "1") bad("unsupported format_version " + meta("format_version"));
+  const std::string version = meta("format_version");
+  if (version != "1" && version != "2") bad("unsupported format_version " + version);
 
   AnomalyModel model;
   MethodOptions m;
-  MobileNetV2Options b;
+  nlohmann::json architecture;
   try {
-    const nlohmann::json c = nlohmann::json::parse(meta("config"));
-    m.name = c.at("method").get<std::string>();
-    b.width = m.width = c.at("width").get<double>();
-    b.bn_eps = c.at("bn_eps").get<float>();
-    b.padding = parse_padding_mode(c.at("padding").get<std::string>(), path);
-    b.num_classes = 0;
-    m.preprocess.height = c.at("image_height").get<int64_t>();
-    m.preprocess.width = c.at("image_width").get<int64_t>();
-    m.preprocess.rgb = c.at("rgb").get<bool>();
-    m.preprocess.scaling = parse_scaling(c.at("scaling").get<std::string>());
-    m.alpha = c.at("alpha").get<float>();
-    m.arcface_s = c.at("arcface_s").get<float>();
-    m.arcface_m = c.at("arcface_m").get<float>();
+    nlohmann::json c = nlohmann::json::parse(meta("config"));
+    if (version == "1") upgrade_v1_config(c, !with_prefix(file.tensors, "head.").empty());
+    m = method_options_from_json(c.at("method"));
+    architecture = c.at("architecture");
     model.scaler_name = c.at("scaler").get<std::string>();
     model.scorer_name = c.at("scorer").get<std::string>();
     model.neighbors = c.at("neighbors").get<int64_t>();
@@ -190,32 +202,40 @@ AnomalyModel parse_model(const std::string& bytes, const std::string& path) {
   } catch (const Error& e) {
     bad(e.what());
   }
-  if (m.preprocess.height < 8 || m.preprocess.width < 8 || m.preprocess.height > 4096 ||
-      m.preprocess.width > 4096)
+  if (m.preprocess.height < 8 || m.preprocess.height > 4096)
     bad(fmt::format("image size {}x{} is outside 8…4096", m.preprocess.height,
                     m.preprocess.width));
-  if (!(b.width > 0.0 && b.width <= 4.0)) bad(fmt::format("width {} is outside (0, 4]", b.width));
-
-  Generator gen(0);
-  auto backbone = std::make_shared<MobileNetV2>(b, gen);
+  // A head has one class per name (which bounds its size by the file's).
+  if (architecture.contains("head_classes") &&
+      architecture["head_classes"] != nlohmann::json(model.class_names.size()))
+    bad(fmt::format("its architecture has {} head classes but it names {}",
+                    architecture["head_classes"].dump(), model.class_names.size()));
+  m.pretrained.clear();  // the trained weights are in this file
   try {
-    backbone->load_state_dict(with_prefix(file.tensors, "backbone."));
+    model.method = make_method(m);
+    model.method->build_untrained(architecture);
+  } catch (const nlohmann::json::exception& e) {
+    bad(std::string("its architecture is not valid: ") + e.what());
   } catch (const Error& e) {
-    bad(std::string("its backbone does not match its config (width ") + std::to_string(b.width) +
-        "): " + e.what());
+    bad(e.what());
   }
-  std::shared_ptr<MarginHead> head;
-  const auto head_state = with_prefix(file.tensors, "head.");
-  if (!head_state.empty()) {
-    head = make_head(m, backbone->feature_dim(), static_cast<int64_t>(model.class_names.size()));
-    try {
-      head->load_state_dict(head_state);
-    } catch (const Error& e) {
-      bad(std::string("its head does not match its classes: ") + e.what());
-    }
+  StateDict networks = file.tensors;
+  for (auto it = networks.begin(); it != networks.end();)
+    it = it->first.rfind("scaler.", 0) == 0 || it->first.rfind("scorer.", 0) == 0
+             ? networks.erase(it)
+             : std::next(it);
+  try {
+    model.method->load_state_dict(networks);
+  } catch (const Error& e) {
+    bad(std::string("its networks do not match its config: ") + e.what());
   }
-  model.method = make_method(m);
-  model.method->set_networks(backbone, head);
+  if (!embeds(model)) {
+    const std::vector<std::string> names = model.method->score_names();
+    if (std::find(names.begin(), names.end(), model.scorer_name) == names.end())
+      bad(fmt::format("{} gives no score '{}' ({})", m.name, model.scorer_name,
+                      fmt::join(names, ", ")));
+    return model;
+  }
   try {
     model.scaler = make_scaler(model.scaler_name);
     model.scaler->load_state_dict(with_prefix(file.tensors, "scaler."));
@@ -224,13 +244,15 @@ AnomalyModel parse_model(const std::string& bytes, const std::string& path) {
   } catch (const Error& e) {
     bad(e.what());
   }
-  // The scorer must have been fitted on this backbone's features.
+  // The scorer must have been fitted on these features: score one zero feature vector of
+  // the dimension the method gives.
+  const int64_t dim = model.method->feature_dim();
   try {
     NoGradGuard no_grad;
-    model.scorer->score(Tensor::zeros({1, backbone->feature_dim()}));
+    model.scorer->score(Tensor::zeros({1, dim}));
   } catch (const Error& e) {
-    bad(fmt::format("its scorer was not fitted on this backbone's {}-d features: {}",
-                    backbone->feature_dim(), e.what()));
+    bad(fmt::format("its scorer was not fitted on this method's {}-d features: {}", dim,
+                    e.what()));
   }
   return model;
 }

@@ -1,17 +1,20 @@
 // model_file.h — a trained anomaly detector in one file (`model.kz`), and how it is
 // trained from image folders and applied to new images.
 //
-// A detector is: a MobileNetV2 backbone (and, when it was trained with reference classes,
-// its classification head), the preprocessing its inputs need, a scaler and scorer fitted
-// on the normal images' features, and a threshold on the score.
+// A detector is: a trained method (anomaly/method.h) with the preprocessing its inputs
+// need; for an embedding method a scaler and scorer fitted on the normal images' features,
+// for a scoring method the name of the score it uses; and a threshold on the score.
 //
 // File format: safetensors (tensor/safetensors.h), so any safetensors reader can open it.
-//   tensors   "backbone.<name>"  the backbone's state_dict (torchvision names)
-//             "head.<name>"      the head's parameters, when there is one
-//             "scaler.<key>", "scorer.<key>"  their fitted state
-//   metadata  "format" = "kizuki-model", "format_version" = "1", and "config": one JSON
-//             object with the method, width, bn_eps, padding, preprocessing, scorer,
-//             scaler, threshold and class names.
+//   tensors   "<network>.<name>"  every network's state_dict (Method::state_dict(): e.g.
+//                                 "backbone.features.0.0.weight" in torchvision's names,
+//                                 "head.weight", "autoencoder.encoder.0.weight")
+//             "scaler.<key>", "scorer.<key>"  their fitted state (embedding methods)
+//   metadata  "format" = "kizuki-model", "format_version" = "2", and "config": one JSON
+//             object {"method": the method's settings (method_options_json), "architecture":
+//             Method::architecture(), "scorer", "scaler", "neighbors", "threshold",
+//             "class_names"}.
+// Version 1 (MobileNetV2 methods only, written before scoring methods existed) still loads.
 // Loading checks every piece and fails with one line naming the file and what is wrong.
 //
 // Threshold: a tenth of the normal images (at least 2) is held out; the scorer is fitted on
@@ -31,8 +34,11 @@
 namespace kz {
 
 struct AnomalyModel {
-  std::unique_ptr<Method> method;        // holds the backbone, head and preprocessing
-  std::string scaler_name, scorer_name;  // "minmax"/"none"; "lof"/"cosine"/"knn"
+  std::unique_ptr<Method> method;        // holds the networks and preprocessing
+  // Embedding methods: "minmax"/"none" and "lof"/"cosine"/"knn" with their fitted state.
+  // Scoring methods: scaler_name "none", scorer_name one of method->score_names(), and no
+  // scaler or scorer objects.
+  std::string scaler_name, scorer_name;
   int64_t neighbors = 5;
   std::unique_ptr<Scaler> scaler;
   std::unique_ptr<Scorer> scorer;
@@ -50,14 +56,14 @@ struct AnomalyModel {
 
 struct TrainModelOptions {
   MethodOptions method;
-  std::string scorer;  // empty: the method's default
+  std::string scorer;  // empty: the method's default scorer, or its first score
   int64_t neighbors = 5;
   uint64_t seed = 0;
   CheckpointOptions checkpoint;  // epoch checkpoints and resuming (anomaly/method.h)
 };
 
 // normal: the normal images (any labels); reference: other classes, one label each, or an
-// empty data set (then only the "frozen" method can be used).
+// empty data set (then only methods that learn from normal images alone can be used).
 AnomalyModel train_model(const ImageDataset& normal, const ImageDataset& reference,
                          const TrainModelOptions& options, const ProgressFn& progress);
 

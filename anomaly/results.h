@@ -28,8 +28,9 @@ namespace kz {
 
 struct TrialResult {
   std::string dataset;  // "fashion-mnist", "cifar10", or a folder name
-  std::string method;   // "doc", "l2softmax", "arcface", "frozen"
-  std::string scorer;   // "lof", "cosine", "knn"
+  std::string method;   // a name of method_names() (anomaly/method.h)
+  std::string scorer;   // an embedding method's scorer ("lof", "cosine", "knn") or a scoring
+                        // method's own score ("mse", "elbo", …)
   int trial = 0;
   uint64_t seed = 0;
   double auc = 0.0;

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "anomaly/experiment.h"
 #include "anomaly/report.h"
@@ -125,9 +126,11 @@ void add_benchmark_command(CLI::App& app) {
       ->check(CLI::IsMember({"fashion-mnist", "cifar10"}));
   cmd->add_option("--data-dir", flags->data_dir,
                   "data folder (default /usr/share/datasets/fashion-mnist for fashion-mnist)");
-  cmd->add_option("--methods", flags->methods, "comma list of doc,l2softmax,arcface,frozen");
+  cmd->add_option("--methods", flags->methods,
+                  fmt::format("comma list of {}", fmt::join(method_names(), ",")));
   cmd->add_option("--scorers", flags->scorers,
-                  "comma list of lof,cosine,knn (default: each method's own)");
+                  "comma list of lof,cosine,knn for the embedding methods (default: each "
+                  "method's own; scoring methods always give their own scores)");
   cmd->add_option("--trials", flags->trials, "trials (default: the preset's, 10)");
   cmd->add_option("--preset", flags->preset, "scratch, seed or quick")
       ->check(CLI::IsMember({"scratch", "seed", "quick"}));

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "anomaly/model_file.h"
 #include "apps/commands.h"
@@ -141,12 +142,13 @@ void add_model_commands(CLI::App& app) {
       ->check(CLI::ExistingDirectory);
   train_cmd->add_option("--reference", t->reference, "folder of other classes, one subfolder each")
       ->check(CLI::ExistingDirectory);
-  train_cmd->add_option("--method", t->method, "arcface, l2softmax, doc or frozen")
-      ->check(CLI::IsMember({"arcface", "l2softmax", "doc", "frozen"}));
+  train_cmd->add_option("--method", t->method, fmt::format("{}", fmt::join(method_names(), ", ")))
+      ->check(CLI::IsMember(method_names()));
   train_cmd->add_option("--pretrained", t->pretrained, "backbone weights (.safetensors, width 1.0)")
       ->check(CLI::ExistingFile);
-  train_cmd->add_option("--scorer", t->scorer, "lof, cosine or knn (default: the method's)")
-      ->check(CLI::IsMember({"lof", "cosine", "knn"}));
+  train_cmd->add_option("--scorer", t->scorer,
+                        "lof, cosine or knn for an embedding method, one of its own scores for "
+                        "a scoring method (default: the method's)");
   train_cmd->add_option("--image-size", t->image_size, "input size N (N×N)")->check(CLI::Range(8, 1024));
   train_cmd->add_option("--width", t->width, "MobileNetV2 width (without --pretrained)")
       ->check(CLI::Range(0.1, 2.0));

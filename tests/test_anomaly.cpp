@@ -61,8 +61,8 @@ MethodOptions tiny(const std::string& name) {
 
 double auc_of(Method& method, const BenchmarkSplit& split, const std::string& scorer) {
   const Tensor train = method.embed(split.normal_train), test = method.embed(split.test);
-  CHECK(train.shape() == Shape{30, method.backbone().feature_dim()});
-  CHECK(test.shape() == Shape{40, method.backbone().feature_dim()});
+  CHECK(train.shape() == Shape{30, method.feature_dim()});
+  CHECK(test.shape() == Shape{40, method.feature_dim()});
   const std::vector<float> s = score_features(scorer, train, test, 5).to_vector();
   return roc_auc(std::vector<double>(s.begin(), s.end()),
                  std::vector<int>(split.test.labels.begin(), split.test.labels.end()));
@@ -178,6 +178,51 @@ TEST_CASE("anomaly: model.kz round trip scores identically, flags by threshold, 
   std::filesystem::remove(path);
 }
 
+// A model file as kizuki wrote it before scoring methods existed (format_version 1: the
+// MobileNetV2 settings flat in the config, no "architecture"), made from a current file by
+// rewriting its metadata as version 1 laid it out; it loads and scores the same.
+TEST_CASE("anomaly: a version-1 model.kz still loads") {
+  ImageDataset normal, reference;
+  model_data(&normal, &reference);
+  TrainModelOptions o;
+  o.method = tiny("l2softmax");
+  o.method.epochs = 1;
+  const AnomalyModel model = train_model(normal, reference, o, nullptr);
+  const std::string path = temp_path("v1.kz");
+  save_model(path, model);
+  Safetensors st = load_safetensors(path);
+  const nlohmann::json v2 = nlohmann::json::parse(st.metadata.at("config"));
+  const nlohmann::json v1 = {{"method", "l2softmax"},
+                             {"width", 0.25},
+                             {"bn_eps", v2["architecture"]["bn_eps"]},
+                             {"padding", "symmetric"},
+                             {"image_height", 16},
+                             {"image_width", 16},
+                             {"rgb", true},
+                             {"scaling", "unit"},
+                             {"alpha", 15.0},
+                             {"arcface_s", 30.0},
+                             {"arcface_m", 0.05},
+                             {"scaler", v2["scaler"]},
+                             {"scorer", v2["scorer"]},
+                             {"neighbors", v2["neighbors"]},
+                             {"threshold", v2["threshold"]},
+                             {"class_names", v2["class_names"]}};
+  save_safetensors(path, st.tensors,
+                   {{"format", "kizuki-model"}, {"format_version", "1"}, {"config", v1.dump()}});
+  const AnomalyModel loaded = load_model(path);
+  CHECK(loaded.method->name() == "l2softmax");
+  CHECK(loaded.method->options().alpha == 15.0);
+  const ImageDataset probe = synthetic(2, 9);
+  CHECK(loaded.score(probe).score == model.score(probe).score);
+  CHECK(loaded.score(probe).predicted == model.score(probe).predicted);
+  // A version this kizuki does not know.
+  save_safetensors(path, st.tensors,
+                   {{"format", "kizuki-model"}, {"format_version", "3"}, {"config", v1.dump()}});
+  CHECK_THROWS_WITH_AS(load_model(path), doctest::Contains("unsupported format_version 3"), Error);
+  std::filesystem::remove(path);
+}
+
 TEST_CASE("anomaly: a corrupt or mismatched model.kz gives one clear error") {
   ImageDataset normal, reference;
   model_data(&normal, &reference);
@@ -204,11 +249,17 @@ TEST_CASE("anomaly: a corrupt or mismatched model.kz gives one clear error") {
     meta["config"].replace(at, from.size(), to);
     save_safetensors(bad, st.tensors, meta);
   };
-  with_config("\"width\":0.25", "\"width\":0.5");
-  CHECK_THROWS_WITH_AS(load_model(bad), doctest::Contains("backbone does not match its config"),
+  with_config("\"width\":0.25", "\"width\":0.5");  // the architecture's (it comes first)
+  CHECK_THROWS_WITH_AS(load_model(bad),
+                       doctest::Contains("networks do not match its config: [method] arcface's "
+                                         "backbone: [load_state_dict]"),
                        Error);
-  with_config("\"image_height\":16", "\"image_height\":0");
-  CHECK_THROWS_WITH_AS(load_model(bad), doctest::Contains("image size 0x16"), Error);
+  with_config("\"image_size\":16", "\"image_size\":0");
+  CHECK_THROWS_WITH_AS(load_model(bad), doctest::Contains("image size 0x0"), Error);
+  with_config("\"name\":\"arcface\"", "\"name\":\"svm\"");
+  CHECK_THROWS_WITH_AS(load_model(bad), doctest::Contains("unknown method 'svm'"), Error);
+  with_config("\"head_classes\":4", "\"head_classes\":3");
+  CHECK_THROWS_WITH_AS(load_model(bad), doctest::Contains("3 head classes but it names 4"), Error);
   with_config("\"scorer\":\"cosine\"", "\"scorer\":\"magic\"");
   CHECK_THROWS_WITH_AS(load_model(bad), doctest::Contains(bad.c_str()), Error);
   std::filesystem::remove(path);

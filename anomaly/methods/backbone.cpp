@@ -1,0 +1,122 @@
+// backbone.cpp — the MobileNetV2 backbone and head the metric-learning methods share, and
+// the classifier training of L2-Softmax and ArcFace (see backbone.h).
+#include "anomaly/methods/backbone.h"
+
+#include "autograd/functions.h"
+#include "tensor/ops.h"
+
+namespace kz {
+
+void BackboneMethod::build_backbone(uint64_t seed) {
+  Generator gen(derive_seed(seed, 1, 0));
+  if (!options_.pretrained.empty()) {
+    backbone_ = load_mobilenet_v2(options_.pretrained, options_.width, gen);
+    KZ_CHECK(backbone_->options().num_classes == 0, "method",
+             "{}: expected backbone-only weights (no classifier)", options_.pretrained);
+  } else {
+    MobileNetV2Options o;
+    o.width = options_.width;
+    o.num_classes = 0;
+    backbone_ = std::make_shared<MobileNetV2>(o, gen);
+  }
+}
+
+std::vector<Variable> BackboneMethod::trainable() const {
+  std::vector<Variable> params;
+  for (auto& [name, p] : backbone_->named_parameters()) {
+    bool frozen = false;
+    for (int64_t b = 0; b < options_.freeze_blocks; ++b)
+      if (name.rfind(fmt::format("features.{}.", b), 0) == 0) frozen = true;
+    p.set_requires_grad(!frozen);
+    if (!frozen) params.push_back(p);
+  }
+  if (head_)
+    for (const Variable& p : head_->parameters()) params.push_back(p);
+  return params;
+}
+
+Tensor BackboneMethod::embed(const ImageDataset& data) const {
+  KZ_CHECK(backbone_ != nullptr, "embed", "the method '{}' has not been trained", name());
+  NoGradGuard no_grad;
+  backbone_->eval();
+  constexpr int64_t kChunk = 256;
+  std::vector<Tensor> parts;
+  for (int64_t start = 0; start < data.size(); start += kChunk) {
+    std::vector<int64_t> idx;
+    for (int64_t i = start; i < std::min(data.size(), start + kChunk); ++i) idx.push_back(i);
+    const Tensor x = preprocess(data.subset(idx), options_.preprocess).to_channels_last();
+    parts.push_back(backbone_->forward_features(Variable(x)).data());
+  }
+  return cat(parts, 0);
+}
+
+Tensor BackboneMethod::class_logits(const Tensor& features) const {
+  if (!head_) return {};
+  NoGradGuard no_grad;
+  head_->eval();
+  return head_->forward(Variable(features)).data();
+}
+
+std::vector<NamedNetwork> BackboneMethod::networks() const {
+  std::vector<NamedNetwork> out;
+  if (backbone_) out.emplace_back("backbone", backbone_.get());
+  if (head_) out.emplace_back("head", head_.get());
+  return out;
+}
+
+nlohmann::json BackboneMethod::architecture() const {
+  KZ_CHECK(backbone_ != nullptr, "method", "the method '{}' has not been trained", name());
+  const MobileNetV2Options& b = backbone_->options();
+  return {{"width", b.width},
+          {"bn_eps", b.bn_eps},
+          {"padding", to_string(b.padding)},
+          {"head_classes", head_ ? head_->num_classes() : 0}};
+}
+
+void BackboneMethod::build_untrained(const nlohmann::json& a) {
+  MobileNetV2Options b;
+  b.width = a.at("width").get<double>();
+  b.bn_eps = a.at("bn_eps").get<float>();
+  b.padding = parse_padding_mode(a.at("padding").get<std::string>(), "architecture");
+  b.num_classes = 0;
+  KZ_CHECK(b.width > 0.0 && b.width <= 4.0, "method", "width {} is outside (0, 4]", b.width);
+  Generator gen(0);  // the values are overwritten by the loaded state
+  backbone_ = std::make_shared<MobileNetV2>(b, gen);
+  const auto classes = a.at("head_classes").get<int64_t>();
+  KZ_CHECK(classes >= 0 && classes <= 1000000, "method", "{} head classes", classes);
+  head_ = classes > 0 ? make_head(backbone_->feature_dim(), classes, gen) : nullptr;
+}
+
+std::vector<std::string> ClassifierMethod::head_classes(const BenchmarkSplit& split) const {
+  return split.reference.class_names;  // the reference classes, then the normal class
+}
+
+void ClassifierMethod::train(const BenchmarkSplit& split, uint64_t seed,
+                             const ProgressFn& progress) {
+  build_backbone(seed);
+  const ImageDataset data = concat(split.reference, split.normal_train);
+  Generator gen(derive_seed(seed, 2, 0));
+  head_ = make_head(backbone_->feature_dim(), data.num_classes(), gen);
+  auto opt = make_optimizer(options_, trainable());
+  DataLoader loader(data, options_.preprocess, loader_options(options_, seed, 0));
+  const std::vector<uint64_t> seeds{loader_options(options_, seed, 0).seed};
+  const nlohmann::json fp = fingerprint(seed, split);
+  Guard guard{options_, checkpoint_};
+  guard.saved_epochs = resume(*opt, loader, seeds, fp);
+  const std::vector<NamedNetwork> nets = networks();
+  backbone_->train();
+  head_->train();
+  auto train_batch = [&](int64_t e, int64_t b) -> std::optional<BatchResult> {
+    const std::optional<Batch> batch = loader.next();
+    if (!batch) return std::nullopt;
+    const Variable features = backbone_->forward_features(Variable(batch->images));
+    const Variable loss = head_->loss(features, batch->labels);
+    const double value = loss.item();
+    guard.loss(value, e, b, *opt);
+    optimizer_step(*opt, loss, guard, nets, e, b);
+    return BatchResult{value, batch->images.size(0)};
+  };
+  run_epochs(guard, *opt, loader, seeds, fp, progress, train_batch);
+}
+
+}  // namespace kz

@@ -1,0 +1,42 @@
+// registry.cpp — the one table of kizuki's anomaly-detection methods. Adding a method is
+// its file in anomaly/methods/ (which defines its make_ function), its line below (and the
+// declaration of that function above the table), and its test.
+#include <fmt/ranges.h>
+
+#include "anomaly/method.h"
+
+namespace kz {
+
+std::unique_ptr<Method> make_doc(const MethodOptions&);
+std::unique_ptr<Method> make_l2softmax(const MethodOptions&);
+std::unique_ptr<Method> make_arcface(const MethodOptions&);
+std::unique_ptr<Method> make_frozen(const MethodOptions&);
+
+const std::vector<MethodInfo>& method_table() {
+  using K = MethodKind;
+  static const std::vector<MethodInfo> table{
+      {"doc", K::embedding, true, "Deep One-Class: descriptiveness + compactness (Perera & Patel 2018)", make_doc},
+      {"l2softmax", K::embedding, true, "L2-Softmax classifier of reference + normal (Ranjan et al. 2017)", make_l2softmax},
+      {"arcface", K::embedding, true, "ArcFace classifier of reference + normal (Deng et al. 2019)", make_arcface},
+      {"frozen", K::embedding, false, "the backbone untrained (pretrained or random)", make_frozen},
+  };
+  return table;
+}
+
+std::vector<std::string> method_names() {
+  std::vector<std::string> names;
+  for (const MethodInfo& m : method_table()) names.push_back(m.name);
+  return names;
+}
+
+const MethodInfo& method_info(const std::string& name) {
+  for (const MethodInfo& m : method_table())
+    if (m.name == name) return m;
+  fail("method", fmt::format("unknown method '{}' ({})", name, fmt::join(method_names(), ", ")));
+}
+
+std::unique_ptr<Method> make_method(const MethodOptions& options) {
+  return method_info(options.name).make(options);
+}
+
+}  // namespace kz

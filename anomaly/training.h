@@ -1,0 +1,127 @@
+// training.h — what every method that trains shares: the optimizer it asks for, the data
+// loader settings, the divergence guard, the epoch loop with its progress and checkpoints,
+// and resuming from a checkpoint.
+//
+// A method that trains derives from TrainedMethod and gives run_epochs() one function that
+// trains one batch; everything around the batch (timing, the running loss, the weight check,
+// the checkpoint, the progress calls) is here, once.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "anomaly/method.h"
+#include "autograd/variable.h"
+#include "optim/optimizer.h"
+
+namespace kz {
+
+// Adam (with o.amsgrad) or SGD (with o.momentum), both with o.weight_decay.
+std::unique_ptr<Optimizer> make_optimizer(const MethodOptions& o, std::vector<Variable> params);
+
+// Shuffled batches of o.batch_size with o.augment, channels-last, seeded from (seed, 100 +
+// stream). Stream 0 is a method's main training set and the only one that prefetches (with
+// 2 or more threads), so --threads T means T compute threads plus at most one mostly idle
+// batch-building thread.
+LoaderOptions loader_options(const MethodOptions& o, uint64_t seed, uint64_t stream);
+
+// The divergence guard: a NaN or Inf in the loss, a gradient or the weights stops training
+// with the epoch, the batch, the likely cause and what is kept.
+struct Guard {
+  const MethodOptions& options;
+  const CheckpointOptions& checkpoint;
+  int64_t saved_epochs = 0;  // of the last checkpoint written or loaded (0: none)
+
+  [[noreturn]] void stop(const std::string& what, int64_t epoch, int64_t batch,
+                         const Optimizer& opt) const;
+  void loss(double value, int64_t epoch, int64_t batch, const Optimizer& opt) const;
+  // Every parameter's gradient (gradients = true) or value of the networks.
+  void parameters(const std::vector<NamedNetwork>& networks, bool gradients, int64_t epoch,
+                  int64_t batch, const Optimizer& opt) const;
+};
+
+// One optimisation step on `loss`, refusing non-finite gradients before they reach the
+// weights.
+void optimizer_step(Optimizer& opt, const Variable& loss, const Guard& guard,
+                    const std::vector<NamedNetwork>& networks, int64_t epoch, int64_t batch);
+
+// What one trained batch reports: its loss and how many images it took.
+struct BatchResult {
+  double loss;
+  int64_t images;
+};
+
+// A method that trains: the epoch loop and the checkpoints every such method shares.
+class TrainedMethod : public Method {
+ protected:
+  using Method::Method;
+  using Clock = std::chrono::steady_clock;
+
+  // The settings a checkpoint of this run must carry (method options, seed, data sizes).
+  nlohmann::json fingerprint(uint64_t seed, const BenchmarkSplit& split) const;
+  // Loads the checkpoint when resuming (checking fingerprint and data order) into the
+  // networks and `opt`, positions `loader` at the next epoch; returns the epochs done.
+  int64_t resume(Optimizer& opt, DataLoader& loader, const std::vector<uint64_t>& seeds,
+                 const nlohmann::json& fingerprint);
+  // Writes the checkpoint after `epochs_done` epochs (no-op without a path). Refuses to
+  // save non-finite weights, so the last checkpoint is always a good one.
+  void save_epoch(int64_t epochs_done, const Optimizer& opt, const DataLoader& loader,
+                  const std::vector<uint64_t>& seeds, const nlohmann::json& fingerprint,
+                  double seconds) const;
+
+  // Epochs from guard.saved_epochs (0, or those resumed) to the last: train_batch(e, b)
+  // trains batch b of epoch e and returns what it did, or nothing when the epoch's batches
+  // of `loader` are used up. Progress after each batch; after each epoch the weights are
+  // checked, the checkpoint written (positions of `loader`, `seeds`) and progress reported.
+  template <class TrainBatch>
+  void run_epochs(Guard& guard, Optimizer& opt, DataLoader& loader,
+                  const std::vector<uint64_t>& seeds, const nlohmann::json& fp,
+                  const ProgressFn& progress, TrainBatch&& train_batch);
+
+  double resumed_seconds_ = 0.0;
+};
+
+// --- implementation of the template -------------------------------------------------------
+
+namespace detail {
+// Running loss and speed of the epoch in progress.
+struct EpochMeter {
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now(), epoch_start = start;
+  int64_t images = 0, batches = 0;
+  double loss_sum = 0.0;
+  void begin_epoch();
+  TrainProgress add(double loss, int64_t n, int64_t epoch, int64_t epochs, int64_t b, int64_t nb);
+  double seconds() const;
+};
+}  // namespace detail
+
+template <class TrainBatch>
+void TrainedMethod::run_epochs(Guard& guard, Optimizer& opt, DataLoader& loader,
+                               const std::vector<uint64_t>& seeds, const nlohmann::json& fp,
+                               const ProgressFn& progress, TrainBatch&& train_batch) {
+  detail::EpochMeter meter;
+  const std::vector<NamedNetwork> nets = networks();
+  for (int64_t e = guard.saved_epochs; e < options_.epochs; ++e) {
+    meter.begin_epoch();
+    const int64_t nb = loader.num_batches();
+    TrainProgress last;
+    for (int64_t b = 0;; ++b) {
+      const std::optional<BatchResult> r = train_batch(e, b);
+      if (!r) break;
+      last = meter.add(r->loss, r->images, e, options_.epochs, b, nb);
+      if (progress && !last.epoch_end) progress(last);
+    }
+    guard.parameters(nets, false, e, nb - 1, opt);
+    save_epoch(e + 1, opt, loader, seeds, fp, resumed_seconds_ + meter.seconds());
+    guard.saved_epochs = e + 1;
+    if (progress) progress(last);
+  }
+  train_seconds_ = resumed_seconds_ + meter.seconds();
+}
+
+}  // namespace kz
