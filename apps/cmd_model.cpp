@@ -50,6 +50,7 @@ void train(const TrainFlags& f) {
   io.channels = 3;
   io.height = io.width = f.image_size;  // one size, so images of any size can be batched
   io.skip_unreadable = f.skip_unreadable;
+  io.skip_hint = "pass --skip-unreadable to leave them out";
   const ImageDataset normal = load_normal_folder(f.normal, io);
   ImageDataset reference;
   if (!f.reference.empty()) {
@@ -113,6 +114,7 @@ void score(const std::string& model_path, const std::vector<std::string>& inputs
   io.height = m.preprocess.height;
   io.width = m.preprocess.width;
   io.skip_unreadable = skip_unreadable;
+  io.skip_hint = "pass --skip-unreadable to leave them out";
   ImageFiles loaded = load_image_files(files, std::vector<int64_t>(files.size(), 0), {"image"}, io);
   for (const std::string& s : loaded.skipped) fmt::print(stderr, "warning: skipped {}\n", s);
   const AnomalyModel::Scores s = model.score(loaded.dataset);

@@ -312,12 +312,9 @@ ImageFiles load_image_files(const std::vector<std::string>& paths,
   }
   if (!unreadable.empty()) {
     if (!opt.skip_unreadable)
-      fail("image_folder", fmt::format("{}: {} unreadable image file(s){}\n(set "
-                                       "skip_unreadable to leave them out)",
-                                       src, unreadable.size(), joined(unreadable)));
-    fmt::print(stderr, "[image_folder] warning: {}: skipped {} unreadable image file(s){}\n", src,
-               unreadable.size(), joined(unreadable));
-    out.skipped = unreadable;
+      fail("image_folder", fmt::format("{}: {} unreadable image file(s){}\n({})", src,
+                                       unreadable.size(), joined(unreadable), opt.skip_hint));
+    out.skipped = unreadable;  // the caller warns about them
   }
   KZ_CHECK(!images.empty(), "image_folder", "{}: no readable images", src);
 

@@ -15,7 +15,7 @@
 // Faults are kz::Errors naming the path: a missing path, a folder with no class subfolders,
 // an empty class folder, and unreadable files. All unreadable files (zero bytes, not
 // decodable, too large) are collected into one error that lists each with its reason —
-// or, with skip_unreadable, left out with a warning on stderr listing them.
+// or, with skip_unreadable, left out and listed in ImageFiles::skipped (the caller warns).
 #pragma once
 
 #include <cstdint>
@@ -41,7 +41,10 @@ Image load_image(const std::string& path, int channels = 3);
 struct ImageFolderOptions {
   int channels = 3;               // 1 or 3: every image converted to this
   int64_t height = 0, width = 0;  // resize every image to H×W; 0 = keep (sizes must agree)
-  bool skip_unreadable = false;   // leave unreadable files out, with a warning, not an error
+  bool skip_unreadable = false;   // leave unreadable files out (listed in ImageFiles::skipped)
+  // How the error for unreadable files tells the caller to skip them: a program sets its
+  // flag here ("pass --skip-unreadable to leave them out").
+  std::string skip_hint = "set ImageFolderOptions::skip_unreadable to leave them out";
 };
 
 // A data set read from files, with the file behind each image.

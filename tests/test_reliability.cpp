@@ -274,6 +274,35 @@ TEST_CASE("reliability: kizuki train's model.kz is the same after a stop and --r
   fs::remove_all(dir);
 }
 
+TEST_CASE("reliability: kizuki score names its flag for an unreadable file, and warns once per skipped file") {
+  const fs::path dir = temp_dir("score_broken");
+  fs::create_directories(dir / "normal");
+  fs::create_directories(dir / "new");
+  for (int i = 0; i < 5; ++i)
+    fs::copy_file(KZ_FIXTURES "/data_img_rgb.png", dir / "normal" / fmt::format("n{}.png", i));
+  fs::copy_file(KZ_FIXTURES "/data_img_rgb.png", dir / "new" / "good.png");
+  write_file_atomic((dir / "new" / "broken.png").string(), "not an image");
+  const std::string model = (dir / "m.kz").string();
+  REQUIRE(Child({"train", "--normal", (dir / "normal").string(), "--method", "frozen",
+                 "--width", "0.25", "--image-size", "16", "--out", model},
+                dir / "train.log")
+              .wait() == 0);
+  CHECK(Child({"score", "--model", model, (dir / "new").string()}, dir / "a.log").wait() != 0);
+  const std::string a = slurp(dir / "a.log");
+  CHECK(a.find("broken.png") != std::string::npos);
+  CHECK(a.find("pass --skip-unreadable to leave them out") != std::string::npos);
+  CHECK(Child({"score", "--model", model, "--skip-unreadable", (dir / "new").string()},
+              dir / "b.log")
+            .wait() == 0);
+  const std::string b = slurp(dir / "b.log");
+  CHECK(b.find("good.png") != std::string::npos);
+  size_t mentions = 0;
+  for (size_t at = b.find("broken.png"); at != std::string::npos; at = b.find("broken.png", at + 1))
+    ++mentions;
+  CHECK(mentions == 1);  // one warning, no second copy from the library
+  fs::remove_all(dir);
+}
+
 TEST_CASE("reliability: kizuki benchmark killed with SIGKILL at random moments resumes to the same AUCs") {
   if (!have_fashion_mnist()) {
     MESSAGE("skipped: /usr/share/datasets/fashion-mnist is not installed");
