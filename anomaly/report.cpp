@@ -667,14 +667,45 @@ code { background: #f4f4f4; padding: 0 0.25em; }
 )";
 
 // A JSON object's leaves as ("a.b.c", "value") rows; strings without quotes.
+// A setting as a person reads it: strings bare, numbers as the user gave them (a number
+// that came from a float prints as that float: 0.05, not 0.0500000007450581), the rest as
+// JSON.
+std::string setting_text(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    const auto f = static_cast<float>(d);
+    return static_cast<double>(f) == d ? fmt::format("{}", f) : fmt::format("{}", d);
+  }
+  return dump(nlohmann::ordered_json(v));
+}
+
+// The settings of each method side by side: one row per setting, one column per method.
+std::string method_settings_table(const nlohmann::json& methods) {
+  std::vector<std::string> keys;
+  for (const auto& m : methods)
+    for (auto it = m.begin(); it != m.end(); ++it)
+      if (it.key() != "name" && std::find(keys.begin(), keys.end(), it.key()) == keys.end())
+        keys.push_back(it.key());
+  std::string out = "<table>\n<tr><th>setting</th>";
+  for (const auto& m : methods) out += "<th>" + xml_escape(m.value("name", "?")) + "</th>";
+  out += "</tr>\n";
+  for (const std::string& k : keys) {
+    out += "<tr><th>" + xml_escape(k) + "</th>";
+    for (const auto& m : methods)
+      out += "<td><code>" + xml_escape(m.contains(k) ? setting_text(m[k]) : "\u2014") + "</code></td>";
+    out += "</tr>\n";
+  }
+  return out + "</table>\n";
+}
+
 void flatten(const nlohmann::json& j, const std::string& prefix,
              std::vector<std::pair<std::string, std::string>>& out) {
   if (j.is_object() && !j.empty()) {
     for (auto it = j.begin(); it != j.end(); ++it)
       flatten(it.value(), prefix.empty() ? it.key() : prefix + "." + it.key(), out);
   } else {
-    out.emplace_back(prefix,
-                     j.is_string() ? j.get<std::string>() : dump(nlohmann::ordered_json(j)));
+    out.emplace_back(prefix, setting_text(j));
   }
 }
 
@@ -766,7 +797,12 @@ the better; the dashed diagonal is chance.</p></div>
          td(fmt::format("{:.1f}", t.train_seconds), true) + "</tr>\n";
   h += "</table>\n</details>\n";
 
-  h += "<h2>Settings</h2>\n" + key_value_table(results.settings);
+  nlohmann::json run = results.settings.is_object() ? results.settings : nlohmann::json::object();
+  const nlohmann::json methods = run.value("methods", nlohmann::json::array());
+  run.erase("methods");
+  h += "<h2>Settings</h2>\n" + key_value_table(run);
+  if (methods.is_array() && !methods.empty())
+    h += "<h3>Settings of each method</h3>\n" + method_settings_table(methods);
   h += "<h2>Environment</h2>\n" + key_value_table(results.environment);
   h += "</body>\n</html>\n";
   return h;

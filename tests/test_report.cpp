@@ -527,6 +527,25 @@ TEST_CASE("report: HTML page is self-contained and inlines both figures") {
   CHECK(xml_problem(body) == "");
 }
 
+TEST_CASE("report: each method's settings are a table, numbers as the user gave them") {
+  kz::BenchmarkResults r = make_results({"cifar10"}, {"doc", "arcface"}, {"lof"}, 2);
+  r.settings["preset"] = "seed";
+  // arcface_m as an older kizuki recorded it (a float widened to double) and as now.
+  r.settings["methods"] = nlohmann::json::array(
+      {{{"name", "doc"}, {"lr", 5e-05}, {"doc_lambda", 0.1}, {"optimizer", "sgd"}},
+       {{"name", "arcface"}, {"lr", 0.0001}, {"arcface_m", 0.05000000074505806}, {"epochs", 10}}});
+  const std::string html = kz::report_html(r);
+  const std::string settings = html.substr(html.find("<h2>Settings</h2>"));
+  CHECK(settings.find("<tr><th>setting</th><th>doc</th><th>arcface</th></tr>") != std::string::npos);
+  CHECK(settings.find("<tr><th>arcface_m</th><td><code>\u2014</code></td><td><code>0.05</code></td></tr>") !=
+        std::string::npos);
+  CHECK(settings.find("<tr><th>lr</th><td><code>5e-05</code></td><td><code>0.0001</code></td></tr>") !=
+        std::string::npos);
+  CHECK(settings.find("0.050000") == std::string::npos);
+  CHECK(settings.find("{\"") == std::string::npos);  // no raw JSON object anywhere
+  CHECK(settings.find("<tr><th>preset</th><td><code>seed</code></td></tr>") != std::string::npos);
+}
+
 TEST_CASE("report: write_report writes the five files atomically") {
   const kz::BenchmarkResults r = make_results({"fashion-mnist"}, {"doc"}, {"lof"}, 2);
   TempDir dir("all");
