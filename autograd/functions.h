@@ -73,6 +73,12 @@ Variable batch_norm(const Variable& x, const Variable& weight, const Variable& b
 // --- autograd/activations.cpp ---------------------------------------------------------------
 Variable relu(const Variable& x);
 Variable relu6(const Variable& x);  // min(max(x, 0), 6); gradient 1 on (0, 6)
+Variable sigmoid(const Variable& x);  // 1/(1 + e^−x); backward from the saved output
+Variable tanh(const Variable& x);     // backward from the saved output: 1 − y²
+// x for x > 0, else negative_slope·x; gradient negative_slope at x = 0 (PyTorch's).
+Variable leaky_relu(const Variable& x, float negative_slope = 0.01f);
+// log(1 + e^(βx))/β, and x itself where β·x > threshold (PyTorch's); β finite, nonzero.
+Variable softplus(const Variable& x, float beta = 1.0f, float threshold = 20.0f);
 
 // --- autograd/pooling.cpp -------------------------------------------------------------------
 Variable global_avg_pool2d(const Variable& x);  // (N,C,H,W) -> (N,C)
