@@ -30,13 +30,16 @@ void check_arguments(const Variable& x, const Variable& y, const SsimOptions& o,
 
 Variable ssim_map_checked(const Variable& x, const Variable& y, const SsimOptions& o) {
   const int64_t c = x.size(1), r = o.window / 2;
-  // The window for every channel: a constant (C,1,w,w) depthwise weight.
-  const Variable weight(ssim_window(o.window, o.sigma)
-                            .reshape({1, 1, o.window, o.window})
-                            .expand({c, 1, o.window, o.window})
-                            .contiguous());
+  // The filter: the window's 1-D factor down the columns, then along the rows (Σ over a
+  // w×w window of g[i]·g[j]), as depthwise convolutions with constant weights (C,1,w,1) and
+  // (C,1,1,w): 2w multiply-adds per output instead of w².
+  const Tensor g = ssim_window(o.window, o.sigma);
+  const Variable down(g.reshape({1, 1, o.window, 1}).expand({c, 1, o.window, 1}).contiguous());
+  const Variable along(g.reshape({1, 1, 1, o.window}).expand({c, 1, 1, o.window}).contiguous());
   const Conv2dParams p = Conv2dParams::symmetric(1, 0, c);
-  const auto filter = [&](const Variable& t) { return conv2d(t, weight, Variable(), p); };
+  const auto filter = [&](const Variable& t) {
+    return conv2d(conv2d(t, down, Variable(), p), along, Variable(), p);
+  };
 
   const Variable xp = pad2d_symmetric(x, r, r, r, r), yp = pad2d_symmetric(y, r, r, r, r);
   const Variable mu_x = filter(xp), mu_y = filter(yp);
@@ -59,25 +62,20 @@ int64_t ssim_default_window(int64_t height, int64_t width) {
 }
 
 Tensor ssim_window(int64_t window, float sigma) {
-  KZ_CHECK(window >= 1 && window % 2 == 1, "ssim_window", "window must be odd and positive, got {}",
-           window);
+  KZ_CHECK(window >= 1 && window % 2 == 1, "ssim_window",
+           "window must be odd and positive, got {}", window);
   KZ_CHECK(std::isfinite(sigma) && sigma > 0.0f, "ssim_window", "sigma must be > 0, got {}",
            sigma);
   const int64_t r = window / 2;
   std::vector<double> g(static_cast<size_t>(window));
   double total = 0.0;
   for (int64_t i = 0; i < window; ++i) {
-    const double d = static_cast<double>(i - r);
-    g[static_cast<size_t>(i)] = std::exp(-0.5 * d * d / (double(sigma) * double(sigma)));
-    total += g[static_cast<size_t>(i)];
+    const double d = static_cast<double>(i - r), s = static_cast<double>(sigma);
+    total += g[static_cast<size_t>(i)] = std::exp(-0.5 * d * d / (s * s));
   }
-  std::vector<float> w(static_cast<size_t>(window * window));
-  for (int64_t i = 0; i < window; ++i)
-    for (int64_t j = 0; j < window; ++j)
-      w[static_cast<size_t>(i * window + j)] =
-          static_cast<float>(g[static_cast<size_t>(i)] * g[static_cast<size_t>(j)] /
-                             (total * total));
-  return Tensor::from_vector(w, {window, window});
+  std::vector<float> w(g.size());
+  for (size_t i = 0; i < g.size(); ++i) w[i] = static_cast<float>(g[i] / total);
+  return Tensor::from_vector(w, {window});
 }
 
 Variable ssim_map(const Variable& x, const Variable& y, const SsimOptions& options) {

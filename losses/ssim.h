@@ -6,7 +6,7 @@
 // size (odd), r = (w−1)/2 its radius.
 //
 // Per channel, with g the normalised Gaussian window (g[i,j] ∝ exp(−((i−r)² + (j−r)²)/2σ²),
-// Σ g = 1) and ∗ filtering with it (cross-correlation):
+// Σ g = 1; separable: the outer product of its 1-D factor) and ∗ filtering with it:
 //   μx = g∗x,  μy = g∗y,
 //   σx² = g∗x² − μx²,  σy² = g∗y² − μy²,  σxy = g∗(x·y) − μx·μy   (population moments)
 //   C1 = (k1·L)²,  C2 = (k2·L)²,  L the data range (1 for pixels in [0,1], 255 for bytes)
@@ -28,8 +28,9 @@
 // training loss).
 //
 // Gradients flow to x and to y (when they require them): the op is composed of autograd
-// ops — pad2d_symmetric, depthwise conv2d with the window as a constant weight (C,1,w,w),
-// and element-wise mul/add/sub/div — so their backwards give the gradient.
+// ops — pad2d_symmetric, depthwise conv2d with the window's 1-D factor as constant weights
+// (C,1,w,1) and (C,1,1,w), and element-wise mul/add/sub/div — so their backwards give the
+// gradient.
 #pragma once
 
 #include "autograd/functions.h"
@@ -48,7 +49,9 @@ struct SsimOptions {
 // less (an 11×11 window leaves only a 22×22 interior of a 32×32 image).
 int64_t ssim_default_window(int64_t height, int64_t width);
 
-// The window g as a (w,w) tensor: the outer product of the normalised 1-D Gaussian.
+// The window's 1-D factor, (w): g[i] ∝ exp(−(i−r)²/2σ²), Σ g = 1. The 2-D window is the
+// outer product g[i]·g[j]; the op filters with it separably (down the columns, then along
+// the rows), as scipy's gaussian_filter does.
 Tensor ssim_window(int64_t window, float sigma);
 
 // x, y (N,C,H,W) -> the SSIM map (N,C,H,W), in x's memory format.

@@ -47,14 +47,15 @@ std::vector<std::string> case_names(const std::string& prefix) {
 
 bool nhwc(const Tensor& t) { return t.is_channels_last() && !t.is_contiguous(); }
 
-// Float32 SSIM is accurate to about eps·E[x²]/C2 ≈ 6e-8/k2² ≈ 7e-5 where the local variance
-// is below C2 (g∗x² − μ² cancels there); PyTorch in float32 differs from the float64
-// references as much (1.5e-5 … 4e-5 on these maps). So maps compare at 1e-4 absolute and
-// gradients at 3e-5 of their largest magnitude.
-constexpr float kMapTol = 1e-4f;
+// Float32 SSIM is accurate to about eps·E[x²]/C2 (≈ 6e-8/k2² ≈ 7e-5 at worst) where the
+// local variance is below C2: g∗x² − μ² cancels there. Against the float64 references the
+// maps here differ by up to 2.6e-5 (PyTorch's float32 conv2d with the 2-D window: up to
+// 4e-5), the gradients by up to 8e-6 of their largest magnitude. So maps compare at 6e-5
+// absolute and gradients at 2e-5 of their largest magnitude.
+constexpr float kMapTol = 6e-5f;
 
 void check_grad(const Tensor& got, const Tensor& want, const std::string& what) {
-  check_close(got, want, 0.0f, 3e-5f * max_all(abs(want)), what);
+  check_close(got, want, 0.0f, 2e-5f * max_all(abs(want)), what);
 }
 
 // Thousands of tiny convolutions (gradcheck) run faster on one thread: no OpenMP wake-ups
@@ -138,16 +139,15 @@ TEST_CASE("ssim: pad2d_symmetric gradcheck, and its bad arguments") {
 TEST_CASE("ssim: the Gaussian window and the default window size") {
   for (int64_t w : {7, 11}) {
     const Tensor g = ssim_window(w, 1.5f);
-    REQUIRE(g.shape() == Shape{w, w});
+    REQUIRE(g.shape() == Shape{w});
     CHECK(sum(g).item() == doctest::Approx(1.0).epsilon(1e-6));
     const int64_t r = w / 2;
-    for (int64_t i = 0; i < w; ++i)
-      for (int64_t j = 0; j < w; ++j) {
-        // Separable Gaussian: g[i,j] / g[r,r] = exp(−((i−r)² + (j−r)²) / 2σ²), symmetric.
-        const double d2 = double((i - r) * (i - r) + (j - r) * (j - r));
-        CHECK(g.at({i, j}) / g.at({r, r}) == doctest::Approx(std::exp(-d2 / 4.5)).epsilon(1e-5));
-        CHECK(g.at({i, j}) == g.at({j, i}));
-      }
+    for (int64_t i = 0; i < w; ++i) {
+      // g[i] / g[r] = exp(−(i−r)² / 2σ²), symmetric about r.
+      const double d2 = double((i - r) * (i - r));
+      CHECK(g.at({i}) / g.at({r}) == doctest::Approx(std::exp(-d2 / 4.5)).epsilon(1e-5));
+      CHECK(g.at({i}) == g.at({w - 1 - i}));
+    }
   }
   CHECK(ssim_default_window(32, 32) == 7);
   CHECK(ssim_default_window(28, 28) == 7);
