@@ -54,7 +54,7 @@ int64_t ssim_default_window(int64_t height, int64_t width);
 // the rows), as scipy's gaussian_filter does.
 Tensor ssim_window(int64_t window, float sigma);
 
-// x, y (N,C,H,W) -> the SSIM map (N,C,H,W), in x's memory format.
+// x, y (N,C,H,W) -> the SSIM map (N,C,H,W); channels-last when x and y are, else contiguous.
 Variable ssim_map(const Variable& x, const Variable& y, const SsimOptions& options = {});
 
 // x, y (N,C,H,W) -> (N): each image's mean SSIM over channels and the interior
