@@ -85,4 +85,10 @@ Variable global_avg_pool2d(const Variable& x);  // (N,C,H,W) -> (N,C)
 // Inverted dropout: zero with probability p, scale kept ones by 1/(1−p); identity in eval.
 Variable dropout(const Variable& x, float p, bool training, Generator& gen);
 
+// --- autograd/pad2d.cpp ---------------------------------------------------------------------
+// x (N,C,H,W) -> (N,C,H+top+bottom,W+left+right), mirrored with the edge pixel repeated
+// (d c b a | a b c d: numpy 'symmetric', scipy.ndimage 'reflect'; not PyTorch's 'reflect').
+Variable pad2d_symmetric(const Variable& x, int64_t pad_top, int64_t pad_bottom,
+                         int64_t pad_left, int64_t pad_right);
+
 }  // namespace kz
