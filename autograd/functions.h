@@ -6,7 +6,10 @@
 
 #include "autograd/variable.h"
 #include "tensor/conv2d.h"
+#include "tensor/conv_transpose2d.h"
 #include "tensor/generator.h"
+#include "tensor/pool2d.h"
+#include "tensor/upsample.h"
 
 namespace kz {
 
@@ -64,6 +67,12 @@ Variable cross_entropy(const Variable& logits, const std::vector<int64_t>& targe
 Variable conv2d(const Variable& x, const Variable& weight, const Variable& bias,
                 const Conv2dParams& p);
 
+// --- autograd/conv_transpose2d.cpp (kernels in tensor/conv_transpose2d.h) -------------------
+// x (N,C,H,W), weight (C,O/groups,kH,kW) as PyTorch's, bias (O) or undefined -> (N,O,OH,OW),
+// OH = (H−1)·stride − 2·padding + kH + output_padding.
+Variable conv_transpose2d(const Variable& x, const Variable& weight, const Variable& bias,
+                          const ConvTranspose2dParams& p);
+
 // --- autograd/batch_norm.cpp (kernels in tensor/batch_norm.h) -------------------------------
 // x (N,C,H,W); weight, bias (C); running stats (C) are updated in place when training.
 Variable batch_norm(const Variable& x, const Variable& weight, const Variable& bias,
@@ -82,6 +91,8 @@ Variable softplus(const Variable& x, float beta = 1.0f, float threshold = 20.0f)
 
 // --- autograd/pooling.cpp -------------------------------------------------------------------
 Variable global_avg_pool2d(const Variable& x);  // (N,C,H,W) -> (N,C)
+// (N,C,H,W) -> (N,C,OH,OW), floor mode; gradient to each window's first maximum.
+Variable max_pool2d(const Variable& x, const MaxPool2dParams& p);
 // Inverted dropout: zero with probability p, scale kept ones by 1/(1−p); identity in eval.
 Variable dropout(const Variable& x, float p, bool training, Generator& gen);
 
@@ -90,5 +101,12 @@ Variable dropout(const Variable& x, float p, bool training, Generator& gen);
 // (d c b a | a b c d: numpy 'symmetric', scipy.ndimage 'reflect'; not PyTorch's 'reflect').
 Variable pad2d_symmetric(const Variable& x, int64_t pad_top, int64_t pad_bottom,
                          int64_t pad_left, int64_t pad_right);
+
+// --- autograd/upsample.cpp (kernels in tensor/upsample.h) -----------------------------------
+// (N,C,H,W) -> (N,C,out_h,out_w), nearest or bilinear (align_corners = false), as
+// F.interpolate(size=(out_h, out_w)); scale_h, scale_w > 0 give the source step 1/scale as
+// F.interpolate(scale_factor=…) does (layers/simple.h Upsample).
+Variable upsample2d(const Variable& x, int64_t out_h, int64_t out_w, UpsampleMode mode,
+                    double scale_h = 0, double scale_w = 0);
 
 }  // namespace kz

@@ -1,8 +1,11 @@
-// pooling.cpp — global_avg_pool2d and dropout, forward and backward side by side.
+// pooling.cpp — global_avg_pool2d, max_pool2d and dropout, forward and backward side by side.
 //
 // global_avg_pool2d: x is (N,C,H,W), contiguous or channels-last (other strides are made
 // contiguous); y is (N,C) with y[n,c] = mean over h,w of x[n,c,h,w]; dx[n,c,h,w] =
 // dy[n,c]/(H·W), in x's memory format.
+// max_pool2d: x is (N,C,H,W); y (N,C,OH,OW) is the maximum of each window (kernels in
+// tensor/pool2d.h); the forward keeps which tap won (1 byte per output), the backward sends
+// dy there: dx[argmax] += dy, in x's memory format.
 // dropout: x is any shape; mask m = 0 with probability p, else 1/(1−p), drawn in x's
 // logical (row-major) order from `gen`; y = x·m, dx = dy·m. The identity in eval or p = 0.
 #include "autograd/functions.h"
@@ -59,6 +62,17 @@ Variable global_avg_pool2d(const Variable& x) {
       }
     }
     return std::vector<Tensor>{dx};
+  });
+}
+
+Variable max_pool2d(const Variable& x, const MaxPool2dParams& p) {
+  KZ_CHECK(x.defined(), "max_pool2d", "x must be defined");
+  if (!needs_grad({x}))
+    return make_result(max_pool2d_forward(x.data(), p, nullptr), "max_pool2d", {x}, nullptr);
+  MaxPool2dIndices indices;
+  Tensor y = max_pool2d_forward(x.data(), p, &indices);
+  return make_result(std::move(y), "max_pool2d", {x}, [indices, p](const Tensor& dout) {
+    return std::vector<Tensor>{max_pool2d_backward(dout, indices, p)};
   });
 }
 

@@ -10,6 +10,11 @@
 // Batch norm: x (N,C,H,W) channels-last; forward (training) reads x twice and writes y,
 // backward reads x and dy twice and writes dx (12 and 20 bytes per element); oneDNN's, and
 // kizuki's fused BatchNorm+ReLU6 (bn_relu6_fused/..., the same passes).
+// Decoder ops at batch 128, channels-last: conv_transpose2d 64→32 channels, 8×8 → 16×16
+// (k4 s2 p1; 2·N·C·H·W·O·k² FLOPs per pass, forward, backward-data, backward-weights);
+// max_pool2d 2×2 stride 2 on C×32×32, kizuki's loops (tensor/pool2d.cpp) against oneDNN's
+// pooling primitive (forward_training with its workspace, then backward), GB/s counting x
+// and y (forward) or dy and dx (backward); upsample2d ×2, nearest and bilinear.
 //   ./build/bench/bench_ops [--benchmark_filter=gemm]
 #include <benchmark/benchmark.h>
 
@@ -23,7 +28,11 @@
 #include "tensor/blas.h"
 #include "tensor/conv2d.h"
 #include "tensor/conv_bn_relu6.h"
+#include "tensor/conv_transpose2d.h"
+#include "tensor/dnnl.h"
 #include "tensor/generator.h"
+#include "tensor/pool2d.h"
+#include "tensor/upsample.h"
 
 namespace {
 
@@ -174,6 +183,114 @@ void bench_expansion(benchmark::State& state, int64_t c, int64_t o, int64_t hw, 
                                              benchmark::Counter::kIsIterationInvariantRate);
 }
 
+enum class Pass { forward, backward_data, backward_weights };
+
+void bench_conv_transpose(benchmark::State& state, Pass pass, Limits limits) {
+  kz::Generator gen(0);
+  const int64_t n = 128, c = 64, o = 32, hw = 8, k = 4;
+  const kz::ConvTranspose2dParams p{2, 1, 0, 1};
+  const Tensor x = Tensor::normal({n, c, hw, hw}, 0, 1, gen).to_channels_last();
+  const Tensor w = Tensor::normal({c, o, k, k}, 0, 0.1f, gen), b = Tensor::zeros({o});
+  const Tensor dy = Tensor::normal({n, o, 2 * hw, 2 * hw}, 0, 1, gen).to_channels_last();
+  Tensor out, db;
+  auto run = [&] {
+    switch (pass) {
+      case Pass::forward: out = kz::conv_transpose2d_forward(x, w, b, p); break;
+      case Pass::backward_data:
+        out = kz::conv_transpose2d_backward_data(dy, w, x.shape(), p);
+        break;
+      case Pass::backward_weights:
+        out = kz::conv_transpose2d_backward_weights(dy, x, w.shape(), p, &db);
+        break;
+    }
+  };
+  run();  // makes the primitives
+  for (auto _ : state) {
+    run();
+    benchmark::DoNotOptimize(out.data());
+  }
+  const double flops = 2.0 * double(n * c * hw * hw * o * k * k);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak%"] = benchmark::Counter(
+      100.0 * flops / 1e9 / limits.peak_gflops, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// onednn: the pooling primitive, as tensor/pool2d.cpp's header compares (made once, run on
+// the same tensors); otherwise kizuki's loops.
+void bench_max_pool(benchmark::State& state, int64_t c, bool backward, bool onednn,
+                    Limits limits) {
+  kz::Generator gen(0);
+  const int64_t n = 128, hw = 32;
+  const kz::MaxPool2dParams p{2, 2, 0};
+  const Tensor x = Tensor::normal({n, c, hw, hw}, 0, 1, gen).to_channels_last();
+  const Tensor dy = Tensor::normal({n, c, hw / 2, hw / 2}, 0, 1, gen).to_channels_last();
+  Tensor y = Tensor::empty_channels_last(dy.shape()), dx = Tensor::empty_channels_last(x.shape());
+  kz::MaxPool2dIndices indices;
+  using dnnl::algorithm;
+  const auto xmd = kz::dnnl_desc(x.shape(), kz::Layout::nhwc);
+  const auto ymd = kz::dnnl_desc(y.shape(), kz::Layout::nhwc);
+  const dnnl::memory::dims two{2, 2}, zero{0, 0};
+  const dnnl::pooling_forward::primitive_desc fpd(
+      {dnnl::prop_kind::forward_training, algorithm::pooling_max, xmd, ymd, two, two, zero, zero},
+      kz::dnnl_engine());
+  const dnnl::pooling_backward::primitive_desc bpd(
+      {algorithm::pooling_max, xmd, ymd, two, two, zero, zero}, kz::dnnl_engine(), fpd);
+  const dnnl::pooling_forward fwd(fpd);
+  const dnnl::pooling_backward bwd(bpd);
+  Tensor ws_holder;
+  const dnnl::memory ws = kz::dnnl_scratch_memory(fpd.workspace_desc(), &ws_holder);
+  auto forward = [&] {
+    if (onednn)
+      kz::dnnl_execute(fwd, {{DNNL_ARG_SRC, kz::dnnl_memory(xmd, x)},
+                             {DNNL_ARG_DST, kz::dnnl_memory(ymd, y)}, {DNNL_ARG_WORKSPACE, ws}});
+    else
+      y = kz::max_pool2d_forward(x, p, &indices);
+  };
+  auto run_backward = [&] {
+    if (onednn)
+      kz::dnnl_execute(bwd, {{DNNL_ARG_DIFF_DST, kz::dnnl_memory(ymd, dy)},
+                             {DNNL_ARG_DIFF_SRC, kz::dnnl_memory(xmd, dx)},
+                             {DNNL_ARG_WORKSPACE, ws}});
+    else
+      dx = kz::max_pool2d_backward(dy, indices, p);
+  };
+  forward();
+  run_backward();
+  for (auto _ : state) {
+    if (backward) {
+      run_backward();
+      benchmark::DoNotOptimize(dx.data());
+    } else {
+      forward();
+      benchmark::DoNotOptimize(y.data());
+    }
+  }
+  const double bytes = 4.0 * double(x.numel() + y.numel());
+  state.counters["GB/s"] =
+      benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["bw%"] = benchmark::Counter(100.0 * bytes / 1e9 / limits.bandwidth_gbs,
+                                             benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void bench_upsample(benchmark::State& state, kz::UpsampleMode mode, bool backward,
+                    Limits limits) {
+  kz::Generator gen(0);
+  const Tensor x = Tensor::normal({128, 32, 16, 16}, 0, 1, gen).to_channels_last();
+  const kz::Upsample2dParams p{32, 32, mode};
+  const Tensor dy = Tensor::normal({128, 32, 32, 32}, 0, 1, gen).to_channels_last();
+  for (auto _ : state) {
+    Tensor out =
+        backward ? kz::upsample2d_backward(dy, x.shape(), p) : kz::upsample2d_forward(x, p);
+    benchmark::DoNotOptimize(out.data());
+  }
+  const double bytes = 4.0 * double(x.numel() + dy.numel());
+  state.counters["GB/s"] =
+      benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["bw%"] = benchmark::Counter(100.0 * bytes / 1e9 / limits.bandwidth_gbs,
+                                             benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void register_all(Limits limits) {
   for (const GemmShape& s : kGemms)
     for (auto [kind, name] : {std::pair{Gemm::onednn, "onednn"}, std::pair{Gemm::openblas, "openblas"},
@@ -212,6 +329,31 @@ void register_all(Limits limits) {
             ->Unit(benchmark::kMicrosecond)
             ->UseRealTime();
       }
+  for (auto [pass, name] : {std::pair{Pass::forward, "fwd"},
+                            std::pair{Pass::backward_data, "bwd_data"},
+                            std::pair{Pass::backward_weights, "bwd_weights"}}) {
+    const std::string full = std::string("conv_transpose2d/64to32_8to16px_k4/") + name;
+    benchmark::RegisterBenchmark(full.c_str(), bench_conv_transpose, pass, limits)
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime();
+  }
+  for (int64_t c : {32, 64, 128})
+    for (bool onednn : {false, true})
+      for (bool backward : {false, true}) {
+        const std::string name = std::string("max_pool2d/") + std::to_string(c) + "ch_32to16px/" +
+                                 (onednn ? "onednn/" : "kizuki/") + (backward ? "bwd" : "fwd");
+        benchmark::RegisterBenchmark(name.c_str(), bench_max_pool, c, backward, onednn, limits)
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
+      }
+  for (auto mode : {kz::UpsampleMode::nearest, kz::UpsampleMode::bilinear})
+    for (bool backward : {false, true}) {
+      const std::string name = "upsample2d/32ch_16to32px/" + kz::to_string(mode) + "/" +
+                               (backward ? "bwd" : "fwd");
+      benchmark::RegisterBenchmark(name.c_str(), bench_upsample, mode, backward, limits)
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
+    }
 }
 
 }  // namespace

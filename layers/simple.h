@@ -1,9 +1,12 @@
 // simple.h — the layers without parameters: ReLU, ReLU6, Sigmoid, Tanh, LeakyReLU, Dropout,
-// GlobalAvgPool2d.
+// GlobalAvgPool2d, MaxPool2d, Upsample.
 //
 // Shapes: x is any shape for the activations and Dropout (the output has x's shape and, for
-// the activations, its memory format); GlobalAvgPool2d maps (N,C,H,W) to (N,C).
+// the activations, its memory format); GlobalAvgPool2d maps (N,C,H,W) to (N,C); MaxPool2d
+// and Upsample map (N,C,H,W) to (N,C,OH,OW) in x's memory format.
 #pragma once
+
+#include <optional>
 
 #include "autograd/functions.h"
 #include "layers/module.h"
@@ -66,6 +69,36 @@ class GlobalAvgPool2d : public Module {  // mean over H and W
  public:
   Variable forward(const Variable& x) override { return global_avg_pool2d(x); }
   std::string type_name() const override { return "GlobalAvgPool2d"; }
+};
+
+// PyTorch's nn.MaxPool2d: square windows, stride defaulting to the kernel, floor mode.
+class MaxPool2d : public Module {
+ public:
+  explicit MaxPool2d(int64_t kernel, std::optional<int64_t> stride = std::nullopt,
+                     int64_t padding = 0);
+  Variable forward(const Variable& x) override { return max_pool2d(x, params_); }
+  const MaxPool2dParams& params() const { return params_; }
+  std::string type_name() const override { return "MaxPool2d"; }
+
+ private:
+  MaxPool2dParams params_;
+};
+
+// PyTorch's nn.Upsample (align_corners = False), nearest or bilinear.
+class Upsample : public Module {
+ public:
+  // nn.Upsample(scale_factor=scale): out = floor(in·scale), source step 1/scale.
+  Upsample(double scale, UpsampleMode mode);
+  // nn.Upsample(size=(out_h, out_w)).
+  Upsample(int64_t out_h, int64_t out_w, UpsampleMode mode);
+  Variable forward(const Variable& x) override;
+  UpsampleMode mode() const { return mode_; }
+  std::string type_name() const override { return "Upsample"; }
+
+ private:
+  double scale_ = 0;  // 0: by size
+  int64_t out_h_ = 0, out_w_ = 0;
+  UpsampleMode mode_;
 };
 
 }  // namespace kz

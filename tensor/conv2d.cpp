@@ -17,6 +17,7 @@
 
 #include "tensor/blas.h"
 #include "tensor/dnnl.h"
+#include "tensor/strided.h"
 
 namespace kz {
 
@@ -128,13 +129,6 @@ struct ConvGeometry {
   }
 };
 
-// A reorder between two weight layouts, or none when they are the same.
-std::optional<dnnl::reorder> reorder_if_needed(const memory::desc& from, const memory::desc& to,
-                                               const std::string& what) {
-  if (from == to) return std::nullopt;
-  return dnnl_make_reorder(from, to, what);
-}
-
 struct ConvForwardPlan {
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward prim;
@@ -244,15 +238,6 @@ void depthwise_dweight_nhwc(const ConvGeometry& g, const Tensor& dy, const Tenso
   }
 }
 
-// Weights as the primitive wants them: the user's memory, or a reordered scratch copy.
-memory weights_for(const std::optional<dnnl::reorder>& reorder, const memory& user,
-                   const memory::desc& want, Tensor* holder) {
-  if (!reorder) return user;
-  memory m = dnnl_scratch_memory(want, holder);
-  dnnl_execute(*reorder, {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, m}});
-  return m;
-}
-
 }  // namespace
 
 // --- oneDNN ---------------------------------------------------------------------------------
@@ -267,15 +252,16 @@ Tensor forward_dnnl(const Tensor& x, const Tensor& weight, const Tensor& bias,
   auto plan = dnnl_cached<ConvForwardPlan>(g.key(op), [&] {
     auto pd = g.forward_pd(g.bias, relu6);
     dnnl_note_impl(g.describe(op), pd);
-    return ConvForwardPlan{pd, dnnl::convolution_forward(pd),
-                           reorder_if_needed(g.w_user_md(), pd.weights_desc(), "conv weights")};
+    return ConvForwardPlan{
+        pd, dnnl::convolution_forward(pd),
+        dnnl_reorder_if_needed(g.w_user_md(), pd.weights_desc(), "conv weights")};
   });
   const Tensor xin = to_layout(x, g.layout), w = weight.contiguous();
   Tensor y = empty_in_layout(g.y, g.layout), w_holder;
   std::unordered_map<int, memory> args{
       {DNNL_ARG_SRC, dnnl_memory(g.x_md(), xin)},
-      {DNNL_ARG_WEIGHTS, weights_for(plan->weights_in, dnnl_memory(g.w_user_md(), w),
-                                     plan->pd.weights_desc(), &w_holder)},
+      {DNNL_ARG_WEIGHTS, dnnl_weights_for(plan->weights_in, dnnl_memory(g.w_user_md(), w),
+                                          plan->pd.weights_desc(), &w_holder)},
       {DNNL_ARG_DST, dnnl_memory(g.y_md(), y)}};
   Tensor b;
   if (g.bias) {
@@ -313,8 +299,8 @@ Tensor conv2d_backward_data(const Tensor& dy, const Tensor& weight, const Shape&
       return ConvBackwardDataPlan{pd, std::nullopt, std::nullopt};
     }
     dnnl_note_impl(what, pd);
-    return ConvBackwardDataPlan{pd, B(pd),
-                                reorder_if_needed(g.w_user_md(), pd.weights_desc(), "conv weights")};
+    return ConvBackwardDataPlan{
+        pd, B(pd), dnnl_reorder_if_needed(g.w_user_md(), pd.weights_desc(), "conv weights")};
   });
   const Tensor dyin = to_layout(dy, g.layout), w = weight.contiguous();
   Tensor dx = empty_in_layout(g.x, g.layout), w_holder;
@@ -325,8 +311,9 @@ Tensor conv2d_backward_data(const Tensor& dy, const Tensor& weight, const Shape&
   }
   dnnl_execute(*plan->prim,
                {{DNNL_ARG_DIFF_DST, dnnl_memory(g.y_md(), dyin)},
-                {DNNL_ARG_WEIGHTS, weights_for(plan->weights_in, dnnl_memory(g.w_user_md(), w),
-                                               plan->pd.weights_desc(), &w_holder)},
+                {DNNL_ARG_WEIGHTS,
+                 dnnl_weights_for(plan->weights_in, dnnl_memory(g.w_user_md(), w),
+                                  plan->pd.weights_desc(), &w_holder)},
                 {DNNL_ARG_DIFF_SRC, dnnl_memory(g.x_md(), dx)}});
   return dx;
 }
@@ -355,7 +342,7 @@ Tensor conv2d_backward_weights(const Tensor& dy, const Tensor& x, const Shape& w
     }
     dnnl_note_impl(what, pd);
     return ConvBackwardWeightsPlan{
-        pd, B(pd), reorder_if_needed(pd.diff_weights_desc(), g.w_user_md(), "conv dweights")};
+        pd, B(pd), dnnl_reorder_if_needed(pd.diff_weights_desc(), g.w_user_md(), "conv dweights")};
   });
   const Tensor xin = to_layout(x, g.layout), dyin = to_layout(dy, g.layout);
   Tensor dweight = Tensor::empty(weight_shape), dw_holder;
@@ -397,20 +384,6 @@ Tensor conv2d_backward_weights(const Tensor& dy, const Tensor& x, const Shape& w
 // Direct loops over every output element and kernel tap, reading any strides; float sums.
 
 namespace {
-
-// Element (n,c,h,w) of a 4-D strided tensor.
-struct At4 {
-  const float* p;
-  int64_t s0, s1, s2, s3;
-  explicit At4(const Tensor& t)
-      : p(t.data()), s0(t.stride(0)), s1(t.stride(1)), s2(t.stride(2)), s3(t.stride(3)) {}
-  int64_t index(int64_t n, int64_t c, int64_t h, int64_t w) const {
-    return n * s0 + c * s1 + h * s2 + w * s3;
-  }
-  float operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
-    return p[index(n, c, h, w)];
-  }
-};
 
 // Calls f(n, o, oh, ow, c, ci, ih, iw, kh, kw) for every product term
 // x[n,c,ih,iw]·w[o,ci,kh,kw] that lands inside the input (padding taps skipped); c is the

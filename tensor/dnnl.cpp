@@ -103,6 +103,22 @@ dnnl::reorder dnnl_make_reorder(const dnnl::memory::desc& from, const dnnl::memo
   return dnnl::reorder(pd);
 }
 
+std::optional<dnnl::reorder> dnnl_reorder_if_needed(const dnnl::memory::desc& from,
+                                                    const dnnl::memory::desc& to,
+                                                    const std::string& what) {
+  if (from == to) return std::nullopt;
+  return dnnl_make_reorder(from, to, what);
+}
+
+dnnl::memory dnnl_weights_for(const std::optional<dnnl::reorder>& reorder,
+                              const dnnl::memory& user, const dnnl::memory::desc& want,
+                              Tensor* holder) {
+  if (!reorder) return user;
+  dnnl::memory m = dnnl_scratch_memory(want, holder);
+  dnnl_execute(*reorder, {{DNNL_ARG_FROM, user}, {DNNL_ARG_TO, m}});
+  return m;
+}
+
 std::shared_ptr<void> dnnl_cache_find(const DnnlKey& key) {
   DnnlContext& ctx = context();
   std::lock_guard<std::mutex> lock(ctx.mutex);

@@ -11,12 +11,14 @@
 //     "jit_dw:avx512_core", "ref:any") of every primitive in the cache, so tests can assert
 //     that no reference implementation runs in the hot path without DNNL_VERBOSE;
 //   * the thread count (oneDNN runs on OpenMP).
-// Kernels: tensor/conv2d.cpp, tensor/batch_norm.cpp.
+// Kernels: tensor/conv2d.cpp, tensor/conv_transpose2d.cpp, tensor/batch_norm.cpp,
+// tensor/pool2d.cpp.
 #pragma once
 
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -59,6 +61,16 @@ void dnnl_execute(const dnnl::primitive& p, const std::unordered_map<int, dnnl::
 // A reorder primitive from one layout to another (its implementation is noted, below).
 dnnl::reorder dnnl_make_reorder(const dnnl::memory::desc& from, const dnnl::memory::desc& to,
                                 const std::string& what);
+// The same, or none when the two layouts are equal (weights into the layout a primitive
+// chose with format_tag::any, or its diff weights back out).
+std::optional<dnnl::reorder> dnnl_reorder_if_needed(const dnnl::memory::desc& from,
+                                                    const dnnl::memory::desc& to,
+                                                    const std::string& what);
+// Weights as a primitive wants them (`want`): the user's memory itself without a reorder,
+// else a scratch copy in *holder that the reorder fills.
+dnnl::memory dnnl_weights_for(const std::optional<dnnl::reorder>& reorder,
+                              const dnnl::memory& user, const dnnl::memory::desc& want,
+                              Tensor* holder);
 
 // --- the primitive cache --------------------------------------------------------------------
 // Key: the op's name plus every number that shapes the primitive (dims, layout, params).

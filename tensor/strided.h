@@ -5,6 +5,7 @@
 // once per innermost row: `offsets` are each tensor's element offset of the row's first
 // element, `n` is the row length and `inner_strides` each tensor's stride along it. Kernels
 // write their tight loop over one row; this file does the index bookkeeping.
+// At4 reads element (n,c,h,w) of a 4-D tensor with any strides (the naive reference loops).
 #pragma once
 
 #include <array>
@@ -46,5 +47,19 @@ void strided_rows(const Shape& shape, const std::array<const Shape*, K>& strides
     if (i < 0) return;
   }
 }
+
+// Element (n,c,h,w) of a 4-D strided tensor.
+struct At4 {
+  const float* p;
+  int64_t s0, s1, s2, s3;
+  explicit At4(const Tensor& t)
+      : p(t.data()), s0(t.stride(0)), s1(t.stride(1)), s2(t.stride(2)), s3(t.stride(3)) {}
+  int64_t index(int64_t n, int64_t c, int64_t h, int64_t w) const {
+    return n * s0 + c * s1 + h * s2 + w * s3;
+  }
+  float operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
+    return p[index(n, c, h, w)];
+  }
+};
 
 }  // namespace kz
