@@ -10,14 +10,17 @@
 #include <dnnl.hpp>
 
 #include "anomaly/checkpoint.h"
+#include "anomaly/map_figure.h"
 #include "anomaly/report.h"
 #include "anomaly/roc.h"
 #include "anomaly/scalers.h"
 #include "anomaly/scorers.h"
 #include "data/cifar10.h"
 #include "data/fashion_mnist.h"
+#include "data/image_write.h"
 #include "tensor/blas.h"
 #include "tensor/file_io.h"
+#include "tensor/ops.h"
 
 namespace kz {
 
@@ -54,6 +57,92 @@ nlohmann::json environment_json() {
           {"date", date}};
 }
 
+// The reconstruction methods (ae, vae, ssim-ae) learn from the normal images alone, from
+// random weights: the data's own channels (no grey→RGB), pixels in [0, 1] for the sigmoid
+// decoder, the data's own size (28 px Fashion-MNIST, 32 px CIFAR-10; 96 px in the seed
+// preset, as every method there), Adam lr 1e-3 (not AMSGrad), batch 64, latent size 128;
+// 30 epochs (quick: 3). Settings taken from the papers' defaults and the PyTorch reference
+// script (scripts/reconstruction_torch.py), not tuned on any test set; docs/results.md says
+// how they were checked.
+MethodOptions reconstruction_preset(const std::string& name, const std::string& preset,
+                                    const std::string& dataset) {
+  MethodOptions m;
+  m.name = name;
+  m.preprocess.rgb = false;
+  m.preprocess.scaling = Scaling::unit;
+  const int64_t native = dataset == "fashion-mnist" ? 28 : 32;
+  m.preprocess.height = m.preprocess.width = preset == "seed" ? 96 : native;
+  m.optimizer = "adam";
+  m.amsgrad = false;
+  m.lr = 1e-3;
+  m.batch_size = 64;
+  m.latent_dim = 128;
+  m.epochs = preset == "quick" ? 3 : 30;
+  return m;
+}
+
+// The figure of where `method` finds the test images of one trial anomalous: the 8 most and
+// 8 least anomalous normal and anomalous test images by `scores` (M,), as input,
+// reconstruction and map, written to <out_dir>/maps/<dataset>-<method>.png.
+MapFigure write_map_figure(const Method& method, const BenchmarkSplit& split,
+                           const std::string& score, const Tensor& scores, int trial,
+                           const ExperimentOptions& o) {
+  constexpr size_t kEach = 8;
+  const std::vector<float> s = scores.to_vector();
+  std::vector<std::vector<int64_t>> groups;  // anomalies most, least; normals most, least
+  for (const int64_t label : {1, 0}) {
+    std::vector<int64_t> idx;
+    for (int64_t i = 0; i < split.test.size(); ++i)
+      if (split.test.labels[static_cast<size_t>(i)] == label) idx.push_back(i);
+    std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) {
+      return s[static_cast<size_t>(a)] > s[static_cast<size_t>(b)];
+    });
+    const size_t n = std::min(kEach, idx.size());
+    groups.emplace_back(idx.begin(), idx.begin() + static_cast<std::ptrdiff_t>(n));
+    groups.emplace_back(idx.end() - static_cast<std::ptrdiff_t>(n), idx.end());
+    std::reverse(groups.back().begin(), groups.back().end());  // the least anomalous first
+  }
+  std::vector<int64_t> all;
+  for (const auto& g : groups) all.insert(all.end(), g.begin(), g.end());
+  const ImageDataset shown = split.test.subset(all);
+  const AnomalyMaps maps = method.maps(shown);
+  Preprocess display = method.options().preprocess;
+  display.scaling = Scaling::unit;  // pixels in [0, 1] as they are shown
+  const Tensor images = preprocess(shown, display).contiguous();
+  const Tensor recon = maps.reconstruction.defined() ? clamp(maps.reconstruction.contiguous(), 0.0f, 1.0f)
+                                                     : Tensor();
+  const Tensor map = maps.maps.contiguous();
+  std::vector<std::vector<MapTile>> rows;
+  int64_t k = 0;
+  for (const auto& g : groups) {
+    rows.emplace_back();
+    for (const int64_t i : g) {
+      MapTile tile;
+      tile.image = images.select(0, k);
+      if (recon.defined()) tile.reconstruction = recon.select(0, k);
+      tile.map = map.select(0, k);
+      tile.caption = fmt::format("{:.4g}", s[static_cast<size_t>(i)]);
+      rows.back().push_back(tile);
+      ++k;
+    }
+  }
+  const MapScale scale = map_scale(map);
+  const int zoom = static_cast<int>(std::max<int64_t>(1, 96 / std::max<int64_t>(1, images.size(2))));
+  int64_t height = 0, width = 0;
+  const std::vector<uint8_t> pixels = map_grid(rows, scale, zoom, &height, &width);
+  MapFigure f;
+  f.dataset = o.dataset;
+  f.method = method.name();
+  f.score = score;
+  f.trial = trial;
+  f.file = fmt::format("maps/{}-{}.png", o.dataset, method.name());
+  f.low = scale.low;
+  f.high = scale.high;
+  std::filesystem::create_directories(o.out_dir + "/maps");
+  write_png(o.out_dir + "/" + f.file, pixels, height, width, 3);
+  return f;
+}
+
 }  // namespace
 
 ExperimentOptions preset_options(const std::string& preset, const std::string& dataset,
@@ -78,6 +167,10 @@ ExperimentOptions preset_options(const std::string& preset, const std::string& d
     m.pretrained = pretrained;
     m.preprocess.rgb = true;
     m.batch_size = 128;
+    if (method_info(name).kind == MethodKind::scoring) {
+      o.method_options.push_back(reconstruction_preset(name, preset, dataset));
+      continue;
+    }
     if (preset == "seed") {
       m.width = 1.0;
       m.preprocess.height = m.preprocess.width = 96;
@@ -201,6 +294,8 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
           results.trials.push_back(r);
           if (callbacks.result) callbacks.result(r);
         }
+        for (const MapFigure& f : done.map_figures)
+          if (f.trial == t && f.method == mo.name) results.map_figures.push_back(f);
         // A run killed between recording these and dropping the checkpoint left it behind.
         if (!ck.path.empty()) remove_file(ck.path);
         continue;
@@ -218,7 +313,11 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
         callbacks.resumed(t, mo.name,
                           fmt::format("continued from {} after epoch {}", ck.path,
                                       method->resumed_epochs()));
-      for (const auto& [scorer, scores] : test_scores(*method, *split, o)) {
+      const std::vector<std::pair<std::string, Tensor>> scored = test_scores(*method, *split, o);
+      if (t == 0 && method->gives_maps() && !o.out_dir.empty())
+        results.map_figures.push_back(
+            write_map_figure(*method, *split, scored.front().first, scored.front().second, t, o));
+      for (const auto& [scorer, scores] : scored) {
         const std::vector<float> sv = scores.to_vector();
         const std::vector<double> sd(sv.begin(), sv.end());
         TrialResult r;

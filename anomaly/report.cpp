@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "anomaly/map_figure.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
 
@@ -225,6 +226,15 @@ nlohmann::ordered_json results_to_json(const BenchmarkResults& results) {
                              {"tpr", t.roc.tpr},
                              {"thresholds", std::move(thresholds)}}}});
   }
+  j["maps"] = Json::array();
+  for (const MapFigure& m : results.map_figures)
+    j["maps"].push_back({{"dataset", m.dataset},
+                         {"method", m.method},
+                         {"score", m.score},
+                         {"trial", m.trial},
+                         {"file", m.file},
+                         {"low", num_or_null(m.low)},
+                         {"high", num_or_null(m.high)}});
   return j;
 }
 
@@ -269,6 +279,24 @@ BenchmarkResults results_from_json(const nlohmann::json& j) {
   } catch (const nlohmann::json::exception& e) {
     fail("report", fmt::format("trials[{}]: {}", i, e.what()));
   }
+  try {
+    for (i = 0; i < j.value("maps", nlohmann::json::array()).size(); ++i) {
+      const nlohmann::json& m = j.at("maps").at(i);
+      MapFigure f;
+      f.dataset = m.at("dataset").get<std::string>();
+      f.method = m.at("method").get<std::string>();
+      f.score = m.at("score").get<std::string>();
+      f.trial = m.at("trial").get<int>();
+      f.file = m.at("file").get<std::string>();
+      f.low = number(m.at("low"), kNaN);
+      f.high = number(m.at("high"), kNaN);
+      KZ_CHECK(f.file.find("..") == std::string::npos && !f.file.starts_with("/"), "report",
+               "maps[{}]: the file '{}' is not inside the output folder", i, f.file);
+      r.map_figures.push_back(std::move(f));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    fail("report", fmt::format("maps[{}]: {}", i, e.what()));
+  }
   return r;
 }
 
@@ -284,7 +312,7 @@ std::string dump(const nlohmann::ordered_json& j, int indent = -1) {
 std::string results_json_text(const BenchmarkResults& results) {
   const nlohmann::ordered_json j = results_to_json(results);
   std::string out = "{";
-  const char* keys[] = {"format", "version", "settings", "environment", "summary", "trials"};
+  const char* keys[] = {"format", "version", "settings", "environment", "summary", "trials", "maps"};
   for (const char* key : keys) {
     out += std::string(out.size() > 1 ? "," : "") + "\n  \"" + key + "\": ";
     const nlohmann::ordered_json& v = j.at(key);
@@ -330,7 +358,7 @@ BenchmarkResults merge_results(const std::vector<BenchmarkResults>& runs,
     return settings;
   };
   const nlohmann::json first = comparable(runs[0].settings);
-  BenchmarkResults merged{{}, runs[0].settings, runs[0].environment};
+  BenchmarkResults merged{{}, runs[0].settings, runs[0].environment, {}};
   std::vector<uint64_t> seeds;
   int trials = 0;
   for (size_t r = 0; r < runs.size(); ++r) {
@@ -786,6 +814,23 @@ the better; the dashed diagonal is chance.</p></div>
   h += "<h2>ROC curves</h2>\n<figure>\n" + roc_figure(results).element(false) +
        "<figcaption>Bold: the trial with the median AUC; faint: every trial (also saved as "
        "<code>roc.svg</code>).</figcaption>\n</figure>\n";
+
+  if (!results.map_figures.empty()) {
+    h += "<h2>Where the images are anomalous</h2>\n<p>For each method that gives anomaly maps, "
+         "one trial's test images in four groups of up to eight: the most and the least "
+         "anomalous anomalies, then the most and the least anomalous normal images, by the "
+         "score named. Each column is one image: the input on top, the method's "
+         "reconstruction below it (grey where it has none), and the map at the bottom, "
+         "coloured on one scale per method (its legend beside it: 1st to 99th percentile "
+         "of the shown maps). The PNG files lie beside this page.</p>\n";
+    for (const MapFigure& m : results.map_figures)
+      h += "<figure>\n<img src=\"" + xml_escape(m.file) + "\" alt=\"anomaly maps of " +
+           xml_escape(m.method) + "\">\n" + colorbar_html({m.low, m.high}, "map value") +
+           "<figcaption>" + xml_escape(m.dataset) + ", <code>" + xml_escape(m.method) +
+           "</code>, ordered by <code>" + xml_escape(m.score) + "</code>, trial " +
+           std::to_string(m.trial) + " (<code>" + xml_escape(m.file) + "</code>).</figcaption>\n"
+           "</figure>\n";
+  }
 
   h += "<h2>Trials</h2>\n<details><summary>" + std::to_string(results.trials.size()) +
        " rows (also in <code>results.csv</code> and <code>results.json</code>)</summary>\n"

@@ -38,10 +38,23 @@ struct TrialResult {
   RocCurve roc;                // anomaly/roc.h (fpr, tpr, thresholds); may be empty
 };
 
+// A picture of where a method finds the test images anomalous (a method that gives maps):
+// the 8 most and 8 least anomalous normal and anomalous test images of one trial by `score`,
+// each as input, reconstruction and map, in a PNG beside the report (anomaly/map_figure.h).
+struct MapFigure {
+  std::string dataset, method, score;
+  int trial = 0;
+  std::string file;        // relative to the output folder, e.g. "maps/fashion-mnist-ae.png"
+  double low = 0.0, high = 0.0;  // the colour scale: map values at its two ends
+};
+
 struct BenchmarkResults {
   std::vector<TrialResult> trials;
   nlohmann::json settings;     // every option of the run (preset, epochs, lr, ...)
   nlohmann::json environment;  // versions (kizuki, oneDNN, OpenBLAS), threads, CPU, date
+  // Pictures of anomaly maps written with the run (their files are relative to its output
+  // folder, so merge_results leaves them out).
+  std::vector<MapFigure> map_figures;
 };
 
 // One (dataset, method, scorer) group of trials, AUC statistics over its n trials.

@@ -11,6 +11,9 @@ std::unique_ptr<Method> make_doc(const MethodOptions&);
 std::unique_ptr<Method> make_l2softmax(const MethodOptions&);
 std::unique_ptr<Method> make_arcface(const MethodOptions&);
 std::unique_ptr<Method> make_frozen(const MethodOptions&);
+std::unique_ptr<Method> make_ae(const MethodOptions&);
+std::unique_ptr<Method> make_vae(const MethodOptions&);
+std::unique_ptr<Method> make_ssim_ae(const MethodOptions&);
 
 const std::vector<MethodInfo>& method_table() {
   using K = MethodKind;
@@ -19,6 +22,9 @@ const std::vector<MethodInfo>& method_table() {
       {"l2softmax", K::embedding, true, "L2-Softmax classifier of reference + normal (Ranjan et al. 2017)", make_l2softmax},
       {"arcface", K::embedding, true, "ArcFace classifier of reference + normal (Deng et al. 2019)", make_arcface},
       {"frozen", K::embedding, false, "the backbone untrained (pretrained or random)", make_frozen},
+      {"ae", K::scoring, false, "convolutional autoencoder, squared reconstruction error", make_ae},
+      {"vae", K::scoring, false, "variational autoencoder: -ELBO, reconstruction probability (An & Cho 2015), unregularized (Matsubara et al. 2018)", make_vae},
+      {"ssim-ae", K::scoring, false, "SSIM autoencoder (Bergmann et al. 2018)", make_ssim_ae},
   };
   return table;
 }
