@@ -61,7 +61,7 @@ nlohmann::json environment_json() {
 // random weights: the data's own channels (no grey→RGB), pixels in [0, 1] for the sigmoid
 // decoder, the data's own size (28 px Fashion-MNIST, 32 px CIFAR-10; 96 px in the seed
 // preset, as every method there), Adam lr 1e-3 (not AMSGrad), batch 64, latent size 128;
-// 30 epochs (quick: 3). Settings taken from the papers' defaults and the PyTorch reference
+// 30 epochs (quick: 3). Common defaults of the papers, mirrored by the PyTorch reference
 // script (scripts/reconstruction_torch.py), not tuned on any test set; docs/results.md says
 // how they were checked.
 MethodOptions reconstruction_preset(const std::string& name, const std::string& preset,

@@ -1,7 +1,8 @@
 // cmd_model.cpp — the practitioner's commands on their own images:
 //   kizuki train --normal DIR [--reference DIR] --method M ... --out model.kz [--resume]
 //                (model.kz.ckpt holds the last epoch checkpoint until model.kz is written)
-//   kizuki score --model model.kz IMAGES...|DIR          (CSV: file,score,flag[,class])
+//   kizuki score --model model.kz IMAGES...|DIR [--maps DIR]
+//                (CSV: file,score,flag[,class]; --maps: one PNG per image, map over image)
 #include <unistd.h>
 
 #include <cstdlib>
@@ -10,10 +11,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "anomaly/map_figure.h"
 #include "anomaly/model_file.h"
 #include "apps/commands.h"
 #include "apps/process.h"
 #include "data/image_folder.h"
+#include "data/image_write.h"
 #include "tensor/file_io.h"
 
 namespace kz {
@@ -64,10 +67,16 @@ void train(const TrainFlags& f) {
   }
   TrainModelOptions o;
   o.method.name = f.method;
-  o.method.width = f.pretrained.empty() ? f.width : 1.0;
-  o.method.pretrained = f.pretrained;
+  const bool backbone = method_info(f.method).kind == MethodKind::embedding;
+  if (!backbone && !f.pretrained.empty())
+    fmt::print(stderr, "note: --method {} trains its own network from random weights; "
+               "--pretrained is not used\n", f.method);
+  o.method.pretrained = backbone ? f.pretrained : "";
+  o.method.width = o.method.pretrained.empty() ? f.width : 1.0;
   o.method.preprocess.height = o.method.preprocess.width = f.image_size;
-  o.method.preprocess.scaling = f.pretrained.empty() ? Scaling::unit : Scaling::symmetric;
+  // The reconstruction networks' sigmoid outputs pixels in [0, 1]; the pretrained
+  // MobileNetV2 wants [−1, 1].
+  o.method.preprocess.scaling = o.method.pretrained.empty() ? Scaling::unit : Scaling::symmetric;
   o.method.epochs = f.epochs;
   o.method.batch_size = f.batch;
   o.method.lr = f.lr;
@@ -96,9 +105,32 @@ void train(const TrainFlags& f) {
              model.scorer_name, model.threshold, format_bytes(peak_rss_bytes()));
 }
 
+// One PNG per image in maps_dir: the image with its anomaly map laid over it, named after
+// the image file ("photo.jpg" → "photo.jpg.map.png"), on one colour scale for all of them.
+void write_maps(const AnomalyModel& model, const ImageFiles& loaded, const std::string& maps_dir) {
+  std::filesystem::create_directories(maps_dir);
+  const AnomalyMaps maps = model.method->maps(loaded.dataset);
+  Preprocess display = model.method->options().preprocess;
+  display.scaling = Scaling::unit;
+  const Tensor images = preprocess(loaded.dataset, display).contiguous();
+  const Tensor m = maps.maps.contiguous();
+  const MapScale scale = map_scale(m);
+  for (size_t i = 0; i < loaded.files.size(); ++i) {
+    const auto k = static_cast<int64_t>(i);
+    const std::string name = std::filesystem::path(loaded.files[i]).filename().string() + ".map.png";
+    write_png((std::filesystem::path(maps_dir) / name).string(),
+              overlay(images.select(0, k), m.select(0, k), scale), images.size(2), images.size(3), 3);
+  }
+  fmt::print(stderr, "wrote {} map(s) to {} (colour scale {:.3g} … {:.3g})\n", loaded.files.size(),
+             maps_dir, scale.low, scale.high);
+}
+
 void score(const std::string& model_path, const std::vector<std::string>& inputs,
-           const std::string& out, bool skip_unreadable) {
+           const std::string& out, bool skip_unreadable, const std::string& maps_dir) {
   const AnomalyModel model = load_model(model_path);
+  KZ_CHECK(maps_dir.empty() || model.method->gives_maps(), "score",
+           "--maps: the method '{}' of {} gives no anomaly maps (ae, vae and ssim-ae do)",
+           model.method->name(), model_path);
   std::vector<std::string> files;
   for (const std::string& in : inputs) {
     if (std::filesystem::is_directory(in)) {
@@ -133,6 +165,7 @@ void score(const std::string& model_path, const std::vector<std::string>& inputs
   }
   if (out.empty() || out == "-") fmt::print("{}", csv);
   else write_file_atomic(out, csv);
+  if (!maps_dir.empty()) write_maps(model, loaded, maps_dir);
 }
 
 }  // namespace
@@ -171,13 +204,17 @@ void add_model_commands(CLI::App& app) {
   auto inputs = std::make_shared<std::vector<std::string>>();
   auto out = std::make_shared<std::string>();
   auto skip = std::make_shared<bool>(false);
+  auto maps = std::make_shared<std::string>();
   CLI::App* score_cmd = app.add_subcommand("score", "score images with a trained model (CSV)");
   score_cmd->add_option("--model", *model, "model.kz from kizuki train")->required()
       ->check(CLI::ExistingFile);
   score_cmd->add_option("images", *inputs, "image files or folders")->required();
   score_cmd->add_option("--out", *out, "CSV file to write (default: standard output)");
   score_cmd->add_flag("--skip-unreadable", *skip, "skip unreadable images with a warning");
-  score_cmd->callback([=] { score(*model, *inputs, *out, *skip); });
+  score_cmd->add_option("--maps", *maps,
+                        "folder for one PNG per image: the image with its anomaly map over it "
+                        "(methods that give maps: ae, vae, ssim-ae)");
+  score_cmd->callback([=] { score(*model, *inputs, *out, *skip, *maps); });
 }
 
 }  // namespace kz

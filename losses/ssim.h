@@ -15,9 +15,11 @@
 //
 // Borders: the map has the image's size, H×W. Before filtering, x and y are mirrored by r
 // pixels with the edge pixel repeated (d c b a | a b c d: scipy.ndimage's mode='reflect',
-// pad2d_symmetric in autograd/functions.h). That is exactly scikit-image's full map
-// (structural_similarity(..., gaussian_weights=True, use_sample_covariance=False,
-// full=True) → S, which filters with scipy's Gaussian in mode 'reflect'). Its interior —
+// pad2d_symmetric in autograd/functions.h). With the 11×11 window that is exactly
+// scikit-image's full map (structural_similarity(..., gaussian_weights=True,
+// use_sample_covariance=False, full=True) → S, which filters with scipy's Gaussian in mode
+// 'reflect'); scikit-image 0.19 always filters with 11 taps, so the 7×7 window (the
+// Gaussian cut at 2σ and renormalised) is checked against PyTorch only. Its interior —
 // the (H−w+1)×(W−w+1) positions whose window stays inside the image — does not depend on
 // the padding at all and equals the 'valid' map of tf.image.ssim and the PyTorch
 // implementations with padding 0.

@@ -303,6 +303,41 @@ TEST_CASE("reliability: kizuki score names its flag for an unreadable file, and 
   fs::remove_all(dir);
 }
 
+TEST_CASE("reliability: kizuki train --method ae, then score --maps writes one map picture per image") {
+  const fs::path dir = temp_dir("score_maps");
+  fs::create_directories(dir / "normal");
+  for (int i = 0; i < 6; ++i)
+    fs::copy_file(KZ_FIXTURES "/data_img_rgb.png", dir / "normal" / fmt::format("n{}.png", i));
+  const std::string model = (dir / "ae.kz").string();
+  REQUIRE(Child({"train", "--normal", (dir / "normal").string(), "--method", "ae", "--epochs",
+                 "1", "--batch", "4", "--image-size", "16", "--out", model},
+                dir / "train.log")
+              .wait() == 0);
+  CHECK(slurp(dir / "train.log").find("scorer mse") != std::string::npos);
+  REQUIRE(Child({"score", "--model", model, "--maps", (dir / "maps").string(),
+                 (dir / "normal").string()},
+                dir / "score.log")
+              .wait() == 0);
+  for (int i = 0; i < 6; ++i) {
+    const Image map = load_image((dir / "maps" / fmt::format("n{}.png.map.png", i)).string());
+    CHECK(map.height == 16);
+    CHECK(map.width == 16);
+  }
+  // A method without maps says so, before scoring anything.
+  const std::string frozen = (dir / "frozen.kz").string();
+  REQUIRE(Child({"train", "--normal", (dir / "normal").string(), "--method", "frozen", "--width",
+                 "0.25", "--image-size", "16", "--out", frozen},
+                dir / "train2.log")
+              .wait() == 0);
+  CHECK(Child({"score", "--model", frozen, "--maps", (dir / "maps2").string(),
+               (dir / "normal").string()},
+              dir / "score2.log")
+            .wait() != 0);
+  CHECK(slurp(dir / "score2.log").find("gives no anomaly maps") != std::string::npos);
+  CHECK(!fs::exists(dir / "maps2"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("reliability: kizuki benchmark killed with SIGKILL at random moments resumes to the same AUCs") {
   if (!have_fashion_mnist()) {
     MESSAGE("skipped: /usr/share/datasets/fashion-mnist is not installed");

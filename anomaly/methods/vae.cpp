@@ -12,8 +12,9 @@
 //                          value on every call)
 //   score "recon-prob"     An & Cho (2015)'s reconstruction probability, as a negative log:
 //                          −log (1/L) Σ_l p(x|z_l), z_l ~ q(z|x), L = vae_samples (10),
-//                          averaged in log space (log-sum-exp); the samples are seeded by the
-//                          image's index, so the value is the same on every call
+//                          averaged in log space (log-sum-exp); each image's L draws of ε
+//                          come from a generator seeded by its index in the data set, so
+//                          its value is the same on every call, whatever chunk it is in
 //   score "unregularized"  Matsubara et al. (2018)'s score: −log p(x|z = μ), the ELBO without
 //                          its KL term (the seed's "VAE that removes part of the loss")
 //   map                    −log p(x|z = μ) per pixel, averaged over channels
@@ -61,10 +62,15 @@ class VaeMethod final : public ReconstructionMethod {
     // log p(x|z_l) for L samples, then −(log Σ_l exp − log L) per image, in double.
     const int64_t n = x.size(0), L = options_.vae_samples;
     KZ_CHECK(L >= 1, "vae", "vae_samples must be at least 1, got {}", L);
-    Generator gen(derive_seed(kReconProbSeed, static_cast<uint64_t>(first), 0));
+    const int64_t d = q.mu.shape()[1];
+    std::vector<Generator> gens;
+    for (int64_t i = 0; i < n; ++i)
+      gens.emplace_back(derive_seed(kReconProbSeed, static_cast<uint64_t>(first + i), 0));
     std::vector<std::vector<double>> log_p(static_cast<size_t>(n));
     for (int64_t l = 0; l < L; ++l) {
-      const GaussianImage p = vae().decode(reparameterize(q.mu, q.logvar, gen));
+      std::vector<Tensor> rows;  // ε of image i from its own generator
+      for (Generator& g : gens) rows.push_back(Tensor::normal({1, d}, 0.0f, 1.0f, g));
+      const GaussianImage p = vae().decode(reparameterize(q.mu, q.logvar, cat(rows, 0)));
       const std::vector<float> v = gaussian_nll(xv, p.mean, p.logvar).data().to_vector();
       for (int64_t i = 0; i < n; ++i) log_p[static_cast<size_t>(i)].push_back(-v[static_cast<size_t>(i)]);
     }
