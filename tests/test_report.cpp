@@ -35,7 +35,9 @@
 #include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "anomaly/map_figure.h"
 #include "anomaly/report.h"
+#include "data/image_write.h"
 #include "anomaly/results.h"
 #include "anomaly/roc.h"
 #include "anomaly/svg.h"
@@ -546,6 +548,26 @@ TEST_CASE("report: each method's settings are a table, numbers as the user gave 
   CHECK(settings.find("<tr><th>preset</th><td><code>seed</code></td></tr>") != std::string::npos);
 }
 
+TEST_CASE("report: map figures are shown from their PNG files and kept in results.json") {
+  kz::BenchmarkResults r = make_results({"cifar10"}, {"ae"}, {"mse"}, 2);
+  const std::string plain = kz::report_html(r);
+  CHECK(plain.find("<img") == std::string::npos);  // no maps, no pictures
+  r.map_figures.push_back({"cifar10", "ae", "mse", 0, "maps/cifar10-ae.png", 0.0125, 0.25});
+  const std::string html = kz::report_html(r);
+  CHECK(html.find("<img src=\"maps/cifar10-ae.png\"") != std::string::npos);
+  CHECK(html.find(kz::colorbar_html({0.0125, 0.25}, "map value")) != std::string::npos);
+  CHECK(html.find("ordered by <code>mse</code>") != std::string::npos);
+  const kz::BenchmarkResults back = kz::results_from_json(nlohmann::json::parse(kz::results_json_text(r)));
+  REQUIRE(back.map_figures.size() == 1);
+  CHECK(back.map_figures[0].file == "maps/cifar10-ae.png");
+  CHECK(back.map_figures[0].low == 0.0125);
+  CHECK(back.map_figures[0].high == 0.25);
+  nlohmann::json j = nlohmann::json::parse(kz::results_json_text(r));
+  j["maps"][0]["file"] = "../../etc/x.png";
+  CHECK_THROWS_WITH_AS(kz::results_from_json(j), doctest::Contains("not inside the output folder"),
+                       kz::Error);
+}
+
 TEST_CASE("report: write_report writes the five files atomically") {
   const kz::BenchmarkResults r = make_results({"fashion-mnist"}, {"doc"}, {"lof"}, 2);
   TempDir dir("all");
@@ -887,10 +909,16 @@ TEST_CASE("report: report.html renders in headless Chromium") {
     return;
   }
   const std::vector<std::string> methods = {"doc", "l2softmax", "arcface", "frozen"};
-  const kz::BenchmarkResults r =
+  kz::BenchmarkResults r =
       make_results({"fashion-mnist", "cifar10"}, methods, {"lof", "cosine", "knn"}, 10);
+  // A map figure, as a method with maps leaves one: its PNG beside the page must load.
+  r.map_figures.push_back({"fashion-mnist", "ae", "mse", 0, "maps/fashion-mnist-ae.png", 0.0, 0.5});
   TempDir dir("chromium");
   kz::write_report((dir.path / "out").string(), r);
+  fs::create_directories(dir.path / "out" / "maps");
+  std::vector<uint8_t> pixels(40 * 60 * 3);
+  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<uint8_t>(i * 7);
+  kz::write_png((dir.path / "out" / "maps" / "fashion-mnist-ae.png").string(), pixels, 40, 60, 3);
   // The control: each kind of console error once, and two figures with nothing drawn.
   kz::write_file_atomic((dir.path / "control.html").string(), R"(<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>control</title></head><body>
