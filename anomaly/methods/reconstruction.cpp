@@ -36,8 +36,11 @@ void ReconstructionMethod::train(const BenchmarkSplit& split, uint64_t seed,
   net_ = make_network(net_options_, init);
 
   auto opt = make_optimizer(options_, net_->parameters());
-  DataLoader loader(normal, options_.preprocess, loader_options(options_, seed, 0));
-  const std::vector<uint64_t> seeds{loader_options(options_, seed, 0).seed};
+  LoaderOptions lo = loader_options(options_, seed, 0);
+  // A last batch of one image gives batch norm no statistics to train with: leave it out.
+  lo.drop_last = normal.size() % options_.batch_size == 1;
+  DataLoader loader(normal, options_.preprocess, lo);
+  const std::vector<uint64_t> seeds{lo.seed};
   const nlohmann::json fp = fingerprint(seed, split);
   Guard guard{options_, checkpoint_};
   guard.saved_epochs = resume(*opt, loader, seeds, fp);
@@ -103,6 +106,11 @@ void ReconstructionMethod::build_untrained(const nlohmann::json& a) {
            "method", "architecture {} is out of range", a.dump());
   for (int64_t w : o.widths)
     KZ_CHECK(w >= 1 && w <= 4096, "method", "stage width {} is out of range", w);
+  // The two Linear layers dominate: w_S·s_S² × d each way (at most 2·d + 2 outputs wide).
+  const int64_t last = o.image_size >> o.widths.size();
+  const double linear = 2.0 * static_cast<double>(o.widths.back() * last * last) *
+                        static_cast<double>(2 * o.latent_dim + 2);
+  KZ_CHECK(linear <= 5e7, "method", "architecture {} asks for {:.3g} parameters", a.dump(), linear);
   KZ_CHECK(o.image_size == options_.preprocess.height, "method",
            "the network takes {} px images but the preprocessing gives {} px", o.image_size,
            options_.preprocess.height);
