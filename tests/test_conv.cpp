@@ -23,7 +23,9 @@ using namespace kz;
 
 namespace {
 
+using kz::test::case_names;
 using kz::test::check_close;
+using kz::test::metadata_numbers;
 using kz::test::in_layout;
 
 const Safetensors& fixture() {
@@ -31,19 +33,6 @@ const Safetensors& fixture() {
   return f;
 }
 
-std::vector<double> metadata_numbers(const std::string& key) {
-  std::istringstream in(fixture().metadata.at(key));
-  std::vector<double> v;
-  for (double d; in >> d;) v.push_back(d);
-  return v;
-}
-
-std::vector<std::string> case_names(const std::string& prefix) {
-  std::vector<std::string> names;
-  for (const auto& [key, value] : fixture().metadata)
-    if (key.rfind(prefix, 0) == 0) names.push_back(key.substr(prefix.size()));
-  return names;
-}
 
 // Many tiny primitives run faster on one thread (no OpenMP wake-ups per call, which cost
 // seconds on a busy machine); the fixture and implementation tests keep the default count.
@@ -193,10 +182,10 @@ TEST_CASE("conv: 1x1 and 2x2 maps, where NCHW and channels-last can share memory
 }
 
 TEST_CASE("conv: oneDNN and naive match PyTorch (forward, dx, dweight, dbias)") {
-  const auto names = case_names("conv.");
+  const auto names = case_names(fixture(), "conv.");
   REQUIRE(names.size() >= 10);
   for (const std::string& name : names) {
-    const auto m = metadata_numbers("conv." + name);
+    const auto m = metadata_numbers(fixture(), "conv." + name);
     REQUIRE(m.size() == 7);
     const Conv2dParams p{int64_t(m[0]), int64_t(m[1]), int64_t(m[2]), int64_t(m[3]),
                          int64_t(m[4]), int64_t(m[5])};
@@ -304,10 +293,10 @@ TEST_CASE("bn: oneDNN matches the naive loops, training and inference, both layo
 }
 
 TEST_CASE("bn: oneDNN and naive match PyTorch (output, dx, dgamma, dbeta, running stats)") {
-  const auto names = case_names("bn.");
+  const auto names = case_names(fixture(), "bn.");
   REQUIRE(names.size() >= 3);
   for (const std::string& name : names) {
-    const auto m = metadata_numbers("bn." + name);
+    const auto m = metadata_numbers(fixture(), "bn." + name);
     REQUIRE(m.size() == 3);
     const bool training = m[0] != 0;
     const float momentum = float(m[1]), eps = float(m[2]);

@@ -29,7 +29,9 @@ using namespace kz;
 
 namespace {
 
+using kz::test::case_names;
 using kz::test::check_close;
+using kz::test::metadata_numbers;
 using kz::test::error_of;
 using kz::test::in_layout;
 
@@ -38,19 +40,6 @@ const Safetensors& fixture() {
   return f;
 }
 
-std::vector<double> metadata_numbers(const std::string& key) {
-  std::istringstream in(fixture().metadata.at(key));
-  std::vector<double> v;
-  for (double d; in >> d;) v.push_back(d);
-  return v;
-}
-
-std::vector<std::string> case_names(const std::string& prefix) {
-  std::vector<std::string> names;
-  for (const auto& [key, value] : fixture().metadata)
-    if (key.rfind(prefix, 0) == 0) names.push_back(key.substr(prefix.size()));
-  return names;
-}
 
 int64_t draw(Generator& gen, int64_t low, int64_t high) {  // uniform in [low, high]
   return low + static_cast<int64_t>(gen.below(static_cast<uint64_t>(high - low + 1)));
@@ -210,10 +199,10 @@ TEST_CASE("conv_transpose2d: oneDNN matches the naive loops on random shapes and
 
 TEST_CASE("conv_transpose2d: oneDNN, naive and autograd match PyTorch") {
   const OneThread one_thread;
-  const auto names = case_names("ct.");
+  const auto names = case_names(fixture(), "ct.");
   REQUIRE(names.size() >= 8);
   for (const std::string& name : names) {
-    const auto m = metadata_numbers("ct." + name);
+    const auto m = metadata_numbers(fixture(), "ct." + name);
     REQUIRE(m.size() == 5);
     const ConvTranspose2dParams p{int64_t(m[0]), int64_t(m[1]), int64_t(m[2]), int64_t(m[3])};
     const bool with_bias = m[4] != 0;
@@ -380,10 +369,10 @@ TEST_CASE("max_pool2d: fast loops match the naive ones on random shapes and layo
 }
 
 TEST_CASE("max_pool2d: fast, naive and autograd match PyTorch (ties to the first maximum)") {
-  const auto names = case_names("mp.");
+  const auto names = case_names(fixture(), "mp.");
   REQUIRE(names.size() >= 6);
   for (const std::string& name : names) {
-    const auto m = metadata_numbers("mp." + name);
+    const auto m = metadata_numbers(fixture(), "mp." + name);
     REQUIRE(m.size() == 3);
     const MaxPool2dParams p{int64_t(m[0]), int64_t(m[1]), int64_t(m[2])};
     const std::string k = "mp." + name + ".";
@@ -456,10 +445,10 @@ TEST_CASE("upsample2d: bad arguments name the op and the shapes") {
 }
 
 TEST_CASE("upsample2d: kernels and autograd match PyTorch, both layouts") {
-  const auto names = case_names("up.");
+  const auto names = case_names(fixture(), "up.");
   REQUIRE(names.size() >= 8);
   for (const std::string& name : names) {
-    const auto m = metadata_numbers("up." + name);
+    const auto m = metadata_numbers(fixture(), "up." + name);
     REQUIRE(m.size() == 4);
     const Upsample2dParams p{int64_t(m[1]), int64_t(m[2]),
                              m[0] != 0 ? UpsampleMode::bilinear : UpsampleMode::nearest, m[3],

@@ -23,7 +23,9 @@ using namespace kz;
 
 namespace {
 
+using kz::test::case_names;
 using kz::test::check_close;
+using kz::test::metadata_numbers;
 using kz::test::in_layout;
 
 const Safetensors& fixture() {
@@ -31,19 +33,6 @@ const Safetensors& fixture() {
   return f;
 }
 
-std::vector<double> metadata_numbers(const std::string& key) {
-  std::istringstream in(fixture().metadata.at(key));
-  std::vector<double> v;
-  for (double d; in >> d;) v.push_back(d);
-  return v;
-}
-
-std::vector<std::string> case_names(const std::string& prefix) {
-  std::vector<std::string> names;
-  for (const auto& [key, value] : fixture().metadata)
-    if (key.rfind(prefix, 0) == 0) names.push_back(key.substr(prefix.size()));
-  return names;
-}
 
 bool nhwc(const Tensor& t) { return t.is_channels_last() && !t.is_contiguous(); }
 
@@ -93,10 +82,10 @@ Tensor test_image(const Shape& shape, Generator& gen) {
 // --- pad2d_symmetric ------------------------------------------------------------------------
 
 TEST_CASE("ssim: pad2d_symmetric matches numpy's 'symmetric' and torch's gradient, both layouts") {
-  const auto names = case_names("pad.");
+  const auto names = case_names(fixture(), "pad.");
   REQUIRE(names.size() == 2);
   for (const std::string& name : names) {
-    const auto m = metadata_numbers("pad." + name);
+    const auto m = metadata_numbers(fixture(), "pad." + name);
     REQUIRE(m.size() == 4);
     const auto pads = std::array<int64_t, 4>{int64_t(m[0]), int64_t(m[1]), int64_t(m[2]),
                                             int64_t(m[3])};
@@ -160,10 +149,10 @@ TEST_CASE("ssim: the Gaussian window and the default window size") {
 
 TEST_CASE("ssim: full map and per-image mean match scikit-image, both layouts") {
   const OneThread one_thread;
-  const auto names = case_names("sk.");
+  const auto names = case_names(fixture(), "sk.");
   REQUIRE(names.size() == 3);
   for (const std::string& name : names) {
-    const auto m = metadata_numbers("sk." + name);
+    const auto m = metadata_numbers(fixture(), "sk." + name);
     REQUIRE(m.size() == 2);
     SsimOptions o;
     o.window = int64_t(m[0]);
@@ -186,10 +175,10 @@ TEST_CASE("ssim: full map and per-image mean match scikit-image, both layouts") 
 
 TEST_CASE("ssim: map and gradients w.r.t. x and y match PyTorch, 7x7 and 11x11, both layouts") {
   const OneThread one_thread;
-  const auto names = case_names("pt.");
+  const auto names = case_names(fixture(), "pt.");
   REQUIRE(names.size() == 3);
   for (const std::string& name : names) {
-    const auto m = metadata_numbers("pt." + name);
+    const auto m = metadata_numbers(fixture(), "pt." + name);
     REQUIRE(m.size() == 2);
     SsimOptions o;
     o.window = int64_t(m[0]);
