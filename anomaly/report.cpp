@@ -792,14 +792,19 @@ std::string report_html(const BenchmarkResults& results) {
   h += "</table>\n";
 
   h += R"(<h2>How to read this</h2>
-<div class="note"><p>Each trial trains a network on the normal class (and the reference set),
-embeds the test images, scores them (higher score = more anomalous) and measures the
+<div class="note"><p>Each trial trains a network on the normal class (and, for the methods
+that use it, the reference set), scores the test images (higher score = more anomalous) and
+measures the
 <b>ROC-AUC</b>: the probability that a random anomalous test image scores higher than a random
 normal one (ties count half). <b>0.5 is chance</b>, 1.0 is a perfect separation, and higher
-is better; below 0.5 the scores are inverted. A row of the table is one network training
-method (<code>doc</code>, <code>l2softmax</code>, <code>arcface</code>, or the untrained
-<code>frozen</code> baseline) paired with one scorer (<code>lof</code>, <code>cosine</code>,
-<code>knn</code>); std is the sample standard deviation (divisor n&#8722;1).</p>
+is better; below 0.5 the scores are inverted. A row of the table is either an
+<i>embedding</i> method (<code>doc</code>, <code>l2softmax</code>, <code>arcface</code>, or
+the untrained <code>frozen</code> baseline) paired with one scorer of its features
+(<code>lof</code>, <code>cosine</code>, <code>knn</code>), or a <i>scoring</i> method with
+one of its own scores (<code>ae</code>: <code>mse</code>; <code>vae</code>:
+<code>elbo</code>, <code>recon-prob</code>, <code>unregularized</code>;
+<code>ssim-ae</code>: <code>ssim</code>, <code>ssim-max</code>); std is the sample standard
+deviation (divisor n&#8722;1).</p>
 <p>In the box plot each box spans the middle half of the trials (first to third quartile),
 the thick line is the median, the whiskers reach the furthest trials within 1.5 times the box
 height, open circles are trials beyond them, and every trial is a dot (spread sideways only
