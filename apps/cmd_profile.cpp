@@ -1,7 +1,8 @@
 // cmd_profile.cpp — `kizuki profile`: train MobileNetV2 for a few steps on a synthetic batch
 // and print where every millisecond of a step goes (layers/profiler.h): one row per layer
 // and direction with ms, share of the step, FLOPs, GFLOP/s, bytes, FLOP/byte and the oneDNN
-// implementation; then the time outside kernels, a summary by kind of layer, and last the
+// implementation; then the time outside kernels, a summary by kind of layer, the coverage
+// (outside kernels and untimed time as % of the step, with issue 7's target), and last the
 // line `images/s: N` (batch · measured steps / their wall time, after the warm-up).
 //
 // The step is bench/train_step.h's (shared with bench/bench_train.cpp): zero_grad, forward

@@ -1,12 +1,15 @@
 // test_profile.cpp — the profiler (layers/profiler.h): its FLOP count against torchvision's
 // mobilenet_v2 counted by forward hooks (tests/fixtures/make_profile.py; width 1.0 at 224×224
-// is torchvision's published 300 M multiply-adds), its per-layer times against a step timed
-// here, and its Chrome trace read back with nlohmann-json. Tiny runs: width 0.25, 32×32,
-// batch 4, 2 steps. Shapes: x is (N,C,H,W).
+// is torchvision's published 300 M multiply-adds), the bookkeeping of its per-layer times
+// against a step timed here, and its Chrome trace read back with nlohmann-json. Tiny runs:
+// width 0.25, 32×32, batch 4, 2 steps. Shapes: x is (N,C,H,W).
+// Only what holds exactly is checked: orderings of clocks around one interval, sums, counts.
+// How much of a step the rows cover (time outside every row, untimed time) depends on the
+// machine: it is a benchmark figure (BM_profile_coverage in bench/bench_train.cpp, `kizuki
+// profile`'s coverage line, docs/performance.md), never a test (DESIGN.md §10).
 #include <doctest/doctest.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -118,29 +121,6 @@ TEST_CASE("profile: per-layer times sum to the measured step time") {
   REQUIRE(m.rows.size() == r.rows.size());
   CHECK(m.step_ms == doctest::Approx(r.step_ms));
   for (size_t i = 0; i < r.rows.size(); ++i) CHECK(m.rows[i].ms == doctest::Approx(r.rows[i].ms).epsilon(1e-6));
-
-  // The coverage: the rows add up to the step less what no layer owns (engine, glue) and
-  // the gaps between them, and that must stay small. Timed, so the best of up to 10 rounds
-  // of 3 steps: a kernel that ran outside every row would show in each round, while a round
-  // in which the test waited for a core (CI shares its machine; a preempted thread stalls
-  // the other at the next barrier) is just tried again. On this 11 ms step the best round
-  // measured 6.6–8.9 % outside and 1.0–2.0 % untimed in quiet suite runs, and once 10.1 %
-  // and 2.1 % over five rounds in a slow phase of the machine: hence 12 % and 3 %.
-  double best_gap = 1, best_outside = 1, best_untimed = 1;  // fractions of a step
-  for (int round = 0; round < 10; ++round) {
-    p.reset();
-    double measured_round = 0;
-    for (int i = 0; i < 3; ++i) measured_round += run.step(p) / 3;
-    const ProfileReport q = p.report();
-    CHECK(q.step_ms <= measured_round);
-    best_gap = std::min(best_gap, 1 - q.step_ms / measured_round);  // outside the step
-    best_outside = std::min(best_outside, q.outside_ms / q.step_ms);  // engine, glue, gaps
-    best_untimed = std::min(best_untimed, (q.outside_ms - q.engine_ms - q.glue_ms) / q.step_ms);
-    if (best_gap <= 0.10 && best_outside <= 0.12 && best_untimed <= 0.03) break;
-  }
-  CHECK(best_gap <= 0.10);
-  CHECK(best_outside <= 0.12);
-  CHECK(best_untimed <= 0.03);
 
   // Every layer has a forward row once per step, every conv a backward row; the forward
   // FLOPs are those of the static count.
