@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """results_table.py — turns a `kizuki benchmark --out DIR` folder into docs material.
 
-    python3 scripts/results_table.py DIR NAME FIGURES
+    python3 scripts/results_table.py DIR NAME FIGURES [TORCH_JSON]
 
 Writes FIGURES/NAME.md (the summary of DIR/results.json as a markdown table: one row per
 method and scorer, AUC median/mean/std/min/max over the trials, mean training seconds, and
-the settings that matter) and copies DIR/boxplot.svg to FIGURES/NAME-boxplot.svg.
+the settings that matter) and copies DIR/boxplot.svg to FIGURES/NAME-boxplot.svg. With TORCH_JSON (the --json output
+of scripts/reconstruction_torch.py on the same dataset) the table gets the PyTorch twin's
+AUC range beside each of its methods and scores, whether kizuki's median falls in it, and
+whether the two ranges overlap.
 Standard library only; nothing is typed in by hand.
 """
 import json
@@ -13,36 +16,64 @@ import shutil
 import sys
 
 
-def main(run_dir, name, figures):
+RECONSTRUCTION = {"ae", "vae", "ssim-ae"}
+
+
+def main(run_dir, name, figures, torch_json=None):
     with open(f"{run_dir}/results.json") as f:
         results = json.load(f)
     s, env = results["settings"], results["environment"]
     m0 = s["methods"][0]
+    if all(m["name"] in RECONSTRUCTION for m in s["methods"]):
+        network = (f"convolutional autoencoders (latent {m0['latent_dim']}), "
+                   f"{m0['image_size']}×{m0['image_size']} input, random init, "
+                   f"Adam lr {m0['lr']:g}, batch {m0['batch_size']}")
+    else:
+        network = (f"MobileNetV2 width {m0['width']}, {m0['image_size']}×{m0['image_size']} "
+                   f"input, {'pretrained' if m0['pretrained'] else 'random init'}")
     lines = [
         f"{s['dataset']}, preset `{s['preset']}`: {s['trials']} trials (seeds "
-        f"{s['seed']}…{s['seed'] + s['trials'] - 1}), MobileNetV2 width {m0['width']}, "
-        f"{m0['image_size']}×{m0['image_size']} input, "
-        f"{'pretrained' if m0['pretrained'] else 'random init'}; "
+        f"{s['seed']}…{s['seed'] + s['trials'] - 1}), {network}; "
         f"{s['n_reference_per_class']}/class reference, {s['n_normal_train']} normal, "
         f"{s['n_test_each']}+{s['n_test_each']} test; {env['omp_threads']} thread(s); "
         f"kizuki {env['kizuki']}, oneDNN {env['onednn']}, {env['date']}.",
         "",
-        "| method | epochs | scorer | n | median AUC | mean | std | min | max | train s |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    torch = {}
+    if torch_json:
+        with open(torch_json) as f:
+            twin = json.load(f)
+        for r in twin["results"]:
+            torch.setdefault((r["method"], r["score"]), []).append(r["auc"])
+        lines[0] += (f" PyTorch twin: {twin['settings']['trials']} trials, "
+                     f"{twin['settings']['epochs']} epochs, torch {twin['settings']['torch']}.")
+    head = "| method | epochs | scorer | n | median AUC | mean | std | min | max | train s |"
+    rule = "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"
+    if torch:
+        head += " PyTorch min–max | median inside | ranges overlap |"
+        rule += "---:|:---:|:---:|"
+    lines += [head, rule]
     epochs = {m["name"]: m["epochs"] for m in s["methods"]}
     for r in results["summary"]:
         ep = "–" if r["method"] == "frozen" else epochs[r["method"]]
-        lines.append(
-            f"| {r['method']} | {ep} | {r['scorer']} | {r['n']} | **{r['median']:.4f}** | "
-            f"{r['mean']:.4f} | {r['std']:.4f} | {r['min']:.4f} | {r['max']:.4f} | "
-            f"{r['train_seconds_mean']:.1f} |")
+        row = (f"| {r['method']} | {ep} | {r['scorer']} | {r['n']} | **{r['median']:.4f}** | "
+               f"{r['mean']:.4f} | {r['std']:.4f} | {r['min']:.4f} | {r['max']:.4f} | "
+               f"{r['train_seconds_mean']:.1f} |")
+        if torch:
+            aucs = torch.get((r["method"], r["scorer"]))
+            if aucs:
+                inside = "yes" if min(aucs) <= r["median"] <= max(aucs) else "no"
+                overlap = "yes" if r["min"] <= max(aucs) and min(aucs) <= r["max"] else "no"
+                row += f" {min(aucs):.4f}–{max(aucs):.4f} | {inside} | {overlap} |"
+            else:
+                row += " – | – | – |"
+        lines.append(row)
     with open(f"{figures}/{name}.md", "w") as f:
         f.write("\n".join(lines) + "\n")
     shutil.copyfile(f"{run_dir}/boxplot.svg", f"{figures}/{name}-boxplot.svg")
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
+    if len(sys.argv) not in (4, 5):
         sys.exit(__doc__)
     main(*sys.argv[1:])
