@@ -121,6 +121,14 @@ TEST_CASE("profile: per-layer times sum to the measured step time") {
   REQUIRE(m.rows.size() == r.rows.size());
   CHECK(m.step_ms == doctest::Approx(r.step_ms));
   for (size_t i = 0; i < r.rows.size(); ++i) CHECK(m.rows[i].ms == doctest::Approx(r.rows[i].ms).epsilon(1e-6));
+  // The summary ends with the coverage (its value is a benchmark figure, not checked here):
+  // for means the untimed share, for medians the unattributed one.
+  const std::string mean_text = format_profile(r, "tiny"), median_text = format_profile(m, "tiny");
+  CHECK(mean_text.find("coverage: outside kernels ") != std::string::npos);
+  CHECK(mean_text.find("% of the step (engine ") != std::string::npos);
+  CHECK(mean_text.find("%, untimed ") != std::string::npos);
+  CHECK(median_text.find("% of the median step (engine ") != std::string::npos);
+  CHECK(median_text.find("), unattributed ") != std::string::npos);
 
   // Every layer has a forward row once per step, every conv a backward row; the forward
   // FLOPs are those of the static count.
