@@ -29,7 +29,7 @@ namespace {
 nlohmann::json settings_json(const ExperimentOptions& o) {
   nlohmann::json methods = nlohmann::json::array();
   for (const MethodOptions& m : o.method_options) methods.push_back(method_options_json(m));
-  return {{"preset", o.preset},
+  nlohmann::json j = {{"preset", o.preset},
           {"dataset", o.dataset},
           {"data_dir", o.data_dir},
           {"normal_class", o.normal_class},
@@ -43,6 +43,8 @@ nlohmann::json settings_json(const ExperimentOptions& o) {
           {"lof_neighbors", o.lof_neighbors},
           {"knn_neighbors", o.knn_neighbors},
           {"methods", methods}};
+  if (o.validate) j["validate"] = true;  // absent otherwise: older results.json still resume
+  return j;
 }
 
 nlohmann::json environment_json() {
@@ -258,7 +260,12 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
   for (const std::string& s : o.scorers)
     KZ_CHECK(s == "lof" || s == "cosine" || s == "knn", "benchmark",
              "unknown scorer '{}' (lof, cosine or knn)", s);
-  for (const std::string& m : o.methods) method_info(m);  // unknown names fail before any work
+  for (const std::string& m : o.methods) {
+    const MethodInfo& info = method_info(m);  // unknown names fail before any work
+    KZ_CHECK(!o.validate || !info.uses_reference, "benchmark",
+             "--validate scores reference-set images as anomalies, but method '{}' trains on "
+             "the reference set; validate it another way or leave it out", m);
+  }
   const TrainTest data = load_benchmark_dataset(o);
 
   BenchmarkResults results;
@@ -300,9 +307,11 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
         if (!ck.path.empty()) remove_file(ck.path);
         continue;
       }
-      if (!split)
+      if (!split) {
         split = benchmark_split(data, o.normal_class, o.anomaly_class, o.n_reference_per_class,
                                 o.n_normal_train, o.n_test_each, seed);
+        if (o.validate) split = validation_split(data, *split, o.normal_class, o.n_test_each, seed);
+      }
       const std::vector<int> labels(split->test.labels.begin(), split->test.labels.end());
       std::unique_ptr<Method> method = make_method(mo);
       method->set_checkpoint(ck);

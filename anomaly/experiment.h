@@ -40,6 +40,10 @@ struct ExperimentOptions {
   int64_t lof_neighbors = 5;         // the seed's n_neighbors
   int64_t knn_neighbors = 5;
   std::string preset = "scratch";
+  // Score held-out data instead of the test set (data/split.h validation_split): normals of
+  // the train split the methods do not train on against reference-set images, for choosing
+  // settings without the test set. Methods that train on the reference set are refused.
+  bool validate = false;
   std::vector<MethodOptions> method_options;  // one per entry of `methods`
   // Where the run keeps its work (not a setting of the experiment): with out_dir set,
   // results.json there is rewritten after every finished (trial, method), and each

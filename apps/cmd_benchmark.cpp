@@ -24,12 +24,12 @@ struct BenchmarkFlags {
   std::string dataset = "fashion-mnist", data_dir, preset = "scratch", pretrained;
   std::string methods = "doc,l2softmax,arcface", scorers, out = "results";
   int trials = 0;  // 0 = the preset's
-  int64_t image_size = 0, epochs = 0, batch = 0;
+  int64_t image_size = 0, epochs = 0, batch = 0, latent_dim = 0;
   double width = 0.0, lr = 0.0;
   uint64_t seed = 0;
   int threads = 0;
   int64_t reference_per_class = 0, normal_train = 0, test_each = 0;  // 0 = the preset's
-  bool resume = false;
+  bool resume = false, validate = false;
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -72,12 +72,14 @@ void run(const BenchmarkFlags& f) {
   if (f.test_each > 0) o.n_test_each = f.test_each;
   o.out_dir = f.out;
   o.resume = f.resume;
+  o.validate = f.validate;
   for (MethodOptions& m : o.method_options) {
     if (f.image_size > 0) m.preprocess.height = m.preprocess.width = f.image_size;
     if (f.width > 0) m.width = f.width;
     if (f.epochs > 0) m.epochs = f.epochs;
     if (f.batch > 0) m.batch_size = f.batch;
     if (f.lr > 0) m.lr = f.lr;
+    if (f.latent_dim > 0) m.latent_dim = f.latent_dim;
     m.threads = f.threads;
   }
   if (!f.resume && std::filesystem::exists(f.out + "/checkpoints") &&
@@ -85,8 +87,10 @@ void run(const BenchmarkFlags& f) {
     fmt::print(stderr, "note: {}/checkpoints holds a stopped run; starting afresh (--resume "
                "continues it)\n", f.out);
   const bool live = interactive();
-  fmt::print(stderr, "kizuki benchmark: {} ({} preset), methods {}, {} trial(s)\n", o.dataset,
-             o.preset, f.methods, o.trials);
+  fmt::print(stderr, "kizuki benchmark: {} ({} preset), methods {}, {} trial(s){}\n", o.dataset,
+             o.preset, f.methods, o.trials,
+             o.validate ? "; validation: held-out normals against reference images, not the "
+                          "test set" : "");
   ExperimentCallbacks callbacks;
   callbacks.progress = [&](int trial, const std::string& method, const TrainProgress& p) {
     if (!live) return;
@@ -143,6 +147,11 @@ void add_benchmark_command(CLI::App& app) {
   cmd->add_option("--epochs", flags->epochs, "training epochs")->check(CLI::Range(1, 100000));
   cmd->add_option("--batch", flags->batch, "batch size")->check(CLI::Range(2, 65536));
   cmd->add_option("--lr", flags->lr, "learning rate")->check(CLI::Range(1e-12, 10.0));
+  cmd->add_option("--latent-dim", flags->latent_dim, "the autoencoders' bottleneck size")
+      ->check(CLI::Range(1, 65536));
+  cmd->add_flag("--validate", flags->validate,
+                "score held-out normals against reference images instead of the test set "
+                "(for choosing settings; methods that train on the reference set refused)");
   cmd->add_option("--seed", flags->seed, "base seed (trial t uses seed + t)");
   cmd->add_option("--threads", flags->threads, "threads for oneDNN, OpenBLAS and kizuki")
       ->check(CLI::Range(1, 1024));

@@ -1,6 +1,8 @@
 // split.cpp — the anomaly benchmark split (see split.h).
 #include "data/split.h"
 
+#include <algorithm>
+
 #include "tensor/generator.h"
 
 namespace kz {
@@ -75,6 +77,47 @@ BenchmarkSplit benchmark_split(const TrainTest& data, int64_t normal, int64_t an
   s.test_original.assign(test_normal.size(), normal);
   s.test_original.insert(s.test_original.end(), test_anomaly.size(), anomaly);
   return s;
+}
+
+BenchmarkSplit validation_split(const TrainTest& data, const BenchmarkSplit& split,
+                                int64_t normal, int64_t n_each, uint64_t seed) {
+  const ImageDataset& train = data.train;
+  Generator gen(seed, /*stream=*/77);
+  std::vector<int64_t> held_out;  // normal-class train images the method does not train on
+  {
+    std::vector<int64_t> used = split.normal_train_index;
+    std::sort(used.begin(), used.end());
+    for (int64_t i : train.indices_of_class(normal))
+      if (!std::binary_search(used.begin(), used.end(), i)) held_out.push_back(i);
+  }
+  const auto n_ref = static_cast<int64_t>(split.reference_index.size());
+  KZ_CHECK(n_each >= 1 && n_each <= static_cast<int64_t>(held_out.size()) && n_each <= n_ref,
+           "validation_split",
+           "{}: {} held-out normals and {} reference images wanted, but {} normal-class "
+           "images are left beside the {} training normals and the reference set has {}",
+           train.source, n_each, n_each, held_out.size(), split.normal_train_index.size(),
+           n_ref);
+  BenchmarkSplit v = split;
+  v.test_index.clear();
+  v.test_original.clear();
+  const std::vector<int64_t> pick_normal =
+      random_permutation(static_cast<int64_t>(held_out.size()), gen);
+  for (int64_t k = 0; k < n_each; ++k) {
+    v.test_index.push_back(held_out[static_cast<size_t>(pick_normal[static_cast<size_t>(k)])]);
+    v.test_original.push_back(normal);
+  }
+  const std::vector<int64_t> pick_ref = random_permutation(n_ref, gen);
+  for (int64_t k = 0; k < n_each; ++k) {
+    const auto r = static_cast<size_t>(pick_ref[static_cast<size_t>(k)]);
+    v.test_index.push_back(split.reference_index[r]);
+    v.test_original.push_back(split.reference_original[r]);
+  }
+  v.test = train.subset(v.test_index);
+  v.test.labels.assign(static_cast<size_t>(n_each), 0);
+  v.test.labels.insert(v.test.labels.end(), static_cast<size_t>(n_each), 1);
+  v.test.class_names = {"held-out normal: " + train.class_names[static_cast<size_t>(normal)],
+                        "reference (as anomalies)"};
+  return v;
 }
 
 }  // namespace kz

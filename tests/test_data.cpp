@@ -789,6 +789,41 @@ TEST_CASE("data: benchmark split draws the three sets without overlap, from the 
   CHECK_ERROR(kz::benchmark_split(tt, 7, 10, 5, 5, 5, 3), "[benchmark_split]", "10");
 }
 
+TEST_CASE("data: validation split scores held-out normals against reference images") {
+  kz::TrainTest tt{indexed_dataset(std::vector<int64_t>(10, 30), "train"),
+                   indexed_dataset(std::vector<int64_t>(10, 12), "test")};
+  const kz::BenchmarkSplit s = kz::benchmark_split(tt, 7, 9, 5, 20, 10, 3);
+  const kz::BenchmarkSplit v = kz::validation_split(tt, s, 7, 8, 3);
+  // The training sets are the protocol's, untouched.
+  CHECK(v.reference_index == s.reference_index);
+  CHECK(v.normal_train_index == s.normal_train_index);
+  REQUIRE(v.test.size() == 16);
+  const std::set<int64_t> normal_train(s.normal_train_index.begin(), s.normal_train_index.end());
+  const std::set<int64_t> reference(s.reference_index.begin(), s.reference_index.end());
+  for (int64_t k = 0; k < 16; ++k) {
+    const int64_t i = v.test_index[static_cast<size_t>(k)];
+    CHECK(index_in_pixels(v.test, k) == i);  // indexes the train split, and is that image
+    CHECK(tt.train.labels[static_cast<size_t>(i)] == v.test_original[static_cast<size_t>(k)]);
+    if (k < 8) {  // a normal-class image the method never trains on
+      CHECK(v.test.labels[static_cast<size_t>(k)] == 0);
+      CHECK(v.test_original[static_cast<size_t>(k)] == 7);
+      CHECK(normal_train.count(i) == 0);
+    } else {  // a reference-set image, never one of the test split's classes 7 or 9
+      CHECK(v.test.labels[static_cast<size_t>(k)] == 1);
+      CHECK(reference.count(i) == 1);
+      CHECK(v.test_original[static_cast<size_t>(k)] != 9);
+    }
+  }
+  CHECK(std::set<int64_t>(v.test_index.begin(), v.test_index.end()).size() == 16);
+  CHECK(v.test.class_names[0] == "held-out normal: class7");
+  CHECK(kz::validation_split(tt, s, 7, 8, 3).test_index == v.test_index);
+  CHECK(kz::validation_split(tt, s, 7, 8, 4).test_index != v.test_index);
+  // 30 normal-class images, 20 of them for training: 10 are left.
+  CHECK(kz::validation_split(tt, s, 7, 10, 3).test.size() == 20);
+  CHECK_ERROR(kz::validation_split(tt, s, 7, 11, 3), "[validation_split]", "10 normal-class");
+  CHECK_ERROR(kz::validation_split(tt, s, 7, 0, 3), "[validation_split]", "0 held-out");
+}
+
 // --- the real data, when installed -------------------------------------------------------
 
 TEST_CASE("data: real Fashion-MNIST (skipped when not installed)") {

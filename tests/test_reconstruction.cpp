@@ -119,17 +119,17 @@ TEST_CASE("reconstruction: the decoder gives back every image size; bad shapes a
   Generator gen(1);
   for (const int64_t size : {8, 12, 28, 32, 33, 96}) {
     CAPTURE(size);
-    ConvAutoencoder ae({.channels = 2, .image_size = size, .latent_dim = 4}, gen);
+    ConvAutoencoder ae({.channels = 2, .image_size = size, .latent_dim = 4, .widths = {}}, gen);
     ae.eval();  // batch norm over one image's 1×1 map has no training statistics
     NoGradGuard no_grad;
     const Variable y = ae.forward(Variable(Tensor::zeros({1, 2, size, size})));
     CHECK(y.shape() == Shape{1, 2, size, size});
     CHECK(ae.named_parameters().front().first == "encoder.features.0.weight");
   }
-  ConvAutoencoder ae({.channels = 1, .image_size = 28, .latent_dim = 4}, gen);
+  ConvAutoencoder ae({.channels = 1, .image_size = 28, .latent_dim = 4, .widths = {}}, gen);
   CHECK_THROWS_WITH_AS(ae.forward(Variable(Tensor::zeros({1, 1, 32, 32}))),
                        doctest::Contains("expected (N,1,28,28) images, got (1, 1, 32, 32)"), Error);
-  CHECK_THROWS_WITH_AS(ConvAutoencoder({.channels = 1, .image_size = 4, .latent_dim = 4}, gen),
+  CHECK_THROWS_WITH_AS(ConvAutoencoder({.channels = 1, .image_size = 4, .latent_dim = 4, .widths = {}}, gen),
                        doctest::Contains("too small for 3 stages"), Error);
 }
 

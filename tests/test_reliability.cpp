@@ -411,6 +411,38 @@ TEST_CASE("reliability: kizuki benchmark killed with SIGKILL at random moments r
   fs::remove_all(dir);
 }
 
+TEST_CASE("reliability: kizuki benchmark --validate scores held-out data; reference-trained methods are refused") {
+  if (!have_fashion_mnist()) {
+    MESSAGE("skipped: /usr/share/datasets/fashion-mnist is not installed");
+    return;
+  }
+  const fs::path dir = temp_dir("validate");
+  auto run = [&](const std::string& name, const std::string& methods, bool validate) {
+    std::vector<std::string> args = tiny_benchmark(dir / name, 1, methods, "1");
+    args.insert(args.end(), {"--latent-dim", "8"});
+    if (validate) args.push_back("--validate");
+    Child c(args, dir / (name + ".log"));
+    return c.wait();
+  };
+  REQUIRE(run("test", "ae", false) == 0);
+  REQUIRE(run("held-out", "ae", true) == 0);
+  const BenchmarkResults test = read_results_json((dir / "test/results.json").string());
+  const BenchmarkResults held = read_results_json((dir / "held-out/results.json").string());
+  CHECK(held.settings.at("validate") == true);
+  CHECK(!test.settings.contains("validate"));
+  CHECK(held.settings.at("methods").at(0).at("latent_dim") == 8);
+  REQUIRE(held.trials.size() == 1);
+  REQUIRE(test.trials.size() == 1);
+  // The same network (same seed, same training set) scored on other images.
+  CHECK(held.trials[0].auc != test.trials[0].auc);
+  CHECK(slurp(dir / "held-out.log").find("validation: held-out normals") != std::string::npos);
+
+  CHECK(run("refused", "ae,arcface", true) != 0);
+  CHECK(slurp(dir / "refused.log").find("method 'arcface' trains on the reference set") !=
+        std::string::npos);
+  fs::remove_all(dir);
+}
+
 TEST_CASE("reliability: a diverging run stops naming epoch, batch and cause; the last checkpoint stays") {
   const BenchmarkSplit split = small_split();
   const fs::path dir = temp_dir("diverge");
