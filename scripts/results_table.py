@@ -4,7 +4,7 @@
     python3 scripts/results_table.py DIR NAME FIGURES [TORCH_JSON]
 
 Writes FIGURES/NAME.md (the summary of DIR/results.json as a markdown table: one row per
-method and scorer, AUC median/mean/std/min/max over the trials, mean training seconds, and
+method and scorer (the scorer as recorded, e.g. `knn(k=2,flip)`), AUC median/mean/std/min/max over the trials, mean training seconds, and
 the settings that matter) and copies DIR/boxplot.svg to FIGURES/NAME-boxplot.svg. With TORCH_JSON (the --json output
 of scripts/reconstruction_torch.py on the same dataset) the table gets the PyTorch twin's
 AUC range beside each of its methods and scores, whether kizuki's median falls in it, and
@@ -31,6 +31,16 @@ def main(run_dir, name, figures, torch_json=None):
     else:
         network = (f"MobileNetV2 width {m0['width']}, {m0['image_size']}×{m0['image_size']} "
                    f"input, {'pretrained' if m0['pretrained'] else 'random init'}")
+    # The scoring variants (absent from older results.json: the defaults).
+    scoring = []
+    if s.get("knn_neighbors", 5) != 5:
+        scoring.append(f"k-NN k={s['knn_neighbors']}")
+    if s.get("center"):
+        scoring.append("cosine centred on the mean normal feature")
+    if s.get("tta", "none") != "none":
+        scoring.append(f"test-time augmentation {s['tta']}")
+    if scoring:
+        network += "; scoring: " + ", ".join(scoring)
     lines = [
         f"{s['dataset']}, preset `{s['preset']}`: {s['trials']} trials (seeds "
         f"{s['seed']}…{s['seed'] + s['trials'] - 1}), {network}; "
