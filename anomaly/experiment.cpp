@@ -8,6 +8,7 @@
 #include <optional>
 
 #include <dnnl.hpp>
+#include <fmt/ranges.h>
 
 #include "anomaly/checkpoint.h"
 #include "anomaly/map_figure.h"
@@ -43,7 +44,10 @@ nlohmann::json settings_json(const ExperimentOptions& o) {
           {"lof_neighbors", o.lof_neighbors},
           {"knn_neighbors", o.knn_neighbors},
           {"methods", methods}};
-  if (o.validate) j["validate"] = true;  // absent otherwise: older results.json still resume
+  // Absent when off, so that older results.json still resume and merge.
+  if (o.validate) j["validate"] = true;
+  if (o.center) j["center"] = true;
+  if (o.tta != "none") j["tta"] = o.tta;
   return j;
 }
 
@@ -229,26 +233,37 @@ std::vector<std::pair<std::string, Tensor>> test_scores(const Method& method,
     for (size_t i = 0; i < names.size(); ++i) out.emplace_back(names[i], scores[i]);
     return out;
   }
-  const Tensor train_features = method.embed(split.normal_train);
-  const Tensor test_features = method.embed(split.test);
+  const Tensor train_features = embed_features(method, split.normal_train, o.tta);
+  const Tensor test_features = embed_features(method, split.test, o.tta);
   std::vector<std::string> scorers = o.scorers;
   if (scorers.empty()) scorers = {method.default_scorer()};
   for (const std::string& scorer : scorers) {
     const int64_t k = scorer == "knn" ? o.knn_neighbors : o.lof_neighbors;
-    out.emplace_back(scorer, score_features(scorer, train_features, test_features, k));
+    out.emplace_back(scorer_label(scorer, o),
+                     score_features(scorer, train_features, test_features, k, o.center));
   }
   return out;
 }
 
 Tensor score_features(const std::string& scorer, const Tensor& train, const Tensor& test,
-                      int64_t neighbors) {
-  // LOF and k-NN measure Euclidean distances: MinMax-scale first, fitted on the normal
-  // training features (the seed's choice). Cosine similarity is scale-free per sample.
-  std::unique_ptr<Scaler> scaler = make_scaler(scorer == "cosine" ? "none" : "minmax");
+                      int64_t neighbors, bool center) {
+  std::unique_ptr<Scaler> scaler = make_scaler(scaler_for(scorer, center));
   const Tensor train_scaled = scaler->fit_transform(train);
   std::unique_ptr<Scorer> s = make_scorer(scorer, neighbors);
   s->fit(train_scaled);
   return s->score(scaler->transform(test));
+}
+
+std::string scorer_label(const std::string& scorer, const ExperimentOptions& o) {
+  const ExperimentOptions defaults;
+  std::vector<std::string> parts;
+  if (scorer == "knn" && o.knn_neighbors != defaults.knn_neighbors)
+    parts.push_back(fmt::format("k={}", o.knn_neighbors));
+  if (scorer == "lof" && o.lof_neighbors != defaults.lof_neighbors)
+    parts.push_back(fmt::format("k={}", o.lof_neighbors));
+  if (scorer == "cosine" && o.center) parts.emplace_back("centred");
+  if (o.tta != "none") parts.push_back(o.tta);
+  return parts.empty() ? scorer : fmt::format("{}({})", scorer, fmt::join(parts, ","));
 }
 
 BenchmarkResults run_benchmark(const ExperimentOptions& options,
@@ -260,6 +275,11 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
   for (const std::string& s : o.scorers)
     KZ_CHECK(s == "lof" || s == "cosine" || s == "knn", "benchmark",
              "unknown scorer '{}' (lof, cosine or knn)", s);
+  KZ_CHECK(o.knn_neighbors >= 1, "benchmark", "--knn-k must be at least 1, got {}",
+           o.knn_neighbors);
+  KZ_CHECK(o.lof_neighbors >= 1, "benchmark", "LOF's n_neighbors must be at least 1, got {}",
+           o.lof_neighbors);
+  check_tta(o.tta, "--tta");
   for (const std::string& m : o.methods) {
     const MethodInfo& info = method_info(m);  // unknown names fail before any work
     KZ_CHECK(!o.validate || !info.uses_reference, "benchmark",

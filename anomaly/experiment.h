@@ -2,9 +2,10 @@
 //
 // For each trial t (seed s_t = seed + t): draw the split (reference classes, normal
 // training set, test set) with s_t; for each method: build and train its network with s_t;
-// an embedding method embeds the normal training set and the test set, and for each scorer
-// the scorer is fitted on the normal training features (through a MinMaxScaler for lof and
-// knn, as the seed; raw for cosine) and scores the test set; a scoring method scores the
+// an embedding method embeds the normal training set and the test set (with test-time
+// augmentation if asked), and for each scorer the scorer is fitted on the normal training
+// features (through a MinMaxScaler for lof and knn, as the seed; raw or centred for cosine)
+// and scores the test set; a scoring method scores the
 // test set itself, once per score it gives. Each (method, scorer or score) records the
 // ROC-AUC (higher score = more anomalous, anomaly = 1).
 //
@@ -38,7 +39,16 @@ struct ExperimentOptions {
   int trials = 10;
   uint64_t seed = 0;
   int64_t lof_neighbors = 5;         // the seed's n_neighbors
-  int64_t knn_neighbors = 5;
+  int64_t knn_neighbors = 5;         // k of the k-NN scorer (PANDA and DN2 use 2)
+  // Embedding methods only (a scoring method's own scores are left as they are):
+  // center  the cosine scorer measures angles about the mean normal training feature
+  //         (a CenteringScaler fitted on the normal training features, anomaly/scalers.h);
+  //         LOF and k-NN measure Euclidean distances, which a shift leaves unchanged, so
+  //         they are scored as without it.
+  // tta     "none" or "flip": every image's feature is the mean of its own and its mirror
+  //         image's (anomaly/method.h embed_features), training and test images alike.
+  bool center = false;
+  std::string tta = "none";
   std::string preset = "scratch";
   // Score held-out data instead of the test set (data/split.h validation_split): normals of
   // the train split the methods do not train on against reference-set images, for choosing
@@ -83,8 +93,15 @@ std::vector<std::pair<std::string, Tensor>> test_scores(const Method& method,
                                                        const ExperimentOptions& o);
 
 // Scores of `test` features by `scorer` fitted on `train` features (scaled as the protocol
-// says). Both (N,F) / (M,F); returns (M,).
+// says: MinMax before lof and knn; nothing before cosine, or centring with `center`). Both
+// (N,F) / (M,F); returns (M,).
 Tensor score_features(const std::string& scorer, const Tensor& train, const Tensor& test,
-                      int64_t neighbors);
+                      int64_t neighbors, bool center = false);
+
+// The name a scorer's results are recorded under, so the tables tell variants apart: the
+// scorer, then in brackets what differs from the defaults, e.g. "knn(k=2,flip)",
+// "cosine(centred,flip)"; plain "knn" / "cosine" / "lof" with the defaults. k is shown for
+// lof and knn when it is not 5, "centred" for cosine with o.center, "flip" with o.tta.
+std::string scorer_label(const std::string& scorer, const ExperimentOptions& o);
 
 }  // namespace kz

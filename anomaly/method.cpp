@@ -121,4 +121,24 @@ void Method::load_state_dict(const StateDict& state) {
              k);
 }
 
+void check_tta(const std::string& tta, const std::string& where) {
+  KZ_CHECK(tta == "none" || tta == "flip", "tta", "{}: unknown test-time augmentation '{}' "
+           "(none or flip)", where, tta);
+}
+
+Tensor embed_features(const Method& method, const ImageDataset& data, const std::string& tta) {
+  check_tta(tta, "tta");
+  KZ_CHECK(tta == "none" || method.kind() == MethodKind::embedding, "tta",
+           "test-time augmentation '{}' averages features, but {} is a scoring method",
+           tta, method.name());
+  const Tensor features = method.embed(data).contiguous();
+  if (tta == "none") return features;
+  const Tensor mirrored = method.embed(flip_horizontal(data)).contiguous();
+  Tensor out = Tensor::empty(features.shape());
+  const float *a = features.data(), *b = mirrored.data();
+  float* o = out.data();
+  for (int64_t i = 0; i < out.numel(); ++i) o[i] = 0.5f * (a[i] + b[i]);
+  return out;
+}
+
 }  // namespace kz

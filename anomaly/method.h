@@ -163,6 +163,15 @@ class Method {
   double train_seconds_ = 0.0;
 };
 
+// Test-time augmentation of an embedding method's features (the scorers see these):
+//   "none"  f(x), method.embed(data) as it is;
+//   "flip"  (f(x) + f(flip x)) / 2, the mean of the features of each image and of its
+//           mirror image (flip_horizontal, data/dataset.h), as DN2 and PANDA do.
+// Anything else, or a scoring method, is a kz::Error naming it. data gives (N,F).
+Tensor embed_features(const Method& method, const ImageDataset& data, const std::string& tta);
+// Throws unless tta is "none" or "flip"; `where` starts the message ("--tta" for the CLI).
+void check_tta(const std::string& tta, const std::string& where);
+
 // One row of the method table (anomaly/methods/registry.cpp).
 struct MethodInfo {
   std::string name;     // what --methods takes

@@ -48,7 +48,8 @@ bool embeds(const AnomalyModel& model) { return model.method->kind() == MethodKi
 // The model's score of each image (higher = more anomalous).
 std::vector<double> model_scores(const AnomalyModel& model, const ImageDataset& images) {
   if (embeds(model))
-    return to_doubles(model.scorer->score(model.scaler->transform(model.method->embed(images))));
+    return to_doubles(
+        model.scorer->score(model.scaler->transform(embed_features(*model.method, images, model.tta))));
   const std::vector<std::string> names = model.method->score_names();
   const auto it = std::find(names.begin(), names.end(), model.scorer_name);
   KZ_CHECK(it != names.end(), "model", "{} gives no score '{}' ({})", model.method->name(),
@@ -79,13 +80,15 @@ void upgrade_v1_config(nlohmann::json& c, bool has_head) {
 }
 
 nlohmann::json config_json(const AnomalyModel& model) {
-  return {{"method", method_options_json(model.method->options())},
-          {"architecture", model.method->architecture()},
-          {"scaler", model.scaler_name},
-          {"scorer", model.scorer_name},
-          {"neighbors", model.neighbors},
-          {"threshold", model.threshold},
-          {"class_names", model.class_names}};
+  nlohmann::json c = {{"method", method_options_json(model.method->options())},
+                      {"architecture", model.method->architecture()},
+                      {"scaler", model.scaler_name},
+                      {"scorer", model.scorer_name},
+                      {"neighbors", model.neighbors},
+                      {"threshold", model.threshold},
+                      {"class_names", model.class_names}};
+  if (model.tta != "none") c["tta"] = model.tta;  // absent: older readers' files unchanged
+  return c;
 }
 
 }  // namespace
@@ -94,7 +97,7 @@ AnomalyModel::Scores AnomalyModel::score(const ImageDataset& images) const {
   KZ_CHECK(images.size() > 0, "score", "no images to score");
   Scores out;
   if (embeds(*this)) {
-    const Tensor features = method->embed(images);
+    const Tensor features = embed_features(*method, images, tta);
     out.score = to_doubles(scorer->score(scaler->transform(features)));
     if (const Tensor logits = method->class_logits(features); logits.defined())
       for (float c : argmax(logits, 1).to_vector()) out.predicted.push_back(static_cast<int64_t>(c));
@@ -134,25 +137,39 @@ AnomalyModel train_model(const ImageDataset& normal, const ImageDataset& referen
 
   AnomalyModel model;
   model.method = info.make(options.method);
-  if (!options.scorer.empty() && !embeds(model)) {  // before hours of training
+  // The scoring settings are checked before hours of training.
+  if (!options.scorer.empty() && !embeds(model)) {
     const std::vector<std::string> names = model.method->score_names();
     KZ_CHECK(std::find(names.begin(), names.end(), options.scorer) != names.end(), "train",
              "--method {} gives the scores {}, not '{}'", info.name, fmt::join(names, ", "),
              options.scorer);
   }
-  model.method->set_checkpoint(options.checkpoint);
-  model.method->train(split, options.seed, progress);
-  model.class_names = model.method->head_classes(split);
-  model.neighbors = options.neighbors;
   if (embeds(model)) {
     model.scorer_name = options.scorer.empty() ? model.method->default_scorer() : options.scorer;
-    model.scaler_name = model.scorer_name == "cosine" ? "none" : "minmax";
-    model.scaler = make_scaler(model.scaler_name);
-    model.scorer = make_scorer(model.scorer_name, model.neighbors);
-    model.scorer->fit(model.scaler->fit_transform(model.method->embed(split.normal_train)));
+    model.scaler_name = scaler_for(model.scorer_name, options.center);
+    model.scorer = make_scorer(model.scorer_name, options.neighbors);  // unknown names fail
   } else {
     model.scorer_name = options.scorer.empty() ? model.method->score_names().front() : options.scorer;
     model.scaler_name = "none";
+  }
+  KZ_CHECK(options.neighbors >= 1, "train", "--knn-k must be at least 1, got {}",
+           options.neighbors);
+  KZ_CHECK(!options.center || model.scorer_name == "cosine", "train",
+           "--center changes only the cosine scorer (the scorer here is '{}': Euclidean "
+           "distances do not change when every feature is shifted)", model.scorer_name);
+  check_tta(options.tta, "--tta");
+  KZ_CHECK(options.tta == "none" || embeds(model), "train",
+           "--tta {} averages features, but --method {} is a scoring method", options.tta,
+           info.name);
+  model.tta = options.tta;
+  model.neighbors = options.neighbors;
+  model.method->set_checkpoint(options.checkpoint);
+  model.method->train(split, options.seed, progress);
+  model.class_names = model.method->head_classes(split);
+  if (embeds(model)) {
+    model.scaler = make_scaler(model.scaler_name);
+    model.scorer->fit(
+        model.scaler->fit_transform(embed_features(*model.method, split.normal_train, model.tta)));
   }
   model.threshold = quantile(model_scores(model, normal.subset(holdout)), kThresholdQuantile);
   return model;
@@ -197,6 +214,8 @@ AnomalyModel parse_model(const std::string& bytes, const std::string& path) {
     model.neighbors = c.at("neighbors").get<int64_t>();
     model.threshold = c.at("threshold").get<double>();
     model.class_names = c.at("class_names").get<std::vector<std::string>>();
+    model.tta = c.value("tta", std::string("none"));
+    check_tta(model.tta, "tta");
   } catch (const nlohmann::json::exception& e) {
     bad(std::string("its config is not valid: ") + e.what());
   } catch (const Error& e) {
@@ -230,6 +249,7 @@ AnomalyModel parse_model(const std::string& bytes, const std::string& path) {
     bad(std::string("its networks do not match its config: ") + e.what());
   }
   if (!embeds(model)) {
+    if (model.tta != "none") bad(fmt::format("tta '{}' for the scoring method {}", model.tta, m.name));
     const std::vector<std::string> names = model.method->score_names();
     if (std::find(names.begin(), names.end(), model.scorer_name) == names.end())
       bad(fmt::format("{} gives no score '{}' ({})", m.name, model.scorer_name,

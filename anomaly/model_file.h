@@ -13,7 +13,8 @@
 //   metadata  "format" = "kizuki-model", "format_version" = "2", and "config": one JSON
 //             object {"method": the method's settings (method_options_json), "architecture":
 //             Method::architecture(), "scorer", "scaler", "neighbors", "threshold",
-//             "class_names"}.
+//             "class_names"} and, when not "none", "tta" (test-time augmentation).
+//             Scaler "center" is centring before the cosine scorer (--center).
 // Version 1 (MobileNetV2 methods only, written before scoring methods existed) still loads.
 // Loading checks every piece and fails with one line naming the file and what is wrong.
 //
@@ -40,6 +41,7 @@ struct AnomalyModel {
   // scaler or scorer objects.
   std::string scaler_name, scorer_name;
   int64_t neighbors = 5;
+  std::string tta = "none";              // embed_features' augmentation (anomaly/method.h)
   std::unique_ptr<Scaler> scaler;
   std::unique_ptr<Scorer> scorer;
   double threshold = 0.0;                // score > threshold → flagged anomalous
@@ -57,7 +59,12 @@ struct AnomalyModel {
 struct TrainModelOptions {
   MethodOptions method;
   std::string scorer;  // empty: the method's default scorer, or its first score
-  int64_t neighbors = 5;
+  int64_t neighbors = 5;  // k of lof and knn
+  // Embedding methods only (anything else is refused before training): centre the
+  // features before the cosine scorer (only cosine; see anomaly/experiment.h), and
+  // test-time augmentation "none" or "flip".
+  bool center = false;
+  std::string tta = "none";
   uint64_t seed = 0;
   CheckpointOptions checkpoint;  // epoch checkpoints and resuming (anomaly/method.h)
 };

@@ -1,4 +1,5 @@
-// scalers.cpp — MinMaxScaler, StandardScaler and the identity (see scalers.h).
+// scalers.cpp — MinMaxScaler, StandardScaler, CenteringScaler and the identity (see
+// scalers.h).
 // Shape letters: N samples, D features.
 #include "anomaly/scalers.h"
 
@@ -59,7 +60,13 @@ std::unique_ptr<Scaler> make_scaler(const std::string& name) {
   if (name == "none") return std::make_unique<IdentityScaler>();
   if (name == "minmax") return std::make_unique<MinMaxScaler>();
   if (name == "standard") return std::make_unique<StandardScaler>();
-  fail("scaler", "unknown scaler \"" + name + "\"; known: none, minmax, standard");
+  if (name == "center") return std::make_unique<CenteringScaler>();
+  fail("scaler", "unknown scaler \"" + name + "\"; known: none, minmax, standard, center");
+}
+
+std::string scaler_for(const std::string& scorer, bool center) {
+  if (scorer != "cosine") return "minmax";
+  return center ? "center" : "none";
 }
 
 // --- identity -------------------------------------------------------------------------------
@@ -124,18 +131,30 @@ void MinMaxScaler::load_state_dict(const std::map<std::string, Tensor>& state) {
   set_scale();
 }
 
+namespace {
+
+// Column means of x (N,D), in double.
+std::vector<double> column_means(const Tensor& x) {
+  const int64_t n = x.size(0), d = x.size(1);
+  const float* p = x.data();
+  std::vector<double> mean(d, 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j) mean[j] += p[i * d + j];
+  for (double& m : mean) m /= double(n);
+  return mean;
+}
+
+}  // namespace
+
 // --- standard -------------------------------------------------------------------------------
 
 void StandardScaler::fit(const Tensor& x_in) {
   const Tensor x = checked_features(x_in, "standard_scaler", "x");
   const int64_t n = x.size(0), d = x.size(1);
   const float* p = x.data();
-  mean_.assign(d, 0.0);
+  mean_ = column_means(x);
   var_.assign(d, 0.0);
   scale_.assign(d, 1.0);
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < d; ++j) mean_[j] += p[i * d + j];
-  for (double& m : mean_) m /= double(n);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < d; ++j) {
       const double t = p[i * d + j] - mean_[j];
@@ -172,6 +191,27 @@ void StandardScaler::load_state_dict(const std::map<std::string, Tensor>& state)
              "state's scale must be > 0 and var >= 0, got {} and {} at feature {}", scale[j],
              var[j], j);
   mean_ = std::move(mean), var_ = std::move(var), scale_ = std::move(scale);
+}
+
+// --- centring ------------------------------------------------------------------------------
+
+void CenteringScaler::fit(const Tensor& x) {
+  mean_ = column_means(checked_features(x, "center_scaler", "x"));
+  for (double& m : mean_) m = static_cast<float>(m);  // as saved: a loaded one centres alike
+}
+
+Tensor CenteringScaler::transform(const Tensor& x) const {
+  return affine(checked_input(x, "center_scaler", mean_.size(), fitted()), mean_,
+                std::vector<double>(mean_.size(), 1.0), 0.0);
+}
+
+std::map<std::string, Tensor> CenteringScaler::state_dict() const {
+  KZ_CHECK(fitted(), "center_scaler", "state_dict called before fit");
+  return {{"mean", to_tensor(mean_)}};
+}
+
+void CenteringScaler::load_state_dict(const std::map<std::string, Tensor>& state) {
+  mean_ = state_vector(state, "mean", "center_scaler");
 }
 
 }  // namespace kz

@@ -11,6 +11,11 @@
 //   StandardScaler:  y = (x - mean) / scale, scale = sqrt(var), var the population variance
 //       (ddof 0); a constant feature (scikit-learn's test: var <= N eps var + (N mean eps)^2,
 //       eps = double epsilon) gets scale 1.
+//   CenteringScaler ("center"):  y = x - mean, StandardScaler(with_std=False); the mean is
+//       rounded to float32 (as scikit-learn for float32 input, and as a model file saves it). Before the
+//       cosine scorer it measures angles about the normal features' mean instead of the
+//       origin (pooled ReLU6 features all lie in the positive orthant). Euclidean distances
+//       (LOF, k-NN) do not change under a shift, so it is only used before cosine.
 #pragma once
 
 #include <map>
@@ -31,14 +36,20 @@ class Scaler {
     fit(x);
     return transform(x);
   }
-  virtual std::string name() const = 0;  // "none", "minmax", "standard"
+  virtual std::string name() const = 0;  // "none", "minmax", "standard", "center"
   virtual bool fitted() const = 0;
   virtual std::map<std::string, Tensor> state_dict() const = 0;
   virtual void load_state_dict(const std::map<std::string, Tensor>& state) = 0;
 };
 
-// "none" (identity), "minmax" ([0, 1]) or "standard"; anything else is a kz::Error.
+// "none" (identity), "minmax" ([0, 1]), "standard" or "center"; anything else is a
+// kz::Error.
 std::unique_ptr<Scaler> make_scaler(const std::string& name);
+
+// The scaler the benchmark protocol (and a model.kz) puts before `scorer`: "minmax" for
+// lof and knn (the seed's choice: they measure Euclidean distances, which a shift leaves
+// unchanged, so `center` does not apply), "none" for cosine, or "center" with `center`.
+std::string scaler_for(const std::string& scorer, bool center);
 
 class IdentityScaler final : public Scaler {
  public:
@@ -88,6 +99,22 @@ class StandardScaler final : public Scaler {
 
  private:
   std::vector<double> mean_, var_, scale_;
+};
+
+class CenteringScaler final : public Scaler {
+ public:
+  void fit(const Tensor& x) override;
+  Tensor transform(const Tensor& x) const override;
+  std::string name() const override { return "center"; }
+  bool fitted() const override { return !mean_.empty(); }
+  // {"mean": (D,)}
+  std::map<std::string, Tensor> state_dict() const override;
+  void load_state_dict(const std::map<std::string, Tensor>& state) override;
+
+  const std::vector<double>& mean() const { return mean_; }  // (D,)
+
+ private:
+  std::vector<double> mean_;
 };
 
 }  // namespace kz

@@ -22,7 +22,9 @@ namespace {
 
 struct BenchmarkFlags {
   std::string dataset = "fashion-mnist", data_dir, preset = "scratch", pretrained;
-  std::string methods = "doc,l2softmax,arcface", scorers, out = "results";
+  std::string methods = "doc,l2softmax,arcface", scorers, out = "results", tta = "none";
+  int64_t knn_k = 0;  // 0 = the default, 5
+  bool center = false;
   int trials = 0;  // 0 = the preset's
   int64_t image_size = 0, epochs = 0, batch = 0, latent_dim = 0;
   double width = 0.0, lr = 0.0;
@@ -73,6 +75,9 @@ void run(const BenchmarkFlags& f) {
   o.out_dir = f.out;
   o.resume = f.resume;
   o.validate = f.validate;
+  if (f.knn_k > 0) o.knn_neighbors = f.knn_k;
+  o.center = f.center;
+  o.tta = f.tta;
   for (MethodOptions& m : o.method_options) {
     if (f.image_size > 0) m.preprocess.height = m.preprocess.width = f.image_size;
     if (f.width > 0) m.width = f.width;
@@ -86,6 +91,15 @@ void run(const BenchmarkFlags& f) {
       !std::filesystem::is_empty(f.out + "/checkpoints"))
     fmt::print(stderr, "note: {}/checkpoints holds a stopped run; starting afresh (--resume "
                "continues it)\n", f.out);
+  // What a flag leaves alone is said, not refused: one run may mix methods and scorers.
+  for (const std::string& s : o.scorers)
+    if (o.center && s != "cosine")
+      fmt::print(stderr, "note: --center changes only cosine scores; {} is scored as without "
+                 "it (a shift of every feature leaves Euclidean distances unchanged)\n", s);
+  for (const std::string& m : o.methods)
+    if (method_info(m).kind == MethodKind::scoring && (o.center || o.tta != "none"))
+      fmt::print(stderr, "note: --center and --tta apply to embedding methods' features; {} "
+                 "gives its own scores, which are left as they are\n", m);
   const bool live = interactive();
   fmt::print(stderr, "kizuki benchmark: {} ({} preset), methods {}, {} trial(s){}\n", o.dataset,
              o.preset, f.methods, o.trials,
@@ -135,6 +149,14 @@ void add_benchmark_command(CLI::App& app) {
   cmd->add_option("--scorers", flags->scorers,
                   "comma list of lof,cosine,knn for the embedding methods (default: each "
                   "method's own; scoring methods always give their own scores)");
+  cmd->add_option("--knn-k", flags->knn_k, "k of the knn scorer (default 5; PANDA and DN2 use 2)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  cmd->add_flag("--center", flags->center,
+                "subtract the mean normal training feature before the cosine scorer");
+  cmd->add_option("--tta", flags->tta,
+                  "test-time augmentation of the embedding methods' features: none, or flip "
+                  "(each feature the mean of the image's and its mirror image's)")
+      ->check(CLI::IsMember({"none", "flip"}));
   cmd->add_option("--trials", flags->trials, "trials (default: the preset's, 10)");
   cmd->add_option("--preset", flags->preset, "scratch, seed or quick")
       ->check(CLI::IsMember({"scratch", "seed", "quick"}));

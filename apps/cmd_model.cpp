@@ -25,6 +25,9 @@ namespace {
 
 struct TrainFlags {
   std::string normal, reference, method = "arcface", pretrained, scorer, out = "model.kz";
+  std::string tta = "none";
+  int64_t knn_k = 0;  // 0 = the default, 5
+  bool center = false;
   int64_t image_size = 64, epochs = 10, batch = 32;
   double width = 0.5, lr = 1e-3;
   uint64_t seed = 0;
@@ -49,6 +52,8 @@ ImageDataset load_normal_folder(const std::string& dir, const ImageFolderOptions
 
 void train(const TrainFlags& f) {
   set_threads(f.threads);
+  KZ_CHECK(f.knn_k == 0 || f.scorer == "knn", "train", "--knn-k is k of --scorer knn, but the "
+           "scorer is '{}'", f.scorer.empty() ? "the method's default" : f.scorer);
   ImageFolderOptions io;
   io.channels = 3;
   io.height = io.width = f.image_size;  // one size, so images of any size can be batched
@@ -81,6 +86,9 @@ void train(const TrainFlags& f) {
   o.method.batch_size = f.batch;
   o.method.lr = f.lr;
   o.scorer = f.scorer;
+  if (f.knn_k > 0) o.neighbors = f.knn_k;
+  o.center = f.center;
+  o.tta = f.tta;
   o.seed = f.seed;
   o.checkpoint.path = f.out + ".ckpt";  // every epoch; removed once the model is written
   o.checkpoint.resume = f.resume;
@@ -101,8 +109,10 @@ void train(const TrainFlags& f) {
                model.method->resumed_epochs());
   save_model(f.out, model);
   remove_file(o.checkpoint.path);
-  fmt::print("wrote {} (scorer {}, threshold {:.6g}); peak memory {} resident\n", f.out,
-             model.scorer_name, model.threshold, format_bytes(peak_rss_bytes()));
+  fmt::print("wrote {} (scorer {}{}{}, threshold {:.6g}); peak memory {} resident\n", f.out,
+             model.scorer_name, model.scaler_name == "center" ? ", centred" : "",
+             model.tta != "none" ? ", tta " + model.tta : "", model.threshold,
+             format_bytes(peak_rss_bytes()));
 }
 
 // One PNG per image in maps_dir: the image with its anomaly map laid over it, named after
@@ -184,6 +194,15 @@ void add_model_commands(CLI::App& app) {
   train_cmd->add_option("--scorer", t->scorer,
                         "lof, cosine or knn for an embedding method, one of its own scores for "
                         "a scoring method (default: the method's)");
+  train_cmd->add_option("--knn-k", t->knn_k, "k of --scorer knn (default 5)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  train_cmd->add_flag("--center", t->center,
+                      "subtract the mean normal training feature before the cosine scorer");
+  train_cmd->add_option("--tta", t->tta,
+                        "test-time augmentation of an embedding method's features: none, or "
+                        "flip (the mean of the image's and its mirror image's); kept in the "
+                        "model, so `kizuki score` applies it too")
+      ->check(CLI::IsMember({"none", "flip"}));
   train_cmd->add_option("--image-size", t->image_size, "input size N (N×N)")->check(CLI::Range(8, 1024));
   train_cmd->add_option("--width", t->width, "MobileNetV2 width (without --pretrained)")
       ->check(CLI::Range(0.1, 2.0));

@@ -79,4 +79,15 @@ ImageDataset concat(const ImageDataset& a, const ImageDataset& b) {
   return out;
 }
 
+ImageDataset flip_horizontal(const ImageDataset& data) {
+  KZ_CHECK(static_cast<int64_t>(data.pixels.size()) == data.size() * data.image_numel(),
+           "flip_horizontal", "{}: {} pixel bytes for {} images of ({}, {}, {})", data.source,
+           data.pixels.size(), data.size(), data.channels, data.height, data.width);
+  ImageDataset out = data;
+  const int64_t rows = data.size() * data.channels * data.height, w = data.width;
+  for (int64_t r = 0; r < rows; ++r)
+    std::reverse(out.pixels.begin() + r * w, out.pixels.begin() + (r + 1) * w);
+  return out;
+}
+
 }  // namespace kz

@@ -46,6 +46,10 @@ struct ImageDataset {
 // a's images followed by b's. Both must have the same C, H, W and class names.
 ImageDataset concat(const ImageDataset& a, const ImageDataset& b);
 
+// The same images mirrored left–right: out[n][c][y][x] = in[n][c][y][W−1−x]; labels, names
+// and source kept (test-time augmentation, anomaly/method.h embed_features).
+ImageDataset flip_horizontal(const ImageDataset& data);
+
 // A data set's two official splits.
 struct TrainTest {
   ImageDataset train, test;

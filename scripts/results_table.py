@@ -4,13 +4,14 @@
     python3 scripts/results_table.py DIR NAME FIGURES [TORCH_JSON ...]
 
 Writes FIGURES/NAME.md (the summary of DIR/results.json as a markdown table: one row per
-method and scorer, AUC median/mean/std/min/max over the trials, mean training seconds, and
-the settings that matter) and copies DIR/boxplot.svg to FIGURES/NAME-boxplot.svg. With
-TORCH_JSON files (the --json outputs of scripts/reconstruction_torch.py on the same dataset,
-runs with different seeds pooled) the table gets the PyTorch twin's number of trials, median
-and AUC range beside each of its methods and scores, whether kizuki's median falls in that
-range, and whether the two ranges overlap, and the two-sided exact rank-test (Mann-Whitney) p-value of
-kizuki's trials against the twin's: small (< 0.05) where the two differ by more than chance.
+method and scorer (the scorer as recorded, e.g. `knn(k=2,flip)`), AUC median/mean/std/min/
+max over the trials, mean training seconds, and the settings that matter) and copies
+DIR/boxplot.svg to FIGURES/NAME-boxplot.svg. With TORCH_JSON files (the --json outputs of
+scripts/reconstruction_torch.py on the same dataset, runs with different seeds pooled) the
+table gets the PyTorch twin's number of trials, median and AUC range beside each of its
+methods and scores, whether kizuki's median falls in that range, whether the two ranges
+overlap, and the two-sided exact rank-test (Mann-Whitney) p-value of kizuki's trials against
+the twin's: small (< 0.05) where the two differ by more than chance.
 Standard library only; nothing is typed in by hand.
 """
 import itertools
@@ -54,6 +55,16 @@ def main(run_dir, name, figures, *torch_jsons):
     else:
         network = (f"MobileNetV2 width {m0['width']}, {m0['image_size']}×{m0['image_size']} "
                    f"input, {'pretrained' if m0['pretrained'] else 'random init'}")
+    # The scoring variants (absent from older results.json: the defaults).
+    scoring = []
+    if s.get("knn_neighbors", 5) != 5:
+        scoring.append(f"k-NN k={s['knn_neighbors']}")
+    if s.get("center"):
+        scoring.append("cosine centred on the mean normal feature")
+    if s.get("tta", "none") != "none":
+        scoring.append(f"test-time augmentation {s['tta']}")
+    if scoring:
+        network += "; scoring: " + ", ".join(scoring)
     lines = [
         f"{s['dataset']}, preset `{s['preset']}`: {s['trials']} trials (seeds "
         f"{s['seed']}…{s['seed'] + s['trials'] - 1}), {network}; "
@@ -85,7 +96,7 @@ def main(run_dir, name, figures, *torch_jsons):
     for r in results["summary"]:
         ep = "–" if r["method"] == "frozen" else epochs[r["method"]]
         row = (f"| {r['method']} | {ep} | {r['scorer']} | {r['n']} | **{r['median']:.4f}** | "
-               f"{r['mean']:.4f} | {r['std']:.4f} | {r['min']:.4f} | {r['max']:.4f} | "
+               f"{r['mean']:.4f} | {'–' if r['std'] is None else format(r['std'], '.4f')} | {r['min']:.4f} | {r['max']:.4f} | "
                f"{r['train_seconds_mean']:.1f} |")
         if torch:
             aucs = torch.get((r["method"], r["scorer"]))

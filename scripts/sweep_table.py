@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-ORDER = ["base", "lr3e-4", "lr3e-3", "latent32", "latent512", "epochs10", "epochs60"]
+ORDER = ["base", "lr3e-4", "lr3e-3", "latent32", "epochs10", "latent512", "epochs60"]
 
 
 def main(out, md=None):

@@ -239,3 +239,96 @@ TEST_CASE("anomaly: a corrupt or mismatched model.kz gives one clear error") {
   std::filesystem::remove(path);
   std::filesystem::remove(bad);
 }
+
+// --tta flip against a direct computation: the mirror images made here pixel by pixel, each
+// feature the mean of the two embeddings.
+TEST_CASE("anomaly: --tta flip embeds each image as the mean of its and its mirror image's features") {
+  const BenchmarkSplit split = tiny_split(0);
+  std::unique_ptr<Method> m = make_method(tiny("frozen"));
+  m->train(split, 3, nullptr);
+  const ImageDataset& data = split.test;
+  ImageDataset mirror = data;
+  const int64_t w = data.width;
+  for (int64_t row = 0; row < data.size() * data.channels * data.height; ++row)
+    for (int64_t x = 0; x < w; ++x)
+      mirror.pixels[size_t(row * w + x)] = data.pixels[size_t(row * w + (w - 1 - x))];
+  CHECK(flip_horizontal(data).pixels == mirror.pixels);
+  const std::vector<float> a = m->embed(data).to_vector(), b = m->embed(mirror).to_vector();
+  const std::vector<float> got = embed_features(*m, data, "flip").to_vector();
+  REQUIRE(got.size() == a.size());
+  double diff = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    CHECK(got[i] == (a[i] + b[i]) / 2);  // halving is exact in binary floating point
+    diff = std::max(diff, std::abs(double(a[i]) - b[i]));
+  }
+  double largest = 0;
+  for (float v : a) largest = std::max(largest, double(std::abs(v)));
+  // The images are not symmetric: the mirror's features differ (relative to their size,
+  // which is tiny for an untrained network in eval mode).
+  CHECK(diff > 1e-2 * largest);
+  CHECK(embed_features(*m, data, "none").to_vector() == a);
+  CHECK_THROWS_WITH_AS(embed_features(*m, data, "rotate"),
+                       doctest::Contains("unknown test-time augmentation 'rotate'"), Error);
+
+  ExperimentOptions o;
+  o.scorers = {"cosine", "knn"};
+  o.knn_neighbors = 2;
+  o.center = true;
+  o.tta = "flip";
+  const auto scored = test_scores(*m, split, o);
+  REQUIRE(scored.size() == 2);
+  CHECK(scored[0].first == "cosine(centred,flip)");
+  CHECK(scored[1].first == "knn(k=2,flip)");
+  const Tensor train_f = embed_features(*m, split.normal_train, "flip");
+  const Tensor test_f = embed_features(*m, split.test, "flip");
+  CHECK(scored[0].second.to_vector() == score_features("cosine", train_f, test_f, 5, true).to_vector());
+  CHECK(scored[1].second.to_vector() == score_features("knn", train_f, test_f, 2).to_vector());
+
+  MethodOptions ae = tiny("ae");
+  ae.latent_dim = 8;
+  CHECK_THROWS_WITH_AS(embed_features(*make_method(ae), data, "flip"),
+                       doctest::Contains("ae is a scoring method"), Error);
+}
+
+TEST_CASE("anomaly: model.kz keeps --center and --tta; they are refused where they mean nothing") {
+  ImageDataset normal, reference;
+  model_data(&normal, &reference);
+  TrainModelOptions o;
+  o.method = tiny("frozen");
+  o.scorer = "cosine";
+  o.center = true;
+  o.tta = "flip";
+  const AnomalyModel model = train_model(normal, reference, o, nullptr);
+  CHECK(model.scaler_name == "center");
+  CHECK(model.tta == "flip");
+  const std::string path = temp_path("model_tta.kz");
+  save_model(path, model);
+  const AnomalyModel loaded = load_model(path);
+  CHECK(loaded.scaler_name == "center");
+  CHECK(loaded.tta == "flip");
+  const ImageDataset probe = synthetic(2, 9);
+  CHECK(loaded.score(probe).score == model.score(probe).score);
+  std::filesystem::remove(path);
+
+  TrainModelOptions bad = o;
+  bad.scorer = "lof";
+  CHECK_THROWS_WITH_AS(train_model(normal, reference, bad, nullptr),
+                       doctest::Contains("--center changes only the cosine scorer"), Error);
+  bad = o;
+  bad.tta = "rotate";
+  CHECK_THROWS_WITH_AS(train_model(normal, reference, bad, nullptr),
+                       doctest::Contains("unknown test-time augmentation 'rotate'"), Error);
+  bad = o;
+  bad.center = false;
+  bad.method = tiny("ae");
+  bad.scorer.clear();
+  CHECK_THROWS_WITH_AS(train_model(normal, reference, bad, nullptr),
+                       doctest::Contains("--tta flip averages features, but --method ae is a "
+                                         "scoring method"), Error);
+  bad = o;
+  bad.scorer = "knn";
+  bad.center = false;
+  bad.neighbors = 0;
+  CHECK_THROWS_WITH_AS(train_model(normal, reference, bad, nullptr),
+                       doctest::Contains("--knn-k must be at least 1"), Error);
+}

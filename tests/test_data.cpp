@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <stb_image_write.h>
 #include <unistd.h>
 
@@ -611,6 +612,171 @@ TEST_CASE("data: random crop with padding is a zero-filled shift of at most P") 
   kz::Generator g0(0);
   CHECK(kz::max_abs_diff(kz::random_crop(x, 0, g0), x) == 0.0f);
   CHECK_ERROR(kz::random_crop(x, -1, g0), "[random_crop]", "-1");
+}
+
+// --- the contrastive augmentations (tests/fixtures/make_transforms_aug.py) ------------------
+
+namespace {
+const kz::Safetensors& aug_fixture() {
+  static const kz::Safetensors st = kz::load_safetensors(KZ_FIXTURES "/transforms_aug.safetensors");
+  return st;
+}
+// Pixel values 0..255, where a float32 ulp is at most 1.5e-5: allow rounding order and
+// torchvision's 2-D blur kernel against the separable one here.
+void check_matches(const Tensor& got, const std::string& key, float tol = 2e-3f) {
+  INFO(key);
+  const Tensor& want = aug_fixture().at(key);
+  REQUIRE(got.shape() == want.shape());
+  CHECK(kz::max_abs_diff(got, want) <= tol);
+}
+}  // namespace
+
+TEST_CASE("data: resized crop, greying, colour adjustments and blur match torchvision") {
+  const Tensor& rgb = aug_fixture().at("rgb");    // (2,3,9,11)
+  const Tensor& grey = aug_fixture().at("grey");  // (1,1,9,11)
+  for (int i = 0; i < 4; ++i) {
+    const std::vector<float> b = aug_fixture().at("box" + std::to_string(i)).to_vector();
+    const std::vector<float> sz = aug_fixture().at("size" + std::to_string(i)).to_vector();
+    check_matches(kz::resized_crop(rgb, int64_t(b[0]), int64_t(b[1]), int64_t(b[2]),
+                                   int64_t(b[3]), int64_t(sz[0]), int64_t(sz[1])),
+                  "crop" + std::to_string(i), 6e-5f);
+  }
+  check_matches(kz::rgb_to_grayscale(rgb, 1), "grey1", 6e-5f);
+  check_matches(kz::rgb_to_grayscale(rgb, 3), "grey3", 6e-5f);
+  for (float f : aug_fixture().at("factors").to_vector()) {
+    const std::string name = fmt::format("{:g}", f);
+    check_matches(kz::adjust_brightness(rgb, f), "brightness" + name);
+    check_matches(kz::adjust_contrast(rgb, f), "contrast" + name);
+    check_matches(kz::adjust_contrast(grey, f), "contrast_grey" + name);
+    check_matches(kz::adjust_saturation(rgb, f), "saturation" + name);
+  }
+  const std::vector<float> hues = aug_fixture().at("hues").to_vector();
+  for (size_t i = 0; i < hues.size(); ++i)
+    check_matches(kz::adjust_hue(rgb, hues[i]), "hue" + std::to_string(i));
+  const std::vector<float> sigmas = aug_fixture().at("sigmas").to_vector();
+  for (int k : {3, 5, 9})
+    for (size_t i = 0; i < sigmas.size(); ++i)
+      check_matches(kz::gaussian_blur(rgb, k, sigmas[i]),
+                    "blur" + std::to_string(k) + "_" + std::to_string(i));
+  // Grey images: saturation and hue leave them alone (as torchvision); greying copies.
+  CHECK(kz::max_abs_diff(kz::adjust_saturation(grey, 0.3f), grey) == 0.0f);
+  CHECK(kz::max_abs_diff(kz::adjust_hue(grey, 0.3f), grey) == 0.0f);
+  CHECK(kz::max_abs_diff(kz::rgb_to_grayscale(grey, 1), grey) == 0.0f);
+
+  CHECK_ERROR(kz::resized_crop(rgb, 5, 0, 5, 4, 8, 8), "[resized_crop]", "not inside the 9x11");
+  CHECK_ERROR(kz::gaussian_blur(rgb, 4, 1.0f), "[gaussian_blur]", "odd");
+  CHECK_ERROR(kz::gaussian_blur(rgb, 19, 1.0f), "[gaussian_blur]", "larger than 9x9");
+  CHECK_ERROR(kz::gaussian_blur(rgb, 3, 0.0f), "[gaussian_blur]", "sigma 0");
+  CHECK_ERROR(kz::adjust_hue(rgb, 0.7f), "[adjust_hue]", "[-0.5, 0.5]");
+  CHECK_ERROR(kz::adjust_contrast(rgb, -1.0f), "[adjust_contrast]", "negative");
+  CHECK_ERROR(kz::adjust_brightness(Tensor::zeros({1, 2, 3, 3}), 1.0f), "[adjust_brightness]",
+              "1 or 3 channels");
+  CHECK_ERROR(kz::rgb_to_grayscale(rgb, 2), "[rgb_to_grayscale]", "1 or 3, got 2");
+}
+
+TEST_CASE("data: random resized crop boxes: in range, torchvision's fallback, reproducible") {
+  kz::Generator gen(11);
+  std::set<int64_t> tops, heights;
+  for (int i = 0; i < 500; ++i) {
+    const kz::CropBox b = kz::random_resized_crop_box(200, 160, gen, 0.2f, 1.0f);
+    CHECK(b.top >= 0);
+    CHECK(b.left >= 0);
+    CHECK(b.top + b.height <= 200);
+    CHECK(b.left + b.width <= 160);
+    const double area = double(b.height * b.width) / (200.0 * 160.0);
+    const double ratio = double(b.width) / double(b.height);
+    CHECK(area >= 0.2 * 0.98);  // the bounds, up to rounding width and height to integers
+    CHECK(area <= 1.0);
+    CHECK(ratio >= 0.75 * 0.98);
+    CHECK(ratio <= 4.0 / 3.0 * 1.02);
+    tops.insert(b.top);
+    heights.insert(b.height);
+  }
+  CHECK(tops.size() > 50);
+  CHECK(heights.size() > 50);
+  for (int i = 0; i < 4; ++i) {
+    const std::vector<float> f = aug_fixture().at("fallback" + std::to_string(i)).to_vector();
+    const kz::CropBox b = kz::random_resized_crop_box(int64_t(f[0]), int64_t(f[1]), gen, 0.2f);
+    CHECK(std::vector<int64_t>{b.top, b.left, b.height, b.width} ==
+          std::vector<int64_t>{int64_t(f[2]), int64_t(f[3]), int64_t(f[4]), int64_t(f[5])});
+  }
+  kz::Generator data_gen(5);
+  const Tensor x = Tensor::uniform({6, 3, 20, 24}, 0.0f, 255.0f, data_gen);
+  kz::Generator g1(3), g2(3), g3(4);
+  const Tensor a = kz::random_resized_crop(x, 16, 16, g1, 0.2f);
+  CHECK(a.shape() == kz::Shape{6, 3, 16, 16});
+  CHECK(kz::max_abs_diff(a, kz::random_resized_crop(x, 16, 16, g2, 0.2f)) == 0.0f);
+  CHECK(kz::max_abs_diff(a, kz::random_resized_crop(x, 16, 16, g3, 0.2f)) > 0.0f);
+  // Each image is its own box resized: redraw the boxes from the same seed.
+  kz::Generator g4(3);
+  for (int64_t i = 0; i < 6; ++i) {
+    const kz::CropBox b = kz::random_resized_crop_box(20, 24, g4, 0.2f);
+    const Tensor want = kz::resized_crop(x.narrow(0, i, 1), b.top, b.left, b.height, b.width, 16, 16);
+    CHECK(kz::max_abs_diff(a.narrow(0, i, 1).contiguous(), want) == 0.0f);
+  }
+  CHECK_ERROR(kz::random_resized_crop_box(20, 24, g4, 0.0f), "[random_resized_crop]", "scale");
+  CHECK_ERROR(kz::random_resized_crop_box(20, 24, g4, 0.2f, 1.0f, 2.0f, 1.0f),
+              "[random_resized_crop]", "ratio");
+}
+
+TEST_CASE("data: colour jitter, random grey and random blur draw in range, reproducibly") {
+  kz::Generator data_gen(8);
+  // Pixels 1..100: brightness ×1.4 stays below 255, so nothing is clamped.
+  const Tensor x = Tensor::uniform({40, 3, 5, 6}, 1.0f, 100.0f, data_gen);
+  kz::ColorJitterOptions only_brightness{0.4f, 0.0f, 0.0f, 0.0f};
+  kz::Generator g(1);
+  const Tensor b = kz::random_color_jitter(x, only_brightness, g);
+  std::set<float> factors;
+  for (int64_t i = 0; i < 40; ++i) {
+    const float f = b.at({i, 0, 0, 0}) / x.at({i, 0, 0, 0});
+    CHECK(f >= 0.6f - 1e-5f);
+    CHECK(f <= 1.4f + 1e-5f);
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t y = 0; y < 5; ++y)
+        CHECK(b.at({i, c, y, 2}) == doctest::Approx(f * x.at({i, c, y, 2})).epsilon(1e-5));
+    factors.insert(f);
+  }
+  CHECK(factors.size() >= 35);  // a factor per image
+
+  const kz::ColorJitterOptions simclr;  // 0.4, 0.4, 0.4, 0.1
+  kz::Generator j1(2), j2(2), j3(2);
+  const Tensor jit = kz::random_color_jitter(x, simclr, j1, 0.8f);
+  CHECK(kz::max_abs_diff(jit, kz::random_color_jitter(x, simclr, j2, 0.8f)) == 0.0f);
+  int unchanged = 0;
+  for (int64_t i = 0; i < 40; ++i)
+    unchanged += kz::max_abs_diff(jit.narrow(0, i, 1).contiguous(), x.narrow(0, i, 1).contiguous()) == 0.0f;
+  CHECK(unchanged >= 2);  // Binomial(40, 0.2): mean 8, sd 2.5
+  CHECK(unchanged <= 16);
+  CHECK(kz::max_abs_diff(kz::random_color_jitter(x, simclr, j3, 0.0f), x) == 0.0f);
+  CHECK_ERROR(kz::random_color_jitter(x, {0.4f, 0.4f, 0.4f, 0.6f}, j3), "[random_color_jitter]",
+              "hue 0.6");
+
+  const Tensor big = Tensor::uniform({200, 3, 4, 4}, 0.0f, 255.0f, data_gen);
+  kz::Generator r1(5), r2(5);
+  const Tensor grey = kz::random_grayscale(big, r1, 0.2f);
+  CHECK(kz::max_abs_diff(grey, kz::random_grayscale(big, r2, 0.2f)) == 0.0f);
+  const Tensor all_grey = kz::rgb_to_grayscale(big, 3);
+  int greyed = 0;
+  for (int64_t i = 0; i < 200; ++i) {
+    const Tensor gi = grey.narrow(0, i, 1).contiguous();
+    const bool same = kz::max_abs_diff(gi, big.narrow(0, i, 1).contiguous()) == 0.0f;
+    const bool is_grey = kz::max_abs_diff(gi, all_grey.narrow(0, i, 1).contiguous()) == 0.0f;
+    CHECK((same || is_grey));
+    greyed += is_grey;
+  }
+  CHECK(greyed >= 20);  // Binomial(200, 0.2): mean 40, sd 5.7
+  CHECK(greyed <= 60);
+
+  kz::Generator s1(6), s2(6), s3(6);
+  const Tensor blurred = kz::random_gaussian_blur(big.narrow(0, 0, 8), 3, s1, 0.1f, 2.0f);
+  CHECK(kz::max_abs_diff(blurred, kz::random_gaussian_blur(big.narrow(0, 0, 8), 3, s2, 0.1f, 2.0f)) == 0.0f);
+  // Each image blurred with σ ~ U(0.1, 2): the draws of the same seed, redone here.
+  for (int64_t i = 0; i < 8; ++i) {
+    CHECK(s3.uniform() < 1.0f);
+    const float sigma = s3.uniform(0.1f, 2.0f);
+    const Tensor want = kz::gaussian_blur(big.narrow(0, i, 1), 3, sigma);
+    CHECK(kz::max_abs_diff(blurred.narrow(0, i, 1).contiguous(), want) == 0.0f);
+  }
 }
 
 // --- loader ------------------------------------------------------------------------------

@@ -443,6 +443,58 @@ TEST_CASE("reliability: kizuki benchmark --validate scores held-out data; refere
   fs::remove_all(dir);
 }
 
+TEST_CASE("reliability: kizuki benchmark --knn-k, --center, --tta are recorded and labelled; bad values refused") {
+  if (!have_fashion_mnist()) {
+    MESSAGE("skipped: /usr/share/datasets/fashion-mnist is not installed");
+    return;
+  }
+  const fs::path dir = temp_dir("scoring_flags");
+  auto run = [&](const std::string& name, const std::vector<std::string>& extra) {
+    std::vector<std::string> args = tiny_benchmark(dir / name, 1, "frozen", "1");
+    args.insert(args.end(), {"--scorers", "cosine,knn"});
+    args.insert(args.end(), extra.begin(), extra.end());
+    Child c(args, dir / (name + ".log"));
+    return c.wait();
+  };
+  const std::vector<std::string> flags = {"--knn-k", "2", "--center", "--tta", "flip"};
+  REQUIRE(run("plain", {}) == 0);
+  REQUIRE(run("variant", flags) == 0);
+  const BenchmarkResults plain = read_results_json((dir / "plain/results.json").string());
+  const BenchmarkResults variant = read_results_json((dir / "variant/results.json").string());
+  CHECK(!plain.settings.contains("center"));  // off: absent, as in older results.json
+  CHECK(!plain.settings.contains("tta"));
+  CHECK(plain.settings.at("knn_neighbors") == 5);
+  CHECK(variant.settings.at("center") == true);
+  CHECK(variant.settings.at("tta") == "flip");
+  CHECK(variant.settings.at("knn_neighbors") == 2);
+  REQUIRE(plain.trials.size() == 2);
+  REQUIRE(variant.trials.size() == 2);
+  CHECK(plain.trials[0].scorer == "cosine");
+  CHECK(plain.trials[1].scorer == "knn");
+  CHECK(variant.trials[0].scorer == "cosine(centred,flip)");
+  CHECK(variant.trials[1].scorer == "knn(k=2,flip)");
+  CHECK(variant.trials[0].auc != plain.trials[0].auc);
+  CHECK(slurp(dir / "variant/boxplot.svg").find(R"x(data-scorer="knn(k=2,flip)")x") !=
+        std::string::npos);
+  CHECK(slurp(dir / "variant/report.html").find("<tr><th>tta</th><td><code>flip</code>") != std::string::npos);
+  CHECK(slurp(dir / "variant.log").find("note: --center changes only cosine scores; knn") !=
+        std::string::npos);
+
+  // The recorded run resumes with its flags and is refused without them.
+  std::vector<std::string> resume = flags;
+  resume.push_back("--resume");
+  REQUIRE(run("variant", resume) == 0);
+  CHECK(slurp(dir / "variant.log").find("recorded in") != std::string::npos);
+  CHECK(run("variant", {"--resume"}) != 0);
+
+  CHECK(run("k0", {"--knn-k", "0"}) != 0);
+  CHECK(slurp(dir / "k0.log").find("--knn-k") != std::string::npos);
+  CHECK(run("rotate", {"--tta", "rotate"}) != 0);
+  CHECK(slurp(dir / "rotate.log").find("--tta") != std::string::npos);
+  CHECK(!fs::exists(dir / "k0/results.json"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("reliability: a diverging run stops naming epoch, batch and cause; the last checkpoint stays") {
   const BenchmarkSplit split = small_split();
   const fs::path dir = temp_dir("diverge");

@@ -1,10 +1,11 @@
 // test_scoring.cpp — anomaly scoring: LOF, the k-NN search, the cosine and k-NN scorers,
-// the scalers and ROC/AUC.
+// the scalers and ROC/AUC, and the benchmark's scoring variants (centring, k, their labels).
 //
 // References come from scikit-learn 1.2 and NumPy (tests/fixtures/make_scoring.py writes
 // scoring.safetensors): LocalOutlierFactor(novelty=True) scores and training LOF on sets with
 // clusters far from the origin, exact duplicate points, k larger than N-1 and 64 features;
-// NearestNeighbors distances; cosine scores; MinMaxScaler/StandardScaler outputs;
+// NearestNeighbors distances; cosine scores; MinMaxScaler/StandardScaler outputs (and
+// StandardScaler(with_std=False), the centring scaler);
 // roc_auc_score and roc_curve with ties. The k-NN search is also checked against a brute-force
 // double-precision search written here, for several GEMM block sizes.
 // Shape letters: N fitted samples, M scored samples, D features, k neighbours.
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "anomaly/experiment.h"
 #include "anomaly/lof.h"
 #include "anomaly/roc.h"
 #include "anomaly/scalers.h"
@@ -189,7 +191,7 @@ TEST_CASE("scoring: k-NN search with more duplicates than candidates, and exact 
 
 TEST_CASE("scoring: k-NN scorer matches scikit-learn NearestNeighbors") {
   for (const std::string set : {"blobs", "dups"}) {
-    for (int k : {1, 4}) {
+    for (int k : {1, 2, 4}) {  // 2: PANDA's and DN2's k
       const std::string key = "knn/" + set + "/k" + std::to_string(k);
       const Tensor& dist = fx(key + "/distance");  // (M,k)
       std::vector<double> kth, mean;
@@ -255,8 +257,17 @@ TEST_CASE("scoring: scalers match scikit-learn") {
   check_close(standard.var(), doubles(fx("scale/standard/var")), "var", 1e-5, 1e-9);
   check_close(standard.scale(), doubles(fx("scale/standard/scale")), "scale", 1e-5);
 
+  // StandardScaler(with_std=False); scikit-learn subtracts in float32 here, so both sides are
+  // good to an ulp of the inputs (about 100: 7.6e-6).
+  kz::CenteringScaler center;
+  check_close(doubles(center.fit_transform(train)), doubles(fx("scale/center/out")), "center",
+              1e-5, 2e-5);
+  check_close(doubles(center.transform(test)), doubles(fx("scale/center/test_out")),
+              "center test", 1e-5, 2e-5);
+  check_close(center.mean(), doubles(fx("scale/standard/mean")), "center mean", 1e-6, 1e-6);
+
   // State round trips, and make_scaler.
-  for (const std::string name : {"none", "minmax", "standard"}) {
+  for (const std::string name : {"none", "minmax", "standard", "center"}) {
     auto a = kz::make_scaler(name), b = kz::make_scaler(name);
     a->fit(train);
     b->load_state_dict(a->state_dict());
@@ -268,6 +279,70 @@ TEST_CASE("scoring: scalers match scikit-learn") {
   check_error(error_of([&] { kz::StandardScaler().transform(test); }), "[standard_scaler]",
               "before fit");
   check_error(error_of([&] { kz::MinMaxScaler(1, 1); }), "[minmax_scaler]", "low < high");
+  check_error(error_of([&] { kz::CenteringScaler().transform(test); }), "[center_scaler]",
+              "before fit");
+  check_error(error_of([&] { kz::CenteringScaler().load_state_dict({}); }), "[center_scaler]",
+              "no \"mean\"");
+}
+
+// --center: the cosine scorer fitted on x − μ (μ the mean normal training feature) against a
+// direct computation: score = 1 − max_t (x−μ)·(t−μ) / (|x−μ| |t−μ|), in double, here.
+TEST_CASE("scoring: centred cosine is 1 - max cosine about the training mean; k-NN ignores a shift") {
+  const Tensor &train = fx("cos/train"), &test = fx("cos/test");  // (45,16), (16,16)
+  const int64_t n = train.size(0), m = test.size(0), d = train.size(1);
+  std::vector<double> mu(d, 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j) mu[j] += train.at({i, j}) / double(n);
+  std::vector<double> want;
+  for (int64_t a = 0; a < m; ++a) {
+    double best = -2;
+    for (int64_t t = 0; t < n; ++t) {
+      double dot = 0, xx = 0, tt = 0;
+      for (int64_t j = 0; j < d; ++j) {
+        const double x = test.at({a, j}) - mu[j], y = train.at({t, j}) - mu[j];
+        dot += x * y, xx += x * x, tt += y * y;
+      }
+      best = std::max(best, dot / std::sqrt(xx * tt));
+    }
+    want.push_back(1 - best);
+  }
+  const Tensor got = kz::score_features("cosine", train, test, 5, true);
+  check_close(doubles(got), want, "centred cosine", 1e-5, 1e-6);
+  const Tensor plain = kz::score_features("cosine", train, test, 5, false);
+  CHECK(std::abs(plain.data()[0] - got.data()[0]) > 1e-3);  // centring changes the angles
+
+  // Why --center leaves lof and knn alone: features shifted by any vector give the same
+  // MinMax-scaled Euclidean distances.
+  Tensor shifted_train = train.clone(), shifted_test = test.clone();
+  for (int64_t j = 0; j < d; ++j) {
+    for (int64_t i = 0; i < n; ++i) shifted_train.at({i, j}) -= float(mu[j]);
+    for (int64_t i = 0; i < m; ++i) shifted_test.at({i, j}) -= float(mu[j]);
+  }
+  for (const std::string scorer : {"knn", "lof"}) {
+    INFO(scorer);
+    check_close(doubles(kz::score_features(scorer, shifted_train, shifted_test, 2)),
+                doubles(kz::score_features(scorer, train, test, 2)), scorer, 1e-4, 1e-5);
+    CHECK(kz::scaler_for(scorer, true) == "minmax");
+  }
+  CHECK(kz::scaler_for("cosine", true) == "center");
+  CHECK(kz::scaler_for("cosine", false) == "none");
+}
+
+TEST_CASE("scoring: results are recorded under labels that tell the variants apart") {
+  kz::ExperimentOptions o;
+  CHECK(kz::scorer_label("knn", o) == "knn");
+  CHECK(kz::scorer_label("cosine", o) == "cosine");
+  CHECK(kz::scorer_label("lof", o) == "lof");
+  o.knn_neighbors = 2;
+  CHECK(kz::scorer_label("knn", o) == "knn(k=2)");
+  CHECK(kz::scorer_label("lof", o) == "lof");
+  o.center = true;
+  CHECK(kz::scorer_label("cosine", o) == "cosine(centred)");
+  CHECK(kz::scorer_label("knn", o) == "knn(k=2)");  // centring changes no distance
+  o.tta = "flip";
+  CHECK(kz::scorer_label("knn", o) == "knn(k=2,flip)");
+  CHECK(kz::scorer_label("cosine", o) == "cosine(centred,flip)");
+  CHECK(kz::scorer_label("lof", o) == "lof(flip)");
 }
 
 TEST_CASE("scoring: ROC-AUC and ROC curve match scikit-learn, ties counted half") {
