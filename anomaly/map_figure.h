@@ -35,7 +35,7 @@ struct MapScale {
   ///@}
 };
 
-/// The 1st and 99th percentile of all values of `maps` (any shape; e.g. (N,H,W) for all the
+/// The 1st and 99th percentile of all values of `maps` (any shape; (N,H,W) for all the
 /// maps of one figure, so that their colours compare), NumPy's default linear percentile
 /// (anomaly/results.h quantile()). A few hot pixels then do not wash out the rest. When the
 /// two are equal (a constant map), high = low + 1e-12·max(1, |low|) and everything draws at

@@ -80,7 +80,7 @@ void write_roc_svg(const std::string& path, const BenchmarkResults& results);
 std::string report_html(const BenchmarkResults& results);
 void write_report_html(const std::string& path, const BenchmarkResults& results);  ///< atomic
 
-/// One run out of several runs of the same benchmark with different seeds (e.g. trials 0-4
+/// One run out of several runs of the same benchmark with different seeds (say trials 0-4
 /// with --seed 0 and trials 5-9 with --seed 5, run in two processes): the trials in the
 /// order given, renumbered 0, 1, ...; settings of the first with "trials" the total and
 /// "seed" the smallest; environment of the first, with "merged_from" listing `names`.

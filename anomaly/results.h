@@ -49,7 +49,7 @@ struct MapFigure {
   std::string dataset, method, score;
   ///@}
   int trial = 0;           ///< which trial's images
-  std::string file;        ///< relative to the output folder, e.g. "maps/fashion-mnist-ae.png"
+  std::string file;        ///< relative to the output folder: "maps/fashion-mnist-ae.png"
   /// The colour scale: map values at its two ends
   ///@{
   double low = 0.0, high = 0.0;

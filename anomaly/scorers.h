@@ -78,7 +78,7 @@ class CosineScorer final : public Scorer {
   Tensor references_;  ///< unit-length rows (zero rows stay zero)
 };
 
-/// k-NN distance scorer (Ramaswamy et al. 2000; PyOD's KNN): the Euclidean distance from x
+/// k-NN distance scorer (Ramaswamy et al.\ 2000; PyOD's KNN): the Euclidean distance from x
 /// to its k-th nearest training feature (reduce kKth, the default) or the mean distance to
 /// its k nearest (kMean). k defaults to 5 and is clipped to N. Neighbours come from the GEMM
 /// search of anomaly/lof.h, with distances exact in double.

@@ -1,5 +1,5 @@
 /// \file
-/// mobilenet_v2.h — MobileNetV2 (Sandler et al. 2018) as torchvision 0.14's mobilenet_v2:
+/// mobilenet_v2.h — MobileNetV2 (Sandler et al.\ 2018) as torchvision 0.14's mobilenet_v2:
 /// the same architecture, parameter names and default initialisation, so a torchvision
 /// state_dict saved as safetensors loads as it is.
 ///

@@ -53,8 +53,9 @@ class Module {
 
   /// Parameters and buffers by dotted name (copies of the values).
   StateDict state_dict() const;
-  /// Copies values in, checking each shape ("[load_state_dict] features.0.0.weight: expected
-  /// (32, 3, 3, 3), got ..."). strict: missing or unexpected keys throw, listing all of them.
+  /// Copies values in, checking each shape
+  /// ("[load_state_dict] features.0.0.weight: expected (32, 3, 3, 3), got ...").
+  /// strict: missing or unexpected keys throw, listing all of them.
   /// All shapes are checked before any value is copied, so a failed load changes nothing.
   /// Keys ending in "num_batches_tracked" (torchvision's BatchNorm counter, which kizuki
   /// does not keep) are skipped, so a torchvision state_dict loads as it is.

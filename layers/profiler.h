@@ -116,7 +116,7 @@ struct ProfileRow {
   double ms = 0;      ///< per step, mean over the recorded steps
   double calls = 0;   ///< per step
   Cost cost;          ///< per step
-  std::string impl;   ///< oneDNN implementations that ran, e.g. "brg:avx512_core"
+  std::string impl;   ///< oneDNN implementations that ran, such as "brg:avx512_core"
   /// Shapes of the first call (empty for regions)
   ///@{
   Shape x, y;

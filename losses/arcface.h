@@ -1,5 +1,5 @@
 /// \file
-/// arcface.h — the ArcFace head (Deng et al. 2019, additive angular margin).
+/// arcface.h — the ArcFace head (Deng et al.\ 2019, additive angular margin).
 ///
 /// Shapes: N samples, D feature dimension, C classes.
 /// \code{.unparsed}

@@ -1,6 +1,6 @@
 /// \file
-/// doc.h — Deep One-Class classification losses (Perera & Patel 2018, "Learning Deep
-/// Features for One-Class Classification").
+/// doc.h — Deep One-Class classification losses (Perera & Patel 2018,
+/// "Learning Deep Features for One-Class Classification").
 ///
 /// Shapes: a batch of n target outputs of dimension k, (n,k); a reference batch of B
 /// samples over C reference classes, logits (B,C).

@@ -1,7 +1,7 @@
 /// \file
-/// ssim.h — structural similarity (Wang et al. 2004, "Image Quality Assessment: From Error
-/// Visibility to Structural Similarity") as a differentiable op: the loss and the score of
-/// the SSIM autoencoder (Bergmann et al. 2018).
+/// ssim.h — structural similarity (Wang et al.\ 2004,
+/// "Image Quality Assessment: From Error Visibility to Structural Similarity") as a
+/// differentiable op: the loss and the score of the SSIM autoencoder (Bergmann et al.\ 2018).
 ///
 /// Shapes: x and y are (N,C,H,W) images (contiguous NCHW or channels-last); w is the window
 /// size (odd), r = (w−1)/2 its radius.

@@ -1,6 +1,6 @@
 /// \file
 /// adam.h — Adam (Kingma & Ba 2015) with L2 weight decay and the AMSGrad variant (Reddi et
-/// al. 2018), with torch.optim.Adam's exact update rule (PyTorch 1.13, single-tensor path).
+/// al.\ 2018), with torch.optim.Adam's exact update rule (PyTorch 1.13, single-tensor path).
 /// Per element, with g the gradient, p the parameter, t this parameter's update count:
 ///
 /// \code{.unparsed}
