@@ -4,7 +4,7 @@
 BUILD ?= build
 JOBS  ?= 2
 
-.PHONY: deps build demo test bench clean
+.PHONY: deps build demo test bench clean docs
 
 deps:
 	@bash scripts/install-deps.sh
@@ -24,3 +24,13 @@ bench: build
 
 clean:
 	rm -rf $(BUILD)
+
+# The API reference (docs/Doxyfile) in $(BUILD)/docs/api/html/index.html; fails when doxygen
+# warns, e.g. about an undocumented public declaration (the warnings are printed).
+docs: deps
+	@mkdir -p $(BUILD)/docs/api
+	@( cat docs/Doxyfile; echo "OUTPUT_DIRECTORY = $(BUILD)/docs/api"; \
+	   echo "WARN_LOGFILE = $(BUILD)/docs/api/warnings.log" ) | doxygen -
+	@log=$(BUILD)/docs/api/warnings.log; if [ -s $$log ]; then cat $$log; \
+	   echo "make docs: $$(grep -c 'warning:' $$log) doxygen warnings ($$log)"; exit 1; fi
+	@echo "make docs: $(BUILD)/docs/api/html/index.html"

@@ -1,23 +1,26 @@
-// experiment.h — the benchmark protocol (DESIGN.md §7) as one function, and its presets.
-//
-// For each trial t (seed s_t = seed + t): draw the split (reference classes, normal
-// training set, test set) with s_t; for each method: build and train its network with s_t;
-// an embedding method embeds the normal training set and the test set (with test-time
-// augmentation if asked), and for each scorer the scorer is fitted on the normal training
-// features (through a MinMaxScaler for lof and knn, as the seed; raw or centred for cosine)
-// and scores the test set; a scoring method scores the
-// test set itself, once per score it gives. Each (method, scorer or score) records the
-// ROC-AUC (higher score = more anomalous, anomaly = 1).
-//
-// Presets (MethodOptions per method, plus split sizes and trials):
-//   seed     the seed's settings with the pretrained weights: DOC 5 epochs SGD lr 5e-5 with
-//            early layers frozen; L2-Softmax (α 15) and ArcFace (s 30, m 0.05) 10 epochs Adam
-//            lr 1e-4 AMSGrad; batch 128; 96×96 RGB. Departure: kizuki has width-1.0 ImageNet
-//            weights only (the seed used width 0.5), and they need pixels in [−1, 1].
-//   scratch  from random initialisation: 32×32, width 0.5, Adam lr 1e-3 (AMSGrad) for every
-//            method, 10 epochs, pixels in [0, 1] (docs/results.md has the measurements).
-//   quick    scratch with 3 epochs, 2 trials and a half-size reference set (500 per class):
-//            the README's demo, a few minutes on two cores.
+/// \file
+/// experiment.h — the benchmark protocol (DESIGN.md §7) as one function, and its presets.
+///
+/// For each trial t (seed s_t = seed + t): draw the split (reference classes, normal
+/// training set, test set) with s_t; for each method: build and train its network with s_t;
+/// an embedding method embeds the normal training set and the test set (with test-time
+/// augmentation if asked), and for each scorer the scorer is fitted on the normal training
+/// features (through a MinMaxScaler for lof and knn, as the seed; raw or centred for cosine)
+/// and scores the test set; a scoring method scores the
+/// test set itself, once per score it gives. Each (method, scorer or score) records the
+/// ROC-AUC (higher score = more anomalous, anomaly = 1).
+///
+/// Presets (MethodOptions per method, plus split sizes and trials):
+/// \code{.unparsed}
+///   seed     the seed's settings with the pretrained weights: DOC 5 epochs SGD lr 5e-5 with
+///            early layers frozen; L2-Softmax (α 15) and ArcFace (s 30, m 0.05) 10 epochs Adam
+///            lr 1e-4 AMSGrad; batch 128; 96×96 RGB. Departure: kizuki has width-1.0 ImageNet
+///            weights only (the seed used width 0.5), and they need pixels in [−1, 1].
+///   scratch  from random initialisation: 32×32, width 0.5, Adam lr 1e-3 (AMSGrad) for every
+///            method, 10 epochs, pixels in [0, 1] (docs/results.md has the measurements).
+///   quick    scratch with 3 epochs, 2 trials and a half-size reference set (500 per class):
+///            the README's demo, a few minutes on two cores.
+/// \endcode
 #pragma once
 
 #include <functional>
@@ -29,72 +32,81 @@
 
 namespace kz {
 
+/// Everything run_benchmark needs: the data, the split, the methods and the trials.
 struct ExperimentOptions {
-  std::string dataset = "fashion-mnist";  // fashion-mnist | cifar10
-  std::string data_dir;                   // empty: the dataset's default location
-  int64_t normal_class = -1, anomaly_class = -1;  // −1: the protocol's (7/9, 4/7)
+  std::string dataset = "fashion-mnist";  ///< fashion-mnist | cifar10
+  std::string data_dir;                   ///< empty: the dataset's default location
+  /// −1: the protocol's (7/9, 4/7)
+  ///@{
+  int64_t normal_class = -1, anomaly_class = -1;
+  ///@}
+  /// The split's sizes, as benchmark_split's (data/split.h)
+  ///@{
   int64_t n_reference_per_class = 1000, n_normal_train = 1000, n_test_each = 1000;
-  std::vector<std::string> methods{"doc", "l2softmax", "arcface"};
-  std::vector<std::string> scorers;  // embedding methods only; empty: each one's default
-  int trials = 10;
-  uint64_t seed = 0;
-  int64_t lof_neighbors = 5;         // the seed's n_neighbors
-  int64_t knn_neighbors = 5;         // k of the k-NN scorer (PANDA and DN2 use 2)
-  // Embedding methods only (a scoring method's own scores are left as they are):
-  // center  the cosine scorer measures angles about the mean normal training feature
-  //         (a CenteringScaler fitted on the normal training features, anomaly/scalers.h);
-  //         LOF and k-NN measure Euclidean distances, which a shift leaves unchanged, so
-  //         they are scored as without it.
-  // tta     "none" or "flip": every image's feature is the mean of its own and its mirror
-  //         image's (anomaly/method.h embed_features), training and test images alike.
+  ///@}
+  std::vector<std::string> methods{"doc", "l2softmax", "arcface"};  ///< names of method_names()
+  std::vector<std::string> scorers;  ///< embedding methods only; empty: each one's default
+  int trials = 10;                   ///< trial t uses seed + t
+  uint64_t seed = 0;                 ///< of trial 0
+  int64_t lof_neighbors = 5;         ///< the seed's n_neighbors
+  int64_t knn_neighbors = 5;         ///< k of the k-NN scorer (PANDA and DN2 use 2)
+  /// Embedding methods only (a scoring method's own scores are left as they are): the
+  /// cosine scorer measures angles about the mean normal training feature (a CenteringScaler
+  /// fitted on the normal training features, anomaly/scalers.h). LOF and k-NN measure
+  /// Euclidean distances, which a shift leaves unchanged, so they are scored as without it.
   bool center = false;
+  /// Embedding methods only: "none" or "flip": every image's feature is the mean of its own
+  /// and its mirror image's (anomaly/method.h embed_features), training and test images alike.
   std::string tta = "none";
-  std::string preset = "scratch";
-  // Score held-out data instead of the test set (data/split.h validation_split): normals of
-  // the train split the methods do not train on against reference-set images, for choosing
-  // settings without the test set. Methods that train on the reference set are refused.
+  std::string preset = "scratch";    ///< the preset the options came from (for the record)
+  /// Score held-out data instead of the test set (data/split.h validation_split): normals of
+  /// the train split the methods do not train on against reference-set images, for choosing
+  /// settings without the test set. Methods that train on the reference set are refused.
   bool validate = false;
-  std::vector<MethodOptions> method_options;  // one per entry of `methods`
-  // Where the run keeps its work (not a setting of the experiment): with out_dir set,
-  // results.json there is rewritten after every finished (trial, method), and each
-  // training writes checkpoints/trial<t>-<method>.ckpt at every epoch boundary (removed
-  // once its results are recorded). resume: finished (trial, method)s recorded in
-  // results.json are taken as they are (its settings must match), and an unfinished one
-  // continues from its checkpoint; the results equal those of a run that never stopped.
+  std::vector<MethodOptions> method_options;  ///< one per entry of `methods`
+  /// Where the run keeps its work (not a setting of the experiment): with out_dir set,
+  /// results.json there is rewritten after every finished (trial, method), and each
+  /// training writes `checkpoints/trial<t>-<method>.ckpt` at every epoch boundary (removed
+  /// once its results are recorded). resume: finished (trial, method)s recorded in
+  /// results.json are taken as they are (its settings must match), and an unfinished one
+  /// continues from its checkpoint; the results equal those of a run that never stopped.
   std::string out_dir;
-  bool resume = false;
+  bool resume = false;  ///< see out_dir
 };
 
-// The options of `preset` ("seed", "scratch" or "quick") for `dataset` and `methods`.
-// "seed" needs `pretrained` (a safetensors file), the others ignore it unless given.
+/// The options of `preset` ("seed", "scratch" or "quick") for `dataset` and `methods`.
+/// "seed" needs `pretrained` (a safetensors file), the others ignore it unless given.
 ExperimentOptions preset_options(const std::string& preset, const std::string& dataset,
                                  const std::vector<std::string>& methods,
                                  const std::string& pretrained);
 
-// Messages for the terminal: training progress of (trial, method), and one line per
-// finished (trial, method, scorer).
+/// Messages for the terminal: training progress of (trial, method), and one line per
+/// finished (trial, method, scorer).
 struct ExperimentCallbacks {
+  /// Training progress of (trial, method).
   std::function<void(int trial, const std::string& method, const TrainProgress&)> progress;
+  /// A finished (trial, method, scorer).
   std::function<void(const TrialResult&)> result;
-  // A (trial, method) taken from results.json or continued from a checkpoint (--resume).
+  /// A (trial, method) taken from results.json or continued from a checkpoint (--resume).
   std::function<void(int trial, const std::string& method, const std::string& what)> resumed;
 };
 
+/// Runs the protocol (see the file's description): every trial, method and scorer.
 BenchmarkResults run_benchmark(const ExperimentOptions& options,
                                const ExperimentCallbacks& callbacks = {});
 
-// The data set's train/test pair from its reader, with the protocol's classes filled in.
+/// The data set's train/test pair from its reader, with the protocol's classes filled in.
 TrainTest load_benchmark_dataset(ExperimentOptions& options);
 
-// The test set's scores of a trained method, each under its name: for an embedding method
-// one per scorer of o.scorers (or its default scorer), for a scoring method its own.
+/// The test set's scores of a trained method, each under its name: for an embedding method
+/// one per scorer of o.scorers (or its default scorer), for a scoring method its own.
 std::vector<std::pair<std::string, Tensor>> test_scores(const Method& method,
                                                        const BenchmarkSplit& split,
                                                        const ExperimentOptions& o);
 
-// Scores of `test` features by `scorer` fitted on `train` features (scaled as the protocol
-// says: MinMax before lof and knn; nothing before cosine, or centring with `center`). Both
-// (N,F) / (M,F); returns (M,).
+/// Scores of `test` features by `scorer` fitted on `train` features (scaled as the protocol
+/// says: MinMax before lof and knn; nothing before cosine, or centring with `center`). Both
+/// (N,F) / (M,F); returns (M,).
 Tensor score_features(const std::string& scorer, const Tensor& train, const Tensor& test,
                       int64_t neighbors, bool center = false);
 

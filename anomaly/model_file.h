@@ -1,26 +1,29 @@
-// model_file.h — a trained anomaly detector in one file (`model.kz`), and how it is
-// trained from image folders and applied to new images.
-//
-// A detector is: a trained method (anomaly/method.h) with the preprocessing its inputs
-// need; for an embedding method a scaler and scorer fitted on the normal images' features,
-// for a scoring method the name of the score it uses; and a threshold on the score.
-//
-// File format: safetensors (tensor/safetensors.h), so any safetensors reader can open it.
-//   tensors   "<network>.<name>"  every network's state_dict (Method::state_dict(): e.g.
-//                                 "backbone.features.0.0.weight" in torchvision's names,
-//                                 "head.weight", "autoencoder.encoder.0.weight")
-//             "scaler.<key>", "scorer.<key>"  their fitted state (embedding methods)
-//   metadata  "format" = "kizuki-model", "format_version" = "2", and "config": one JSON
-//             object {"method": the method's settings (method_options_json), "architecture":
-//             Method::architecture(), "scorer", "scaler", "neighbors", "threshold",
-//             "class_names"} and, when not "none", "tta" (test-time augmentation).
-//             Scaler "center" is centring before the cosine scorer (--center).
-// Version 1 (MobileNetV2 methods only, written before scoring methods existed) still loads.
-// Loading checks every piece and fails with one line naming the file and what is wrong.
-//
-// Threshold: a tenth of the normal images (at least 2) is held out; the scorer is fitted on
-// the rest and the threshold is the 95th percentile of the held-out images' scores, so
-// about 5 % of new normal images are flagged (a false-positive rate the user can read).
+/// \file
+/// model_file.h — a trained anomaly detector in one file (`model.kz`), and how it is
+/// trained from image folders and applied to new images.
+///
+/// A detector is: a trained method (anomaly/method.h) with the preprocessing its inputs
+/// need; for an embedding method a scaler and scorer fitted on the normal images' features,
+/// for a scoring method the name of the score it uses; and a threshold on the score.
+///
+/// File format: safetensors (tensor/safetensors.h), so any safetensors reader can open it.
+/// \code{.unparsed}
+///   tensors   "<network>.<name>"  every network's state_dict (Method::state_dict(): e.g.
+///                                 "backbone.features.0.0.weight" in torchvision's names,
+///                                 "head.weight", "autoencoder.encoder.0.weight")
+///             "scaler.<key>", "scorer.<key>"  their fitted state (embedding methods)
+///   metadata  "format" = "kizuki-model", "format_version" = "2", and "config": one JSON
+///             object {"method": the method's settings (method_options_json), "architecture":
+///             Method::architecture(), "scorer", "scaler", "neighbors", "threshold",
+///             "class_names"} and, when not "none", "tta" (test-time augmentation).
+///             Scaler "center" is centring before the cosine scorer (--center).
+/// \endcode
+/// Version 1 (MobileNetV2 methods only, written before scoring methods existed) still loads.
+/// Loading checks every piece and fails with one line naming the file and what is wrong.
+///
+/// Threshold: a tenth of the normal images (at least 2) is held out; the scorer is fitted on
+/// the rest and the threshold is the 95th percentile of the held-out images' scores, so
+/// about 5 % of new normal images are flagged (a false-positive rate the user can read).
 #pragma once
 
 #include <memory>
@@ -34,49 +37,54 @@
 
 namespace kz {
 
+/// A trained method with its scorer and threshold: what model.kz holds and `kizuki score`
+/// uses (see the file's description).
 struct AnomalyModel {
-  std::unique_ptr<Method> method;        // holds the networks and preprocessing
-  // Embedding methods: "minmax"/"none" and "lof"/"cosine"/"knn" with their fitted state.
-  // Scoring methods: scaler_name "none", scorer_name one of method->score_names(), and no
-  // scaler or scorer objects.
+  std::unique_ptr<Method> method;        ///< holds the networks and preprocessing
+  /// Embedding methods: "minmax"/"none" and "lof"/"cosine"/"knn" with their fitted state.
+  /// Scoring methods: scaler_name "none", scorer_name one of method->score_names(), and no
+  /// scaler or scorer objects.
+  ///@{
   std::string scaler_name, scorer_name;
-  int64_t neighbors = 5;
-  std::string tta = "none";              // embed_features' augmentation (anomaly/method.h)
-  std::unique_ptr<Scaler> scaler;
-  std::unique_ptr<Scorer> scorer;
-  double threshold = 0.0;                // score > threshold → flagged anomalous
-  std::vector<std::string> class_names;  // the head's classes (empty without a head)
+  ///@}
+  int64_t neighbors = 5;                 ///< k of lof and knn
+  std::string tta = "none";              ///< embed_features' augmentation (anomaly/method.h)
+  std::unique_ptr<Scaler> scaler;        ///< fitted; null for scoring methods
+  std::unique_ptr<Scorer> scorer;        ///< fitted; null for scoring methods
+  double threshold = 0.0;                ///< score > threshold → flagged anomalous
+  std::vector<std::string> class_names;  ///< the head's classes (empty without a head)
 
+  /// What score() gives for a set of images.
   struct Scores {
-    std::vector<double> score;        // per image, higher = more anomalous
-    std::vector<bool> flagged;        // score > threshold
-    std::vector<int64_t> predicted;   // head's argmax class per image (empty without head)
+    std::vector<double> score;        ///< per image, higher = more anomalous
+    std::vector<bool> flagged;        ///< score > threshold
+    std::vector<int64_t> predicted;   ///< head's argmax class per image (empty without head)
   };
-  // images: any size and channel count; they are preprocessed as the model was trained.
+  /// images: any size and channel count; they are preprocessed as the model was trained.
   Scores score(const ImageDataset& images) const;
 };
 
+/// How train_model trains a model.
 struct TrainModelOptions {
-  MethodOptions method;
-  std::string scorer;  // empty: the method's default scorer, or its first score
-  int64_t neighbors = 5;  // k of lof and knn
-  // Embedding methods only (anything else is refused before training): centre the
-  // features before the cosine scorer (only cosine; see anomaly/experiment.h), and
-  // test-time augmentation "none" or "flip".
+  MethodOptions method;  ///< the method and its settings
+  std::string scorer;  ///< empty: the method's default scorer, or its first score
+  int64_t neighbors = 5;  ///< k of lof and knn
+  /// Embedding methods only (anything else is refused before training): centre the features
+  /// before the cosine scorer (only cosine; see anomaly/experiment.h).
   bool center = false;
-  std::string tta = "none";
-  uint64_t seed = 0;
-  CheckpointOptions checkpoint;  // epoch checkpoints and resuming (anomaly/method.h)
+  std::string tta = "none";  ///< test-time augmentation, "none" or "flip" (embedding methods)
+  uint64_t seed = 0;      ///< of the threshold's hold-out and of training
+  CheckpointOptions checkpoint;  ///< epoch checkpoints and resuming (anomaly/method.h)
 };
 
-// normal: the normal images (any labels); reference: other classes, one label each, or an
-// empty data set (then only methods that learn from normal images alone can be used).
+/// normal: the normal images (any labels); reference: other classes, one label each, or an
+/// empty data set (then only methods that learn from normal images alone can be used).
 AnomalyModel train_model(const ImageDataset& normal, const ImageDataset& reference,
                          const TrainModelOptions& options, const ProgressFn& progress);
 
-void save_model(const std::string& path, const AnomalyModel& model);  // atomic
-AnomalyModel load_model(const std::string& path);
-// The same from the file's bytes (fuzzing); errors name `name_for_errors`.
+void save_model(const std::string& path, const AnomalyModel& model);  ///< atomic
+AnomalyModel load_model(const std::string& path);  ///< validated; errors name the file
+/// The same from the file's bytes (fuzzing); errors name `name_for_errors`.
 AnomalyModel parse_model(const std::string& bytes, const std::string& name_for_errors);
 
 }  // namespace kz

@@ -1,10 +1,11 @@
-// training.h — what every method that trains shares: the optimizer it asks for, the data
-// loader settings, the divergence guard, the epoch loop with its progress and checkpoints,
-// and resuming from a checkpoint.
-//
-// A method that trains derives from TrainedMethod and gives run_epochs() one function that
-// trains one batch; everything around the batch (timing, the running loss, the weight check,
-// the checkpoint, the progress calls) is here, once.
+/// \file
+/// training.h — what every method that trains shares: the optimizer it asks for, the data
+/// loader settings, the divergence guard, the epoch loop with its progress and checkpoints,
+/// and resuming from a checkpoint.
+///
+/// A method that trains derives from TrainedMethod and gives run_epochs() one function that
+/// trains one batch; everything around the batch (timing, the running loss, the weight check,
+/// the checkpoint, the progress calls) is here, once.
 #pragma once
 
 #include <chrono>
@@ -21,75 +22,77 @@
 
 namespace kz {
 
-// Adam (with o.amsgrad) or SGD (with o.momentum), both with o.weight_decay.
+/// Adam (with o.amsgrad) or SGD (with o.momentum), both with o.weight_decay.
 std::unique_ptr<Optimizer> make_optimizer(const MethodOptions& o, std::vector<Variable> params);
 
-// Shuffled batches of o.batch_size with o.augment, channels-last, seeded from (seed, 100 +
-// stream). Stream 0 is a method's main training set and the only one that prefetches (with
-// 2 or more threads), so --threads T means T compute threads plus at most one mostly idle
-// batch-building thread.
+/// Shuffled batches of o.batch_size with o.augment, channels-last, seeded from (seed, 100 +
+/// stream). Stream 0 is a method's main training set and the only one that prefetches (with
+/// 2 or more threads), so --threads T means T compute threads plus at most one mostly idle
+/// batch-building thread.
 LoaderOptions loader_options(const MethodOptions& o, uint64_t seed, uint64_t stream);
 
-// The divergence guard: a NaN or Inf in the loss, a gradient or the weights stops training
-// with the epoch, the batch, the likely cause and what is kept.
+/// The divergence guard: a NaN or Inf in the loss, a gradient or the weights stops training
+/// with the epoch, the batch, the likely cause and what is kept.
 struct Guard {
-  const MethodOptions& options;
-  const CheckpointOptions& checkpoint;
-  int64_t saved_epochs = 0;  // of the last checkpoint written or loaded (0: none)
+  const MethodOptions& options;        ///< the method's, for the likely cause
+  const CheckpointOptions& checkpoint;  ///< what is kept
+  int64_t saved_epochs = 0;  ///< of the last checkpoint written or loaded (0: none)
 
+  /// Throws: `what` happened at (epoch, batch), the likely cause, what is kept.
   [[noreturn]] void stop(const std::string& what, int64_t epoch, int64_t batch,
                          const Optimizer& opt) const;
+  /// Stops unless the loss value is finite.
   void loss(double value, int64_t epoch, int64_t batch, const Optimizer& opt) const;
-  // Every parameter's gradient (gradients = true) or value of the networks.
+  /// Every parameter's gradient (gradients = true) or value of the networks.
   void parameters(const std::vector<NamedNetwork>& networks, bool gradients, int64_t epoch,
                   int64_t batch, const Optimizer& opt) const;
 };
 
-// One optimisation step on `loss`, refusing non-finite gradients before they reach the
-// weights.
+/// One optimisation step on `loss`, refusing non-finite gradients before they reach the
+/// weights.
 void optimizer_step(Optimizer& opt, const Variable& loss, const Guard& guard,
                     const std::vector<NamedNetwork>& networks, int64_t epoch, int64_t batch);
 
-// What one trained batch reports: its loss and how many images it took.
+/// What one trained batch reports: its loss and how many images it took.
 struct BatchResult {
-  double loss;
-  int64_t images;
+  double loss;     ///< the batch's loss
+  int64_t images;  ///< images in the batch
 };
 
-// A method that trains: the epoch loop and the checkpoints every such method shares.
+/// A method that trains: the epoch loop and the checkpoints every such method shares.
 class TrainedMethod : public Method {
  protected:
   using Method::Method;
-  using Clock = std::chrono::steady_clock;
+  using Clock = std::chrono::steady_clock;  ///< for train_seconds
 
-  // The settings a checkpoint of this run must carry (method options, seed, data sizes).
+  /// The settings a checkpoint of this run must carry (method options, seed, data sizes).
   nlohmann::json fingerprint(uint64_t seed, const BenchmarkSplit& split) const;
-  // Loads the checkpoint when resuming (checking fingerprint and data order) into the
-  // networks and `opt`, positions `loader` at the next epoch; returns the epochs done.
+  /// Loads the checkpoint when resuming (checking fingerprint and data order) into the
+  /// networks and `opt`, positions `loader` at the next epoch; returns the epochs done.
   int64_t resume(Optimizer& opt, DataLoader& loader, const std::vector<uint64_t>& seeds,
                  const nlohmann::json& fingerprint);
-  // Writes the checkpoint after `epochs_done` epochs (no-op without a path). Refuses to
-  // save non-finite weights, so the last checkpoint is always a good one.
+  /// Writes the checkpoint after `epochs_done` epochs (no-op without a path). Refuses to
+  /// save non-finite weights, so the last checkpoint is always a good one.
   void save_epoch(int64_t epochs_done, const Optimizer& opt, const DataLoader& loader,
                   const std::vector<uint64_t>& seeds, const nlohmann::json& fingerprint,
                   double seconds) const;
 
-  // Epochs from guard.saved_epochs (0, or those resumed) to the last: train_batch(e, b)
-  // trains batch b of epoch e and returns what it did, or nothing when the epoch's batches
-  // of `loader` are used up. Progress after each batch; after each epoch the weights are
-  // checked, the checkpoint written (positions of `loader`, `seeds`) and progress reported.
+  /// Epochs from guard.saved_epochs (0, or those resumed) to the last: train_batch(e, b)
+  /// trains batch b of epoch e and returns what it did, or nothing when the epoch's batches
+  /// of `loader` are used up. Progress after each batch; after each epoch the weights are
+  /// checked, the checkpoint written (positions of `loader`, `seeds`) and progress reported.
   template <class TrainBatch>
   void run_epochs(Guard& guard, Optimizer& opt, DataLoader& loader,
                   const std::vector<uint64_t>& seeds, const nlohmann::json& fp,
                   const ProgressFn& progress, TrainBatch&& train_batch);
 
-  double resumed_seconds_ = 0.0;
+  double resumed_seconds_ = 0.0;  ///< training time of the resumed epochs
 };
 
 // --- implementation of the template -------------------------------------------------------
 
 namespace detail {
-// Running loss and speed of the epoch in progress.
+/// Running loss and speed of the epoch in progress.
 struct EpochMeter {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now(), epoch_start = start;
   int64_t images = 0, batches = 0;

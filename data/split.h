@@ -1,21 +1,26 @@
-// split.h — the anomaly benchmark's three sets, drawn from a data set's train/test splits.
-//
-// The protocol (DESIGN.md §7): with a normal class and an anomaly class,
-//   reference    n_reference_per_class images of every other class   (from the train split)
-//   normal_train n_normal_train images of the normal class            (from the train split)
-//   test         n_test_each normal + n_test_each anomalous images   (from the test split)
-// e.g. Fashion-MNIST 7/9 with (1000, 1000, 1000): 8000 reference, 1000 normal, 2000 test.
-// Images are drawn without replacement (so no image is in two sets), each class in turn,
-// from one Generator(seed): reference classes in ascending order, then the normal training
-// images, then the test normals, then the test anomalies. The same seed gives the same sets.
-// A count below zero means "every image of that class".
-//
-// Labels, so the sets plug straight into training and scoring:
-//   reference and normal_train share one class list: the reference classes in ascending
-//   order (labels 0 … R−1), then the normal class (label R). Concatenated, they are the
-//   (R+1)-class training set the seed's L2-Softmax and ArcFace classify (R = 8: 9 classes).
-//   test labels are 0 = normal, 1 = anomaly (class names "normal: <name>", "anomaly: <name>").
-// The original class of every image, and its position in its split, are kept alongside.
+/// \file
+/// split.h — the anomaly benchmark's three sets, drawn from a data set's train/test splits.
+///
+/// The protocol (DESIGN.md §7): with a normal class and an anomaly class,
+/// \code{.unparsed}
+///   reference    n_reference_per_class images of every other class   (from the train split)
+///   normal_train n_normal_train images of the normal class            (from the train split)
+///   test         n_test_each normal + n_test_each anomalous images   (from the test split)
+/// \endcode
+/// e.g. Fashion-MNIST 7/9 with (1000, 1000, 1000): 8000 reference, 1000 normal, 2000 test.
+/// Images are drawn without replacement (so no image is in two sets), each class in turn,
+/// from one Generator(seed): reference classes in ascending order, then the normal training
+/// images, then the test normals, then the test anomalies. The same seed gives the same sets.
+/// A count below zero means "every image of that class".
+///
+/// Labels, so the sets plug straight into training and scoring:
+/// \code{.unparsed}
+///   reference and normal_train share one class list: the reference classes in ascending
+///   order (labels 0 … R−1), then the normal class (label R). Concatenated, they are the
+///   (R+1)-class training set the seed's L2-Softmax and ArcFace classify (R = 8: 9 classes).
+///   test labels are 0 = normal, 1 = anomaly (class names "normal: <name>", "anomaly: <name>").
+/// \endcode
+/// The original class of every image, and its position in its split, are kept alongside.
 #pragma once
 
 #include <cstdint>
@@ -25,14 +30,24 @@
 
 namespace kz {
 
+/// The three sets of one benchmark trial, labelled as the file describes.
 struct BenchmarkSplit {
+  /// The reference set, the normal training set, the test set
+  ///@{
   ImageDataset reference, normal_train, test;
-  std::vector<int64_t> reference_classes;  // original label of reference label 0 … R−1
-  // Per image: its original class and its index in the train (or test) split.
+  ///@}
+  std::vector<int64_t> reference_classes;  ///< original label of reference label 0 … R−1
+  /// Per image: its original class.
+  ///@{
   std::vector<int64_t> reference_original, normal_train_original, test_original;
+  ///@}
+  /// Per image: its index in the train (or test) split.
+  ///@{
   std::vector<int64_t> reference_index, normal_train_index, test_index;
+  ///@}
 };
 
+/// Draws the three sets from `data` with Generator(seed), as the file describes.
 BenchmarkSplit benchmark_split(const TrainTest& data, int64_t normal_class, int64_t anomaly_class,
                                int64_t n_reference_per_class, int64_t n_normal_train,
                                int64_t n_test_each, uint64_t seed);

@@ -1,9 +1,10 @@
-// batch_norm.h — BatchNorm2d: batch normalisation over (N,C,H,W), per channel C.
-//
-// Training: normalise with the batch's mean and biased variance over N,H,W, then update
-// running_mean/running_var with momentum as PyTorch (r = (1−momentum)·r + momentum·stat,
-// the unbiased variance for running_var). Eval: use the running statistics.
-// y = weight·(x − mean)/sqrt(var + eps) + bias. The output keeps x's memory format.
+/// \file
+/// batch_norm.h — BatchNorm2d: batch normalisation over (N,C,H,W), per channel C.
+///
+/// Training: normalise with the batch's mean and biased variance over N,H,W, then update
+/// running_mean/running_var with momentum as PyTorch (r = (1−momentum)·r + momentum·stat,
+/// the unbiased variance for running_var). Eval: use the running statistics.
+/// y = weight·(x − mean)/sqrt(var + eps) + bias. The output keeps x's memory format.
 #pragma once
 
 #include "autograd/functions.h"
@@ -11,28 +12,29 @@
 
 namespace kz {
 
+/// Batch normalisation over (N,C,H,W), PyTorch's nn.BatchNorm2d.
 class BatchNorm2d : public Module {
  public:
-  // Parameters "weight" = 1, "bias" = 0; buffers "running_mean" = 0, "running_var" = 1
-  // (PyTorch's init). torchvision's num_batches_tracked is not kept.
+  /// Parameters "weight" = 1, "bias" = 0; buffers "running_mean" = 0, "running_var" = 1
+  /// (PyTorch's init). torchvision's num_batches_tracked is not kept.
   explicit BatchNorm2d(int64_t channels, float eps = 1e-5f, float momentum = 0.1f);
 
-  Variable forward(const Variable& x) override;  // (N,C,H,W) -> (N,C,H,W)
+  Variable forward(const Variable& x) override;  ///< (N,C,H,W) -> (N,C,H,W)
 
-  Variable& weight() { return weight_; }
-  Variable& bias() { return bias_; }
-  Tensor& running_mean() { return *running_mean_; }
-  Tensor& running_var() { return *running_var_; }
-  int64_t channels() const { return channels_; }
-  float eps() const { return eps_; }
-  float momentum() const { return momentum_; }
+  Variable& weight() { return weight_; }              ///< gamma (C)
+  Variable& bias() { return bias_; }                  ///< beta (C)
+  Tensor& running_mean() { return *running_mean_; }  ///< (C)
+  Tensor& running_var() { return *running_var_; }    ///< (C), unbiased
+  int64_t channels() const { return channels_; }      ///< C
+  float eps() const { return eps_; }                  ///< added to the variance
+  float momentum() const { return momentum_; }        ///< of the running statistics' update
   std::string type_name() const override { return "BatchNorm2d"; }
 
  private:
   int64_t channels_;
   float eps_, momentum_;
   Variable weight_, bias_;
-  Tensor* running_mean_;  // owned by Module's buffer list
+  Tensor* running_mean_;  ///< owned by Module's buffer list
   Tensor* running_var_;
 };
 

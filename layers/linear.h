@@ -1,6 +1,7 @@
-// linear.h — Linear: the fully connected layer, y = x·weightᵀ + bias.
-//
-// Shapes: x is (N, in), weight (out, in), bias (out), y (N, out).
+/// \file
+/// linear.h — Linear: the fully connected layer, y = x·weightᵀ + bias.
+///
+/// Shapes: x is (N, in), weight (out, in), bias (out), y (N, out).
 #pragma once
 
 #include "autograd/functions.h"
@@ -9,18 +10,19 @@
 
 namespace kz {
 
+/// The fully connected layer, PyTorch's nn.Linear.
 class Linear : public Module {
  public:
-  // Parameters "weight" (out, in) and, with bias, "bias" (out), drawn as PyTorch's
-  // default: U(−1/√in, 1/√in).
+  /// Parameters "weight" (out, in) and, with bias, "bias" (out), drawn as PyTorch's
+  /// default: U(−1/√in, 1/√in).
   Linear(int64_t in_features, int64_t out_features, bool bias, Generator& gen);
 
-  Variable forward(const Variable& x) override;  // (N, in) -> (N, out)
+  Variable forward(const Variable& x) override;  ///< (N, in) -> (N, out)
 
-  Variable& weight() { return weight_; }
-  Variable& bias() { return bias_; }  // undefined without bias
-  int64_t in_features() const { return in_features_; }
-  int64_t out_features() const { return out_features_; }
+  Variable& weight() { return weight_; }  ///< (out, in)
+  Variable& bias() { return bias_; }  ///< undefined without bias
+  int64_t in_features() const { return in_features_; }    ///< in
+  int64_t out_features() const { return out_features_; }  ///< out
   std::string type_name() const override { return "Linear"; }
 
  private:

@@ -1,7 +1,10 @@
-// reduction.h — how a loss reduces its per-element values ℓ_i, as PyTorch's `reduction=`:
-//   none: ℓ itself, the input's shape;  sum: Σ_i ℓ_i;  mean: (1/n) Σ_i ℓ_i  (scalars, shape ()).
-// The losses take the enum; parse_reduction reads PyTorch's names ("mean", "sum", "none"),
-// e.g. from a command line or a config.
+/// \file
+/// reduction.h — how a loss reduces its per-element values ℓ_i, as PyTorch's `reduction=`:
+/// \code{.unparsed}
+///   none: ℓ itself, the input's shape;  sum: Σ_i ℓ_i;  mean: (1/n) Σ_i ℓ_i  (scalars, shape ()).
+/// \endcode
+/// The losses take the enum; parse_reduction reads PyTorch's names ("mean", "sum", "none"),
+/// e.g. from a command line or a config.
 #pragma once
 
 #include <string>
@@ -11,9 +14,10 @@
 
 namespace kz {
 
+/// PyTorch's `reduction=`: none, mean or sum (see the file's description).
 enum class Reduction { none, mean, sum };
 
-// "mean" | "sum" | "none" -> Reduction; anything else throws "[op] unknown reduction ...".
+/// "mean" | "sum" | "none" -> Reduction; anything else throws "[op] unknown reduction ...".
 inline Reduction parse_reduction(std::string_view name, const std::string& op) {
   if (name == "mean") return Reduction::mean;
   if (name == "sum") return Reduction::sum;
@@ -21,6 +25,7 @@ inline Reduction parse_reduction(std::string_view name, const std::string& op) {
   fail(op, fmt::format("unknown reduction '{}' (expected 'mean', 'sum' or 'none')", name));
 }
 
+/// "none", "mean" or "sum" ("unknown" for a value outside the enum).
 inline const char* reduction_name(Reduction r) {
   switch (r) {
     case Reduction::none: return "none";
@@ -30,7 +35,7 @@ inline const char* reduction_name(Reduction r) {
   return "unknown";
 }
 
-// The per-element losses `loss` reduced by r; a value outside the enum throws naming op.
+/// The per-element losses `loss` reduced by r; a value outside the enum throws naming op.
 inline Variable reduce_loss(const Variable& loss, Reduction r, const std::string& op) {
   switch (r) {
     case Reduction::none: return loss;

@@ -1,11 +1,14 @@
-// strided.h — walking K same-shaped strided tensors together (internal to tensor/).
-//
-// strided_rows(shape, {strides...}, {offsets...}, row) calls
-//   row(offsets, n, inner_strides)
-// once per innermost row: `offsets` are each tensor's element offset of the row's first
-// element, `n` is the row length and `inner_strides` each tensor's stride along it. Kernels
-// write their tight loop over one row; this file does the index bookkeeping.
-// At4 reads element (n,c,h,w) of a 4-D tensor with any strides (the naive reference loops).
+/// \file
+/// strided.h — walking K same-shaped strided tensors together (internal to tensor/).
+///
+/// strided_rows(shape, {strides...}, {offsets...}, row) calls
+/// \code{.unparsed}
+///   row(offsets, n, inner_strides)
+/// \endcode
+/// once per innermost row: `offsets` are each tensor's element offset of the row's first
+/// element, `n` is the row length and `inner_strides` each tensor's stride along it. Kernels
+/// write their tight loop over one row; this file does the index bookkeeping.
+/// At4 reads element (n,c,h,w) of a 4-D tensor with any strides (the naive reference loops).
 #pragma once
 
 #include <array>
@@ -16,6 +19,9 @@
 
 namespace kz {
 
+/// Calls row(offsets, n, inner_strides) once per innermost row of `shape`, for K tensors
+/// with the given strides and base offsets (see the file's description); nothing when the
+/// shape has a zero. A 0-D shape is one row of length 1.
 template <size_t K, class Row>
 void strided_rows(const Shape& shape, const std::array<const Shape*, K>& strides,
                   const std::array<int64_t, K>& base, Row&& row) {
@@ -48,15 +54,21 @@ void strided_rows(const Shape& shape, const std::array<const Shape*, K>& strides
   }
 }
 
-// Element (n,c,h,w) of a 4-D strided tensor.
+/// Element (n,c,h,w) of a 4-D strided tensor.
 struct At4 {
-  const float* p;
+  const float* p;  ///< t.data()
+  /// t's strides.
+  ///@{
   int64_t s0, s1, s2, s3;
+  ///@}
+  /// Reads t's data pointer and strides (t must stay alive).
   explicit At4(const Tensor& t)
       : p(t.data()), s0(t.stride(0)), s1(t.stride(1)), s2(t.stride(2)), s3(t.stride(3)) {}
+  /// The offset of (n,c,h,w) from p.
   int64_t index(int64_t n, int64_t c, int64_t h, int64_t w) const {
     return n * s0 + c * s1 + h * s2 + w * s3;
   }
+  /// The value at (n,c,h,w).
   float operator()(int64_t n, int64_t c, int64_t h, int64_t w) const {
     return p[index(n, c, h, w)];
   }
