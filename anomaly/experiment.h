@@ -110,10 +110,10 @@ std::vector<std::pair<std::string, Tensor>> test_scores(const Method& method,
 Tensor score_features(const std::string& scorer, const Tensor& train, const Tensor& test,
                       int64_t neighbors, bool center = false);
 
-// The name a scorer's results are recorded under, so the tables tell variants apart: the
-// scorer, then in brackets what differs from the defaults, e.g. "knn(k=2,flip)",
-// "cosine(centred,flip)"; plain "knn" / "cosine" / "lof" with the defaults. k is shown for
-// lof and knn when it is not 5, "centred" for cosine with o.center, "flip" with o.tta.
+/// The name a scorer's results are recorded under, so the tables tell variants apart: the
+/// scorer, then in brackets what differs from the defaults, e.g. "knn(k=2,flip)",
+/// "cosine(centred,flip)"; plain "knn" / "cosine" / "lof" with the defaults. k is shown for
+/// lof and knn when it is not 5, "centred" for cosine with o.center, "flip" with o.tta.
 std::string scorer_label(const std::string& scorer, const ExperimentOptions& o);
 
 }  // namespace kz

@@ -118,17 +118,18 @@ class StandardScaler final : public Scaler {
   std::vector<double> mean_, var_, scale_;
 };
 
+/// Centring, scikit-learn's StandardScaler(with_std=False) (see the file's description).
 class CenteringScaler final : public Scaler {
  public:
   void fit(const Tensor& x) override;
   Tensor transform(const Tensor& x) const override;
   std::string name() const override { return "center"; }
   bool fitted() const override { return !mean_.empty(); }
-  // {"mean": (D,)}
+  /// {"mean": (D,)}
   std::map<std::string, Tensor> state_dict() const override;
   void load_state_dict(const std::map<std::string, Tensor>& state) override;
 
-  const std::vector<double>& mean() const { return mean_; }  // (D,)
+  const std::vector<double>& mean() const { return mean_; }  ///< (D,), rounded to float32
 
  private:
   std::vector<double> mean_;

@@ -52,13 +52,13 @@ BenchmarkSplit benchmark_split(const TrainTest& data, int64_t normal_class, int6
                                int64_t n_reference_per_class, int64_t n_normal_train,
                                int64_t n_test_each, uint64_t seed);
 
-// The same split with its test set replaced by held-out data the test split never touches,
-// for choosing a method's settings (DESIGN.md §12): n_each normal-class images of the train
-// split that are not in normal_train (label 0, "held-out normal: <name>") and n_each images
-// of the reference set (label 1, "reference (as anomalies)"). Only for methods that do not
-// train on the reference set. The draws use their own Generator stream, so the training sets
-// are exactly those of the protocol's trial with the same seed; test_index then indexes the
-// train split.
+/// The same split with its test set replaced by held-out data the test split never touches,
+/// for choosing a method's settings (DESIGN.md §12): n_each normal-class images of the train
+/// split that are not in normal_train (label 0, "held-out normal: <name>") and n_each images
+/// of the reference set (label 1, "reference (as anomalies)"). Only for methods that do not
+/// train on the reference set. The draws use their own Generator stream, so the training sets
+/// are exactly those of the protocol's trial with the same seed; test_index then indexes the
+/// train split.
 BenchmarkSplit validation_split(const TrainTest& data, const BenchmarkSplit& split,
                                 int64_t normal_class, int64_t n_each, uint64_t seed);
 
