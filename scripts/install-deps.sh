@@ -9,6 +9,7 @@ packages=(
   dataset-fashion-mnist
   chromium  # headless, for the report.html test
   clang libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes, for scripts/fuzz.sh
+  libopenmpi-dev openmpi-bin  # MPI for runs over many processes (dist/, mpirun)
 )
 missing=()
 for p in "${packages[@]}"; do

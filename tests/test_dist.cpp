@@ -1,0 +1,212 @@
+// test_dist.cpp — dist/ (processes working together) and `kizuki benchmark` spread over
+// processes by mpirun, on this machine (loopback, oversubscribed):
+//   * the group of one process: every operation is the identity, bad roots are refused;
+//   * allreduce (sums of known vectors, lengths 0 to 10^7, odd ones), broadcast and gather
+//     under mpirun -np 2 and -np 3 (tests/dist_check.cpp checks the values);
+//   * `mpirun -np 2` and `-np 3 kizuki benchmark` give the AUCs and ROC curves of one
+//     process bit for bit, in the same order, and leave no per-rank records behind;
+//   * a rank that fails on a unit (a damaged checkpoint) ends the run with an error naming
+//     the rank and the unit, exit code non-zero, and the finished units in results.json;
+//     a rank killed with SIGKILL ends the run (mpirun names the rank, the rank's last line
+//     the unit) and keeps its finished units in ranks/rank<r>.json; --resume with any
+//     number of processes then finishes the run with the same AUCs.
+// The MPI cases skip with a message in a build without MPI or without mpirun.
+// KZ_KIZUKI is the built `kizuki` program, KZ_DIST_CHECK tests/dist_check (tests/meson.build).
+#include <doctest/doctest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "anomaly/report.h"
+#include "dist/communicator.h"
+#include "dist/mpi.h"
+#include "tests/temp_dir.h"
+
+using namespace kz;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Ran {
+  int status = -1;  // exit status, -1 when it did not exit normally
+  std::string output;
+};
+
+// Runs a shell command; stdout and stderr together.
+Ran shell(const std::string& command) {
+  Ran r;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) r.output.append(buffer, n);
+  const int s = pclose(pipe);
+  r.status = WIFEXITED(s) ? WEXITSTATUS(s) : -1;
+  return r;
+}
+
+// Why the MPI cases cannot run here, or "" when they can.
+std::string mpi_missing() {
+  if (!mpi_built()) return "kizuki was built without MPI (meson -Dmpi, libopenmpi-dev)";
+  if (std::system("command -v mpirun >/dev/null 2>&1") != 0) return "mpirun is not installed";
+  return "";
+}
+
+// mpirun on this machine with np processes, more than the cores if need be, as root in a
+// container too, each process free to use any core; one thread per process.
+std::string mpirun(int np) {
+  return "OMP_NUM_THREADS=1 mpirun --oversubscribe --allow-run-as-root --bind-to none -np " +
+         std::to_string(np) + " ";
+}
+
+// A tiny benchmark on Fashion-MNIST (as tests/test_reliability.cpp's): 2 trials of DOC and
+// L2-Softmax, 3 epochs, one thread: 4 units.
+std::string tiny_benchmark(const fs::path& out) {
+  return std::string(KZ_KIZUKI) +
+         " benchmark --preset quick --methods doc,l2softmax --trials 2 --epochs 3 --width 0.25"
+         " --image-size 16 --batch 16 --reference-per-class 8 --normal-train 24 --test-each 16"
+         " --threads 1 --out '" + out.string() + "'";
+}
+
+bool have_fashion_mnist() { return fs::exists("/usr/share/datasets/fashion-mnist"); }
+
+// The units of `got` equal those of `expected` with the same (trial, method), bit for bit.
+void check_same_units(const BenchmarkResults& got, const BenchmarkResults& expected) {
+  for (const TrialResult& g : got.trials) {
+    CAPTURE(g.trial);
+    CAPTURE(g.method);
+    bool found = false;
+    for (const TrialResult& e : expected.trials)
+      if (e.trial == g.trial && e.method == g.method && e.scorer == g.scorer) {
+        found = true;
+        CHECK(g.auc == e.auc);
+        CHECK(g.roc.fpr == e.roc.fpr);
+        CHECK(g.roc.tpr == e.roc.tpr);
+      }
+    CHECK(found);
+  }
+}
+
+// Equal to `expected` in the same order, bit for bit.
+void check_same_run(const BenchmarkResults& got, const BenchmarkResults& expected) {
+  REQUIRE(got.trials.size() == expected.trials.size());
+  for (size_t i = 0; i < got.trials.size(); ++i) {
+    CAPTURE(i);
+    CHECK(got.trials[i].trial == expected.trials[i].trial);
+    CHECK(got.trials[i].method == expected.trials[i].method);
+  }
+  check_same_units(got, expected);
+}
+
+}  // namespace
+
+TEST_CASE("dist: the group of one process leaves data as it is and refuses other roots") {
+  SingleCommunicator one;
+  CHECK(one.rank() == 0);
+  CHECK(one.size() == 1);
+  std::vector<float> x{1.5f, -2.0f, 3.25f};
+  one.allreduce_sum(x);
+  CHECK(x == std::vector<float>{1.5f, -2.0f, 3.25f});
+  one.broadcast(x, 0);
+  CHECK(x == std::vector<float>{1.5f, -2.0f, 3.25f});
+  std::string s = "text";
+  one.broadcast(s, 0);
+  CHECK(s == "text");
+  CHECK(one.gather("mine", 0) == std::vector<std::string>{"mine"});
+  CHECK_THROWS_WITH_AS(one.broadcast(s, 1),
+                       doctest::Contains("[dist] broadcast from rank 1 in a group of 1"), Error);
+  CHECK_THROWS_WITH_AS(one.gather("x", 2), doctest::Contains("gather to rank 2"), Error);
+  CHECK_NOTHROW(raise_if_any_failed(one, "a failure the caller rethrows itself"));
+}
+
+TEST_CASE("dist: allreduce, broadcast and gather under mpirun -np 2 and -np 3") {
+  if (const std::string missing = mpi_missing(); !missing.empty()) {
+    MESSAGE("skipped: " << missing);
+    return;
+  }
+  for (const int np : {2, 3}) {
+    CAPTURE(np);
+    const Ran r = shell(mpirun(np) + KZ_DIST_CHECK);
+    INFO(r.output);
+    CHECK(r.status == 0);
+    CHECK(r.output.find("size " + std::to_string(np)) != std::string::npos);
+    CHECK(r.output.find("allreduce_sum n=10000000 (0 wrong): ok") != std::string::npos);
+    CHECK(r.output.find("allreduce_sum n=1000001 (0 wrong): ok") != std::string::npos);
+    CHECK(r.output.find("WRONG") == std::string::npos);
+    for (int rank = 0; rank < np; ++rank)
+      CHECK(r.output.find("rank " + std::to_string(rank) + ": 0 failure(s)") != std::string::npos);
+  }
+}
+
+TEST_CASE("dist: kizuki benchmark over 2 and 3 processes gives the AUCs of one, bit for bit") {
+  if (const std::string missing = mpi_missing(); !missing.empty()) {
+    MESSAGE("skipped: " << missing);
+    return;
+  }
+  if (!have_fashion_mnist()) {
+    MESSAGE("skipped: /usr/share/datasets/fashion-mnist is not installed");
+    return;
+  }
+  const test::TempDir dir("dist_spread");
+  const Ran one = shell(tiny_benchmark(dir.path / "one"));
+  INFO(one.output);
+  REQUIRE(one.status == 0);
+  const BenchmarkResults expected = read_results_json(dir / "one/results.json");
+  REQUIRE(expected.trials.size() == 4);
+  for (const int np : {2, 3}) {
+    CAPTURE(np);
+    const fs::path out = dir.path / ("np" + std::to_string(np));
+    const Ran r = shell(mpirun(np) + tiny_benchmark(out));
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    check_same_run(read_results_json((out / "results.json").string()), expected);
+    CHECK(r.output.find("[rank " + std::to_string(np - 1) + "] [trial") != std::string::npos);
+    CHECK(fs::exists(out / "report.html"));  // rank 0 wrote the report
+    CHECK(!fs::exists(out / "ranks"));       // every record merged into results.json
+    CHECK(fs::is_empty(out / "checkpoints"));
+  }
+}
+
+TEST_CASE("dist: a rank that fails names itself and its unit; the finished units stay") {
+  if (const std::string missing = mpi_missing(); !missing.empty()) {
+    MESSAGE("skipped: " << missing);
+    return;
+  }
+  if (!have_fashion_mnist()) {
+    MESSAGE("skipped: /usr/share/datasets/fashion-mnist is not installed");
+    return;
+  }
+  const test::TempDir dir("dist_fail");
+  const Ran one = shell(tiny_benchmark(dir.path / "one"));
+  REQUIRE(one.status == 0);
+  const BenchmarkResults expected = read_results_json(dir / "one/results.json");
+
+  // Bad data on one rank: a damaged checkpoint of unit (trial 2, l2softmax), the last unit
+  // of rank 1 (units dealt round-robin: rank 0 runs the two DOC units, rank 1 the others).
+  const fs::path out = dir.path / "bad";
+  fs::create_directories(out / "checkpoints");
+  std::ofstream(out / "checkpoints/trial1-l2softmax.ckpt") << "not a checkpoint";
+  const Ran bad = shell(mpirun(2) + tiny_benchmark(out) + " --resume");
+  INFO(bad.output);
+  CHECK(bad.status != 0);
+  CHECK(bad.output.find("rank 1 of 2 failed on trial 2/2, method l2softmax") != std::string::npos);
+  CHECK(bad.output.find("trial1-l2softmax.ckpt") != std::string::npos);
+  const BenchmarkResults kept = read_results_json((out / "results.json").string());
+  CHECK(kept.trials.size() == 3);  // both DOC units and (trial 1, l2softmax)
+  check_same_units(kept, expected);
+  // Repaired, the run resumes (with 3 processes) to the one-process results.
+  fs::remove(out / "checkpoints/trial1-l2softmax.ckpt");
+  const Ran again = shell(mpirun(3) + tiny_benchmark(out) + " --resume");
+  INFO(again.output);
+  REQUIRE(again.status == 0);
+  CHECK(again.output.find("recorded in") != std::string::npos);
+  check_same_run(read_results_json((out / "results.json").string()), expected);
+}
