@@ -474,11 +474,11 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
   raise_if_any_failed(comm, failure_message);
   if (failure) std::rethrow_exception(failure);  // one process: its own error, unchanged
   comm.broadcast(merged_text, 0);
-  if (size > 1 && !o.out_dir.empty()) {  // every record is in results.json now
-    remove_file(record_path);
+  if (!o.out_dir.empty()) {  // every record (this run's, an earlier one's) is in results.json
+    if (size > 1) remove_file(record_path);  // where each rank's disk is its own
     comm.barrier();
-    std::error_code ignored;  // another machine's folder may still hold its record
-    if (rank == 0) std::filesystem::remove(ranks_dir, ignored);
+    std::error_code ignored;
+    if (rank == 0) std::filesystem::remove_all(ranks_dir, ignored);
   }
   return results_from_json(nlohmann::json::parse(merged_text));
 }

@@ -15,6 +15,7 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,12 +24,15 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "anomaly/report.h"
 #include "dist/communicator.h"
 #include "dist/mpi.h"
 #include "tests/temp_dir.h"
+
+extern char** environ;
 
 using namespace kz;
 namespace fs = std::filesystem;
@@ -104,6 +108,28 @@ void check_same_run(const BenchmarkResults& got, const BenchmarkResults& expecte
     CHECK(got.trials[i].method == expected.trials[i].method);
   }
   check_same_units(got, expected);
+}
+
+// The whole text of a file; "" when it cannot be read.
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The process id of MPI rank `rank` among the processes whose command line holds
+// `marker`, or -1: mpirun gives each rank OMPI_COMM_WORLD_RANK in its environment.
+pid_t find_rank(int rank, const std::string& marker) {
+  const std::string wanted = std::string(1, '\0') + "OMPI_COMM_WORLD_RANK=" +
+                             std::to_string(rank) + std::string(1, '\0');
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (slurp(e.path() / "cmdline").find(marker) == std::string::npos) continue;
+    if (('\0' + slurp(e.path() / "environ")).find(wanted) != std::string::npos)
+      return static_cast<pid_t>(std::stoi(name));
+  }
+  return -1;
 }
 
 }  // namespace
@@ -209,4 +235,62 @@ TEST_CASE("dist: a rank that fails names itself and its unit; the finished units
   REQUIRE(again.status == 0);
   CHECK(again.output.find("recorded in") != std::string::npos);
   check_same_run(read_results_json((out / "results.json").string()), expected);
+}
+
+TEST_CASE("dist: a rank killed with SIGKILL ends the run; its finished units stay for --resume") {
+  if (const std::string missing = mpi_missing(); !missing.empty()) {
+    MESSAGE("skipped: " << missing);
+    return;
+  }
+  if (!have_fashion_mnist()) {
+    MESSAGE("skipped: /usr/share/datasets/fashion-mnist is not installed");
+    return;
+  }
+  const test::TempDir dir("dist_kill");
+  const auto three_trials = [](const fs::path& out) {
+    std::string c = tiny_benchmark(out);
+    return c.replace(c.find("--trials 2"), 10, "--trials 3");  // 6 units, 3 per rank
+  };
+  const Ran one = shell(three_trials(dir.path / "one"));
+  REQUIRE(one.status == 0);
+  const BenchmarkResults expected = read_results_json(dir / "one/results.json");
+  REQUIRE(expected.trials.size() == 6);
+
+  // Rank 1 is killed as soon as it says it starts its second unit (its first is recorded).
+  const fs::path out = dir.path / "killed";
+  const std::string command = mpirun(2) + three_trials(out) + " > '" + (dir / "log") + "' 2>&1";
+  std::vector<std::string> args{"/bin/sh", "-c", command};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t shell_pid = -1;
+  REQUIRE(posix_spawn(&shell_pid, "/bin/sh", nullptr, nullptr, argv.data(), environ) == 0);
+  pid_t rank1 = -1;
+  for (int i = 0; i < 30000 && rank1 < 0; ++i) {  // at most a minute
+    if (slurp(dir / "log").find("[rank 1] [trial 2/3] l2softmax  started") != std::string::npos)
+      rank1 = find_rank(1, out.string());
+    else std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  REQUIRE(rank1 > 0);
+  ::kill(rank1, SIGKILL);
+  int status = 0;
+  ::waitpid(shell_pid, &status, 0);
+  const std::string log = slurp(dir / "log");
+  INFO(log);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) != 0));
+  CHECK(log.find("process rank 1") != std::string::npos);  // mpirun names the rank
+  // … and the rank's last line names the unit it was running.
+  const size_t last = log.rfind("[rank 1] ");
+  REQUIRE(last != std::string::npos);
+  CHECK(log.substr(last, log.find('\n', last) - last).find("l2softmax  started") != std::string::npos);
+  // Its finished units are kept, and --resume (one process) finishes the run.
+  const BenchmarkResults kept = read_results_json((out / "ranks/rank1.json").string());
+  CHECK(kept.trials.size() >= 1);
+  check_same_units(kept, expected);
+  const Ran again = shell(three_trials(out) + " --resume");
+  INFO(again.output);
+  REQUIRE(again.status == 0);
+  CHECK(again.output.find("recorded in") != std::string::npos);
+  check_same_run(read_results_json((out / "results.json").string()), expected);
+  CHECK(!fs::exists(out / "ranks"));
 }
