@@ -181,6 +181,15 @@ void order_units(BenchmarkResults& r, const std::vector<std::string>& methods) {
   });
 }
 
+// The rank that runs the k-th unit left: dealt as cards in a snake, 0 1 … S−1 S−1 … 1 0 0 1
+// …, so that where every trial has the same methods (units of unlike cost in a repeating
+// pattern) no rank gets the dearest method every time, as a plain round-robin would.
+int dealt_to(size_t k, int size) {
+  const auto s = static_cast<size_t>(size);
+  const size_t round = k / s, place = k % s;
+  return static_cast<int>(round % 2 == 0 ? place : s - 1 - place);
+}
+
 // Runs `step` on this rank, then lets every rank know whether it failed on any: then every
 // rank throws the same GroupError naming the ranks (dist/communicator.h); in a run of one
 // process, the step's own error, unchanged.
@@ -396,7 +405,8 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
   std::string failure_message;
   std::optional<BenchmarkSplit> split;  // of trial split_trial, drawn when a unit needs it
   int split_trial = -1;
-  for (size_t k = static_cast<size_t>(rank); k < pending.size(); k += static_cast<size_t>(size)) {
+  for (size_t k = 0; k < pending.size(); ++k) {
+    if (dealt_to(k, size) != rank) continue;
     const auto [t, m] = pending[k];
     const MethodOptions& mo = o.method_options[m];
     const uint64_t seed = o.seed + static_cast<uint64_t>(t);

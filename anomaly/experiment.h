@@ -72,9 +72,10 @@ struct ExperimentCallbacks {
 
 // The protocol's (trial × method) units, run by the processes of `comm` (nullptr: this one
 // alone, the same code with size 1). The units not recorded yet, in the order one process
-// runs them (trial by trial, methods in order), are dealt round-robin: rank r runs units
-// r, r + size, …, each deterministic from seed + trial, so every AUC equals a one-process
-// run's bit for bit. Each rank records a unit as soon as it is finished — in a run of one
+// runs them (trial by trial, methods in order), are dealt to the ranks as cards in a
+// snake (ranks 0 1 … S−1 S−1 … 1 0 0 1 …), fixed before any work starts; each unit is
+// deterministic from seed + trial, so every AUC equals a one-process run's bit for bit
+// (with the same --threads). Each rank records a unit as soon as it is finished — in a run of one
 // process in results.json, otherwise in <out_dir>/ranks/rank<r>.json — and at the end rank 0
 // gathers them all, writes results.json in the one-process order, and every rank returns
 // the whole results. --resume (any number of processes, before and after) takes the units
