@@ -379,7 +379,7 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
   comm.broadcast(done_text, 0);
   const BenchmarkResults done = results_from_json(nlohmann::json::parse(done_text));
 
-  // The units left, in the order one process runs them, dealt round-robin to the ranks.
+  // The units left, in the order one process runs them; dealt_to() says whose each is.
   std::vector<std::pair<int, size_t>> pending;  // (trial, index into o.method_options)
   for (int t = 0; t < o.trials; ++t)
     for (size_t m = 0; m < o.method_options.size(); ++m) {
