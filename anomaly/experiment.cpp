@@ -3,7 +3,9 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <ctime>
+#include <exception>
 #include <filesystem>
 #include <optional>
 
@@ -16,6 +18,7 @@
 #include "anomaly/roc.h"
 #include "anomaly/scalers.h"
 #include "anomaly/scorers.h"
+#include "dist/communicator.h"
 #include "data/cifar10.h"
 #include "data/fashion_mnist.h"
 #include "data/image_write.h"
@@ -149,6 +152,67 @@ MapFigure write_map_figure(const Method& method, const BenchmarkSplit& split,
   return f;
 }
 
+// Whether `r` holds the results of the unit (trial t, method).
+bool has_unit(const BenchmarkResults& r, int t, const std::string& method) {
+  return std::any_of(r.trials.begin(), r.trials.end(), [&](const TrialResult& x) {
+    return x.trial == t && x.method == method;
+  });
+}
+
+// Appends the units (trial, method) of `from` that `into` lacks: their results (every
+// scorer's) and map figures. A unit is recorded whole, so it is taken whole or not at all.
+void add_missing_units(BenchmarkResults& into, const BenchmarkResults& from) {
+  std::vector<std::pair<int, std::string>> taken;  // the units of `from` that `into` lacked
+  for (const TrialResult& r : from.trials) {
+    std::pair<int, std::string> unit{r.trial, r.method};
+    const bool is_taken = std::find(taken.begin(), taken.end(), unit) != taken.end();
+    if (!is_taken && has_unit(into, r.trial, r.method)) continue;
+    if (!is_taken) taken.push_back(std::move(unit));
+    into.trials.push_back(r);
+  }
+  for (const MapFigure& f : from.map_figures)
+    if (std::find(taken.begin(), taken.end(), std::pair{f.trial, f.method}) != taken.end())
+      into.map_figures.push_back(f);
+}
+
+// Results in the order one process records them: by trial, then by the method's place in
+// `methods`; within a unit (its scorers) as they were recorded.
+void order_units(BenchmarkResults& r, const std::vector<std::string>& methods) {
+  auto place = [&](const std::string& m) { return std::find(methods.begin(), methods.end(), m) - methods.begin(); };
+  std::stable_sort(r.trials.begin(), r.trials.end(), [&](const TrialResult& a, const TrialResult& b) {
+    return std::pair{a.trial, place(a.method)} < std::pair{b.trial, place(b.method)};
+  });
+  std::stable_sort(r.map_figures.begin(), r.map_figures.end(), [&](const MapFigure& a, const MapFigure& b) {
+    return std::pair{a.trial, place(a.method)} < std::pair{b.trial, place(b.method)};
+  });
+}
+
+// The rank that runs the k-th unit left: dealt as cards in a snake, 0 1 … S−1 S−1 … 1 0 0 1
+// …, so that where every trial has the same methods (units of unlike cost in a repeating
+// pattern) no rank gets the dearest method every time, as a plain round-robin would.
+int dealt_to(size_t k, int size) {
+  const auto s = static_cast<size_t>(size);
+  const size_t round = k / s, place = k % s;
+  return static_cast<int>(round % 2 == 0 ? place : s - 1 - place);
+}
+
+// Runs `step` on this rank, then lets every rank know whether it failed on any: then every
+// rank throws the same GroupError naming the ranks (dist/communicator.h); in a run of one
+// process, the step's own error, unchanged.
+template <class Step>
+void on_every_rank(Communicator& comm, const std::string& what, Step&& step) {
+  std::exception_ptr failure;
+  std::string message;
+  try {
+    step();
+  } catch (const std::exception& e) {
+    failure = std::current_exception();
+    message = fmt::format("rank {} of {} {}: {}", comm.rank(), comm.size(), what, e.what());
+  }
+  raise_if_any_failed(comm, message);
+  if (failure) std::rethrow_exception(failure);
+}
+
 }  // namespace
 
 ExperimentOptions preset_options(const std::string& preset, const std::string& dataset,
@@ -267,70 +331,123 @@ std::string scorer_label(const std::string& scorer, const ExperimentOptions& o) 
 }
 
 BenchmarkResults run_benchmark(const ExperimentOptions& options,
-                               const ExperimentCallbacks& callbacks) {
+                               const ExperimentCallbacks& callbacks, Communicator* communicator) {
+  SingleCommunicator single;
+  Communicator& comm = communicator != nullptr ? *communicator : single;
+  const int rank = comm.rank(), size = comm.size();
   ExperimentOptions o = options;
-  KZ_CHECK(o.trials >= 1, "benchmark", "--trials must be at least 1, got {}", o.trials);
-  KZ_CHECK(o.method_options.size() == o.methods.size(), "benchmark",
-           "{} methods but {} method settings", o.methods.size(), o.method_options.size());
-  for (const std::string& s : o.scorers)
-    KZ_CHECK(s == "lof" || s == "cosine" || s == "knn", "benchmark",
-             "unknown scorer '{}' (lof, cosine or knn)", s);
-  KZ_CHECK(o.knn_neighbors >= 1, "benchmark", "--knn-k must be at least 1, got {}",
-           o.knn_neighbors);
-  KZ_CHECK(o.lof_neighbors >= 1, "benchmark", "LOF's n_neighbors must be at least 1, got {}",
-           o.lof_neighbors);
-  check_tta(o.tta, "--tta");
-  for (const std::string& m : o.methods) {
-    const MethodInfo& info = method_info(m);  // unknown names fail before any work
-    KZ_CHECK(!o.validate || !info.uses_reference, "benchmark",
-             "--validate scores reference-set images as anomalies, but method '{}' trains on "
-             "the reference set; validate it another way or leave it out", m);
-  }
-  const TrainTest data = load_benchmark_dataset(o);
-
-  BenchmarkResults results;
-  results.settings = settings_json(o);
-  results.environment = environment_json();
-
-  // What an earlier run with these settings already finished (--resume).
   const std::string results_path = o.out_dir + "/results.json";
   const std::string checkpoints = o.out_dir + "/checkpoints";
-  BenchmarkResults done;
-  if (!o.out_dir.empty()) {
-    std::filesystem::create_directories(checkpoints);
-    if (o.resume && std::filesystem::exists(results_path)) {
-      done = read_results_json(results_path);
-      check_fingerprint(results_path, done.settings, results.settings);
-    }
-  }
+  const std::string ranks_dir = o.out_dir + "/ranks";
+  // Where this process records each unit it finishes: results.json itself in a run of one
+  // process, ranks/rank<r>.json in a run of several (rank 0 merges them into results.json).
+  const std::string record_path =
+      size == 1 ? results_path : fmt::format("{}/rank{}.json", ranks_dir, rank);
 
-  for (int t = 0; t < o.trials; ++t) {
+  // Set up, the same on every rank: settings, data, and what this rank sees recorded.
+  TrainTest data;
+  BenchmarkResults results, seen;
+  on_every_rank(comm, "could not start", [&] {
+    KZ_CHECK(o.trials >= 1, "benchmark", "--trials must be at least 1, got {}", o.trials);
+    KZ_CHECK(o.method_options.size() == o.methods.size(), "benchmark",
+             "{} methods but {} method settings", o.methods.size(), o.method_options.size());
+    for (const std::string& s : o.scorers)
+      KZ_CHECK(s == "lof" || s == "cosine" || s == "knn", "benchmark",
+               "unknown scorer '{}' (lof, cosine or knn)", s);
+    KZ_CHECK(o.knn_neighbors >= 1, "benchmark", "--knn-k must be at least 1, got {}",
+             o.knn_neighbors);
+    KZ_CHECK(o.lof_neighbors >= 1, "benchmark", "LOF's n_neighbors must be at least 1, got {}",
+             o.lof_neighbors);
+    check_tta(o.tta, "--tta");
+    for (const std::string& m : o.methods) {
+      const MethodInfo& info = method_info(m);  // unknown names fail before any work
+      KZ_CHECK(!o.validate || !info.uses_reference, "benchmark",
+               "--validate scores reference-set images as anomalies, but method '{}' trains "
+               "on the reference set; validate it another way or leave it out", m);
+    }
+    data = load_benchmark_dataset(o);
+    results.settings = settings_json(o);
+    results.environment = environment_json();
+    results.environment["ranks"] = size;
+    seen.settings = results.settings;
+    if (o.out_dir.empty()) return;
+    std::filesystem::create_directories(checkpoints);
+    if (size > 1) std::filesystem::create_directories(ranks_dir);
+    // --resume: results.json and every rank's record this rank can see (a shared folder:
+    // all of them; a folder of its own machine: its own).
+    std::vector<std::string> records{results_path};
+    if (std::filesystem::is_directory(ranks_dir))
+      for (const auto& e : std::filesystem::directory_iterator(ranks_dir))
+        if (e.path().extension() == ".json") records.push_back(e.path().string());
+    for (const std::string& path : records) {
+      if (!o.resume) {  // a fresh run: the records of an earlier one are not this run's
+        if (path != results_path && (rank == 0 || path == record_path)) remove_file(path);
+        continue;
+      }
+      if (!std::filesystem::exists(path)) continue;
+      const BenchmarkResults r = read_results_json(path);
+      check_fingerprint(path, r.settings, results.settings);
+      add_missing_units(seen, r);
+    }
+  });
+  // Rank 0 merges what the ranks saw, records it in results.json (so that each rank may now
+  // rewrite its own record), and every rank takes the merged list as done.
+  const std::vector<std::string> seen_texts = comm.gather(results_json_text(seen), 0);
+  std::string done_text;
+  on_every_rank(comm, "could not merge the recorded results", [&] {
+    if (rank != 0) return;
+    BenchmarkResults done = results;
+    for (const std::string& text : seen_texts)
+      add_missing_units(done, results_from_json(nlohmann::json::parse(text)));
+    order_units(done, o.methods);
+    if (!o.out_dir.empty()) write_results_json(results_path, done);
+    done_text = results_json_text(done);
+  });
+  comm.broadcast(done_text, 0);
+  const BenchmarkResults done = results_from_json(nlohmann::json::parse(done_text));
+
+  // The units left, in the order one process runs them; dealt_to() says whose each is.
+  std::vector<std::pair<int, size_t>> pending;  // (trial, index into o.method_options)
+  for (int t = 0; t < o.trials; ++t)
+    for (size_t m = 0; m < o.method_options.size(); ++m) {
+      const std::string& name = o.method_options[m].name;
+      if (!has_unit(done, t, name)) {
+        pending.emplace_back(t, m);
+        continue;
+      }
+      for (const TrialResult& r : done.trials)
+        if (r.trial == t && r.method == name) results.trials.push_back(r);
+      for (const MapFigure& f : done.map_figures)
+        if (f.trial == t && f.method == name) results.map_figures.push_back(f);
+      if (rank != 0) continue;
+      if (callbacks.resumed) callbacks.resumed(t, name, "recorded in " + results_path);
+      if (callbacks.result)
+        for (const TrialResult& r : done.trials)
+          if (r.trial == t && r.method == name) callbacks.result(r);
+      // A run killed between recording these and dropping the checkpoint left it behind.
+      if (!o.out_dir.empty()) remove_file(fmt::format("{}/trial{}-{}.ckpt", checkpoints, t, name));
+    }
+
+  std::exception_ptr failure;
+  std::string failure_message;
+  std::optional<BenchmarkSplit> split;  // of trial split_trial, drawn when a unit needs it
+  int split_trial = -1;
+  for (size_t k = 0; k < pending.size(); ++k) {
+    if (dealt_to(k, size) != rank) continue;
+    const auto [t, m] = pending[k];
+    const MethodOptions& mo = o.method_options[m];
     const uint64_t seed = o.seed + static_cast<uint64_t>(t);
-    std::optional<BenchmarkSplit> split;  // drawn only when a method of trial t must run
-    for (const MethodOptions& mo : o.method_options) {
+    try {
+      if (callbacks.started) callbacks.started(t, mo.name);
       CheckpointOptions ck;
       if (!o.out_dir.empty())
         ck.path = fmt::format("{}/trial{}-{}.ckpt", checkpoints, t, mo.name);
       ck.resume = o.resume;
-      std::vector<TrialResult> recorded;
-      for (const TrialResult& r : done.trials)
-        if (r.trial == t && r.method == mo.name) recorded.push_back(r);
-      if (!recorded.empty()) {
-        if (callbacks.resumed) callbacks.resumed(t, mo.name, "recorded in " + results_path);
-        for (const TrialResult& r : recorded) {
-          results.trials.push_back(r);
-          if (callbacks.result) callbacks.result(r);
-        }
-        for (const MapFigure& f : done.map_figures)
-          if (f.trial == t && f.method == mo.name) results.map_figures.push_back(f);
-        // A run killed between recording these and dropping the checkpoint left it behind.
-        if (!ck.path.empty()) remove_file(ck.path);
-        continue;
-      }
-      if (!split) {
+      if (split_trial != t) {
         split = benchmark_split(data, o.normal_class, o.anomaly_class, o.n_reference_per_class,
                                 o.n_normal_train, o.n_test_each, seed);
         if (o.validate) split = validation_split(data, *split, o.normal_class, o.n_test_each, seed);
+        split_trial = t;
       }
       const std::vector<int> labels(split->test.labels.begin(), split->test.labels.end());
       std::unique_ptr<Method> method = make_method(mo);
@@ -362,12 +479,46 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
         if (callbacks.result) callbacks.result(r);
       }
       if (!o.out_dir.empty()) {  // record it first, then drop its checkpoint
-        write_results_json(results_path, results);
+        order_units(results, o.methods);
+        write_results_json(record_path, results);
         remove_file(ck.path);  // and what a killed checkpoint write left
       }
+    } catch (const std::exception& e) {  // this rank stops; the others finish their units
+      failure = std::current_exception();
+      failure_message = fmt::format("rank {} of {} failed on trial {}/{}, method {}: {}", rank,
+                                    size, t + 1, o.trials, mo.name, e.what());
+      break;
     }
   }
-  return results;
+
+  // Rank 0 gathers every rank's finished units (a failed rank's too) and records them all in
+  // results.json; then every rank learns whether any failed.
+  const std::vector<std::string> finished = comm.gather(results_json_text(results), 0);
+  std::string merged_text;
+  if (rank == 0) {
+    try {
+      BenchmarkResults merged = results;
+      for (const std::string& text : finished)
+        add_missing_units(merged, results_from_json(nlohmann::json::parse(text)));
+      order_units(merged, o.methods);
+      if (!o.out_dir.empty()) write_results_json(results_path, merged);
+      merged_text = results_json_text(merged);
+    } catch (const std::exception& e) {
+      if (!failure) failure = std::current_exception();
+      failure_message += fmt::format("{}rank 0 of {} could not record the results: {}",
+                                     failure_message.empty() ? "" : "; ", size, e.what());
+    }
+  }
+  raise_if_any_failed(comm, failure_message);
+  if (failure) std::rethrow_exception(failure);  // one process: its own error, unchanged
+  comm.broadcast(merged_text, 0);
+  if (!o.out_dir.empty()) {  // every record (this run's, an earlier one's) is in results.json
+    if (size > 1) remove_file(record_path);  // where each rank's disk is its own
+    comm.barrier();
+    std::error_code ignored;
+    if (rank == 0) std::filesystem::remove_all(ranks_dir, ignored);
+  }
+  return results_from_json(nlohmann::json::parse(merged_text));
 }
 
 }  // namespace kz

@@ -29,6 +29,7 @@
 
 #include "anomaly/method.h"
 #include "anomaly/results.h"
+#include "dist/communicator.h"
 
 namespace kz {
 
@@ -89,11 +90,27 @@ struct ExperimentCallbacks {
   std::function<void(const TrialResult&)> result;
   /// A (trial, method) taken from results.json or continued from a checkpoint (--resume).
   std::function<void(int trial, const std::string& method, const std::string& what)> resumed;
+  // This process starts (trial, method) (with several processes: names what a rank was
+  // doing when it died).
+  std::function<void(int trial, const std::string& method)> started;
 };
 
-/// Runs the protocol (see the file's description): every trial, method and scorer.
+/// The protocol's (trial × method) units, run by the processes of `comm` (nullptr: this one
+/// alone, the same code with size 1). The units not recorded yet, in the order one process
+/// runs them (trial by trial, methods in order), are dealt to the ranks as cards in a
+/// snake (ranks 0 1 … S−1 S−1 … 1 0 0 1 …), fixed before any work starts; each unit is
+/// deterministic from seed + trial, so every AUC equals a one-process run's bit for bit
+/// (with the same --threads). Each rank records a unit as soon as it is finished — in a run of one
+/// process in results.json, otherwise in <out_dir>/ranks/rank<r>.json — and at the end rank 0
+/// gathers them all, writes results.json in the one-process order, and every rank returns
+/// the whole results. --resume (any number of processes, before and after) takes the units
+/// of results.json and of every ranks/*.json this rank can see. A rank whose unit fails
+/// stops; the others finish theirs; everything finished is recorded in results.json, then
+/// every rank throws one GroupError naming the rank, the trial and the method (one process:
+/// the unit's own error). docs/decisions.md says why the records are per rank.
 BenchmarkResults run_benchmark(const ExperimentOptions& options,
-                               const ExperimentCallbacks& callbacks = {});
+                               const ExperimentCallbacks& callbacks = {},
+                               Communicator* comm = nullptr);
 
 /// The data set's train/test pair from its reader, with the protocol's classes filled in.
 TrainTest load_benchmark_dataset(ExperimentOptions& options);

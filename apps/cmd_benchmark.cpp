@@ -2,6 +2,8 @@
 // its progress on the terminal, the summary table, and the report files in --out. --out
 // also keeps the run's work as it goes (results.json after every finished trial, epoch
 // checkpoints while training), so `--resume` continues a stopped run (anomaly/experiment.h).
+// Under `mpirun -np N` the (trial × method) units are spread over the N processes, each with
+// --threads threads; rank 0 prints the summary and writes the report files.
 #include <unistd.h>
 
 #include <cstdlib>
@@ -61,7 +63,10 @@ std::string recorded_path(const std::string& path) {
 // Live progress on a terminal; nothing per batch when output is a pipe or CI.
 bool interactive() { return isatty(STDERR_FILENO) && std::getenv("CI") == nullptr; }
 
-void run(const BenchmarkFlags& f) {
+void run(const BenchmarkFlags& f, Communicator& comm) {
+  const bool root = comm.rank() == 0;
+  // Each line of a run of several processes says which one speaks.
+  const std::string who = comm.size() > 1 ? fmt::format("[rank {}] ", comm.rank()) : "";
   set_threads(f.threads);
   ExperimentOptions o = preset_options(f.preset, f.dataset, split_list(f.methods),
                                       recorded_path(f.pretrained));
@@ -87,24 +92,28 @@ void run(const BenchmarkFlags& f) {
     if (f.latent_dim > 0) m.latent_dim = f.latent_dim;
     m.threads = f.threads;
   }
-  if (!f.resume && std::filesystem::exists(f.out + "/checkpoints") &&
+  if (root && !f.resume && std::filesystem::exists(f.out + "/checkpoints") &&
       !std::filesystem::is_empty(f.out + "/checkpoints"))
     fmt::print(stderr, "note: {}/checkpoints holds a stopped run; starting afresh (--resume "
                "continues it)\n", f.out);
   // What a flag leaves alone is said, not refused: one run may mix methods and scorers.
-  for (const std::string& s : o.scorers)
-    if (o.center && s != "cosine")
-      fmt::print(stderr, "note: --center changes only cosine scores; {} is scored as without "
-                 "it (a shift of every feature leaves Euclidean distances unchanged)\n", s);
-  for (const std::string& m : o.methods)
-    if (method_info(m).kind == MethodKind::scoring && (o.center || o.tta != "none"))
-      fmt::print(stderr, "note: --center and --tta apply to embedding methods' features; {} "
-                 "gives its own scores, which are left as they are\n", m);
-  const bool live = interactive();
-  fmt::print(stderr, "kizuki benchmark: {} ({} preset), methods {}, {} trial(s){}\n", o.dataset,
-             o.preset, f.methods, o.trials,
-             o.validate ? "; validation: held-out normals against reference images, not the "
-                          "test set" : "");
+  if (root) {
+    for (const std::string& s : o.scorers)
+      if (o.center && s != "cosine")
+        fmt::print(stderr, "note: --center changes only cosine scores; {} is scored as without "
+                   "it (a shift of every feature leaves Euclidean distances unchanged)\n", s);
+    for (const std::string& m : o.methods)
+      if (method_info(m).kind == MethodKind::scoring && (o.center || o.tta != "none"))
+        fmt::print(stderr, "note: --center and --tta apply to embedding methods' features; {} "
+                   "gives its own scores, which are left as they are\n", m);
+  }
+  const bool live = interactive() && comm.size() == 1;
+  if (root)
+    fmt::print(stderr, "kizuki benchmark: {} ({} preset), methods {}, {} trial(s){}{}\n",
+               o.dataset, o.preset, f.methods, o.trials,
+               comm.size() > 1 ? fmt::format(", {}", comm.describe()) : "",
+               o.validate ? "; validation: held-out normals against reference images, not the "
+                            "test set" : "");
   ExperimentCallbacks callbacks;
   callbacks.progress = [&](int trial, const std::string& method, const TrainProgress& p) {
     if (!live) return;
@@ -118,13 +127,18 @@ void run(const BenchmarkFlags& f) {
     if (p.epoch_end) fmt::print(stderr, "\n");
   };
   callbacks.resumed = [&](int trial, const std::string& method, const std::string& what) {
-    fmt::print(stderr, "[trial {}/{}] {:<10} {}\n", trial + 1, o.trials, method, what);
+    fmt::print(stderr, "{}[trial {}/{}] {:<10} {}\n", who, trial + 1, o.trials, method, what);
   };
   callbacks.result = [&](const TrialResult& r) {
-    fmt::print(stderr, "[trial {}/{}] {:<10} {:<7} AUC {:.4f}  (trained {:.1f} s)\n", r.trial + 1,
-               o.trials, r.method, r.scorer, r.auc, r.train_seconds);
+    fmt::print(stderr, "{}[trial {}/{}] {:<10} {:<7} AUC {:.4f}  (trained {:.1f} s)\n", who,
+               r.trial + 1, o.trials, r.method, r.scorer, r.auc, r.train_seconds);
   };
-  BenchmarkResults results = run_benchmark(o, callbacks);
+  if (comm.size() > 1)
+    callbacks.started = [&](int trial, const std::string& method) {
+      fmt::print(stderr, "{}[trial {}/{}] {:<10} started\n", who, trial + 1, o.trials, method);
+    };
+  BenchmarkResults results = run_benchmark(o, callbacks, &comm);
+  if (!root) return;
   results.environment["peak_memory_bytes"] = storage_cache_stats().peak_bytes_in_use;
   results.environment["peak_rss_bytes"] = peak_rss_bytes();
   fmt::print("{}", format_summary_table(summarize(results)));
@@ -137,7 +151,7 @@ void run(const BenchmarkFlags& f) {
 
 }  // namespace
 
-void add_benchmark_command(CLI::App& app) {
+void add_benchmark_command(CLI::App& app, Communicator& comm) {
   auto flags = std::make_shared<BenchmarkFlags>();
   CLI::App* cmd = app.add_subcommand("benchmark", "run the anomaly-detection benchmark");
   cmd->add_option("--dataset", flags->dataset, "fashion-mnist or cifar10")
@@ -175,7 +189,8 @@ void add_benchmark_command(CLI::App& app) {
                 "score held-out normals against reference images instead of the test set "
                 "(for choosing settings; methods that train on the reference set refused)");
   cmd->add_option("--seed", flags->seed, "base seed (trial t uses seed + t)");
-  cmd->add_option("--threads", flags->threads, "threads for oneDNN, OpenBLAS and kizuki")
+  cmd->add_option("--threads", flags->threads,
+                  "threads for oneDNN, OpenBLAS and kizuki (per process under mpirun)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--reference-per-class", flags->reference_per_class,
                   "reference images per class (default: the preset's, 1000)")
@@ -192,7 +207,7 @@ void add_benchmark_command(CLI::App& app) {
   cmd->add_flag("--resume", flags->resume,
                 "continue the run recorded in --out: finished trials are kept, an unfinished "
                 "one continues from its last epoch checkpoint (same settings needed)");
-  cmd->callback([flags] { run(*flags); });
+  cmd->callback([flags, &comm] { run(*flags, comm); });
 }
 
 }  // namespace kz

@@ -10,6 +10,7 @@ packages=(
   chromium  # headless, for the report.html test
   clang libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes, for scripts/fuzz.sh
   doxygen  # the API reference, for make docs
+  libopenmpi-dev openmpi-bin  # MPI for runs over many processes (dist/, mpirun)
 )
 missing=()
 for p in "${packages[@]}"; do

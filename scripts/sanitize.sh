@@ -16,6 +16,7 @@ if [ ! -f "$dir/build.ninja" ]; then
 fi
 # What the tests run: the test binary, the kizuki program and the examples (not bench/).
 targets=(tests/kizuki_tests apps/kizuki)
+targets+=(tests/dist_check)  # run under mpirun by tests/test_dist.cpp
 for f in examples/*.cpp; do targets+=("examples/$(basename "$f" .cpp)"); done
 ninja -C "$dir" -j "${JOBS:-$(nproc)}" "${targets[@]}" | tail -n 1
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1:strict_string_checks=1}
