@@ -90,9 +90,10 @@ class CentreLossMethod final : public TrainedMethod {
                  const std::optional<Batch> batch = loader.next();
                  if (!batch) return std::nullopt;
                  const Variable loss = net_->loss(batch->images, batch->labels);
-                 guard.loss(loss.item(), e, b, *opt);
+                 const double value = loss.item();
+                 guard.loss(value, e, b, *opt);  // a NaN or Inf stops training, clearly
                  optimizer_step(*opt, loss, guard, nets, e, b);
-                 return BatchResult{loss.item(), batch->images.size(0)};
+                 return BatchResult{value, batch->images.size(0)};
                });
   }
 
