@@ -156,6 +156,14 @@ TEST_CASE("install: meson install, then examples/out-of-tree built by pkg-config
   REQUIRE(cflags.status == 0);
   CHECK(cflags.output.find(include.string()) != std::string::npos);
   CHECK(cflags.output.find(source.string()) == std::string::npos);
+  // Every public header compiles from the staged copy alone (one file including them all).
+  std::string all;
+  for (const std::string& h : public_headers(source)) all += "#include \"" + h + "\"\n";
+  kz::write_file_atomic((example / "all_headers.cpp").string(), all);
+  const Ran headers = run("cd " + quoted(example) + " && " + env + "c++ -std=c++20 " +
+                          "-fsyntax-only $(" + env + "pkg-config --cflags kizuki) all_headers.cpp");
+  CHECK_MESSAGE(headers.status == 0, headers.output);
+
   const Ran make = run("cd " + quoted(example) + " && " + env + "make CXX=c++ CXXFLAGS=-O1");
   REQUIRE_MESSAGE(make.status == 0, make.output);
   CHECK(make.output.find("-l:libkizuki.a") != std::string::npos);  // the static library
