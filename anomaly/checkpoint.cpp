@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "tensor/build_info.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
 #include "tensor/safetensors.h"
@@ -11,6 +12,9 @@ namespace kz {
 
 namespace {
 
+// The format this build writes and the newest it reads; the file also records the kizuki
+// version that wrote it (metadata "kizuki_version"), which the refusal of a newer one names.
+constexpr int kCheckpointFormat = 1;
 constexpr int64_t kMaxExactOrder = int64_t{1} << 24;  // float32 holds integers exactly below
 
 void put_prefixed(std::map<std::string, Tensor>& out, const std::string& prefix,
@@ -40,7 +44,8 @@ void save_checkpoint(const std::string& path, const TrainingCheckpoint& c) {
   for (uint64_t s : c.loader_seeds) seeds.push_back(std::to_string(s));  // JSON: exact as text
   save_safetensors(path, tensors,
                    {{"format", "kizuki-checkpoint"},
-                    {"format_version", "1"},
+                    {"format_version", std::to_string(kCheckpointFormat)},
+                    {"kizuki_version", kizuki_version()},
                     {"epochs_done", std::to_string(c.epochs_done)},
                     {"train_seconds", fmt::format("{:.17g}", c.train_seconds)},
                     {"loader_seeds", seeds.dump()},
@@ -62,7 +67,9 @@ TrainingCheckpoint parse_checkpoint(const std::string& bytes, const std::string&
   };
   if (meta("format") != "kizuki-checkpoint")
     bad("not a kizuki checkpoint (format '" + meta("format") + "')");
-  if (meta("format_version") != "1") bad("unsupported format_version " + meta("format_version"));
+  const auto written_by = file.metadata.find("kizuki_version");
+  check_format_version("checkpoint", path, meta("format_version"), kCheckpointFormat,
+                       written_by == file.metadata.end() ? "" : written_by->second);
 
   TrainingCheckpoint c;
   try {

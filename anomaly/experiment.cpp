@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <optional>
 
-#include <dnnl.hpp>
 #include <fmt/ranges.h>
 
 #include "anomaly/checkpoint.h"
@@ -22,7 +21,7 @@
 #include "data/cifar10.h"
 #include "data/fashion_mnist.h"
 #include "data/image_write.h"
-#include "tensor/blas.h"
+#include "tensor/build_info.h"
 #include "tensor/file_io.h"
 #include "tensor/ops.h"
 
@@ -55,13 +54,13 @@ nlohmann::json settings_json(const ExperimentOptions& o) {
 }
 
 nlohmann::json environment_json() {
-  const dnnl_version_t* v = dnnl_version();
+  const BuildInfo b = build_info();
   const std::time_t now = std::time(nullptr);
   char date[32];
   std::strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return {{"kizuki", KIZUKI_VERSION},
-          {"onednn", fmt::format("{}.{}.{}", v->major, v->minor, v->patch)},
-          {"openblas", blas_info()},
+  return {{"kizuki", b.kizuki},
+          {"onednn", b.onednn},
+          {"openblas", b.openblas},
           {"omp_threads", omp_get_max_threads()},
           {"date", date}};
 }

@@ -90,8 +90,8 @@ struct ExperimentCallbacks {
   std::function<void(const TrialResult&)> result;
   /// A (trial, method) taken from results.json or continued from a checkpoint (--resume).
   std::function<void(int trial, const std::string& method, const std::string& what)> resumed;
-  // This process starts (trial, method) (with several processes: names what a rank was
-  // doing when it died).
+  /// This process starts (trial, method) (with several processes: names what a rank was
+  /// doing when it died).
   std::function<void(int trial, const std::string& method)> started;
 };
 
@@ -101,7 +101,7 @@ struct ExperimentCallbacks {
 /// snake (ranks 0 1 … S−1 S−1 … 1 0 0 1 …), fixed before any work starts; each unit is
 /// deterministic from seed + trial, so every AUC equals a one-process run's bit for bit
 /// (with the same --threads). Each rank records a unit as soon as it is finished — in a run of one
-/// process in results.json, otherwise in <out_dir>/ranks/rank<r>.json — and at the end rank 0
+/// process in results.json, otherwise in `<out_dir>/ranks/rank<r>.json` — and at the end rank 0
 /// gathers them all, writes results.json in the one-process order, and every rank returns
 /// the whole results. --resume (any number of processes, before and after) takes the units
 /// of results.json and of every ranks/*.json this rank can see. A rank whose unit fails

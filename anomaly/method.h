@@ -205,5 +205,12 @@ const MethodInfo& method_info(const std::string& name);
 /// The method options.name names, built with `options`; an unknown name throws listing them.
 std::unique_ptr<Method> make_method(const MethodOptions& options);
 std::vector<std::string> method_names();  ///< the table's names, in order
+/// Adds a method defined outside kizuki's tree (examples/out-of-tree/) after the built-in
+/// ones, so that method_info(), make_method(), run_benchmark() and model files take its name
+/// as any other. Refuses an empty name, a name with characters other than letters, digits,
+/// '-' and '_' (names become file names and comma lists), a name already in the table, and
+/// a missing make function. Register before the runs that use it, from one thread: a
+/// registration may move the table, so references from method_info() last until the next.
+void register_method(MethodInfo info);
 
 }  // namespace kz

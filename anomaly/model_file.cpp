@@ -10,6 +10,7 @@
 
 #include "autograd/functions.h"
 #include "data/loader.h"
+#include "tensor/build_info.h"
 #include "tensor/file_io.h"
 #include "tensor/ops.h"
 #include "tensor/safetensors.h"
@@ -19,6 +20,10 @@ namespace kz {
 namespace {
 
 constexpr double kThresholdQuantile = 0.95;
+// The format this build writes and the newest it reads. Every file also records the kizuki
+// version that wrote it (metadata "kizuki_version"; older files lack it), which the refusal
+// of a newer format names.
+constexpr int kModelFormat = 2;
 
 // numpy.percentile's default (linear) on sorted copies.
 double quantile(std::vector<double> v, double q) {
@@ -183,7 +188,8 @@ void save_model(const std::string& path, const AnomalyModel& model) {
   }
   save_safetensors(path, tensors,
                    {{"format", "kizuki-model"},
-                    {"format_version", "2"},
+                    {"format_version", std::to_string(kModelFormat)},
+                    {"kizuki_version", kizuki_version()},
                     {"config", config_json(model).dump()}});
 }
 
@@ -198,15 +204,17 @@ AnomalyModel parse_model(const std::string& bytes, const std::string& path) {
     return it->second;
   };
   if (meta("format") != "kizuki-model") bad("not a kizuki model (format '" + meta("format") + "')");
-  const std::string version = meta("format_version");
-  if (version != "1" && version != "2") bad("unsupported format_version " + version);
+  const auto written_by = file.metadata.find("kizuki_version");
+  const int version = check_format_version(
+      "model", path, meta("format_version"), kModelFormat,
+      written_by == file.metadata.end() ? "" : written_by->second);
 
   AnomalyModel model;
   MethodOptions m;
   nlohmann::json architecture;
   try {
     nlohmann::json c = nlohmann::json::parse(meta("config"));
-    if (version == "1") upgrade_v1_config(c, !with_prefix(file.tensors, "head.").empty());
+    if (version == 1) upgrade_v1_config(c, !with_prefix(file.tensors, "head.").empty());
     m = method_options_from_json(c.at("method"));
     architecture = c.at("architecture");
     model.scaler_name = c.at("scaler").get<std::string>();

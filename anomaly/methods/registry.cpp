@@ -1,6 +1,7 @@
 // registry.cpp — the one table of kizuki's anomaly-detection methods. Adding a method is
 // its file in anomaly/methods/ (which defines its make_ function), its line below (and the
-// declaration of that function above the table), and its test.
+// declaration of that function above the table), and its test. Methods defined outside
+// kizuki's tree join the table at run time through register_method().
 #include <fmt/ranges.h>
 
 #include "anomaly/method.h"
@@ -15,9 +16,12 @@ std::unique_ptr<Method> make_ae(const MethodOptions&);
 std::unique_ptr<Method> make_vae(const MethodOptions&);
 std::unique_ptr<Method> make_ssim_ae(const MethodOptions&);
 
-const std::vector<MethodInfo>& method_table() {
+namespace {
+
+// The table itself: the built-in methods, then those of register_method() in their order.
+std::vector<MethodInfo>& table() {
   using K = MethodKind;
-  static const std::vector<MethodInfo> table{
+  static std::vector<MethodInfo> table{
       {"doc", K::embedding, true, "Deep One-Class: descriptiveness + compactness (Perera & Patel 2018)", make_doc},
       {"l2softmax", K::embedding, true, "L2-Softmax classifier of reference + normal (Ranjan et al. 2017)", make_l2softmax},
       {"arcface", K::embedding, true, "ArcFace classifier of reference + normal (Deng et al. 2019)", make_arcface},
@@ -27,6 +31,26 @@ const std::vector<MethodInfo>& method_table() {
       {"ssim-ae", K::scoring, false, "SSIM autoencoder (Bergmann et al. 2018)", make_ssim_ae},
   };
   return table;
+}
+
+}  // namespace
+
+const std::vector<MethodInfo>& method_table() { return table(); }
+
+void register_method(MethodInfo info) {
+  KZ_CHECK(!info.name.empty(), "method", "register_method: the method has no name");
+  KZ_CHECK(info.name.find_first_not_of("abcdefghijklmnopqrstuvwxyz"
+                                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") ==
+               std::string::npos,
+           "method", "register_method: the name '{}' has characters other than letters, "
+           "digits, '-' and '_'", info.name);
+  for (const MethodInfo& m : table())
+    KZ_CHECK(m.name != info.name, "method",
+             "register_method: a method named '{}' is already registered ({})", info.name,
+             m.summary);
+  KZ_CHECK(info.make != nullptr, "method", "register_method: '{}' has no make function",
+           info.name);
+  table().push_back(std::move(info));
 }
 
 std::vector<std::string> method_names() {
