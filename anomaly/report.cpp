@@ -347,11 +347,51 @@ BenchmarkResults read_results_json(const std::string& path) {
   }
 }
 
+namespace {
+
+// The names of the methods in a run's settings.
+std::set<std::string> method_names_of(const BenchmarkResults& run) {
+  std::set<std::string> out;
+  for (const nlohmann::json& m : run.settings.value("methods", nlohmann::json::array()))
+    out.insert(m.value("name", ""));
+  return out;
+}
+
+// Whether the runs are other methods on the same trials: settings equal but for their
+// methods (same seeds and trial count), and no method in two runs.
+bool other_methods_same_trials(const std::vector<BenchmarkResults>& runs) {
+  if (runs.size() < 2) return false;
+  const auto protocol = [](nlohmann::json settings) {
+    settings.erase("methods");
+    return settings;
+  };
+  std::set<std::string> seen;
+  for (const BenchmarkResults& r : runs) {
+    const std::set<std::string> names = method_names_of(r);
+    if (names.empty() || protocol(r.settings) != protocol(runs[0].settings)) return false;
+    for (const std::string& m : names)
+      if (!seen.insert(m).second) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 BenchmarkResults merge_results(const std::vector<BenchmarkResults>& runs,
                                const std::vector<std::string>& names) {
   KZ_CHECK(!runs.empty() && runs.size() == names.size(), "report",
            "merge_results needs one name per run and at least one run ({} runs, {} names)",
            runs.size(), names.size());
+  if (other_methods_same_trials(runs)) {  // methods side by side, trials as they are
+    BenchmarkResults merged{{}, runs[0].settings, runs[0].environment, {}};
+    merged.settings["methods"] = nlohmann::json::array();
+    for (const BenchmarkResults& r : runs) {
+      for (const nlohmann::json& m : r.settings.at("methods")) merged.settings["methods"].push_back(m);
+      merged.trials.insert(merged.trials.end(), r.trials.begin(), r.trials.end());
+    }
+    merged.environment["merged_from"] = names;
+    return merged;
+  }
   const auto comparable = [](nlohmann::json settings) {
     settings.erase("trials");
     settings.erase("seed");

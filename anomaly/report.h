@@ -86,6 +86,9 @@ void write_report_html(const std::string& path, const BenchmarkResults& results)
 /// "seed" the smallest; environment of the first, with "merged_from" listing `names`.
 /// The runs' settings must be equal apart from "trials" and "seed", and no seed may appear in
 /// two runs: otherwise an error naming the two runs and the first setting that differs.
+/// Or other methods on the same trials (say `--methods vae` and `--methods ssim-ae`, each
+/// with its own settings, in two processes): settings equal apart from "methods" and no
+/// method in two runs; then the methods side by side, in the order given, trials as they are.
 BenchmarkResults merge_results(const std::vector<BenchmarkResults>& runs,
                                const std::vector<std::string>& names);
 

@@ -33,6 +33,12 @@ declare -A runs=(
   [cifar-seed]="--dataset cifar10 --data-dir $shared/cifar10 --preset seed --pretrained $weights $every_method"
   [fmnist-frozen]="--dataset fashion-mnist --preset seed --pretrained $weights --methods frozen --scorers lof,cosine,knn"
   [cifar-frozen]="--dataset cifar10 --data-dir $shared/cifar10 --preset seed --pretrained $weights --methods frozen --scorers lof,cosine,knn"
+  # The reconstruction methods: Fashion-MNIST at its preset; CIFAR-10 at the settings the
+  # PyTorch twin mirrors (30 epochs, latent 128) and at the swept preset (vae 10 epochs,
+  # ssim-ae latent 32; scripts/sweep_reconstruction.sh).
+  [fmnist-recon]="--dataset fashion-mnist --preset scratch --methods ae,vae,ssim-ae"
+  [cifar-recon]="--dataset cifar10 --data-dir $shared/cifar10 --preset scratch --methods ae,vae,ssim-ae --epochs 30 --latent-dim 128"
+  [cifar-recon-swept]="--dataset cifar10 --data-dir $shared/cifar10 --preset scratch --methods vae,ssim-ae"
 )
 
 if [ "${1:-}" = "lof-speed" ]; then
@@ -74,7 +80,14 @@ for name in "${names[@]}"; do
     "${kizuki}" report "${finished[@]}" --out "results/$name" > /dev/null
   fi
   [ -f "results/$name/results.json" ] || { echo "make_results: no results/$name" >&2; exit 1; }
-  python3 scripts/results_table.py "results/$name" "results-$name" docs/figures
+  twin=()  # the PyTorch twin's runs beside the reconstruction methods at its settings
+  case $name in
+    fmnist-recon | cifar-recon) twin=(docs/figures/recon_torch_"${name%-recon}"*.json) ;;
+  esac
+  python3 scripts/results_table.py "results/$name" "results-$name" docs/figures "${twin[@]}"
+done
+for key in fmnist cifar; do  # every family of one dataset in one table
+  python3 scripts/family_table.py docs/figures "$key" "docs/figures/results-$key-all.md"
 done
 bash scripts/splice.sh docs/results.md docs/figures
 echo "make_results: tables of ${names[*]} spliced into docs/results.md"

@@ -49,7 +49,10 @@ def main(run_dir, name, figures, *torch_jsons):
     s, env = results["settings"], results["environment"]
     m0 = s["methods"][0]
     if all(m["name"] in RECONSTRUCTION for m in s["methods"]):
-        network = (f"convolutional autoencoders (latent {m0['latent_dim']}), "
+        latents = {m["latent_dim"] for m in s["methods"]}
+        latent = (f"latent {m0['latent_dim']}" if len(latents) == 1 else "latent " + ", ".join(
+            f"{m['name']} {m['latent_dim']}" for m in s["methods"]))
+        network = (f"convolutional autoencoders ({latent}), "
                    f"{m0['image_size']}×{m0['image_size']} input, random init, "
                    f"Adam lr {m0['lr']:g}, batch {m0['batch_size']}")
     else:

@@ -37,7 +37,9 @@ std::string cpu_vector_extensions() {
 std::string compiled_extensions() {
   std::string s;
   auto add = [&](bool on, const char* name) {
-    if (on) s += (s.empty() ? "" : " ") + std::string(name);
+    if (!on) return;
+    if (!s.empty()) s += ' ';
+    s += name;
   };
   bool sse4_2 = false, avx = false, avx2 = false, fma = false, avx512f = false, avx512bw = false,
        avx512vl = false;

@@ -372,7 +372,7 @@ TEST_CASE("report: merging runs with different seeds gives the summary of one ru
   kz::BenchmarkResults whole = make_results({"cifar10"}, {"doc", "arcface"}, {"lof", "knn"}, 4);
   whole.settings["trials"] = 4;
   whole.settings["seed"] = 1000;
-  kz::BenchmarkResults first{{}, whole.settings, whole.environment}, second = first;
+  kz::BenchmarkResults first{{}, whole.settings, whole.environment, {}}, second = first;
   first.settings["trials"] = second.settings["trials"] = 2;
   second.settings["seed"] = 1002;
   for (const kz::TrialResult& t : whole.trials) {
@@ -413,6 +413,31 @@ TEST_CASE("report: merging runs with different seeds gives the summary of one ru
   CHECK(e.find("'lr'") != std::string::npos);
   e = error_of([&] { kz::merge_results({first, first}, {"a.json", "a2.json"}); });
   CHECK(e.find("a2.json repeats seed 1000") != std::string::npos);
+
+  // Other methods on the same trials (`--methods doc` and `--methods arcface`, each with its
+  // settings): the methods side by side, the same summary as the run of both.
+  whole.settings["methods"] = {{{"name", "doc"}, {"epochs", 3}}, {{"name", "arcface"}, {"epochs", 5}}};
+  kz::BenchmarkResults doc{{}, whole.settings, whole.environment, {}}, arc = doc;
+  doc.settings["methods"] = {whole.settings["methods"][0]};
+  arc.settings["methods"] = {whole.settings["methods"][1]};
+  for (const kz::TrialResult& t : whole.trials) (t.method == "doc" ? doc : arc).trials.push_back(t);
+  const kz::BenchmarkResults side = kz::merge_results({doc, arc}, {"doc.json", "arc.json"});
+  CHECK(side.settings == whole.settings);
+  CHECK(side.trials.size() == whole.trials.size());
+  const std::vector<kz::SummaryRow> both = kz::summarize(side);
+  REQUIRE(both.size() == want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    CHECK(both[i].method == want[i].method);
+    CHECK(both[i].scorer == want[i].scorer);
+    CHECK(both[i].median == want[i].median);
+  }
+  // The same method in both, or another protocol: refused as before.
+  e = error_of([&] { kz::merge_results({doc, doc}, {"doc.json", "doc2.json"}); });
+  CHECK(e.find("doc2.json repeats seed") != std::string::npos);
+  kz::BenchmarkResults other_lr = arc;
+  other_lr.settings["lr"] = 0.5;
+  e = error_of([&] { kz::merge_results({doc, other_lr}, {"doc.json", "arc.json"}); });
+  CHECK(e.find("'lr'") != std::string::npos);
 }
 
 TEST_CASE("report: SVG figures are well-formed, one box per method x scorer, names escaped") {
