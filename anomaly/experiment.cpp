@@ -437,8 +437,8 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
   int split_trial = -1;
   for (size_t k = 0; k < pending.size(); ++k) {
     if (dealt_to(k, size) != rank) continue;
-    const auto [t, m] = pending[k];
-    const MethodOptions& mo = o.method_options[m];
+    const int t = pending[k].first;  // not a structured binding: lambdas below capture it
+    const MethodOptions& mo = o.method_options[pending[k].second];
     const uint64_t seed = o.seed + static_cast<uint64_t>(t);
     try {
       if (callbacks.started) callbacks.started(t, mo.name);
