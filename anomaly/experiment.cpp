@@ -190,6 +190,19 @@ void order_units(BenchmarkResults& r, const std::vector<std::string>& methods) {
   });
 }
 
+// Rank 0's merge of the ranks' records: `mine` with every unit of `texts` (results.json
+// texts gathered from the ranks) that it lacks, in one-process order, written to
+// `results_path` when there is one; returns the merged results as text, to broadcast.
+std::string merge_records(BenchmarkResults mine, const std::vector<std::string>& texts,
+                          const std::vector<std::string>& methods,
+                          const std::string& results_path) {
+  for (const std::string& text : texts)
+    add_missing_units(mine, results_from_json(nlohmann::json::parse(text)));
+  order_units(mine, methods);
+  if (!results_path.empty()) write_results_json(results_path, mine);
+  return results_json_text(mine);
+}
+
 // The rank that runs the k-th unit left: dealt as cards in a snake, 0 1 … S−1 S−1 … 1 0 0 1
 // …, so that where every trial has the same methods (units of unlike cost in a repeating
 // pattern) no rank gets the dearest method every time, as a plain round-robin would.
@@ -399,12 +412,8 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
   std::string done_text;
   on_every_rank(comm, "could not merge the recorded results", [&] {
     if (rank != 0) return;
-    BenchmarkResults done = results;
-    for (const std::string& text : seen_texts)
-      add_missing_units(done, results_from_json(nlohmann::json::parse(text)));
-    order_units(done, o.methods);
-    if (!o.out_dir.empty()) write_results_json(results_path, done);
-    done_text = results_json_text(done);
+    done_text = merge_records(results, seen_texts, o.methods,
+                              o.out_dir.empty() ? "" : results_path);
   });
   comm.broadcast(done_text, 0);
   const BenchmarkResults done = results_from_json(nlohmann::json::parse(done_text));
@@ -500,12 +509,8 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
   std::string merged_text;
   if (rank == 0) {
     try {
-      BenchmarkResults merged = results;
-      for (const std::string& text : finished)
-        add_missing_units(merged, results_from_json(nlohmann::json::parse(text)));
-      order_units(merged, o.methods);
-      if (!o.out_dir.empty()) write_results_json(results_path, merged);
-      merged_text = results_json_text(merged);
+      merged_text = merge_records(results, finished, o.methods,
+                                  o.out_dir.empty() ? "" : results_path);
     } catch (const std::exception& e) {
       if (!failure) failure = std::current_exception();
       failure_message += fmt::format("{}rank 0 of {} could not record the results: {}",

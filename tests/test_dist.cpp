@@ -31,6 +31,7 @@
 #include "dist/communicator.h"
 #include "dist/mpi.h"
 #include "tests/temp_dir.h"
+#include "tests/shell.h"
 
 extern char** environ;
 
@@ -39,23 +40,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Ran {
-  int status = -1;  // exit status, -1 when it did not exit normally
-  std::string output;
-};
-
-// Runs a shell command; stdout and stderr together.
-Ran shell(const std::string& command) {
-  Ran r;
-  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) r.output.append(buffer, n);
-  const int s = pclose(pipe);
-  r.status = WIFEXITED(s) ? WEXITSTATUS(s) : -1;
-  return r;
-}
+using test::Ran;
+using test::shell;
 
 // Why the MPI cases cannot run here, or "" when they can.
 std::string mpi_missing() {

@@ -25,6 +25,7 @@
 #include "data/fashion_mnist.h"
 #include "tensor/file_io.h"
 #include "temp_dir.h"
+#include "shell.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define KZ_SANITIZED 1
@@ -38,23 +39,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Ran {
-  int status = -1;  // exit status, -1 when it did not exit normally
-  std::string output;
-};
-
-// `sh -c command`, stdout and stderr together.
-Ran run(const std::string& command) {
-  Ran r;
-  FILE* pipe = popen(("(" + command + ") 2>&1").c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  size_t n;
-  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) r.output.append(buffer, n);
-  const int s = pclose(pipe);
-  r.status = WIFEXITED(s) ? WEXITSTATUS(s) : -1;
-  return r;
-}
+using kz::test::Ran;
+using kz::test::shell;
 
 // 'p' for sh (kizuki's paths hold no quotes).
 std::string quoted(const fs::path& p) {
@@ -102,7 +88,7 @@ TEST_CASE("install: meson install, then examples/out-of-tree built by pkg-config
 #endif
   const fs::path build = KZ_BUILD_ROOT, source = KZ_SOURCE_ROOT;
   for (const char* tool : {"meson", "ninja", "make", "pkg-config", "c++"})
-    if (run(std::string("command -v ") + tool).status != 0) {
+    if (shell(std::string("command -v ") + tool).status != 0) {
       MESSAGE("skipped: no " << tool << " on PATH");
       return;
     }
@@ -118,7 +104,7 @@ TEST_CASE("install: meson install, then examples/out-of-tree built by pkg-config
   const fs::path stage = tmp.path / "stage", example = tmp.path / "example";
 
   // The targets `meson install` copies, built first (only those, not the whole folder).
-  const Ran listed = run("meson introspect " + quoted(build) + " --targets");
+  const Ran listed = shell("meson introspect " + quoted(build) + " --targets");
   REQUIRE_MESSAGE(listed.status == 0, listed.output);
   std::string targets;
   for (const nlohmann::json& t : nlohmann::json::parse(listed.output))
@@ -128,9 +114,9 @@ TEST_CASE("install: meson install, then examples/out-of-tree built by pkg-config
         targets += quoted(fs::relative(file, build));
       }
   REQUIRE(!targets.empty());
-  const Ran built = run("ninja -C " + quoted(build) + targets);
+  const Ran built = shell("ninja -C " + quoted(build) + targets);
   REQUIRE_MESSAGE(built.status == 0, built.output);
-  const Ran install = run("meson install -C " + quoted(build) + " --no-rebuild --destdir " +
+  const Ran install = shell("meson install -C " + quoted(build) + " --no-rebuild --destdir " +
                           quoted(stage));
   REQUIRE_MESSAGE(install.status == 0, install.output);
 
@@ -152,7 +138,7 @@ TEST_CASE("install: meson install, then examples/out-of-tree built by pkg-config
     fs::copy_file(source / "examples/out-of-tree" / f, example / f);
   const std::string env = "PKG_CONFIG_SYSROOT_DIR=" + quoted(stage) +
                           " PKG_CONFIG_PATH=" + quoted(pc.parent_path()) + " ";
-  const Ran cflags = run(env + "pkg-config --cflags kizuki");
+  const Ran cflags = shell(env + "pkg-config --cflags kizuki");
   REQUIRE(cflags.status == 0);
   CHECK(cflags.output.find(include.string()) != std::string::npos);
   CHECK(cflags.output.find(source.string()) == std::string::npos);
@@ -160,16 +146,16 @@ TEST_CASE("install: meson install, then examples/out-of-tree built by pkg-config
   std::string all;
   for (const std::string& h : public_headers(source)) all += "#include \"" + h + "\"\n";
   kz::write_file_atomic((example / "all_headers.cpp").string(), all);
-  const Ran headers = run("cd " + quoted(example) + " && " + env + "c++ -std=c++20 " +
+  const Ran headers = shell("cd " + quoted(example) + " && " + env + "c++ -std=c++20 " +
                           "-fsyntax-only $(" + env + "pkg-config --cflags kizuki) all_headers.cpp");
   CHECK_MESSAGE(headers.status == 0, headers.output);
 
-  const Ran make = run("cd " + quoted(example) + " && " + env + "make CXX=c++ CXXFLAGS=-O1");
+  const Ran make = shell("cd " + quoted(example) + " && " + env + "make CXX=c++ CXXFLAGS=-O1");
   REQUIRE_MESSAGE(make.status == 0, make.output);
   CHECK(make.output.find("-l:libkizuki.a") != std::string::npos);  // the static library
 
   const fs::path out = tmp.path / "out";
-  const Ran ran = run("cd " + quoted(example) +
+  const Ran ran = shell("cd " + quoted(example) +
                       " && OMP_NUM_THREADS=1 ./centre_loss --tiny --out " + quoted(out));
   INFO(ran.output);
   REQUIRE(ran.status == 0);
