@@ -61,6 +61,9 @@ nlohmann::json environment_json() {
   return {{"kizuki", b.kizuki},
           {"onednn", b.onednn},
           {"openblas", b.openblas},
+          {"cpu", b.cpu},
+          {"built_for", b.built_for},
+          {"onednn_isa", b.onednn_isa},
           {"omp_threads", omp_get_max_threads()},
           {"date", date}};
 }

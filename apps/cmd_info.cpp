@@ -15,7 +15,7 @@ void add_info_command(CLI::App& app) {
   cmd->callback([] {
     const BuildInfo b = build_info();
     fmt::print("kizuki   {}\n", b.kizuki);
-    fmt::print("oneDNN   {} ({})\n", b.onednn, b.onednn_hash);
+    fmt::print("oneDNN   {} ({}), kernels for {}\n", b.onednn, b.onednn_hash, b.onednn_isa);
     fmt::print("OpenBLAS {}\n", b.openblas);
     fmt::print("compiler {} (for {})\n", b.compiler, b.built_for);
     fmt::print("threads  {} (OpenMP), {} (OpenBLAS)\n", omp_get_max_threads(),

@@ -1,11 +1,11 @@
 // cmd_profile.cpp — `kizuki profile`: train MobileNetV2 for a few steps on a synthetic batch
-// and print where every millisecond of a step goes (layers/profiler.h): one row per layer
+// and print where every millisecond of a step goes (profile/profiler.h): one row per layer
 // and direction with ms, share of the step, FLOPs, GFLOP/s, bytes, FLOP/byte and the oneDNN
 // implementation; then the time outside kernels, a summary by kind of layer, the coverage
 // (outside kernels and untimed time as % of the step, with issue 7's target), and last the
 // line `images/s: N` (batch · measured steps / their wall time, after the warm-up).
 //
-// The step is bench/train_step.h's (shared with bench/bench_train.cpp): zero_grad, forward
+// The step is profile/train_step.h's (shared with bench/bench_train.cpp): zero_grad, forward
 // (x is (B,3,N,N), normal noise; labels uniform over --classes), cross-entropy, backward,
 // SGD (momentum 0.9, weight decay 4e-5). The same batch every step: data loading is not
 // profiled. The warm-up steps are not reported: the
@@ -20,8 +20,8 @@
 #include <fmt/format.h>
 
 #include "apps/commands.h"
-#include "bench/train_step.h"
-#include "layers/profiler.h"
+#include "profile/train_step.h"
+#include "profile/profiler.h"
 #include "tensor/blas.h"
 
 namespace kz {
@@ -47,11 +47,11 @@ void run(const ProfileFlags& f) {
     omp_set_num_threads(f.threads);  // oneDNN and kizuki's kernels
     blas_set_num_threads(f.threads);
   }
-  bench::TrainSetup setup = bench::make_train_setup(
+  profiling::TrainSetup setup = profiling::make_train_setup(
       {.width = f.width, .image_size = f.image_size, .batch = f.batch, .classes = f.classes,
        .seed = f.seed});
   Profiler profiler(*setup.net);
-  auto step = [&] { bench::train_step(setup, &profiler); };
+  auto step = [&] { profiling::train_step(setup, &profiler); };
   for (int i = 0; i < f.warmup; ++i) step();
   profiler.reset();
   for (int i = 0; i < f.steps; ++i) step();

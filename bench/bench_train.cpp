@@ -1,5 +1,5 @@
 // bench_train.cpp — MobileNetV2 end to end: a training step (zero_grad, forward,
-// cross-entropy, backward, SGD momentum; bench/train_step.h, the step `kizuki profile`
+// cross-entropy, backward, SGD momentum; profile/train_step.h, the step `kizuki profile`
 // times) and an inference pass (eval mode, NoGradGuard), at batch 128, 32×32 and 96×96
 // input, width 0.5 and 1.0. Counters "images" and "GFLOP", rates over wall-clock time
 // (shown as images=…/s, GFLOP=…/s): images/s, and GFLOP/s from profiler.h's count_costs
@@ -8,7 +8,7 @@
 // and the storage cache reach their steady state) before timing.
 // Names: BM_mobilenet_v2/train/image:32/width:50/real_time (width ×100); infer likewise.
 // BM_profile_coverage/image:32/width:100 (issue 7's size, batch 128): the same step under
-// layers/profiler.h, as `kizuki profile` runs it; counters, in % of the mean profiled step:
+// profile/profiler.h, as `kizuki profile` runs it; counters, in % of the mean profiled step:
 // outside_pct (time outside every layer row: autograd engine, module glue and untimed gaps;
 // target under 5), untimed_pct (the gaps no frame timed), engine_pct, glue_pct; and step_ms.
 // Each repetition makes its own Profiler (which empties oneDNN's plan cache), runs 2
@@ -27,12 +27,12 @@
 #include <string>
 #include <tuple>
 
-#include "bench/train_step.h"
+#include "profile/train_step.h"
 #include "tensor/blas.h"
 
 namespace {
 
-using kz::bench::TrainSetup;
+using kz::profiling::TrainSetup;
 
 // One network per (image, width, training), kept across Google Benchmark's repeated calls.
 TrainSetup& setup_for(int64_t image, int64_t width_percent, bool training) {
@@ -41,14 +41,14 @@ TrainSetup& setup_for(int64_t image, int64_t width_percent, bool training) {
   auto it = setups.find(key);
   if (it != setups.end()) return it->second;
   setups.clear();  // one network alive at a time: the storage cache stays that network's
-  TrainSetup s = kz::bench::make_train_setup(
+  TrainSetup s = kz::profiling::make_train_setup(
       {.width = static_cast<double>(width_percent) / 100.0, .image_size = image, .batch = 128});
   if (!training) s.net->eval();
   for (int i = 0; i < 2; ++i) {  // warm-up
     if (training)
-      kz::bench::train_step(s);
+      kz::profiling::train_step(s);
     else
-      kz::bench::inference_step(s);
+      kz::profiling::inference_step(s);
   }
   return setups.emplace(key, std::move(s)).first->second;
 }
@@ -58,16 +58,16 @@ void BM_mobilenet_v2(benchmark::State& state, bool training) {
   TrainSetup& s = setup_for(image, width, training);
   for (auto _ : state) {
     if (training) {
-      benchmark::DoNotOptimize(kz::bench::train_step(s));
+      benchmark::DoNotOptimize(kz::profiling::train_step(s));
     } else {
-      kz::Tensor y = kz::bench::inference_step(s);
+      kz::Tensor y = kz::profiling::inference_step(s);
       benchmark::DoNotOptimize(y.data());
     }
   }
   const double batch = static_cast<double>(s.x.size(0));
   state.counters["images"] =
       benchmark::Counter(batch, benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["GFLOP"] = benchmark::Counter(kz::bench::step_flops(s, training) / 1e9,
+  state.counters["GFLOP"] = benchmark::Counter(kz::profiling::step_flops(s, training) / 1e9,
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
@@ -84,9 +84,9 @@ BENCHMARK_CAPTURE(BM_mobilenet_v2, infer, false)->Apply(configs);
 void BM_profile_coverage(benchmark::State& state) {
   TrainSetup& s = setup_for(state.range(0), state.range(1), true);
   kz::Profiler profiler(*s.net);
-  for (int i = 0; i < 2; ++i) kz::bench::train_step(s, &profiler);  // primitives made again
+  for (int i = 0; i < 2; ++i) kz::profiling::train_step(s, &profiler);  // primitives made again
   profiler.reset();
-  for (auto _ : state) benchmark::DoNotOptimize(kz::bench::train_step(s, &profiler));
+  for (auto _ : state) benchmark::DoNotOptimize(kz::profiling::train_step(s, &profiler));
   const kz::ProfileReport r = profiler.report();  // means: the rows add up to the step
   const double percent = 100 / r.step_ms;
   state.counters["outside_pct"] = r.outside_ms * percent;

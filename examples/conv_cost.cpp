@@ -1,5 +1,5 @@
 // conv_cost.cpp — chapters 3 and 4 of docs/walkthrough.md: what convolutions cost in
-// MobileNetV2, counted by kizuki's own cost model (layers/profiler.h: count_costs walks the
+// MobileNetV2, counted by kizuki's own cost model (profile/profiler.h: count_costs walks the
 // shapes through the module tree without running anything; a multiply-add is one MAC).
 //
 // Shapes: activations (N,C,H,W) with N = 1 and a 224×224 RGB input; weights OIHW.
@@ -16,7 +16,7 @@
 
 #include "examples/example.h"
 #include "layers/mobilenet_v2.h"
-#include "layers/profiler.h"
+#include "profile/profiler.h"
 
 namespace kz::example {
 namespace {

@@ -83,7 +83,7 @@ class Module {
   bool training_ = true;
 };
 
-/// Called around each child's forward by Sequential (the profiler, layers/profiler.h).
+/// Called around each child's forward by Sequential (the profiler, profile/profiler.h).
 /// Per thread; not set = no cost beyond a null check.
 struct ForwardObserver {
   virtual ~ForwardObserver() = default;

@@ -74,6 +74,23 @@ std::string compiled_extensions() {
   return s.empty() ? "baseline x86-64" : s;
 }
 
+// The instruction set oneDNN dispatches to on this CPU (capped by ONEDNN_MAX_CPU_ISA).
+std::string onednn_isa() {
+  switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41: return "sse41";
+    case dnnl_cpu_isa_avx: return "avx";
+    case dnnl_cpu_isa_avx2: return "avx2";
+    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
+    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
+    case dnnl_cpu_isa_avx512_core: return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
+    default: return "baseline";
+  }
+}
+
 std::string compiler_name() {
 #if defined(__clang__)
   return fmt::format("Clang {}.{}.{}", __clang_major__, __clang_minor__, __clang_patchlevel__);
@@ -97,6 +114,7 @@ BuildInfo build_info() {
   b.openblas = blas_info();
   b.compiler = compiler_name();
   b.built_for = compiled_extensions();
+  b.onednn_isa = onednn_isa();
   b.cpu = cpu_vector_extensions();
   return b;
 }

@@ -20,6 +20,8 @@ struct BuildInfo {
   std::string openblas;   ///< OpenBLAS's config string (version, core, threading)
   std::string compiler;   ///< the compiler that built the library: "GCC 12.2.0"
   std::string built_for;  ///< the vector extensions the library was compiled for (-march)
+  std::string onednn_isa;  ///< the instruction set oneDNN's kernels use here: "avx512_core_amx"
+                           ///< (the CPU's best, or ONEDNN_MAX_CPU_ISA's cap)
   std::string cpu;        ///< the vector extensions of this CPU (/proc/cpuinfo), or "unknown"
 };
 /// This build's versions and extensions, and this CPU's (reads /proc/cpuinfo once per call).

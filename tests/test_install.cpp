@@ -61,7 +61,7 @@ fs::path find_under(const fs::path& root, const std::string& name, const std::st
 // Every header the decision makes public: each .h of the public folders but the private.
 std::set<std::string> public_headers(const fs::path& source) {
   const std::set<std::string> folders{"tensor", "autograd", "layers", "losses", "optim",
-                                      "data", "anomaly", "anomaly/methods", "dist"};
+                                      "data", "anomaly", "anomaly/methods", "dist", "profile"};
   const std::set<std::string> private_headers{"tensor/dnnl.h"};
   std::set<std::string> out;
   for (const std::string& f : folders)

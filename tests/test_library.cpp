@@ -158,8 +158,12 @@ TEST_CASE("library: build_info gives the versions, and `kizuki info` prints them
   const BuildInfo b = build_info();
   CHECK(b.kizuki == KIZUKI_VERSION);  // the library's, as this test binary was built with
   CHECK(b.kizuki == kizuki_version());
-  for (const std::string& s : {b.onednn, b.openblas, b.compiler, b.built_for, b.cpu})
+  for (const std::string& s : {b.onednn, b.openblas, b.compiler, b.built_for, b.cpu, b.onednn_isa})
     CHECK(!s.empty());
+  // oneDNN's kernels never use more of the CPU than it has: avx512 only where /proc/cpuinfo
+  // lists avx512f.
+  if (b.cpu.find("avx512f") == std::string::npos)
+    CHECK(b.onednn_isa.find("avx512") == std::string::npos);
   CHECK(std::count(b.onednn.begin(), b.onednn.end(), '.') == 2);
   FILE* pipe = popen(KZ_KIZUKI " info 2>&1", "r");
   REQUIRE(pipe != nullptr);
@@ -168,7 +172,8 @@ TEST_CASE("library: build_info gives the versions, and `kizuki info` prints them
   for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
   CHECK(pclose(pipe) == 0);
   for (const std::string& s :
-       {"kizuki   " + b.kizuki, "oneDNN   " + b.onednn + " (" + b.onednn_hash + ")",
+       {"kizuki   " + b.kizuki,
+        "oneDNN   " + b.onednn + " (" + b.onednn_hash + "), kernels for " + b.onednn_isa,
         "OpenBLAS " + b.openblas, "compiler " + b.compiler + " (for " + b.built_for + ")",
         "CPU      " + b.cpu})
     CHECK_MESSAGE(out.find(s + "\n") != std::string::npos, s, " not in:\n", out);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autograd/gradcheck.h"
+#include "losses/adacos.h"
 #include "losses/arcface.h"
 #include "losses/doc.h"
 #include "losses/l2_softmax.h"
@@ -225,6 +226,64 @@ TEST_CASE("losses: ArcFace with cos within 1e-7 of +-1 has finite gradients matc
   head.loss(x, labels).backward();
   CHECK(all_finite(x.grad()));
   CHECK(all_finite(head.named_parameters()[0].second.grad()));
+}
+
+TEST_CASE("losses: AdaCosHead matches PyTorch step by step, fixed and dynamic scale") {
+  const Safetensors f = load_fixture();
+  const json cases = cases_of(f);
+  for (const std::string name : {"adacos_dynamic", "adacos_dynamic_even", "adacos_fixed"}) {
+    CAPTURE(name);
+    const json& c = cases.at(name);
+    const Tensor weight = f.at(name + ".weight");
+    Generator gen(0);
+    AdaCosHead head(weight.size(1), weight.size(0), c["dynamic"].get<bool>(), gen);
+    head.load_state_dict({{"weight", weight}, {"scale", Tensor::full({1}, head.scale())}});
+    CHECK(head.scale() == doctest::Approx(std::sqrt(2.0) * std::log(weight.size(0) - 1.0)));
+    for (int k = 0; k < c["steps"].get<int>(); ++k) {
+      CAPTURE(k);
+      const std::string p = name + "." + std::to_string(k) + ".";
+      const std::vector<int64_t> labels = labels_of(f.at(p + "labels"));
+      Variable x(f.at(p + "features").clone(), true);
+      head.zero_grad();
+      const Variable loss = head.loss(x, labels);  // a dynamic head moves its scale first
+      const float s = f.at(p + "scale").to_vector()[0];
+      CHECK(head.scale() == doctest::Approx(s).epsilon(1e-5));
+      check_close(head.forward(x).data(), f.at(p + "logits"), 1e-5f, 4e-6f * s, "logits");
+      check_close(loss.data().reshape({1}), f.at(p + "loss"), 1e-5f, 1e-5f, "loss");
+      loss.backward();
+      check_close(x.grad(), f.at(p + "dfeatures"), 1e-3f, 1e-5f, "dfeatures");
+      check_close(head.named_parameters()[0].second.grad(), f.at(p + "dweight"), 1e-3f, 1e-5f,
+                  "dweight");
+    }
+  }
+}
+
+TEST_CASE("losses: AdaCos passes gradcheck; its scale stays put in eval mode; C < 3 refused") {
+  Generator gen(9);
+  AdaCosHead head(4, 3, true, gen);
+  const std::vector<int64_t> y{0, 2, 1};
+  // Gradients flow through cos only (the scale is a constant of each step): check them in
+  // eval mode, where the scale does not move between the finite-difference evaluations.
+  head.eval();
+  const GradcheckResult gc = gradcheck([&](const std::vector<Variable>& v) {
+    return head.loss(v[0], y);
+  }, {Tensor::normal({3, 4}, 0.0f, 1.0f, gen)});
+  CHECK_MESSAGE(gc.ok, gc.message);
+  const float s0 = head.scale();
+  (void)head.loss(Variable(Tensor::normal({3, 4}, 0.0f, 1.0f, gen)), y);
+  CHECK(head.scale() == s0);
+  head.train();
+  (void)head.loss(Variable(Tensor::normal({3, 4}, 0.0f, 1.0f, gen)), y);
+  CHECK(head.scale() != s0);
+  // The scale is saved with the weight.
+  CHECK(head.state_dict().count("scale") == 1);
+
+  CHECK_THROWS_WITH_AS(AdaCosHead(4, 2, false, gen),
+                       doctest::Contains("[AdaCos] needs at least 3 classes"), Error);
+  CHECK_THROWS_WITH_AS(adacos_fixed_scale(1), doctest::Contains("undefined for C = 1"), Error);
+  CHECK_THROWS_WITH_AS((head.forward(Variable(Tensor::zeros({2, 4})), {0, 3})),
+                       doctest::Contains("[AdaCosHead] label 3 at index 1 is out of range"),
+                       Error);
 }
 
 TEST_CASE("losses: DOC compactness matches PyTorch; identical features and a batch of one") {

@@ -1,4 +1,4 @@
-// test_profile.cpp — the profiler (layers/profiler.h): its FLOP count against torchvision's
+// test_profile.cpp — the profiler (profile/profiler.h): its FLOP count against torchvision's
 // mobilenet_v2 counted by forward hooks (tests/fixtures/make_profile.py; width 1.0 at 224×224
 // is torchvision's published 300 M multiply-adds), the bookkeeping of its per-layer times
 // against a step timed here, and its Chrome trace read back with nlohmann-json. Tiny runs:
@@ -19,7 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "layers/mobilenet_v2.h"
-#include "layers/profiler.h"
+#include "profile/profiler.h"
 #include "optim/sgd.h"
 #include "tensor/file_io.h"
 #include "tensor/safetensors.h"

@@ -15,6 +15,8 @@ std::unique_ptr<Method> make_frozen(const MethodOptions&);
 std::unique_ptr<Method> make_ae(const MethodOptions&);
 std::unique_ptr<Method> make_vae(const MethodOptions&);
 std::unique_ptr<Method> make_ssim_ae(const MethodOptions&);
+std::unique_ptr<Method> make_adacos(const MethodOptions&);
+std::unique_ptr<Method> make_adacos_fixed(const MethodOptions&);
 
 namespace {
 
@@ -29,6 +31,8 @@ std::vector<MethodInfo>& table() {
       {"ae", K::scoring, false, "convolutional autoencoder, squared reconstruction error", make_ae},
       {"vae", K::scoring, false, "variational autoencoder: -ELBO, reconstruction probability (An & Cho 2015), unregularized (Matsubara et al. 2018)", make_vae},
       {"ssim-ae", K::scoring, false, "SSIM autoencoder (Bergmann et al. 2018)", make_ssim_ae},
+      {"adacos", K::embedding, true, "AdaCos classifier of reference + normal, dynamic scale (Zhang et al. 2019)", make_adacos},
+      {"adacos-fixed", K::embedding, true, "AdaCos with its fixed scale sqrt(2) ln(C-1) (Zhang et al. 2019)", make_adacos_fixed},
   };
   return table;
 }

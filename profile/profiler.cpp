@@ -1,6 +1,6 @@
 // profiler.cpp — the layer cost model, the shape walk, the Profiler's frames and the
 // report and trace it writes (see profiler.h).
-#include "layers/profiler.h"
+#include "profile/profiler.h"
 
 #include <algorithm>
 #include <array>

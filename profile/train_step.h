@@ -1,12 +1,13 @@
-// train_step.h — the MobileNetV2 training step and inference pass that `kizuki profile`
-// (apps/cmd_profile.cpp) and the training benchmark (bench/bench_train.cpp) time: one
-// definition, so the two measure the same work. Header-only.
-//
-// The step: zero_grad, forward (x is (B,3,N,N), normal noise; labels uniform over
-// `classes`), cross-entropy, backward, SGD (momentum 0.9, weight decay 4e-5, lr 0.01), the
-// same batch every step (data loading is not measured). Inference: the network in eval
-// mode under NoGradGuard, logits (B,classes). With a Profiler, the step is bracketed as one
-// profiled step and zero_grad, the loss and the optimizer are timed as regions of their own.
+/// \file
+/// train_step.h — the MobileNetV2 training step and inference pass that `kizuki profile`
+/// (apps/cmd_profile.cpp) and the training benchmark (bench/bench_train.cpp) time: one
+/// definition, so the two measure the same work. Header-only.
+///
+/// The step: zero_grad, forward (x is (B,3,N,N), normal noise; labels uniform over
+/// `classes`), cross-entropy, backward, SGD (momentum 0.9, weight decay 4e-5, lr 0.01), the
+/// same batch every step (data loading is not measured). Inference: the network in eval
+/// mode under NoGradGuard, logits (B,classes). With a Profiler, the step is bracketed as one
+/// profiled step and zero_grad, the loss and the optimizer are timed as regions of their own.
 #pragma once
 
 #include <cmath>
@@ -16,29 +17,32 @@
 
 #include "autograd/functions.h"
 #include "layers/mobilenet_v2.h"
-#include "layers/profiler.h"
+#include "profile/profiler.h"
 #include "optim/sgd.h"
 
-namespace kz::bench {
+namespace kz::profiling {
 
+/// What is timed: MobileNetV2 of this width on a batch of random images of this size.
 struct TrainConfig {
-  double width = 1.0;
-  int64_t image_size = 32, batch = 128, classes = 10;
-  uint64_t seed = 0;
+  double width = 1.0;                                   ///< MobileNetV2's width multiplier
+  int64_t image_size = 32, batch = 128, classes = 10;  ///< N, B and the logits per image
+  uint64_t seed = 0;                                    ///< weights, images and labels
 };
 
+/// The network, its optimizer and the one batch every step trains on.
 struct TrainSetup {
-  std::unique_ptr<MobileNetV2> net;
-  std::unique_ptr<SGD> optimizer;
-  Tensor x;                     // (B,3,N,N)
-  std::vector<int64_t> labels;  // B labels in [0, classes)
-  // Costs of the two regions outside the network (profiler.h's conventions). Cross-entropy
-  // on (B,K) logits: log-softmax and the gather, ≈ 5 FLOPs and 3 passes per logit forward,
-  // softmax − one-hot backward. SGD with momentum and weight decay: 6 FLOPs per parameter,
-  // reading p, g, b and writing p, b.
+  std::unique_ptr<MobileNetV2> net;  ///< in train mode
+  std::unique_ptr<SGD> optimizer;    ///< momentum 0.9, weight decay 4e-5, lr 0.01
+  Tensor x;                          ///< (B,3,N,N), normal noise
+  std::vector<int64_t> labels;       ///< B labels in [0, classes)
+  /// Costs of the two regions outside the network (profiler.h's conventions). Cross-entropy
+  /// on (B,K) logits: log-softmax and the gather, ≈ 5 FLOPs and 3 passes per logit forward,
+  /// softmax − one-hot backward. SGD with momentum and weight decay: 6 FLOPs per parameter,
+  /// reading p, g, b and writing p, b.
   LayerCost loss_cost, sgd_cost;
 };
 
+/// The network, optimizer, batch and region costs of configuration `c`.
 inline TrainSetup make_train_setup(const TrainConfig& c) {
   Generator gen(c.seed);
   MobileNetV2Options o;
@@ -61,8 +65,8 @@ inline TrainSetup make_train_setup(const TrainConfig& c) {
   return s;
 }
 
-// One training step (the network must be in train mode); returns the loss. Throws when the
-// loss is not finite.
+/// One training step (the network must be in train mode); returns the loss. Throws when the
+/// loss is not finite.
 inline float train_step(TrainSetup& s, Profiler* profiler = nullptr) {
   if (profiler) profiler->begin_step();
   float value = 0;
@@ -88,14 +92,14 @@ inline float train_step(TrainSetup& s, Profiler* profiler = nullptr) {
   return value;
 }
 
-// One inference pass (call s.net->eval() first): logits (B,classes).
+/// One inference pass (call s.net->eval() first): logits (B,classes).
 inline Tensor inference_step(TrainSetup& s) {
   NoGradGuard no_grad;
   return s.net->forward(Variable(s.x)).data();
 }
 
-// FLOPs of one training step (forward and backward of every layer, the loss and the SGD
-// update) or, in eval mode, of one inference pass; profiler.h's count.
+/// FLOPs of one training step (forward and backward of every layer, the loss and the SGD
+/// update) or, in eval mode, of one inference pass; profiler.h's count.
 inline double step_flops(TrainSetup& s, bool training) {
   double flops = 0;
   for (const CostEntry& e : count_costs(*s.net, s.x.shape()))
@@ -105,4 +109,4 @@ inline double step_flops(TrainSetup& s, bool training) {
   return flops;
 }
 
-}  // namespace kz::bench
+}  // namespace kz::profiling

@@ -1,0 +1,263 @@
+"""metric_torch.py — the PyTorch reference for kizuki's classifier methods (l2softmax,
+arcface, adacos, adacos-fixed) at the scratch and quick presets: the same network,
+initialisation, optimiser, heads and scores on the benchmark protocol, so a surprising kizuki
+AUC can be told apart from a bug.
+
+How it mirrors kizuki (file references are to this repository):
+- Network: torchvision's mobilenet_v2(width_mult) features + global average pooling, the
+  network kizuki's layers/mobilenet_v2.h reproduces (same names, same initialisation:
+  kaiming-normal fan-out convs, BN weight 1 bias 0), F = 1280 pooled features at width 0.5.
+- Data (data/loader.h, anomaly/experiment.cpp preset_options): pixels/255 in [0, 1], grey
+  Fashion-MNIST repeated to 3 channels, bilinear resize to 32 px (F.interpolate,
+  align_corners False), no augmentation.
+- Protocol (data/split.h): the reference set is n images of every class other than the
+  normal and the anomalous one (1000 each; 500 in the quick preset), labels 0..R-1 in
+  ascending class order, the normal training images (1000) last with label R; the test set
+  1000 normal + 1000 anomalous test-split images. The images drawn differ from kizuki's (its
+  own generator); the protocol does not.
+- Training (anomaly/methods/backbone.cpp ClassifierMethod): reference + normal shuffled every
+  epoch, batch 128 with the last partial batch kept, Adam with AMSGrad, lr 1e-3, 10 epochs
+  (quick: 3), BN in training mode, the whole network trained.
+- Heads (losses/): l2softmax: Linear(α·f/‖f‖), α 15; arcface: s 30, m 0.05, Xavier-uniform
+  weight; adacos: cosine logits, scale √2·ln(C−1), moved every step from the batch
+  (losses/adacos.h, the paper's eq. 15); adacos-fixed keeps it.
+- Scores (anomaly/scorers.h): cosine = 1 − the largest cosine similarity to the normal
+  training features (arcface, adacos); l2softmax: LOF (k 20) on MinMax-scaled features, the
+  scaler fitted on the normal training features (scikit-learn's LocalOutlierFactor with
+  novelty=True). Features in eval mode, no gradients.
+
+Run from the repository root:
+  /usr/bin/python3 scripts/metric_torch.py --dataset fashion-mnist --methods arcface,adacos \
+      --trials 2 --preset quick --json /tmp/metric_torch_fmnist.json
+"""
+import argparse
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torchvision
+from sklearn.metrics import roc_auc_score
+from sklearn.neighbors import LocalOutlierFactor
+from sklearn.preprocessing import MinMaxScaler
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reconstruction_torch import CLASSES, REPO, load_cifar10, load_fashion_mnist  # noqa: E402
+
+METHODS = ("l2softmax", "arcface", "adacos", "adacos-fixed")
+SCORER = {"l2softmax": "lof", "arcface": "cosine", "adacos": "cosine", "adacos-fixed": "cosine"}
+
+
+# --- data ----------------------------------------------------------------------------------
+
+def split_with_reference(data, normal, anomaly, seed, n_reference, n_train=1000, n_test_each=1000):
+    """(training images, training labels, normal training images, test images, test labels)."""
+    rng = np.random.default_rng(seed)
+
+    def draw(split, c, n):
+        x, y = data[split]
+        members = np.flatnonzero(y == c)
+        return x[members[rng.permutation(len(members))[:n]]]
+
+    others = [c for c in range(10) if c not in (normal, anomaly)]
+    reference = [draw("train", c, n_reference) for c in others]
+    normal_train = draw("train", normal, n_train)
+    train_x = np.concatenate(reference + [normal_train])
+    train_y = np.concatenate([np.full(len(r), i) for i, r in enumerate(reference)]
+                             + [np.full(len(normal_train), len(others))]).astype(np.int64)
+    test = np.concatenate([draw("test", normal, n_test_each), draw("test", anomaly, n_test_each)])
+    labels = np.r_[np.zeros(n_test_each), np.ones(n_test_each)]
+    return prepare(train_x), torch.from_numpy(train_y), prepare(normal_train), prepare(test), labels
+
+
+def prepare(x):  # uint8 (N,C,H,W) -> float (N,3,32,32) in [0, 1]
+    t = torch.from_numpy(x.astype(np.float32) / 255.0)
+    if t.shape[1] == 1:
+        t = t.repeat(1, 3, 1, 1)
+    if t.shape[2] != 32:
+        t = F.interpolate(t, size=(32, 32), mode="bilinear", align_corners=False)
+    return t
+
+
+# --- network and heads -----------------------------------------------------------------------
+
+class Backbone(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.features = torchvision.models.mobilenet_v2(width_mult=width).features
+
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(self.features(x), 1).flatten(1)
+
+
+class L2SoftmaxHead(nn.Module):
+    def __init__(self, d, c, alpha=15.0):
+        super().__init__()
+        self.fc, self.alpha = nn.Linear(d, c), alpha
+
+    def forward(self, f, labels=None):
+        return self.fc(self.alpha * F.normalize(f, dim=1))
+
+
+class ArcFaceHead(nn.Module):
+    def __init__(self, d, c, s=30.0, m=0.05):
+        super().__init__()
+        self.weight = nn.Parameter(torch.empty(c, d))
+        nn.init.xavier_uniform_(self.weight)
+        self.s, self.m = s, m
+
+    def forward(self, f, labels=None):
+        cos = F.linear(F.normalize(f, dim=1), F.normalize(self.weight, dim=1))
+        if labels is None:
+            return self.s * cos
+        sine = torch.sqrt(1.0 - cos.clamp(-1 + 1e-7, 1 - 1e-7) ** 2)
+        phi = cos * math.cos(self.m) - sine * math.sin(self.m)
+        phi = torch.where(cos > math.cos(math.pi - self.m), phi,
+                          cos - math.sin(math.pi - self.m) * self.m)
+        hot = F.one_hot(labels, cos.shape[1]).to(cos.dtype)
+        return self.s * (hot * phi + (1 - hot) * cos)
+
+
+class AdaCosHead(nn.Module):
+    def __init__(self, d, c, dynamic):
+        super().__init__()
+        if c < 3:
+            raise ValueError("AdaCos needs at least 3 classes")
+        self.weight = nn.Parameter(torch.empty(c, d))
+        nn.init.xavier_uniform_(self.weight)
+        self.s, self.dynamic = math.sqrt(2.0) * math.log(c - 1), dynamic
+
+    def forward(self, f, labels=None):
+        cos = F.linear(F.normalize(f, dim=1), F.normalize(self.weight, dim=1))
+        if labels is not None and self.dynamic and self.training:
+            with torch.no_grad():
+                theta = torch.acos(cos.clamp(-1 + 1e-7, 1 - 1e-7))
+                hot = F.one_hot(labels, cos.shape[1])
+                b_avg = torch.where(hot < 1, torch.exp(self.s * cos), torch.zeros_like(cos)).sum()
+                b_avg = b_avg / cos.shape[0]
+                theta_med = torch.median(theta[hot == 1])
+                self.s = float(torch.log(b_avg) / torch.cos(theta_med.clamp(max=math.pi / 4)))
+        return self.s * cos
+
+
+def make_head(method, d, c):
+    if method == "l2softmax":
+        return L2SoftmaxHead(d, c)
+    if method == "arcface":
+        return ArcFaceHead(d, c)
+    return AdaCosHead(d, c, dynamic=method == "adacos")
+
+
+# --- training and scoring --------------------------------------------------------------------
+
+def train(method, x, y, seed, epochs, width, batch_size=128, lr=1e-3):
+    torch.manual_seed(seed)
+    backbone = Backbone(width)
+    with torch.no_grad():
+        d = backbone(x[:2]).shape[1]
+    head = make_head(method, d, int(y.max()) + 1)
+    opt = torch.optim.Adam(list(backbone.parameters()) + list(head.parameters()), lr=lr,
+                           amsgrad=True)
+    order = torch.Generator().manual_seed(seed)
+    backbone.train()
+    head.train()
+    for epoch in range(epochs):
+        perm = torch.randperm(len(x), generator=order)
+        total = 0.0
+        for start in range(0, len(x), batch_size):
+            idx = perm[start:start + batch_size]
+            if len(idx) < 2:  # batch norm needs two images
+                continue
+            loss = F.cross_entropy(head(backbone(x[idx]), y[idx]), y[idx])
+            if not torch.isfinite(loss):
+                raise RuntimeError("%s: loss %s at epoch %d" % (method, loss.item(), epoch))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        last_loss = total / len(x)
+    return backbone, last_loss
+
+
+@torch.no_grad()
+def embed(backbone, x, chunk=256):
+    backbone.eval()
+    return torch.cat([backbone(x[i:i + chunk]) for i in range(0, len(x), chunk)]).numpy()
+
+
+def score(scorer, train_f, test_f):
+    if scorer == "cosine":
+        a = train_f / np.linalg.norm(train_f, axis=1, keepdims=True)
+        b = test_f / np.linalg.norm(test_f, axis=1, keepdims=True)
+        return 1.0 - (b @ a.T).max(axis=1)
+    scaler = MinMaxScaler().fit(train_f)
+    lof = LocalOutlierFactor(n_neighbors=20, novelty=True).fit(scaler.transform(train_f))
+    return -lof.score_samples(scaler.transform(test_f))
+
+
+# --- driver ----------------------------------------------------------------------------------
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--dataset", choices=sorted(CLASSES), default="fashion-mnist")
+    p.add_argument("--methods", default="arcface,adacos")
+    p.add_argument("--preset", choices=("quick", "scratch"), default="scratch")
+    p.add_argument("--trials", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=float, default=0.5)
+    p.add_argument("--fmnist-dir", default="/usr/share/datasets/fashion-mnist")
+    p.add_argument("--cifar-dir", default=os.path.join(REPO, "..", "shared", "data", "cifar10"))
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", help="write the results here")
+    a = p.parse_args()
+    methods = a.methods.split(",")
+    for m in methods:
+        if m not in METHODS:
+            p.error("unknown method %r (%s)" % (m, ", ".join(METHODS)))
+    torch.set_num_threads(a.threads)
+    data = (load_fashion_mnist(a.fmnist_dir) if a.dataset == "fashion-mnist"
+            else load_cifar10(a.cifar_dir))
+    normal, anomaly = CLASSES[a.dataset]
+    epochs = 3 if a.preset == "quick" else 10
+    n_reference = 500 if a.preset == "quick" else 1000
+
+    rows = []
+    for t in range(a.trials):
+        seed = a.seed + t
+        x, y, normal_x, test_x, labels = split_with_reference(data, normal, anomaly, seed,
+                                                              n_reference)
+        for m in methods:
+            start = time.time()
+            backbone, loss = train(m, x, y, seed, epochs, a.width)
+            seconds = time.time() - start
+            s = score(SCORER[m], embed(backbone, normal_x), embed(backbone, test_x))
+            auc = float(roc_auc_score(labels, s))
+            rows.append({"dataset": a.dataset, "method": m, "scorer": SCORER[m], "trial": t,
+                         "seed": seed, "auc": auc, "train_seconds": round(seconds, 2),
+                         "final_loss": loss})
+            print("trial %d  %-13s %-7s AUC %.4f   (train %.1f s, loss %.4g)"
+                  % (t, m, SCORER[m], auc, seconds, loss), flush=True)
+
+    print("\n%-13s %-7s  median    min    max" % ("method", "scorer"))
+    for m in methods:
+        aucs = [r["auc"] for r in rows if r["method"] == m]
+        print("%-13s %-7s  %.4f %.4f %.4f" % (m, SCORER[m], statistics.median(aucs), min(aucs),
+                                              max(aucs)))
+    if a.json:
+        settings = {"dataset": a.dataset, "preset": a.preset, "normal_class": normal,
+                    "anomaly_class": anomaly, "n_reference_per_class": n_reference,
+                    "methods": methods, "trials": a.trials, "seed": a.seed, "epochs": epochs,
+                    "width": a.width, "batch_size": 128, "optimizer": "adam", "amsgrad": True,
+                    "lr": 1e-3, "threads": a.threads, "torch": torch.__version__}
+        with open(a.json, "w") as f:
+            json.dump({"settings": settings, "results": rows}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
