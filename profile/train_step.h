@@ -25,7 +25,10 @@ namespace kz::profiling {
 /// What is timed: MobileNetV2 of this width on a batch of random images of this size.
 struct TrainConfig {
   double width = 1.0;                                   ///< MobileNetV2's width multiplier
-  int64_t image_size = 32, batch = 128, classes = 10;  ///< N, B and the logits per image
+  /// N (images are N×N), B images per batch, and the logits per image
+  ///@{
+  int64_t image_size = 32, batch = 128, classes = 10;
+  ///@}
   uint64_t seed = 0;                                    ///< weights, images and labels
 };
 
@@ -39,7 +42,9 @@ struct TrainSetup {
   /// on (B,K) logits: log-softmax and the gather, ≈ 5 FLOPs and 3 passes per logit forward,
   /// softmax − one-hot backward. SGD with momentum and weight decay: 6 FLOPs per parameter,
   /// reading p, g, b and writing p, b.
+  ///@{
   LayerCost loss_cost, sgd_cost;
+  ///@}
 };
 
 /// The network, optimizer, batch and region costs of configuration `c`.
