@@ -17,6 +17,7 @@ std::unique_ptr<Method> make_vae(const MethodOptions&);
 std::unique_ptr<Method> make_ssim_ae(const MethodOptions&);
 std::unique_ptr<Method> make_adacos(const MethodOptions&);
 std::unique_ptr<Method> make_adacos_fixed(const MethodOptions&);
+std::unique_ptr<Method> make_geom(const MethodOptions&);
 
 namespace {
 
@@ -33,6 +34,7 @@ std::vector<MethodInfo>& table() {
       {"ssim-ae", K::scoring, false, "SSIM autoencoder (Bergmann et al. 2018)", make_ssim_ae},
       {"adacos", K::embedding, true, "AdaCos classifier of reference + normal, dynamic scale (Zhang et al. 2019)", make_adacos},
       {"adacos-fixed", K::embedding, true, "AdaCos with its fixed scale sqrt(2) ln(C-1) (Zhang et al. 2019)", make_adacos_fixed},
+      {"geom", K::scoring, false, "GEOM: which of 72 geometric transformations was applied (Golan & El-Yaniv 2018)", make_geom},
   };
   return table;
 }
