@@ -1,7 +1,7 @@
-"""metric_torch.py — the PyTorch reference for kizuki's classifier methods (l2softmax,
-arcface, adacos, adacos-fixed) at the scratch and quick presets: the same network,
-initialisation, optimiser, heads and scores on the benchmark protocol, so a surprising kizuki
-AUC can be told apart from a bug.
+"""metric_torch.py — the PyTorch reference for kizuki's MobileNetV2 classifier methods
+(l2softmax, arcface, adacos, adacos-fixed, geom) at the scratch and quick presets: the same
+network, initialisation, optimiser, heads and scores on the benchmark protocol, so a
+surprising kizuki AUC can be told apart from a bug.
 
 How it mirrors kizuki (file references are to this repository):
 - Network: torchvision's mobilenet_v2(width_mult) features + global average pooling, the
@@ -21,6 +21,11 @@ How it mirrors kizuki (file references are to this repository):
 - Heads (losses/): l2softmax: Linear(α·f/‖f‖), α 15; arcface: s 30, m 0.05, Xavier-uniform
   weight; adacos: cosine logits, scale √2·ln(C−1), moved every step from the batch
   (losses/adacos.h, the paper's eq. 15); adacos-fixed keeps it.
+- geom (anomaly/methods/geom.cpp, data/geometric.h): the normal training images alone, each
+  step two images in all 72 transformations (flip, then rows and columns shifted by 0, -s,
+  +s with s = side/4 and the edge-repeating reflection, then np.rot90 k times), Linear(F, 72)
+  head, cross-entropy; 3 epochs (quick: 1); score nll = -sum over the 72 copies of the log
+  probability of the right transformation.
 - Scores (anomaly/scorers.h): cosine = 1 − the largest cosine similarity to the normal
   training features (arcface, adacos); l2softmax: LOF (k 20) on MinMax-scaled features, the
   scaler fitted on the normal training features (scikit-learn's LocalOutlierFactor with
@@ -50,8 +55,9 @@ from sklearn.preprocessing import MinMaxScaler
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reconstruction_torch import CLASSES, REPO, load_cifar10, load_fashion_mnist  # noqa: E402
 
-METHODS = ("l2softmax", "arcface", "adacos", "adacos-fixed")
-SCORER = {"l2softmax": "lof", "arcface": "cosine", "adacos": "cosine", "adacos-fixed": "cosine"}
+METHODS = ("l2softmax", "arcface", "adacos", "adacos-fixed", "geom")
+SCORER = {"l2softmax": "lof", "arcface": "cosine", "adacos": "cosine", "adacos-fixed": "cosine",
+          "geom": "nll"}
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -154,6 +160,63 @@ def make_head(method, d, c):
     return AdaCosHead(d, c, dynamic=method == "adacos")
 
 
+# --- GEOM's transformations (the authors' itertools.product order) ---------------------------
+
+def geometric(x):  # (n,C,H,H) -> (n*72,C,H,H), image i's copy t at row i*72 + t
+    side = x.shape[-1]
+    s = side // 4
+    pad = np.pad(x.numpy(), ((0, 0), (0, 0), (s, s), (s, s)), mode="symmetric")
+    copies = []
+    for flip in (False, True):
+        for tx in (0, -s, s):
+            for ty in (0, -s, s):
+                for k in range(4):
+                    src = pad[:, :, :, ::-1] if flip else pad  # flip first (symmetric pad commutes)
+                    y = src[:, :, s + tx:s + tx + side, s + ty:s + ty + side]
+                    copies.append(np.rot90(y, k, axes=(2, 3)))
+    out = np.stack(copies, axis=1)  # (n,72,C,H,H)
+    return torch.from_numpy(np.ascontiguousarray(out.reshape(-1, *x.shape[1:])))
+
+
+def train_geom(x, seed, epochs, width, lr=1e-3, images_per_step=2):
+    torch.manual_seed(seed)
+    backbone = Backbone(width)
+    with torch.no_grad():
+        d = backbone(x[:2]).shape[1]
+    head = nn.Linear(d, 72)
+    opt = torch.optim.Adam(list(backbone.parameters()) + list(head.parameters()), lr=lr,
+                           amsgrad=True)
+    order = torch.Generator().manual_seed(seed)
+    backbone.train()
+    head.train()
+    for epoch in range(epochs):
+        perm = torch.randperm(len(x), generator=order)
+        total = 0.0
+        for start in range(0, len(x), images_per_step):
+            idx = perm[start:start + images_per_step]
+            copies = geometric(x[idx])
+            labels = torch.arange(72).repeat(len(idx))
+            loss = F.cross_entropy(head(backbone(copies)), labels)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        last_loss = total / len(x)
+    return backbone, head, last_loss
+
+
+@torch.no_grad()
+def score_geom(backbone, head, x, chunk=4):
+    backbone.eval()
+    head.eval()
+    out = []
+    for i in range(0, len(x), chunk):
+        n = len(x[i:i + chunk])
+        logp = F.log_softmax(head(backbone(geometric(x[i:i + chunk]))), dim=1).reshape(n, 72, 72)
+        out.append(-torch.diagonal(logp, dim1=1, dim2=2).sum(1))
+    return torch.cat(out).numpy()
+
+
 # --- training and scoring --------------------------------------------------------------------
 
 def train(method, x, y, seed, epochs, width, batch_size=128, lr=1e-3):
@@ -234,9 +297,15 @@ def main():
                                                               n_reference)
         for m in methods:
             start = time.time()
-            backbone, loss = train(m, x, y, seed, epochs, a.width)
-            seconds = time.time() - start
-            s = score(SCORER[m], embed(backbone, normal_x), embed(backbone, test_x))
+            if m == "geom":
+                backbone, head, loss = train_geom(normal_x, seed, 1 if a.preset == "quick" else 3,
+                                                  a.width)
+                seconds = time.time() - start
+                s = score_geom(backbone, head, test_x)
+            else:
+                backbone, loss = train(m, x, y, seed, epochs, a.width)
+                seconds = time.time() - start
+                s = score(SCORER[m], embed(backbone, normal_x), embed(backbone, test_x))
             auc = float(roc_auc_score(labels, s))
             rows.append({"dataset": a.dataset, "method": m, "scorer": SCORER[m], "trial": t,
                          "seed": seed, "auc": auc, "train_seconds": round(seconds, 2),
