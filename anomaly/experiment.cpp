@@ -284,9 +284,9 @@ ExperimentOptions preset_options(const std::string& preset, const std::string& d
       m.lr = 1e-3;
       m.epochs = preset == "quick" ? 3 : 10;
     }
-    // GEOM sees every image 72 times per epoch: the authors' ceil(200 / 72) = 3 epochs (quick:
-    // 1), two images (144 transformed copies) per step.
-    if (name == "geom") {
+    // GEOM and GOAD see every image 72 times per epoch: GEOM's ceil(200 / 72) = 3 epochs
+    // (quick: 1), two images (144 transformed copies) per step.
+    if (name == "geom" || name == "goad") {
       m.batch_size = 144;
       m.epochs = preset == "quick" ? 1 : 3;
     }

@@ -1,8 +1,9 @@
-// test_geom.cpp — GEOM (anomaly/methods/geom.cpp) and its 72 geometric transformations
-// (data/geometric.h): the transformations bit for bit against the authors' numpy/scipy calls
-// (fixture from tests/fixtures/make_geometric.py), their decoding and names, bad input; the
-// method trains on a tiny synthetic split, its loss falls, its scores are finite, repeatable
-// and survive a save/load of its networks.
+// test_geom.cpp — GEOM and GOAD (anomaly/methods/{geom,goad}.cpp) and their 72 geometric
+// transformations (data/geometric.h): the transformations bit for bit against the authors'
+// numpy/scipy calls (fixture from tests/fixtures/make_geometric.py), their decoding and names,
+// bad input; each method trains on a tiny synthetic split, its loss falls, its scores are
+// finite, repeatable and survive a save/load of its networks (GOAD's centres included). The
+// triplet-centre loss itself is checked in tests/test_losses.cpp.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -56,44 +57,52 @@ TEST_CASE("geom: transformations decode in the authors' order, with distinct nam
                        doctest::Contains("[all_geometric] expected square images"), Error);
 }
 
-TEST_CASE("geom: trains on whole groups, its loss falls, scores are finite and reload") {
+TEST_CASE("geom: geom and goad train on whole groups, their loss falls, scores are finite and reload") {
   const BenchmarkSplit split = test::tiny_split(0);
-  MethodOptions o;
-  o.name = "geom";
-  o.width = 0.25;
-  o.preprocess.height = o.preprocess.width = 16;
-  o.preprocess.scaling = Scaling::unit;
-  o.epochs = 4;
-  o.batch_size = 144;  // two images, 144 copies per step
-  o.optimizer = "adam";
-  o.lr = 1e-3;
-  std::unique_ptr<Method> method = make_method(o);
-  CHECK(method->kind() == MethodKind::scoring);
-  REQUIRE(method->score_names() == std::vector<std::string>{"nll"});
-  std::vector<double> epoch_loss;
-  int64_t images = 0;
-  method->train(split, 3, [&](const TrainProgress& p) {
-    CHECK(std::isfinite(p.loss));
-    if (p.epoch_end) epoch_loss.push_back(p.loss);
-    if (p.epoch == 0 && p.batch == 0) images = p.batches;
-  });
-  REQUIRE(epoch_loss.size() == 4);
-  CHECK(images == (split.normal_train.size() + 1) / 2);  // steps of two images
-  MESSAGE("geom loss by epoch: first " << epoch_loss.front() << ", last " << epoch_loss.back()
-                                      << " (chance: ln 72 = " << std::log(72.0) << ")");
-  CHECK(epoch_loss.back() < epoch_loss.front());
+  for (const std::string name : {"geom", "goad"}) {
+    CAPTURE(name);
+    MethodOptions o;
+    o.name = name;
+    o.width = 0.25;
+    o.preprocess.height = o.preprocess.width = 16;
+    o.preprocess.scaling = Scaling::unit;
+    o.epochs = 4;
+    o.batch_size = 144;  // two images, 144 copies per step
+    o.optimizer = "adam";
+    o.lr = 1e-3;
+    std::unique_ptr<Method> method = make_method(o);
+    CHECK(method->kind() == MethodKind::scoring);
+    REQUIRE(method->score_names() == std::vector<std::string>{name == "geom" ? "nll" : "goad"});
+    std::vector<double> epoch_loss;
+    int64_t steps = 0;
+    method->train(split, 3, [&](const TrainProgress& p) {
+      CHECK(std::isfinite(p.loss));
+      if (p.epoch_end) epoch_loss.push_back(p.loss);
+      if (p.epoch == 0 && p.batch == 0) steps = p.batches;
+    });
+    REQUIRE(epoch_loss.size() == 4);
+    CHECK(steps == (split.normal_train.size() + 1) / 2);  // steps of two images
+    MESSAGE(name << " loss by epoch: first " << epoch_loss.front() << ", last "
+                 << epoch_loss.back() << " (chance cross-entropy: ln 72 = " << std::log(72.0)
+                 << ")");
+    CHECK(epoch_loss.back() < epoch_loss.front());
 
-  const Tensor s = method->score(split.test)[0];
-  REQUIRE(s.shape() == Shape{split.test.size()});
-  for (float v : s.to_vector()) CHECK((std::isfinite(v) && v > 0.0f));  // −Σ log p > 0
-  CHECK(max_abs_diff(s, method->score(split.test)[0]) == 0.0f);
-  const std::vector<float> sv = s.to_vector();
-  const double auc = roc_auc(std::vector<double>(sv.begin(), sv.end()),
-                             std::vector<int>(split.test.labels.begin(), split.test.labels.end()));
-  MESSAGE("geom AUC " << auc);
+    const Tensor s = method->score(split.test)[0];
+    REQUIRE(s.shape() == Shape{split.test.size()});
+    for (float v : s.to_vector()) CHECK((std::isfinite(v) && v > 0.0f));  // −Σ log p > 0
+    CHECK(max_abs_diff(s, method->score(split.test)[0]) == 0.0f);
+    const std::vector<float> sv = s.to_vector();
+    const double auc = roc_auc(std::vector<double>(sv.begin(), sv.end()),
+                               std::vector<int>(split.test.labels.begin(), split.test.labels.end()));
+    MESSAGE(name << " AUC " << auc);
 
-  std::unique_ptr<Method> loaded = make_method(o);
-  loaded->build_untrained(method->architecture());
-  loaded->load_state_dict(method->state_dict());
-  CHECK(max_abs_diff(loaded->score(split.test)[0], s) == 0.0f);
+    std::unique_ptr<Method> loaded = make_method(o);
+    loaded->build_untrained(method->architecture());
+    loaded->load_state_dict(method->state_dict());
+    CHECK(max_abs_diff(loaded->score(split.test)[0], s) == 0.0f);
+  }
+  MethodOptions untrained;
+  untrained.name = "goad";
+  CHECK_THROWS_WITH_AS(make_method(untrained)->score(split.test),
+                       doctest::Contains("has not been trained"), Error);
 }

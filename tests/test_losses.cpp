@@ -10,6 +10,7 @@
 
 #include "autograd/gradcheck.h"
 #include "losses/adacos.h"
+#include "losses/triplet_centre.h"
 #include "losses/arcface.h"
 #include "losses/doc.h"
 #include "losses/l2_softmax.h"
@@ -284,6 +285,34 @@ TEST_CASE("losses: AdaCos passes gradcheck; its scale stays put in eval mode; C 
   CHECK_THROWS_WITH_AS((head.forward(Variable(Tensor::zeros({2, 4})), {0, 3})),
                        doctest::Contains("[AdaCosHead] label 3 at index 1 is out of range"),
                        Error);
+}
+
+TEST_CASE("losses: GOAD's triplet-centre loss and score match the authors' PyTorch code") {
+  const Safetensors f = load_fixture();
+  Variable z(f.at("goad.z").clone(), true);
+  const Variable loss = triplet_centre_loss(z);
+  check_close(loss.data().reshape({1}), f.at("goad.tc_loss"), 1e-5f, 1e-6f, "tc_loss");
+  loss.backward();
+  check_close(z.grad(), f.at("goad.dz"), 1e-4f, 1e-6f, "dz");
+  CHECK(max_all(abs(f.at("goad.dz"))) > 0.0f);  // some hinges are active in the fixture
+  check_close(triplet_centre_scores(f.at("goad.z_test"), f.at("goad.centres")),
+              f.at("goad.scores"), 1e-5f, 1e-4f, "scores");
+
+  // Finite differences, through the centres too (away from ties between other centres).
+  Generator gen(11);
+  const Tensor x = add(Tensor::normal({3, 4, 2}, 0.0f, 0.4f, gen),
+                       mul(Tensor::arange(0.0f, 4.0f).reshape({1, 4, 1}), 0.5f));
+  const GradcheckResult gc = gradcheck([](const std::vector<Variable>& v) {
+    return triplet_centre_loss(v[0]);
+  }, {x});
+  CHECK_MESSAGE(gc.ok, gc.message);
+
+  CHECK_THROWS_WITH_AS(triplet_centre_loss(Variable(Tensor::zeros({2, 1, 3}))),
+                       doctest::Contains("M >= 2 transformations, got (2, 1, 3)"), Error);
+  CHECK_THROWS_WITH_AS(triplet_centre_loss(Variable(Tensor::zeros({2, 3, 3})), -1.0f),
+                       doctest::Contains("margin must be >= 0"), Error);
+  CHECK_THROWS_WITH_AS(triplet_centre_scores(Tensor::zeros({2, 3, 4}), Tensor::zeros({3, 5})),
+                       doctest::Contains("centres must be (3, 4)"), Error);
 }
 
 TEST_CASE("losses: DOC compactness matches PyTorch; identical features and a batch of one") {

@@ -18,6 +18,7 @@ std::unique_ptr<Method> make_ssim_ae(const MethodOptions&);
 std::unique_ptr<Method> make_adacos(const MethodOptions&);
 std::unique_ptr<Method> make_adacos_fixed(const MethodOptions&);
 std::unique_ptr<Method> make_geom(const MethodOptions&);
+std::unique_ptr<Method> make_goad(const MethodOptions&);
 
 namespace {
 
@@ -35,6 +36,7 @@ std::vector<MethodInfo>& table() {
       {"adacos", K::embedding, true, "AdaCos classifier of reference + normal, dynamic scale (Zhang et al. 2019)", make_adacos},
       {"adacos-fixed", K::embedding, true, "AdaCos with its fixed scale sqrt(2) ln(C-1) (Zhang et al. 2019)", make_adacos_fixed},
       {"geom", K::scoring, false, "GEOM: which of 72 geometric transformations was applied (Golan & El-Yaniv 2018)", make_geom},
+      {"goad", K::scoring, false, "GOAD: GEOM plus a triplet-centre loss, scored by distances to the transformations' centres (Bergman & Hoshen 2020)", make_goad},
   };
   return table;
 }
