@@ -1,5 +1,5 @@
 """metric_torch.py — the PyTorch reference for kizuki's MobileNetV2 classifier methods
-(l2softmax, arcface, adacos, adacos-fixed, geom) at the scratch and quick presets: the same
+(l2softmax, arcface, adacos, adacos-fixed, geom, goad) at the scratch and quick presets: the same
 network, initialisation, optimiser, heads and scores on the benchmark protocol, so a
 surprising kizuki AUC can be told apart from a bug.
 
@@ -26,6 +26,10 @@ How it mirrors kizuki (file references are to this repository):
   +s with s = side/4 and the edge-repeating reflection, then np.rot90 k times), Linear(F, 72)
   head, cross-entropy; 3 epochs (quick: 1); score nll = -sum over the 72 copies of the log
   probability of the right transformation.
+- goad (anomaly/methods/goad.cpp, losses/triplet_centre.h): geom's network, data and steps;
+  loss = cross-entropy + 0.1 x the authors' tc_loss (margin 1) on the (2, 72, F) features;
+  centres = the mean eval-mode features of each transformation over the normal training
+  images; score goad = -sum_m log softmax_k(-|f(T_m x) - c_k|^2)[m].
 - Scores (anomaly/scorers.h): cosine = 1 − the largest cosine similarity to the normal
   training features (arcface, adacos); l2softmax: LOF (k 20) on MinMax-scaled features, the
   scaler fitted on the normal training features (scikit-learn's LocalOutlierFactor with
@@ -55,9 +59,9 @@ from sklearn.preprocessing import MinMaxScaler
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reconstruction_torch import CLASSES, REPO, load_cifar10, load_fashion_mnist  # noqa: E402
 
-METHODS = ("l2softmax", "arcface", "adacos", "adacos-fixed", "geom")
+METHODS = ("l2softmax", "arcface", "adacos", "adacos-fixed", "geom", "goad")
 SCORER = {"l2softmax": "lof", "arcface": "cosine", "adacos": "cosine", "adacos-fixed": "cosine",
-          "geom": "nll"}
+          "geom": "nll", "goad": "goad"}
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -178,7 +182,16 @@ def geometric(x):  # (n,C,H,H) -> (n*72,C,H,H), image i's copy t at row i*72 + t
     return torch.from_numpy(np.ascontiguousarray(out.reshape(-1, *x.shape[1:])))
 
 
-def train_geom(x, seed, epochs, width, lr=1e-3, images_per_step=2):
+def tc_loss(zs, margin=1.0):  # zs (B, M, F): GOAD's triplet-centre loss, as the authors wrote it
+    means = zs.mean(0).unsqueeze(0)
+    res = ((zs.unsqueeze(2) - means.unsqueeze(1)) ** 2).sum(-1)
+    pos = torch.diagonal(res, dim1=1, dim2=2)
+    offset = torch.diagflat(torch.ones(zs.size(1))).unsqueeze(0) * 1e6
+    neg = (res + offset).min(-1)[0]
+    return torch.clamp(pos + margin - neg, min=0).mean()
+
+
+def train_geom(x, seed, epochs, width, goad=False, lr=1e-3, images_per_step=2):
     torch.manual_seed(seed)
     backbone = Backbone(width)
     with torch.no_grad():
@@ -196,13 +209,35 @@ def train_geom(x, seed, epochs, width, lr=1e-3, images_per_step=2):
             idx = perm[start:start + images_per_step]
             copies = geometric(x[idx])
             labels = torch.arange(72).repeat(len(idx))
-            loss = F.cross_entropy(head(backbone(copies)), labels)
+            z = backbone(copies)
+            loss = F.cross_entropy(head(z), labels)
+            if goad:
+                loss = loss + 0.1 * tc_loss(z.reshape(len(idx), 72, -1))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             total += loss.item() * len(idx)
         last_loss = total / len(x)
     return backbone, head, last_loss
+
+
+@torch.no_grad()
+def goad_centres(backbone, x, chunk=4):
+    backbone.eval()
+    total = sum(backbone(geometric(x[i:i + chunk])).reshape(-1, 72, backbone(x[:1]).shape[1]).sum(0)
+                for i in range(0, len(x), chunk))
+    return total / len(x)
+
+
+@torch.no_grad()
+def score_goad(backbone, centres, x, chunk=4):
+    backbone.eval()
+    out = []
+    for i in range(0, len(x), chunk):
+        zs = backbone(geometric(x[i:i + chunk])).reshape(-1, 72, centres.shape[1])
+        diffs = ((zs.unsqueeze(2) - centres) ** 2).sum(-1)
+        out.append(-torch.diagonal(F.log_softmax(-diffs, dim=2), 0, 1, 2).sum(1))
+    return torch.cat(out).numpy()
 
 
 @torch.no_grad()
@@ -297,11 +332,12 @@ def main():
                                                               n_reference)
         for m in methods:
             start = time.time()
-            if m == "geom":
+            if m in ("geom", "goad"):
                 backbone, head, loss = train_geom(normal_x, seed, 1 if a.preset == "quick" else 3,
-                                                  a.width)
+                                                  a.width, goad=m == "goad")
                 seconds = time.time() - start
-                s = score_geom(backbone, head, test_x)
+                s = (score_geom(backbone, head, test_x) if m == "geom" else
+                     score_goad(backbone, goad_centres(backbone, normal_x), test_x))
             else:
                 backbone, loss = train(m, x, y, seed, epochs, a.width)
                 seconds = time.time() - start
