@@ -4,10 +4,13 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <ctime>
 #include <exception>
 #include <filesystem>
+#include <map>
 #include <optional>
+#include <set>
 
 #include <fmt/ranges.h>
 
@@ -50,6 +53,12 @@ nlohmann::json settings_json(const ExperimentOptions& o) {
   if (o.validate) j["validate"] = true;
   if (o.center) j["center"] = true;
   if (o.tta != "none") j["tta"] = o.tta;
+  for (const EnsembleSpec& e : o.ensembles) {
+    std::vector<std::string> members;
+    for (const auto& [method, score] : e.members)
+      members.push_back(score.empty() ? method : method + ":" + score);
+    j["ensembles"].push_back(fmt::format("{}={}", e.name, fmt::join(members, ",")));
+  }
   return j;
 }
 
@@ -355,6 +364,137 @@ std::string scorer_label(const std::string& scorer, const ExperimentOptions& o) 
   return parts.empty() ? scorer : fmt::format("{}({})", scorer, fmt::join(parts, ","));
 }
 
+// The row label (TrialResult::scorer) of an ensemble member's score of `method` (score empty:
+// the method's default): an embedding method's scorer_label, a scoring method's score name.
+std::string member_label(const ExperimentOptions& o, const MethodOptions& mo,
+                         const std::string& score) {
+  const std::unique_ptr<Method> m = make_method(mo);
+  if (m->kind() == MethodKind::scoring) return score.empty() ? m->score_names().front() : score;
+  return scorer_label(score.empty() ? m->default_scorer() : score, o);
+}
+
+const MethodOptions& options_of(const ExperimentOptions& o, const std::string& method) {
+  for (const MethodOptions& mo : o.method_options)
+    if (mo.name == method) return mo;
+  fail("benchmark", fmt::format("method '{}' is not among --methods", method));
+}
+
+// Refuses an ensemble whose members the run does not make, before any work.
+void check_ensembles(const ExperimentOptions& o) {
+  std::set<std::string> names;
+  for (const EnsembleSpec& e : o.ensembles) {
+    KZ_CHECK(names.insert(e.name).second, "--ensemble", "two ensembles are named '{}'", e.name);
+    KZ_CHECK(std::find(o.methods.begin(), o.methods.end(), e.name) == o.methods.end(),
+             "--ensemble", "the ensemble '{}' has the name of a method of --methods", e.name);
+    for (const auto& [method, score] : e.members) {
+      KZ_CHECK(std::find(o.methods.begin(), o.methods.end(), method) != o.methods.end(),
+               "--ensemble", "{}: member method '{}' is not among --methods", e.name, method);
+      const std::unique_ptr<Method> m = make_method(options_of(o, method));
+      if (score.empty()) continue;
+      if (m->kind() == MethodKind::scoring) {
+        const std::vector<std::string> names_of = m->score_names();
+        KZ_CHECK(std::find(names_of.begin(), names_of.end(), score) != names_of.end(),
+                 "--ensemble", "{}: {} gives no score '{}' ({})", e.name, method, score,
+                 fmt::join(names_of, ", "));
+      } else {
+        const std::vector<std::string> scorers =
+            o.scorers.empty() ? std::vector<std::string>{m->default_scorer()} : o.scorers;
+        KZ_CHECK(std::find(scorers.begin(), scorers.end(), score) != scorers.end(), "--ensemble",
+                 "{}: {} is scored by {} in this run, not '{}'", e.name, method,
+                 fmt::join(scorers, ", "), score);
+      }
+    }
+  }
+}
+
+// For a finished unit: the labels of its rows that are ensemble members, each with its
+// score's own name (a scorer, or a scoring method's score).
+std::map<std::string, std::string> member_rows(const ExperimentOptions& o, const Method& method) {
+  std::map<std::string, std::string> out;
+  for (const EnsembleSpec& e : o.ensembles)
+    for (const auto& [name, score] : e.members) {
+      if (name != method.name()) continue;
+      const std::string base =
+          !score.empty() ? score
+          : method.kind() == MethodKind::scoring ? method.score_names().front()
+                                                 : method.default_scorer();
+      out[member_label(o, method.options(), score)] = base;
+    }
+  return out;
+}
+
+// Keeps a member row's test scores and the mean and std (divisor n) of its normal training
+// images' scores (anomaly/ensemble.h: cross-fitted for an embedding scorer).
+void keep_member_scores(TrialResult& r, const Method& method, const BenchmarkSplit& split,
+                        const ExperimentOptions& o, const std::string& base,
+                        std::vector<double> test) {
+  Tensor train;
+  if (method.kind() == MethodKind::scoring) {
+    const std::vector<std::string> names = method.score_names();
+    const auto at = std::find(names.begin(), names.end(), base) - names.begin();
+    train = method.score(split.normal_train)[static_cast<size_t>(at)];
+  } else {
+    const int64_t k = base == "knn" ? o.knn_neighbors : o.lof_neighbors;
+    train = cross_fitted_scores(base, embed_features(method, split.normal_train, o.tta), k,
+                                o.center);
+  }
+  const std::vector<float> v = train.to_vector();
+  double mean = 0.0, var = 0.0;
+  for (float x : v) mean += x;
+  mean /= static_cast<double>(v.size());
+  for (float x : v) var += (x - mean) * (x - mean);
+  r.test_scores = std::move(test);
+  r.normal_train_mean = mean;
+  r.normal_train_std = std::sqrt(var / static_cast<double>(v.size()));
+}
+
+// Adds the rows of every ensemble for every trial whose members are all recorded (and that
+// lacks the row), in the runner's order.
+void add_ensemble_rows(BenchmarkResults& r, const ExperimentOptions& o, const TrainTest& data,
+                       const ExperimentCallbacks& callbacks) {
+  std::vector<std::string> order = o.methods;
+  for (int t = 0; t < o.trials; ++t) {
+    std::optional<BenchmarkSplit> split;
+    for (const EnsembleSpec& e : o.ensembles) {
+      if (has_unit(r, t, e.name)) continue;
+      std::vector<const TrialResult*> members;
+      std::set<std::string> member_methods;
+      double train_seconds = 0.0;
+      for (const auto& [method, score] : e.members) {
+        const std::string label = member_label(o, options_of(o, method), score);
+        for (const TrialResult& row : r.trials)
+          if (row.trial == t && row.method == method && row.scorer == label &&
+              !row.test_scores.empty()) {
+            members.push_back(&row);
+            if (member_methods.insert(method).second) train_seconds += row.train_seconds;
+          }
+      }
+      if (members.size() != e.members.size()) continue;  // a member failed or is not yet run
+      if (!split) {
+        const uint64_t seed = o.seed + static_cast<uint64_t>(t);
+        split = benchmark_split(data, o.normal_class, o.anomaly_class, o.n_reference_per_class,
+                                o.n_normal_train, o.n_test_each, seed);
+        if (o.validate) split = validation_split(data, *split, o.normal_class, o.n_test_each, seed);
+      }
+      const std::vector<int> labels(split->test.labels.begin(), split->test.labels.end());
+      const std::vector<double> scores = ensemble_scores(members);
+      TrialResult row;
+      row.dataset = o.dataset;
+      row.method = e.name;
+      row.scorer = "ensemble";
+      row.trial = t;
+      row.seed = o.seed + static_cast<uint64_t>(t);
+      row.auc = roc_auc(scores, labels);
+      row.roc = roc_curve(scores, labels);
+      row.train_seconds = train_seconds;
+      r.trials.push_back(std::move(row));
+      if (callbacks.result) callbacks.result(r.trials.back());
+    }
+  }
+  for (const EnsembleSpec& e : o.ensembles) order.push_back(e.name);
+  order_units(r, order);
+}
+
 BenchmarkResults run_benchmark(const ExperimentOptions& options,
                                const ExperimentCallbacks& callbacks, Communicator* communicator) {
   SingleCommunicator single;
@@ -384,6 +524,7 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
     KZ_CHECK(o.lof_neighbors >= 1, "benchmark", "LOF's n_neighbors must be at least 1, got {}",
              o.lof_neighbors);
     check_tta(o.tta, "--tta");
+    check_ensembles(o);
     for (const std::string& m : o.methods) {
       const MethodInfo& info = method_info(m);  // unknown names fail before any work
       KZ_CHECK(!o.validate || !info.uses_reference, "benchmark",
@@ -484,6 +625,7 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
       if (t == 0 && method->gives_maps() && !o.out_dir.empty())
         results.map_figures.push_back(
             write_map_figure(*method, *split, scored.front().first, scored.front().second, t, o));
+      const std::map<std::string, std::string> members = member_rows(o, *method);
       for (const auto& [scorer, scores] : scored) {
         const std::vector<float> sv = scores.to_vector();
         const std::vector<double> sd(sv.begin(), sv.end());
@@ -496,6 +638,8 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
         r.auc = roc_auc(sd, labels);
         r.roc = roc_curve(sd, labels);
         r.train_seconds = method->train_seconds();
+        const auto member = members.find(scorer);
+        if (member != members.end()) keep_member_scores(r, *method, *split, o, member->second, sd);
         results.trials.push_back(r);
         if (callbacks.result) callbacks.result(r);
       }
@@ -520,6 +664,12 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
     try {
       merged_text = merge_records(results, finished, o.methods,
                                   o.out_dir.empty() ? "" : results_path);
+      if (!o.ensembles.empty()) {  // made once every member is recorded, whoever ran it
+        BenchmarkResults merged = results_from_json(nlohmann::json::parse(merged_text));
+        add_ensemble_rows(merged, o, data, callbacks);
+        if (!o.out_dir.empty()) write_results_json(results_path, merged);
+        merged_text = results_json_text(merged);
+      }
     } catch (const std::exception& e) {
       if (!failure) failure = std::current_exception();
       failure_message += fmt::format("{}rank 0 of {} could not record the results: {}",

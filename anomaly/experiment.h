@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "anomaly/ensemble.h"
 #include "anomaly/method.h"
 #include "anomaly/results.h"
 #include "dist/communicator.h"
@@ -65,6 +66,9 @@ struct ExperimentOptions {
   /// settings without the test set. Methods that train on the reference set are refused.
   bool validate = false;
   std::vector<MethodOptions> method_options;  ///< one per entry of `methods`
+  /// One more row per ensemble and trial (anomaly/ensemble.h); its members' rows keep their
+  /// test scores.
+  std::vector<EnsembleSpec> ensembles;
   /// Where the run keeps its work (not a setting of the experiment): with out_dir set,
   /// results.json there is rewritten after every finished (trial, method), and each
   /// training writes `checkpoints/trial<t>-<method>.ckpt` at every epoch boundary (removed

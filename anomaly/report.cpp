@@ -214,17 +214,21 @@ nlohmann::ordered_json results_to_json(const BenchmarkResults& results) {
   for (const TrialResult& t : results.trials) {
     Json thresholds = Json::array();
     for (double v : t.roc.thresholds) thresholds.push_back(num_or_null(v));
-    j["trials"].push_back({{"dataset", t.dataset},
-                           {"method", t.method},
-                           {"scorer", t.scorer},
-                           {"trial", t.trial},
-                           {"seed", t.seed},
-                           {"auc", num_or_null(t.auc)},
-                           {"train_seconds", num_or_null(t.train_seconds)},
-                           {"roc",
-                            {{"fpr", t.roc.fpr},
-                             {"tpr", t.roc.tpr},
-                             {"thresholds", std::move(thresholds)}}}});
+    Json row = {{"dataset", t.dataset},
+                {"method", t.method},
+                {"scorer", t.scorer},
+                {"trial", t.trial},
+                {"seed", t.seed},
+                {"auc", num_or_null(t.auc)},
+                {"train_seconds", num_or_null(t.train_seconds)},
+                {"roc",
+                 {{"fpr", t.roc.fpr}, {"tpr", t.roc.tpr}, {"thresholds", std::move(thresholds)}}}};
+    if (!t.test_scores.empty()) {  // an ensemble's member (anomaly/ensemble.h)
+      row["test_scores"] = t.test_scores;
+      row["normal_train_mean"] = t.normal_train_mean;
+      row["normal_train_std"] = t.normal_train_std;
+    }
+    j["trials"].push_back(std::move(row));
   }
   j["maps"] = Json::array();
   for (const MapFigure& m : results.map_figures)
@@ -265,6 +269,11 @@ BenchmarkResults results_from_json(const nlohmann::json& j) {
       tr.seed = t.at("seed").get<uint64_t>();
       tr.auc = number(t.at("auc"), kNaN);
       tr.train_seconds = number(t.at("train_seconds"), kNaN);
+      if (t.contains("test_scores")) {
+        tr.test_scores = numbers(t.at("test_scores"), kNaN);
+        tr.normal_train_mean = number(t.at("normal_train_mean"), kNaN);
+        tr.normal_train_std = number(t.at("normal_train_std"), kNaN);
+      }
       if (t.contains("roc")) {
         const nlohmann::json& roc = t.at("roc");
         tr.roc.fpr = numbers(roc.at("fpr"), kNaN);

@@ -38,6 +38,14 @@ struct TrialResult {
   double auc = 0.0;     ///< ROC-AUC on the test set
   double train_seconds = 0.0;  ///< training time of this trial's network (shared by its scorers)
   RocCurve roc;                ///< anomaly/roc.h (fpr, tpr, thresholds); may be empty
+  /// Kept only for an ensemble's members (anomaly/ensemble.h), else empty: the test scores in
+  /// test-set order.
+  std::vector<double> test_scores = {};
+  /// With test_scores: the mean and standard deviation (divisor n) of the scores of the
+  /// normal training images
+  ///@{
+  double normal_train_mean = 0.0, normal_train_std = 0.0;
+  ///@}
 };
 
 /// A picture of where a method finds the test images anomalous (a method that gives maps):

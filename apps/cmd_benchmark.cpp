@@ -34,6 +34,7 @@ struct BenchmarkFlags {
   int threads = 0;
   int64_t reference_per_class = 0, normal_train = 0, test_each = 0;  // 0 = the preset's
   bool resume = false, validate = false;
+  std::vector<std::string> ensembles;  // NAME=method:score,… each
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -83,6 +84,7 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
   if (f.knn_k > 0) o.knn_neighbors = f.knn_k;
   o.center = f.center;
   o.tta = f.tta;
+  for (const std::string& e : f.ensembles) o.ensembles.push_back(parse_ensemble(e, "--ensemble"));
   for (MethodOptions& m : o.method_options) {
     if (f.image_size > 0) m.preprocess.height = m.preprocess.width = f.image_size;
     if (f.width > 0) m.width = f.width;
@@ -171,6 +173,10 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
                   "test-time augmentation of the embedding methods' features: none, or flip "
                   "(each feature the mean of the image's and its mirror image's)")
       ->check(CLI::IsMember({"none", "flip"}));
+  cmd->add_option("--ensemble", flags->ensembles,
+                  "NAME=method:score,method:score,…: one more row per trial, the mean of the "
+                  "members' scores standardised on the normal training images (repeatable; a "
+                  "method alone is its default score)");
   cmd->add_option("--trials", flags->trials, "trials (default: the preset's, 10)");
   cmd->add_option("--preset", flags->preset, "scratch, seed or quick")
       ->check(CLI::IsMember({"scratch", "seed", "quick"}));
