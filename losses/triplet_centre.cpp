@@ -20,13 +20,19 @@ void check_z(const Tensor& z, const char* op) {
            z.defined() ? shape_str(z.shape()) : "an undefined tensor");
 }
 
-// ‖a − b‖² over D floats, in double.
+// ‖a − b‖² over D floats: eight float partial sums (the compiler vectorises them on any
+// ISA), added in double at the end.
 double squared_distance(const float* a, const float* b, int64_t D) {
+  float part[8] = {};
+  int64_t d = 0;
+  for (; d + 8 <= D; d += 8)
+    for (int l = 0; l < 8; ++l) {
+      const float diff = a[d + l] - b[d + l];
+      part[l] += diff * diff;
+    }
   double s = 0.0;
-  for (int64_t d = 0; d < D; ++d) {
-    const double diff = static_cast<double>(a[d]) - b[d];
-    s += diff * diff;
-  }
+  for (; d < D; ++d) s += static_cast<double>(a[d] - b[d]) * (a[d] - b[d]);
+  for (float p : part) s += p;
   return s;
 }
 
