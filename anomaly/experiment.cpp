@@ -53,6 +53,7 @@ nlohmann::json settings_json(const ExperimentOptions& o) {
   if (o.validate) j["validate"] = true;
   if (o.center) j["center"] = true;
   if (o.tta != "none") j["tta"] = o.tta;
+  if (o.known_anomalies > 0) j["known_anomalies"] = o.known_anomalies;
   for (const EnsembleSpec& e : o.ensembles) {
     std::vector<std::string> members;
     for (const auto& [method, score] : e.members)
@@ -523,6 +524,8 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
              o.knn_neighbors);
     KZ_CHECK(o.lof_neighbors >= 1, "benchmark", "LOF's n_neighbors must be at least 1, got {}",
              o.lof_neighbors);
+    KZ_CHECK(o.known_anomalies >= 0, "benchmark", "--known-anomalies must be >= 0, got {}",
+             o.known_anomalies);
     check_tta(o.tta, "--tta");
     check_ensembles(o);
     for (const std::string& m : o.methods) {
@@ -609,6 +612,8 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
         split = benchmark_split(data, o.normal_class, o.anomaly_class, o.n_reference_per_class,
                                 o.n_normal_train, o.n_test_each, seed);
         if (o.validate) split = validation_split(data, *split, o.normal_class, o.n_test_each, seed);
+        if (o.known_anomalies > 0)
+          split = with_known_anomalies(data, *split, o.anomaly_class, o.known_anomalies, seed);
         split_trial = t;
       }
       const std::vector<int> labels(split->test.labels.begin(), split->test.labels.end());

@@ -69,6 +69,11 @@ struct ExperimentOptions {
   /// One more row per ensemble and trial (anomaly/ensemble.h); its members' rows keep their
   /// test scores.
   std::vector<EnsembleSpec> ensembles;
+  /// Weak supervision: this many labelled anomaly-class images of the train split
+  /// (data/split.h with_known_anomalies), the same for every method of a trial. deepsad
+  /// pushes them away from its centre; l2softmax, arcface and adacos take them as one class
+  /// more; the other methods do not use them.
+  int64_t known_anomalies = 0;
   /// Where the run keeps its work (not a setting of the experiment): with out_dir set,
   /// results.json there is rewritten after every finished (trial, method), and each
   /// training writes `checkpoints/trial<t>-<method>.ckpt` at every epoch boundary (removed

@@ -135,11 +135,14 @@ double EpochMeter::seconds() const {
 }  // namespace detail
 
 nlohmann::json TrainedMethod::fingerprint(uint64_t seed, const BenchmarkSplit& split) const {
-  return {{"method", method_options_json(options_)},
-          {"seed", std::to_string(seed)},  // exact as text
-          {"reference_images", split.reference.size()},
-          {"reference_classes", split.reference.num_classes()},
-          {"normal_images", split.normal_train.size()}};
+  nlohmann::json fp = {{"method", method_options_json(options_)},
+                       {"seed", std::to_string(seed)},  // exact as text
+                       {"reference_images", split.reference.size()},
+                       {"reference_classes", split.reference.num_classes()},
+                       {"normal_images", split.normal_train.size()}};
+  // Absent without them, so that earlier checkpoints still resume.
+  if (split.known_anomalies.size() > 0) fp["known_anomalies"] = split.known_anomalies.size();
+  return fp;
 }
 
 int64_t TrainedMethod::resume(Optimizer& opt, DataLoader& loader,

@@ -35,6 +35,7 @@ struct BenchmarkFlags {
   int64_t reference_per_class = 0, normal_train = 0, test_each = 0;  // 0 = the preset's
   bool resume = false, validate = false;
   std::vector<std::string> ensembles;  // NAME=method:score,… each
+  int64_t known_anomalies = 0;
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -85,6 +86,7 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
   o.center = f.center;
   o.tta = f.tta;
   for (const std::string& e : f.ensembles) o.ensembles.push_back(parse_ensemble(e, "--ensemble"));
+  o.known_anomalies = f.known_anomalies;
   for (MethodOptions& m : o.method_options) {
     if (f.image_size > 0) m.preprocess.height = m.preprocess.width = f.image_size;
     if (f.width > 0) m.width = f.width;
@@ -177,6 +179,11 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
                   "NAME=method:score,method:score,…: one more row per trial, the mean of the "
                   "members' scores standardised on the normal training images (repeatable; a "
                   "method alone is its default score)");
+  cmd->add_option("--known-anomalies", flags->known_anomalies,
+                  "weak supervision: N labelled anomalies from the anomaly class's training "
+                  "images (never test images), the same for every method of a trial; used by "
+                  "deepsad, l2softmax, arcface and adacos (default 0)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   cmd->add_option("--trials", flags->trials, "trials (default: the preset's, 10)");
   cmd->add_option("--preset", flags->preset, "scratch, seed or quick")
       ->check(CLI::IsMember({"scratch", "seed", "quick"}));

@@ -120,4 +120,27 @@ BenchmarkSplit validation_split(const TrainTest& data, const BenchmarkSplit& spl
   return v;
 }
 
+BenchmarkSplit with_known_anomalies(const TrainTest& data, const BenchmarkSplit& split,
+                                    int64_t anomaly, int64_t n, uint64_t seed) {
+  const ImageDataset& train = data.train;
+  KZ_CHECK(anomaly >= 0 && anomaly < train.num_classes(), "with_known_anomalies",
+           "{}: anomaly class {} is not one of its {} classes", train.source, anomaly,
+           train.num_classes());
+  const std::vector<int64_t> pool = train.indices_of_class(anomaly);
+  KZ_CHECK(n >= 0 && n <= static_cast<int64_t>(pool.size()), "with_known_anomalies",
+           "{}: {} known anomalies wanted, but class {} has {} training images", train.source, n,
+           anomaly, pool.size());
+  Generator gen(seed, /*stream=*/78);
+  const std::vector<int64_t> pick = random_permutation(static_cast<int64_t>(pool.size()), gen);
+  BenchmarkSplit s = split;
+  s.known_anomaly_index.clear();
+  for (int64_t k = 0; k < n; ++k)
+    s.known_anomaly_index.push_back(pool[static_cast<size_t>(pick[static_cast<size_t>(k)])]);
+  s.known_anomalies = train.subset(s.known_anomaly_index);
+  s.known_anomalies.labels.assign(static_cast<size_t>(n), 0);
+  s.known_anomalies.class_names = {"known anomaly: " +
+                                   train.class_names[static_cast<size_t>(anomaly)]};
+  return s;
+}
+
 }  // namespace kz

@@ -45,6 +45,10 @@ struct BenchmarkSplit {
   ///@{
   std::vector<int64_t> reference_index, normal_train_index, test_index;
   ///@}
+  /// Weak supervision (with_known_anomalies; empty by default): labelled images of the
+  /// anomaly class from the train split, label 0, class "known anomaly: <name>".
+  ImageDataset known_anomalies;
+  std::vector<int64_t> known_anomaly_index;  ///< their indices in the train split
 };
 
 /// Draws the three sets from `data` with Generator(seed), as the file describes.
@@ -62,4 +66,10 @@ BenchmarkSplit benchmark_split(const TrainTest& data, int64_t normal_class, int6
 BenchmarkSplit validation_split(const TrainTest& data, const BenchmarkSplit& split,
                                 int64_t normal_class, int64_t n_each, uint64_t seed);
 
+/// The same split with `n` images of the anomaly class drawn from the train split as
+/// known_anomalies (never test images: the test set comes from the test split). They use
+/// their own Generator stream, so every other set is exactly the protocol's trial with the
+/// same seed, and every method of a trial gets the same images.
+BenchmarkSplit with_known_anomalies(const TrainTest& data, const BenchmarkSplit& split,
+                                    int64_t anomaly_class, int64_t n, uint64_t seed);
 }  // namespace kz

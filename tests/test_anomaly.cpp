@@ -10,6 +10,7 @@
 #include "anomaly/model_file.h"
 #include "anomaly/roc.h"
 #include "tensor/file_io.h"
+#include "tensor/ops.h"
 #include "tensor/generator.h"
 #include "tensor/safetensors.h"
 #include "tests/synthetic_data.h"
@@ -332,4 +333,61 @@ TEST_CASE("anomaly: model.kz keeps --center and --tta; they are refused where th
   bad.neighbors = 0;
   CHECK_THROWS_WITH_AS(train_model(normal, reference, bad, nullptr),
                        doctest::Contains("--knn-k must be at least 1"), Error);
+}
+
+TEST_CASE("anomaly: known anomalies come from the anomaly class's training images; deepsad and "
+          "the classifiers use them") {
+  const TrainTest data{synthetic(30, 1), synthetic(20, 2)};
+  const BenchmarkSplit plain = tiny_split(0);
+  const BenchmarkSplit split = with_known_anomalies(data, plain, 8, 5, 0);
+  REQUIRE(split.known_anomalies.size() == 5);
+  for (int64_t i : split.known_anomaly_index) CHECK(data.train.labels[static_cast<size_t>(i)] == 8);
+  CHECK(split.known_anomalies.class_names == std::vector<std::string>{"known anomaly: c8"});
+  // Every other set is the protocol's; the same seed draws the same images, another seed others.
+  CHECK(split.normal_train_index == plain.normal_train_index);
+  CHECK(split.test_index == plain.test_index);
+  CHECK(split.reference_index == plain.reference_index);
+  CHECK(with_known_anomalies(data, plain, 8, 5, 0).known_anomaly_index == split.known_anomaly_index);
+  CHECK(with_known_anomalies(data, plain, 8, 5, 1).known_anomaly_index != split.known_anomaly_index);
+  CHECK_THROWS_WITH_AS(with_known_anomalies(data, plain, 8, 31, 0),
+                       doctest::Contains("31 known anomalies wanted, but class 8 has 30"), Error);
+
+  // The classifiers: one class more.
+  const std::vector<std::string> classes = make_method(tiny("arcface"))->head_classes(split);
+  CHECK(classes.size() == plain.reference.class_names.size() + 1);
+  CHECK(classes.back() == "known anomaly: c8");
+
+  MethodOptions arc = tiny("arcface");
+  arc.epochs = 1;
+  std::unique_ptr<Method> arcface = make_method(arc);
+  arcface->train(split, 5, nullptr);
+  CHECK(arcface->class_logits(arcface->embed(split.known_anomalies)).size(1) ==
+        static_cast<int64_t>(classes.size()));
+
+  // deepsad: trains without and with them.
+  for (const int64_t known : {0, 5}) {
+    CAPTURE(known);
+    const BenchmarkSplit s = known == 0 ? plain : split;
+    MethodOptions o = tiny("deepsad");
+    o.epochs = 6;
+    std::unique_ptr<Method> m = make_method(o);
+    std::vector<double> epoch_loss;
+    m->train(s, 5, [&](const TrainProgress& p) {
+      if (p.epoch_end) epoch_loss.push_back(p.loss);
+    });
+    REQUIRE(epoch_loss.size() == 6);
+    MESSAGE("deepsad, " << known << " known anomalies: loss " << epoch_loss.front() << " -> "
+                        << epoch_loss.back());
+    CHECK(epoch_loss.back() < epoch_loss.front());
+    const Tensor scores = m->score(s.test)[0];
+    REQUIRE(scores.shape() == Shape{s.test.size()});
+    for (float v : scores.to_vector()) CHECK((std::isfinite(v) && v >= 0.0f));
+    const std::vector<float> sv = scores.to_vector();
+    MESSAGE("deepsad AUC " << roc_auc(std::vector<double>(sv.begin(), sv.end()),
+                                      std::vector<int>(s.test.labels.begin(), s.test.labels.end())));
+    std::unique_ptr<Method> loaded = make_method(o);
+    loaded->build_untrained(m->architecture());
+    loaded->load_state_dict(m->state_dict());
+    CHECK(max_abs_diff(loaded->score(s.test)[0], scores) == 0.0f);
+  }
 }

@@ -5,11 +5,13 @@
 // Shapes: N samples, D feature dim, C classes; DOC: n target outputs of dim k.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "autograd/gradcheck.h"
 #include "losses/adacos.h"
+#include "losses/deep_sad.h"
 #include "losses/triplet_centre.h"
 #include "losses/arcface.h"
 #include "losses/doc.h"
@@ -313,6 +315,33 @@ TEST_CASE("losses: GOAD's triplet-centre loss and score match the authors' PyTor
                        doctest::Contains("margin must be >= 0"), Error);
   CHECK_THROWS_WITH_AS(triplet_centre_scores(Tensor::zeros({2, 3, 4}), Tensor::zeros({3, 5})),
                        doctest::Contains("centres must be (3, 4)"), Error);
+}
+
+TEST_CASE("losses: the Deep SAD loss and centre match the authors' PyTorch code") {
+  const Safetensors f = load_fixture();
+  const Tensor c = deep_sad_centre(f.at("deep_sad.outputs"));
+  check_close(c, f.at("deep_sad.centre"), 1e-6f, 1e-7f, "centre");
+  std::vector<bool> known;
+  for (float v : f.at("deep_sad.known").to_vector()) known.push_back(v == 1.0f);
+  REQUIRE(std::count(known.begin(), known.end(), true) == 2);
+  Variable z(f.at("deep_sad.z").clone(), true);
+  const Variable loss = deep_sad_loss(z, f.at("deep_sad.centre"), known);
+  check_close(loss.data().reshape({1}), f.at("deep_sad.loss"), 1e-5f, 1e-6f, "loss");
+  loss.backward();
+  check_close(z.grad(), f.at("deep_sad.dz"), 1e-4f, 1e-6f, "dz");
+
+  const GradcheckResult gc = gradcheck([&](const std::vector<Variable>& v) {
+    return deep_sad_loss(v[0], f.at("deep_sad.centre"), known);
+  }, {f.at("deep_sad.z")});
+  CHECK_MESSAGE(gc.ok, gc.message);
+
+  // An entry exactly 0 stays 0 (as the authors' masks leave it); small ones move to ±0.1.
+  const Tensor small = deep_sad_centre(Tensor::from_vector({0.0f, 0.05f, -0.02f, 0.3f}, {1, 4}));
+  CHECK(small.to_vector() == std::vector<float>{0.0f, 0.1f, -0.1f, 0.3f});
+  CHECK_THROWS_WITH_AS(deep_sad_loss(z, Tensor::zeros({3}), known),
+                       doctest::Contains("the centre must be (4)"), Error);
+  CHECK_THROWS_WITH_AS(deep_sad_loss(z, f.at("deep_sad.centre"), {true}),
+                       doctest::Contains("1 labels for z (6, 4)"), Error);
 }
 
 TEST_CASE("losses: DOC compactness matches PyTorch; identical features and a batch of one") {

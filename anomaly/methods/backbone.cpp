@@ -88,13 +88,23 @@ void BackboneMethod::build_untrained(const nlohmann::json& a) {
 }
 
 std::vector<std::string> ClassifierMethod::head_classes(const BenchmarkSplit& split) const {
-  return split.reference.class_names;  // the reference classes, then the normal class
+  return classifier_training_set(split).class_names;
+}
+
+ImageDataset classifier_training_set(const BenchmarkSplit& split) {
+  ImageDataset data = concat(split.reference, split.normal_train);
+  if (split.known_anomalies.size() == 0) return data;
+  ImageDataset known = split.known_anomalies;
+  known.labels.assign(known.labels.size(), data.num_classes());
+  data.class_names.push_back(split.known_anomalies.class_names.front());
+  known.class_names = data.class_names;
+  return concat(data, known);
 }
 
 void ClassifierMethod::train(const BenchmarkSplit& split, uint64_t seed,
                              const ProgressFn& progress) {
   build_backbone(seed);
-  const ImageDataset data = concat(split.reference, split.normal_train);
+  const ImageDataset data = classifier_training_set(split);
   Generator gen(derive_seed(seed, 2, 0));
   head_ = make_head(backbone_->feature_dim(), data.num_classes(), gen);
   auto opt = make_optimizer(options_, trainable());

@@ -47,7 +47,8 @@ class BackboneMethod : public TrainedMethod {
 };
 
 /// L2-Softmax and ArcFace: classify reference + normal images (R+1 classes, the normal class
-/// last) through the head; the backbone's features are what is scored.
+/// last; with known anomalies, they are one class more, R+2) through the head; the backbone's
+/// features are what is scored.
 class ClassifierMethod : public BackboneMethod {
  public:
   void train(const BenchmarkSplit& split, uint64_t seed, const ProgressFn& progress) override;
@@ -56,5 +57,9 @@ class ClassifierMethod : public BackboneMethod {
  protected:
   using BackboneMethod::BackboneMethod;
 };
+
+/// What a ClassifierMethod trains on: the reference set and the normal training images
+/// (labels 0 … R−1, R), and the split's known anomalies, if any, as one class more (R+1).
+ImageDataset classifier_training_set(const BenchmarkSplit& split);
 
 }  // namespace kz

@@ -19,6 +19,7 @@ std::unique_ptr<Method> make_adacos(const MethodOptions&);
 std::unique_ptr<Method> make_adacos_fixed(const MethodOptions&);
 std::unique_ptr<Method> make_geom(const MethodOptions&);
 std::unique_ptr<Method> make_goad(const MethodOptions&);
+std::unique_ptr<Method> make_deepsad(const MethodOptions&);
 
 namespace {
 
@@ -37,6 +38,7 @@ std::vector<MethodInfo>& table() {
       {"adacos-fixed", K::embedding, true, "AdaCos with its fixed scale sqrt(2) ln(C-1) (Zhang et al. 2019)", make_adacos_fixed},
       {"geom", K::scoring, false, "GEOM: which of 72 geometric transformations was applied (Golan & El-Yaniv 2018)", make_geom},
       {"goad", K::scoring, false, "GOAD: GEOM plus a triplet-centre loss, scored by distances to the transformations' centres (Bergman & Hoshen 2020)", make_goad},
+      {"deepsad", K::scoring, false, "Deep SAD: normal images pulled to a centre, known anomalies pushed away (Ruff et al. 2020)", make_deepsad},
   };
   return table;
 }

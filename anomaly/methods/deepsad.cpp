@@ -1,0 +1,142 @@
+// deepsad.cpp — Deep SAD (Ruff et al. 2020, "Deep Semi-Supervised Anomaly Detection"), a
+// scoring method; Deep SVDD (Ruff et al. 2018) when no anomaly is labelled.
+//
+// A MobileNetV2 backbone, then a bias-free projection to 128 dimensions, φ(x). The centre c is
+// the mean φ of the training images (normal and known anomalies) through the untrained
+// network in eval mode, entries near 0 moved to ±0.1 (losses/deep_sad.h). Training pulls the
+// normal training images towards c and pushes the known anomalies (--known-anomalies N,
+// BenchmarkSplit::known_anomalies) away: the Deep SAD loss, η = 1. Score "distance":
+// ‖φ(x) − c‖², higher = more anomalous. The projection has no bias, as the authors require
+// against the trivial solution φ ≡ c; MobileNetV2's batch norms do have biases, so a
+// collapse stays possible (docs/decisions.md).
+#include "anomaly/methods/backbone.h"
+#include "losses/deep_sad.h"
+#include "tensor/ops.h"
+
+namespace kz {
+
+namespace {
+
+constexpr int64_t kOutputs = 128;  // the authors' representation size for CIFAR-10
+
+// The bias-free projection F -> 128 (weight as torch.nn.Linear's, no bias) and the centre
+// c (buffer "centre", 128), saved with the backbone.
+class SadProjection final : public Module {
+ public:
+  SadProjection(int64_t features, Generator& gen)
+      : weight_(register_parameter("weight", linear_weight_init(kOutputs, features, gen))),
+        centre_(register_buffer("centre", Tensor::zeros({kOutputs}))) {}
+  Variable forward(const Variable& x) override { return linear(x, weight_, Variable()); }
+  Tensor& centre() { return centre_; }  ///< (128)
+  std::string type_name() const override { return "SadProjection"; }
+
+ private:
+  Variable& weight_;
+  Tensor& centre_;
+};
+
+class DeepSadMethod final : public BackboneMethod {
+ public:
+  explicit DeepSadMethod(const MethodOptions& o) : BackboneMethod(o) {}
+  MethodKind kind() const override { return MethodKind::scoring; }
+  std::vector<std::string> score_names() const override { return {"distance"}; }
+
+  std::vector<NamedNetwork> networks() const override {
+    std::vector<NamedNetwork> out = BackboneMethod::networks();
+    if (projection_) out.emplace_back("projection", projection_.get());
+    return out;
+  }
+
+  void build_untrained(const nlohmann::json& architecture) override {
+    BackboneMethod::build_untrained(architecture);
+    Generator gen(0);  // overwritten by the loaded state
+    projection_ = std::make_shared<SadProjection>(backbone_->feature_dim(), gen);
+  }
+
+  void train(const BenchmarkSplit& split, uint64_t seed, const ProgressFn& progress) override;
+  std::vector<Tensor> score(const ImageDataset& data) const override;
+
+ protected:
+  std::shared_ptr<MarginHead> make_head(int64_t, int64_t, Generator&) const override {
+    return nullptr;
+  }
+
+ private:
+  // φ of `data` (N,128), eval mode, no gradients, in chunks.
+  Tensor outputs(const ImageDataset& data) const {
+    NoGradGuard no_grad;
+    backbone_->eval();
+    std::vector<Tensor> parts;
+    for (int64_t start = 0; start < data.size(); start += 256) {
+      std::vector<int64_t> idx;
+      for (int64_t i = start; i < std::min(data.size(), start + 256); ++i) idx.push_back(i);
+      const Tensor x = preprocess(data.subset(idx), options_.preprocess).to_channels_last();
+      parts.push_back(projection_->forward(backbone_->forward_features(Variable(x))).data());
+    }
+    return cat(parts, 0);
+  }
+
+  std::shared_ptr<SadProjection> projection_;
+};
+
+// The training set: the normal training images (label 0) and the known anomalies (label 1).
+ImageDataset sad_training_set(const BenchmarkSplit& split) {
+  ImageDataset normal = split.normal_train;
+  normal.labels.assign(normal.labels.size(), 0);
+  normal.class_names = {"normal", "known anomaly"};
+  if (split.known_anomalies.size() == 0) return normal;
+  ImageDataset known = split.known_anomalies;
+  known.labels.assign(known.labels.size(), 1);
+  known.class_names = normal.class_names;
+  return concat(normal, known);
+}
+
+void DeepSadMethod::train(const BenchmarkSplit& split, uint64_t seed,
+                          const ProgressFn& progress) {
+  build_backbone(seed);
+  Generator gen(derive_seed(seed, 2, 0));
+  projection_ = std::make_shared<SadProjection>(backbone_->feature_dim(), gen);
+  const ImageDataset data = sad_training_set(split);
+  projection_->centre() = deep_sad_centre(outputs(data));
+  std::vector<Variable> params = trainable();
+  for (const Variable& p : projection_->parameters()) params.push_back(p);
+  auto opt = make_optimizer(options_, params);
+  const LoaderOptions lo = loader_options(options_, seed, 0);
+  DataLoader loader(data, options_.preprocess, lo);
+  const std::vector<uint64_t> seeds{lo.seed};
+  const nlohmann::json fp = fingerprint(seed, split);
+  Guard guard{options_, checkpoint_};
+  guard.saved_epochs = resume(*opt, loader, seeds, fp);  // the centre comes back with it
+  const std::vector<NamedNetwork> nets = networks();
+  backbone_->train();
+  auto train_batch = [&](int64_t e, int64_t b) -> std::optional<BatchResult> {
+    const std::optional<Batch> batch = loader.next();
+    if (!batch) return std::nullopt;
+    std::vector<bool> known;
+    for (int64_t label : batch->labels) known.push_back(label == 1);
+    const Variable z = projection_->forward(backbone_->forward_features(Variable(batch->images)));
+    const Variable loss = deep_sad_loss(z, projection_->centre(), known);
+    const double value = loss.item();
+    guard.loss(value, e, b, *opt);
+    optimizer_step(*opt, loss, guard, nets, e, b);
+    return BatchResult{value, batch->images.size(0)};
+  };
+  run_epochs(guard, *opt, loader, seeds, fp, progress, train_batch);
+}
+
+// data (N images) -> {distance (N)}.
+std::vector<Tensor> DeepSadMethod::score(const ImageDataset& data) const {
+  KZ_CHECK(backbone_ != nullptr && projection_ != nullptr, "score",
+           "the method '{}' has not been trained", name());
+  const Tensor z = outputs(data);
+  const Tensor d = sub(z, projection_->centre().reshape({1, kOutputs}));
+  return {sum(mul(d, d), {1})};
+}
+
+}  // namespace
+
+std::unique_ptr<Method> make_deepsad(const MethodOptions& o) {
+  return std::make_unique<DeepSadMethod>(o);
+}
+
+}  // namespace kz
