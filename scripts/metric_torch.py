@@ -1,5 +1,5 @@
 """metric_torch.py — the PyTorch reference for kizuki's MobileNetV2 classifier methods
-(l2softmax, arcface, adacos, adacos-fixed, geom, goad) at the scratch and quick presets: the same
+(l2softmax, arcface, adacos, adacos-fixed, geom, goad, deepsad) at the scratch and quick presets: the same
 network, initialisation, optimiser, heads and scores on the benchmark protocol, so a
 surprising kizuki AUC can be told apart from a bug.
 
@@ -30,6 +30,13 @@ How it mirrors kizuki (file references are to this repository):
   loss = cross-entropy + 0.1 x the authors' tc_loss (margin 1) on the (2, 72, F) features;
   centres = the mean eval-mode features of each transformation over the normal training
   images; score goad = -sum_m log softmax_k(-|f(T_m x) - c_k|^2)[m].
+- deepsad (anomaly/methods/deepsad.cpp, losses/deep_sad.h): backbone + Linear(F, 128,
+  bias=False); centre = mean output of the training images (normal + known anomalies) through
+  the untrained network in eval mode, entries with 0 < |c| < 0.1 set to +-0.1; loss = the
+  authors' Deep SAD loss (eta 1, eps 1e-6), known anomalies (--known-anomalies N, drawn from
+  the anomaly class's training images) pushed away; batch 128, the classifiers' optimiser and
+  epochs; score distance = |phi(x) - c|^2. With --known-anomalies the classifiers take them
+  as one class more.
 - Scores (anomaly/scorers.h): cosine = 1 − the largest cosine similarity to the normal
   training features (arcface, adacos); l2softmax: LOF (k 20) on MinMax-scaled features, the
   scaler fitted on the normal training features (scikit-learn's LocalOutlierFactor with
@@ -59,15 +66,17 @@ from sklearn.preprocessing import MinMaxScaler
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reconstruction_torch import CLASSES, REPO, load_cifar10, load_fashion_mnist  # noqa: E402
 
-METHODS = ("l2softmax", "arcface", "adacos", "adacos-fixed", "geom", "goad")
+METHODS = ("l2softmax", "arcface", "adacos", "adacos-fixed", "geom", "goad", "deepsad")
 SCORER = {"l2softmax": "lof", "arcface": "cosine", "adacos": "cosine", "adacos-fixed": "cosine",
-          "geom": "nll", "goad": "goad"}
+          "geom": "nll", "goad": "goad", "deepsad": "distance"}
 
 
 # --- data ----------------------------------------------------------------------------------
 
-def split_with_reference(data, normal, anomaly, seed, n_reference, n_train=1000, n_test_each=1000):
-    """(training images, training labels, normal training images, test images, test labels)."""
+def split_with_reference(data, normal, anomaly, seed, n_reference, n_train=1000, n_test_each=1000,
+                         n_known=0):
+    """(training images, training labels, normal training images, test images, test labels,
+    known anomalies); the classifiers' training set has the known anomalies as one class more."""
     rng = np.random.default_rng(seed)
 
     def draw(split, c, n):
@@ -83,7 +92,12 @@ def split_with_reference(data, normal, anomaly, seed, n_reference, n_train=1000,
                              + [np.full(len(normal_train), len(others))]).astype(np.int64)
     test = np.concatenate([draw("test", normal, n_test_each), draw("test", anomaly, n_test_each)])
     labels = np.r_[np.zeros(n_test_each), np.ones(n_test_each)]
-    return prepare(train_x), torch.from_numpy(train_y), prepare(normal_train), prepare(test), labels
+    known = draw("train", anomaly, n_known)
+    if n_known > 0:
+        train_x = np.concatenate([train_x, known])
+        train_y = np.r_[train_y, np.full(n_known, len(others) + 1)].astype(np.int64)
+    return (prepare(train_x), torch.from_numpy(train_y), prepare(normal_train), prepare(test),
+            labels, prepare(known) if n_known > 0 else None)
 
 
 def prepare(x):  # uint8 (N,C,H,W) -> float (N,3,32,32) in [0, 1]
@@ -252,6 +266,51 @@ def score_geom(backbone, head, x, chunk=4):
     return torch.cat(out).numpy()
 
 
+# --- Deep SAD ---------------------------------------------------------------------------------
+
+def train_deepsad(normal_x, known_x, seed, epochs, width, batch_size=128, lr=1e-3):
+    torch.manual_seed(seed)
+    backbone = Backbone(width)
+    with torch.no_grad():
+        d = backbone(normal_x[:2]).shape[1]
+    proj = nn.Linear(d, 128, bias=False)
+    x = normal_x if known_x is None else torch.cat([normal_x, known_x])
+    semi = torch.zeros(len(x), dtype=torch.int64)
+    if known_x is not None:
+        semi[len(normal_x):] = -1
+    with torch.no_grad():  # the authors' init_center_c: eval mode, every training image
+        backbone.eval()
+        c = torch.cat([proj(backbone(x[i:i + 256])) for i in range(0, len(x), 256)]).mean(0)
+        c[(abs(c) < 0.1) & (c < 0)] = -0.1
+        c[(abs(c) < 0.1) & (c > 0)] = 0.1
+    opt = torch.optim.Adam(list(backbone.parameters()) + list(proj.parameters()), lr=lr,
+                           amsgrad=True)
+    order = torch.Generator().manual_seed(seed)
+    backbone.train()
+    for epoch in range(epochs):
+        perm = torch.randperm(len(x), generator=order)
+        total = 0.0
+        for start in range(0, len(x), batch_size):
+            idx = perm[start:start + batch_size]
+            if len(idx) < 2:
+                continue
+            dist = ((proj(backbone(x[idx])) - c) ** 2).sum(1)
+            loss = torch.where(semi[idx] == 0, dist, (dist + 1e-6) ** semi[idx].float()).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(idx)
+        last_loss = total / len(x)
+    return backbone, proj, c, last_loss
+
+
+@torch.no_grad()
+def score_deepsad(backbone, proj, c, x, chunk=256):
+    backbone.eval()
+    return torch.cat([((proj(backbone(x[i:i + chunk])) - c) ** 2).sum(1)
+                      for i in range(0, len(x), chunk)]).numpy()
+
+
 # --- training and scoring --------------------------------------------------------------------
 
 def train(method, x, y, seed, epochs, width, batch_size=128, lr=1e-3):
@@ -309,6 +368,7 @@ def main():
     p.add_argument("--trials", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--width", type=float, default=0.5)
+    p.add_argument("--known-anomalies", type=int, default=0)
     p.add_argument("--fmnist-dir", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--cifar-dir", default=os.path.join(REPO, "..", "shared", "data", "cifar10"))
     p.add_argument("--threads", type=int, default=2)
@@ -328,11 +388,15 @@ def main():
     rows = []
     for t in range(a.trials):
         seed = a.seed + t
-        x, y, normal_x, test_x, labels = split_with_reference(data, normal, anomaly, seed,
-                                                              n_reference)
+        x, y, normal_x, test_x, labels, known_x = split_with_reference(
+            data, normal, anomaly, seed, n_reference, n_known=a.known_anomalies)
         for m in methods:
             start = time.time()
-            if m in ("geom", "goad"):
+            if m == "deepsad":
+                backbone, proj, c, loss = train_deepsad(normal_x, known_x, seed, epochs, a.width)
+                seconds = time.time() - start
+                s = score_deepsad(backbone, proj, c, test_x)
+            elif m in ("geom", "goad"):
                 backbone, head, loss = train_geom(normal_x, seed, 1 if a.preset == "quick" else 3,
                                                   a.width, goad=m == "goad")
                 seconds = time.time() - start
@@ -358,7 +422,7 @@ def main():
         settings = {"dataset": a.dataset, "preset": a.preset, "normal_class": normal,
                     "anomaly_class": anomaly, "n_reference_per_class": n_reference,
                     "methods": methods, "trials": a.trials, "seed": a.seed, "epochs": epochs,
-                    "width": a.width, "batch_size": 128, "optimizer": "adam", "amsgrad": True,
+                    "width": a.width, "known_anomalies": a.known_anomalies, "batch_size": 128, "optimizer": "adam", "amsgrad": True,
                     "lr": 1e-3, "threads": a.threads, "torch": torch.__version__}
         with open(a.json, "w") as f:
             json.dump({"settings": settings, "results": rows}, f, indent=1)
