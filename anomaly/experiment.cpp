@@ -518,8 +518,8 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
     KZ_CHECK(o.method_options.size() == o.methods.size(), "benchmark",
              "{} methods but {} method settings", o.methods.size(), o.method_options.size());
     for (const std::string& s : o.scorers)
-      KZ_CHECK(s == "lof" || s == "cosine" || s == "knn", "benchmark",
-               "unknown scorer '{}' (lof, cosine or knn)", s);
+      KZ_CHECK(s == "lof" || s == "cosine" || s == "knn" || s == "gde", "benchmark",
+               "unknown scorer '{}' (lof, cosine, knn or gde)", s);
     KZ_CHECK(o.knn_neighbors >= 1, "benchmark", "--knn-k must be at least 1, got {}",
              o.knn_neighbors);
     KZ_CHECK(o.lof_neighbors >= 1, "benchmark", "LOF's n_neighbors must be at least 1, got {}",

@@ -65,6 +65,7 @@ std::unique_ptr<Scaler> make_scaler(const std::string& name) {
 }
 
 std::string scaler_for(const std::string& scorer, bool center) {
+  if (scorer == "gde") return "none";
   if (scorer != "cosine") return "minmax";
   return center ? "center" : "none";
 }

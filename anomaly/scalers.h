@@ -58,7 +58,8 @@ std::unique_ptr<Scaler> make_scaler(const std::string& name);
 
 /// The scaler the benchmark protocol (and a model.kz) puts before `scorer`: "minmax" for
 /// lof and knn (the seed's choice: they measure Euclidean distances, which a shift leaves
-/// unchanged, so `center` does not apply), "none" for cosine, or "center" with `center`.
+/// unchanged, so `center` does not apply), "none" for cosine, or "center" with `center`;
+/// "none" for gde (a Gaussian fitted to the features as they are, as CutPaste does).
 std::string scaler_for(const std::string& scorer, bool center);
 
 /// "none": features as they are.

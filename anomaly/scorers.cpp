@@ -3,6 +3,8 @@
 // C classes, R reference rows (N or C).
 #include "anomaly/scorers.h"
 
+#include "anomaly/gaussian_density.h"
+
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
@@ -36,7 +38,8 @@ std::unique_ptr<Scorer> make_scorer(const std::string& name, int64_t k) {
   if (name == "cosine") return std::make_unique<CosineScorer>(CosineScorer::Mode::kNearest);
   if (name == "cosine_centres")
     return std::make_unique<CosineScorer>(CosineScorer::Mode::kCentres);
-  fail("scorer", "unknown scorer \"" + name + "\"; known: lof, knn, cosine, cosine_centres");
+  if (name == "gde") return std::make_unique<GaussianDensityScorer>();
+  fail("scorer", "unknown scorer \"" + name + "\"; known: lof, knn, cosine, cosine_centres, gde");
 }
 
 namespace {

@@ -165,7 +165,7 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
   cmd->add_option("--methods", flags->methods,
                   fmt::format("comma list of {}", fmt::join(method_names(), ",")));
   cmd->add_option("--scorers", flags->scorers,
-                  "comma list of lof,cosine,knn for the embedding methods (default: each "
+                  "comma list of lof,cosine,knn,gde for the embedding methods (default: each "
                   "method's own; scoring methods always give their own scores)");
   cmd->add_option("--knn-k", flags->knn_k, "k of the knn scorer (default 5; PANDA and DN2 use 2)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));

@@ -192,7 +192,7 @@ void add_model_commands(CLI::App& app) {
   train_cmd->add_option("--pretrained", t->pretrained, "backbone weights (.safetensors, width 1.0)")
       ->check(CLI::ExistingFile);
   train_cmd->add_option("--scorer", t->scorer,
-                        "lof, cosine or knn for an embedding method, one of its own scores for "
+                        "lof, cosine, knn or gde for an embedding method, one of its own scores for "
                         "a scoring method (default: the method's)");
   train_cmd->add_option("--knn-k", t->knn_k, "k of --scorer knn (default 5)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));

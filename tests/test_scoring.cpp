@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "anomaly/experiment.h"
+#include "anomaly/gaussian_density.h"
 #include "anomaly/lof.h"
 #include "anomaly/roc.h"
 #include "anomaly/scalers.h"
@@ -369,7 +370,7 @@ TEST_CASE("scoring: ROC-AUC and ROC curve match scikit-learn, ties counted half"
 
 TEST_CASE("scoring: scorers save and load their state; make_scorer") {
   const Tensor &train = fx("lof/blobs/train"), &test = fx("lof/blobs/test");
-  for (const std::string name : {"lof", "knn", "cosine", "cosine_centres"}) {
+  for (const std::string name : {"lof", "knn", "cosine", "cosine_centres", "gde"}) {
     INFO(name);
     auto a = kz::make_scorer(name, 3), b = kz::make_scorer(name);
     CHECK(a->name() == name);
@@ -423,4 +424,28 @@ TEST_CASE("scoring: bad input gives clear errors") {
               "[auc]", "0 or 1");
   check_error(error_of([&] { kz::roc_auc(Tensor::zeros({2, 1}), Tensor::zeros({2})); }),
               "[auc]", "1-D");
+}
+
+TEST_CASE("scoring: gde's Ledoit-Wolf fit and Mahalanobis scores match scikit-learn") {
+  for (const std::string set : {"tall", "wide"}) {
+    INFO(set);
+    const std::string p = "gde/" + set + "/";
+    const kz::LedoitWolf lw = kz::ledoit_wolf(fx(p + "train"));
+    CHECK(lw.shrinkage == doctest::Approx(doubles(fx(p + "shrinkage"))[0]).epsilon(1e-6));
+    check_close(doubles(lw.location), doubles(fx(p + "location")), set + " location", 1e-6, 1e-6);
+    check_close(doubles(lw.covariance), doubles(fx(p + "covariance")), set + " covariance", 1e-5,
+                1e-6);
+    kz::GaussianDensityScorer g;
+    g.fit(fx(p + "train"));
+    CHECK(g.shrinkage() == lw.shrinkage);
+    check_close(doubles(g.score(fx(p + "test"))), doubles(fx(p + "score")), set + " score", 1e-4,
+                1e-4);
+  }
+  // A constant column with no shrinkage to lift it: refused, not a silent inf.
+  kz::GaussianDensityScorer g;
+  check_error(error_of([&] { g.score(fx("gde/tall/test")); }), "[gde]", "score() before fit()");
+  const Tensor constant = Tensor::full({6, 3}, 1.0f);
+  check_error(error_of([&] { g.fit(constant); }), "[gde]", "not positive definite");
+  check_error(error_of([&] { kz::ledoit_wolf(Tensor::full({1, 3}, 1.0f)); }), "[ledoit_wolf]",
+              "at least 2 training rows");
 }
