@@ -34,6 +34,8 @@ struct BenchmarkFlags {
   int threads = 0;
   int64_t reference_per_class = 0, normal_train = 0, test_each = 0;  // 0 = the preset's
   bool resume = false, validate = false;
+  bool data_parallel = false, sync_bn = false;
+  double bucket_mb = 4.0;
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -83,6 +85,10 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
   if (f.knn_k > 0) o.knn_neighbors = f.knn_k;
   o.center = f.center;
   o.tta = f.tta;
+  KZ_CHECK(!f.sync_bn || f.data_parallel, "benchmark", "--sync-bn needs --data-parallel");
+  o.data_parallel = f.data_parallel;
+  o.sync_bn = f.sync_bn;
+  o.bucket_mb = f.bucket_mb;
   for (MethodOptions& m : o.method_options) {
     if (f.image_size > 0) m.preprocess.height = m.preprocess.width = f.image_size;
     if (f.width > 0) m.width = f.width;
@@ -207,6 +213,16 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
   cmd->add_flag("--resume", flags->resume,
                 "continue the run recorded in --out: finished trials are kept, an unfinished "
                 "one continues from its last epoch checkpoint (same settings needed)");
+  cmd->add_flag("--data-parallel", flags->data_parallel,
+                "under mpirun: all processes train each model together, each on its shard of "
+                "every batch, gradients averaged (instead of spreading the trials)");
+  cmd->add_flag("--sync-bn", flags->sync_bn,
+                "with --data-parallel: batch-norm statistics of the whole batch over all "
+                "processes (default: each process's own shard)");
+  cmd->add_option("--bucket-mb", flags->bucket_mb,
+                  "with --data-parallel: gradient bucket size in MiB (0: one bucket after "
+                  "backward, no overlap; default 4)")
+      ->check(CLI::Range(0.0, 4096.0));
   cmd->callback([flags, &comm] { run(*flags, comm); });
 }
 
