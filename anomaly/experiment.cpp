@@ -473,6 +473,8 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
       method->train(*split, seed, [&](const TrainProgress& p) {
         if (callbacks.progress && writer) callbacks.progress(t, mo.name, p);
       });
+      if (dp && writer && callbacks.synced)
+        callbacks.synced(t, mo.name, method->sync_timing(), method->train_seconds());
       if (method->resumed_epochs() > 0 && callbacks.resumed && writer)
         callbacks.resumed(t, mo.name,
                           fmt::format("continued from {} after epoch {}", ck.path,

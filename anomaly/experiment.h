@@ -99,6 +99,11 @@ struct ExperimentCallbacks {
   /// This process starts (trial, method) (with several processes: names what a rank was
   /// doing when it died).
   std::function<void(int trial, const std::string& method)> started;
+  /// Data-parallel (options.data_parallel), rank 0: where the gradient exchange of (trial,
+  /// method)'s training spent its time, and the training's wall time.
+  std::function<void(int trial, const std::string& method, const GradSyncTiming&,
+                     double train_seconds)>
+      synced;
 };
 
 /// The protocol's (trial × method) units, run by the processes of `comm` (nullptr: this one

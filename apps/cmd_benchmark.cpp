@@ -143,6 +143,16 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
     callbacks.started = [&](int trial, const std::string& method) {
       fmt::print(stderr, "{}[trial {}/{}] {:<10} started\n", who, trial + 1, o.trials, method);
     };
+  callbacks.synced = [&](int trial, const std::string& method, const GradSyncTiming& t,
+                         double train_seconds) {
+    const double steps = static_cast<double>(std::max<int64_t>(t.steps, 1));
+    fmt::print(stderr, "[trial {}/{}] {:<10} data-parallel over {} process(es): {} steps, per "
+               "step {:.1f} ms: backward {:.1f} ms (gradient copies {:.1f}), then waiting for "
+               "the sums {:.1f} ms; {} of {} buckets started during backward\n", trial + 1,
+               o.trials, method, comm.size(), t.steps, 1e3 * train_seconds / steps,
+               1e3 * t.backward / steps, 1e3 * t.copy / steps, 1e3 * t.wait / steps,
+               t.buckets_early, t.buckets);
+  };
   BenchmarkResults results = run_benchmark(o, callbacks, &comm);
   if (!root) return;
   results.environment["peak_memory_bytes"] = storage_cache_stats().peak_bytes_in_use;
