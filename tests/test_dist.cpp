@@ -245,9 +245,9 @@ TEST_CASE("dist: data-parallel training in a group of one is plain training, bit
   CHECK(parallel->sync_timing().steps == 7);  // ⌈110 / 16⌉ batches
   CHECK(parallel->sync_timing().buckets > 7);
   const StateDict a = plain->state_dict(), b = parallel->state_dict();
-  for (const auto& [name, t] : a) {
-    CAPTURE(name);
-    CHECK(b.at(name).to_vector() == t.to_vector());
+  for (const auto& entry : a) {  // not a structured binding: CAPTURE is a lambda
+    CAPTURE(entry.first);
+    CHECK(b.at(entry.first).to_vector() == entry.second.to_vector());
   }
 }
 
