@@ -147,11 +147,11 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
                          double train_seconds) {
     const double steps = static_cast<double>(std::max<int64_t>(t.steps, 1));
     fmt::print(stderr, "[trial {}/{}] {:<10} data-parallel over {} process(es): {} steps, per "
-               "step {:.1f} ms: backward {:.1f} ms (gradient copies {:.1f}), then waiting for "
-               "the sums {:.1f} ms; {} of {} buckets started during backward\n", trial + 1,
-               o.trials, method, comm.size(), t.steps, 1e3 * train_seconds / steps,
-               1e3 * t.backward / steps, 1e3 * t.copy / steps, 1e3 * t.wait / steps,
-               t.buckets_early, t.buckets);
+               "step {:.1f} ms: backward {:.1f} ms (hooks {:.1f}: gradient copies, starting "
+               "and moving the sums), then waiting for the sums {:.1f} ms; {} of {} buckets "
+               "started before the last gradient\n", trial + 1, o.trials, method, comm.size(),
+               t.steps, 1e3 * train_seconds / steps, 1e3 * t.backward / steps,
+               1e3 * t.hooks / steps, 1e3 * t.wait / steps, t.buckets_early, t.buckets);
   };
   BenchmarkResults results = run_benchmark(o, callbacks, &comm);
   if (!root) return;

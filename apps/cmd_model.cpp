@@ -119,10 +119,11 @@ void train(const TrainFlags& f, Communicator& comm) {
   if (f.data_parallel && root) {
     const GradSyncTiming& t = model.method->sync_timing();
     const double steps = static_cast<double>(std::max<int64_t>(t.steps, 1));
-    fmt::print(stderr, "data-parallel: {} steps; per step: backward {:.1f} ms (gradient copies "
-               "{:.1f} ms), then waiting for the sums {:.1f} ms; {} of {} buckets started "
-               "during backward\n", t.steps, 1e3 * t.backward / steps, 1e3 * t.copy / steps,
-               1e3 * t.wait / steps, t.buckets_early, t.buckets);
+    fmt::print(stderr, "data-parallel: {} steps; per step: backward {:.1f} ms (hooks {:.1f} "
+               "ms: gradient copies, starting and moving the sums), then waiting for the "
+               "sums {:.1f} ms; {} of {} buckets started before the last gradient\n",
+               t.steps, 1e3 * t.backward / steps, 1e3 * t.hooks / steps, 1e3 * t.wait / steps,
+               t.buckets_early, t.buckets);
   }
   if (!root) return;  // every rank holds the same model; rank 0 writes it
   if (model.method->resumed_epochs() > 0)

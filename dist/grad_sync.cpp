@@ -84,14 +84,15 @@ void GradSync::ready(VariableImpl& leaf) {
   Slot& s = slots_[it->second.second];
   if (!s.ready) {
     copy_in(s, b.buffer);
+    ++ready_count_;
     if (--b.waiting == 0) {
       start(b);
-      ++timing_.buckets_early;
+      if (ready_count_ < slots_.size()) ++timing_.buckets_early;  // gradients still to come
     }
   }
   for (Bucket& other : buckets_)  // let the sums in flight move on (see the file's description)
     if (other.pending) other.pending->test();
-  timing_.copy += since(t0);
+  timing_.hooks += since(t0);
 }
 
 void GradSync::backward(const Variable& loss, float scale) {
@@ -100,6 +101,7 @@ void GradSync::backward(const Variable& loss, float scale) {
     b.waiting = b.slots.size();
   }
   for (Slot& s : slots_) s.ready = false;
+  ready_count_ = 0;
   const auto t0 = Clock::now();
   {
     ObserverScope scope(this);

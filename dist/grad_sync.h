@@ -33,8 +33,8 @@ struct GradSyncTiming {
   int64_t steps = 0;           ///< backward() calls
   double backward = 0.0;       ///< backward itself, hooks included (buckets started inside)
   double wait = 0.0;           ///< after backward: until every bucket's sum had arrived
-  double copy = 0.0;           ///< gradients into buckets and sums back (inside the two above)
-  int64_t buckets_early = 0;   ///< buckets started before backward had ended
+  double hooks = 0.0;          ///< in backward's hooks: copies into buckets, starting and moving sums
+  int64_t buckets_early = 0;   ///< buckets started while other gradients were still to come
   int64_t buckets = 0;         ///< buckets exchanged
 };
 
@@ -78,6 +78,7 @@ class GradSync final : private GradReadyObserver {
   std::vector<Slot> slots_;
   std::vector<Bucket> buckets_;
   std::unordered_map<const VariableImpl*, std::pair<size_t, size_t>> where_;  // bucket, slot
+  size_t ready_count_ = 0;  // slots ready in this step
   GradSyncTiming timing_;
 };
 

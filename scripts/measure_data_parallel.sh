@@ -6,7 +6,7 @@
 #   1     one process, --data-parallel (a group of one: the exchange is a copy)
 #   2     mpirun -np 2, --data-parallel, 4 MiB buckets started during backward
 #   2-0   mpirun -np 2, --data-parallel --bucket-mb 0: one bucket after backward (no overlap)
-# Prints kizuki's per-step line for each run (step, backward, gradient copies, waiting).
+# Prints kizuki's per-step line for each run (step, backward, hooks, waiting).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KIZUKI=${KIZUKI:-build/apps/kizuki}

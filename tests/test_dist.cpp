@@ -242,8 +242,20 @@ TEST_CASE("dist: data-parallel training in a group of one is plain training, bit
   auto parallel = make_method(o);
   parallel->set_data_parallel({&one, false, 0.01});  // small buckets: many of them
   parallel->train(split, 4, nullptr);
-  CHECK(parallel->sync_timing().steps == 7);  // ⌈110 / 16⌉ batches
-  CHECK(parallel->sync_timing().buckets > 7);
+  const GradSyncTiming& t = parallel->sync_timing();
+  CHECK(t.steps == 7);  // ⌈110 / 16⌉ batches
+  CHECK(t.buckets > 7);
+  // Buckets start as their gradients become final, while backward goes on; never the one
+  // holding the first layers' (backward's last) gradients.
+  CHECK(t.buckets_early > 0);
+  CHECK(t.buckets_early <= t.buckets - 7);
+  auto one_bucket = make_method(o);
+  one_bucket->set_data_parallel({&one, false, 0.0});  // one bucket, after backward
+  one_bucket->train(split, 4, nullptr);
+  CHECK(one_bucket->sync_timing().buckets == 7);
+  CHECK(one_bucket->sync_timing().buckets_early == 0);
+  CHECK(one_bucket->state_dict().at("head.weight").to_vector() ==
+        plain->state_dict().at("head.weight").to_vector());
   const StateDict a = plain->state_dict(), b = parallel->state_dict();
   for (const auto& entry : a) {  // not a structured binding: CAPTURE is a lambda
     CAPTURE(entry.first);
