@@ -502,13 +502,16 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
   Communicator& comm = communicator != nullptr ? *communicator : single;
   const int rank = comm.rank(), size = comm.size();
   ExperimentOptions o = options;
+  // Data-parallel: every rank on every unit, recorded by rank 0 alone (as one process).
+  const bool dp = o.data_parallel;
+  const bool writer = !dp || rank == 0;
   const std::string results_path = o.out_dir + "/results.json";
   const std::string checkpoints = o.out_dir + "/checkpoints";
   const std::string ranks_dir = o.out_dir + "/ranks";
   // Where this process records each unit it finishes: results.json itself in a run of one
   // process, ranks/rank<r>.json in a run of several (rank 0 merges them into results.json).
   const std::string record_path =
-      size == 1 ? results_path : fmt::format("{}/rank{}.json", ranks_dir, rank);
+      size == 1 || dp ? results_path : fmt::format("{}/rank{}.json", ranks_dir, rank);
 
   // Set up, the same on every rank: settings, data, and what this rank sees recorded.
   TrainTest data;
@@ -538,10 +541,12 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
     results.settings = settings_json(o);
     results.environment = environment_json();
     results.environment["ranks"] = size;
+    if (dp)
+      results.environment["data_parallel"] = {{"sync_bn", o.sync_bn}, {"bucket_mb", o.bucket_mb}};
     seen.settings = results.settings;
     if (o.out_dir.empty()) return;
     std::filesystem::create_directories(checkpoints);
-    if (size > 1) std::filesystem::create_directories(ranks_dir);
+    if (size > 1 && !dp) std::filesystem::create_directories(ranks_dir);
     // --resume: results.json and every rank's record this rank can see (a shared folder:
     // all of them; a folder of its own machine: its own).
     std::vector<std::string> records{results_path};
@@ -598,12 +603,12 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
   std::optional<BenchmarkSplit> split;  // of trial split_trial, drawn when a unit needs it
   int split_trial = -1;
   for (size_t k = 0; k < pending.size(); ++k) {
-    if (dealt_to(k, size) != rank) continue;
+    if (!dp && dealt_to(k, size) != rank) continue;
     const int t = pending[k].first;  // not a structured binding: lambdas below capture it
     const MethodOptions& mo = o.method_options[pending[k].second];
     const uint64_t seed = o.seed + static_cast<uint64_t>(t);
     try {
-      if (callbacks.started) callbacks.started(t, mo.name);
+      if (callbacks.started && writer) callbacks.started(t, mo.name);
       CheckpointOptions ck;
       if (!o.out_dir.empty())
         ck.path = fmt::format("{}/trial{}-{}.ckpt", checkpoints, t, mo.name);
@@ -619,15 +624,18 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
       const std::vector<int> labels(split->test.labels.begin(), split->test.labels.end());
       std::unique_ptr<Method> method = make_method(mo);
       method->set_checkpoint(ck);
+      if (dp) method->set_data_parallel({&comm, o.sync_bn, o.bucket_mb});
       method->train(*split, seed, [&](const TrainProgress& p) {
-        if (callbacks.progress) callbacks.progress(t, mo.name, p);
+        if (callbacks.progress && writer) callbacks.progress(t, mo.name, p);
       });
-      if (method->resumed_epochs() > 0 && callbacks.resumed)
+      if (dp && writer && callbacks.synced)
+        callbacks.synced(t, mo.name, method->sync_timing(), method->train_seconds());
+      if (method->resumed_epochs() > 0 && callbacks.resumed && writer)
         callbacks.resumed(t, mo.name,
                           fmt::format("continued from {} after epoch {}", ck.path,
                                       method->resumed_epochs()));
       const std::vector<std::pair<std::string, Tensor>> scored = test_scores(*method, *split, o);
-      if (t == 0 && method->gives_maps() && !o.out_dir.empty())
+      if (t == 0 && method->gives_maps() && !o.out_dir.empty() && writer)
         results.map_figures.push_back(
             write_map_figure(*method, *split, scored.front().first, scored.front().second, t, o));
       const std::map<std::string, std::string> members = member_rows(o, *method);
@@ -646,9 +654,9 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
         const auto member = members.find(scorer);
         if (member != members.end()) keep_member_scores(r, *method, *split, o, member->second, sd);
         results.trials.push_back(r);
-        if (callbacks.result) callbacks.result(r);
+        if (callbacks.result && writer) callbacks.result(r);
       }
-      if (!o.out_dir.empty()) {  // record it first, then drop its checkpoint
+      if (!o.out_dir.empty() && writer) {  // record it first, then drop its checkpoint
         order_units(results, o.methods);
         write_results_json(record_path, results);
         remove_file(ck.path);  // and what a killed checkpoint write left
@@ -657,6 +665,10 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
       failure = std::current_exception();
       failure_message = fmt::format("rank {} of {} failed on trial {}/{}, method {}: {}", rank,
                                     size, t + 1, o.trials, mo.name, e.what());
+      if (dp && size > 1) {  // the other ranks wait inside this unit's collectives
+        fmt::print(stderr, "kizuki: {}\n", failure_message);
+        comm.abort(1);
+      }
       break;
     }
   }
@@ -685,7 +697,7 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
   if (failure) std::rethrow_exception(failure);  // one process: its own error, unchanged
   comm.broadcast(merged_text, 0);
   if (!o.out_dir.empty()) {  // every record (this run's, an earlier one's) is in results.json
-    if (size > 1) remove_file(record_path);  // where each rank's disk is its own
+    if (size > 1 && !dp) remove_file(record_path);  // where each rank's disk is its own
     comm.barrier();
     std::error_code ignored;
     if (rank == 0) std::filesystem::remove_all(ranks_dir, ignored);

@@ -82,6 +82,12 @@ struct ExperimentOptions {
   /// continues from its checkpoint; the results equal those of a run that never stopped.
   std::string out_dir;
   bool resume = false;  ///< see out_dir
+  /// Data-parallel training (--data-parallel; anomaly/method.h DataParallelOptions): every
+  /// rank works on every unit, each on its shard of every batch; rank 0 records. Not a
+  /// setting of the experiment (the results say how many ranks in "environment").
+  bool data_parallel = false;
+  bool sync_bn = false;     ///< --sync-bn, with data_parallel
+  double bucket_mb = 4.0;   ///< --bucket-mb, with data_parallel
 };
 
 /// The options of `preset` ("seed", "scratch" or "quick") for `dataset` and `methods`.
@@ -102,6 +108,11 @@ struct ExperimentCallbacks {
   /// This process starts (trial, method) (with several processes: names what a rank was
   /// doing when it died).
   std::function<void(int trial, const std::string& method)> started;
+  /// Data-parallel (options.data_parallel), rank 0: where the gradient exchange of (trial,
+  /// method)'s training spent its time, and the training's wall time.
+  std::function<void(int trial, const std::string& method, const GradSyncTiming&,
+                     double train_seconds)>
+      synced;
 };
 
 /// The protocol's (trial × method) units, run by the processes of `comm` (nullptr: this one
@@ -117,6 +128,9 @@ struct ExperimentCallbacks {
 /// stops; the others finish theirs; everything finished is recorded in results.json, then
 /// every rank throws one GroupError naming the rank, the trial and the method (one process:
 /// the unit's own error). docs/decisions.md says why the records are per rank.
+/// With options.data_parallel every rank runs every unit together (anomaly/training.h) and
+/// rank 0 alone writes results.json, the checkpoints and the figures; a rank that fails
+/// there ends the whole group (Communicator::abort), the others being inside a collective.
 BenchmarkResults run_benchmark(const ExperimentOptions& options,
                                const ExperimentCallbacks& callbacks = {},
                                Communicator* comm = nullptr);

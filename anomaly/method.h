@@ -32,6 +32,7 @@
 
 #include "data/loader.h"
 #include "data/split.h"
+#include "dist/grad_sync.h"
 #include "layers/module.h"
 
 namespace kz {
@@ -79,6 +80,17 @@ MethodOptions method_options_from_json(const nlohmann::json& json);
 struct CheckpointOptions {
   std::string path;     ///< empty: no checkpoints
   bool resume = false;  ///< continue from `path` when it exists (else start afresh)
+};
+
+/// Data-parallel training (anomaly/training.h): the processes of `comm` train one model
+/// together, each on its shard of every batch, the gradients summed over them
+/// (dist/grad_sync.h). Every process gets the same trained networks.
+struct DataParallelOptions {
+  Communicator* comm = nullptr;  ///< nullptr (or a group of one): this process alone
+  /// Batch norm with the statistics of the whole global batch (else each process's own, as
+  /// PyTorch DDP; rank 0's running statistics are kept at the end).
+  bool sync_bn = false;
+  double bucket_mb = 4.0;  ///< gradient bucket size in MiB; 0: one bucket, after backward
 };
 
 /// What train() reports as it goes (one call per batch and per epoch end).
@@ -169,6 +181,10 @@ class Method {
   double train_seconds() const { return train_seconds_; }    ///< wall time of the last train()
   /// Checkpoints for the next train() (none by default).
   void set_checkpoint(const CheckpointOptions& checkpoint) { checkpoint_ = checkpoint; }
+  /// Data-parallel training for the next train() (none by default).
+  void set_data_parallel(const DataParallelOptions& parallel) { parallel_ = parallel; }
+  /// Where the gradient exchange of the last data-parallel train() spent its time.
+  const GradSyncTiming& sync_timing() const { return sync_timing_; }
   /// Epochs the last train() took from a checkpoint instead of running them (0: none).
   int64_t resumed_epochs() const { return resumed_epochs_; }
 
@@ -178,6 +194,8 @@ class Method {
   [[noreturn]] void not_given(const std::string& what) const;
   MethodOptions options_;         ///< options()
   CheckpointOptions checkpoint_;  ///< set_checkpoint()'s
+  DataParallelOptions parallel_;  ///< set_data_parallel()'s
+  GradSyncTiming sync_timing_;    ///< sync_timing(); train() sets it
   int64_t resumed_epochs_ = 0;    ///< resumed_epochs(); train() sets it
   double train_seconds_ = 0.0;    ///< train_seconds(); train() sets it
 };

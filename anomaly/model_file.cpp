@@ -169,6 +169,7 @@ AnomalyModel train_model(const ImageDataset& normal, const ImageDataset& referen
   model.tta = options.tta;
   model.neighbors = options.neighbors;
   model.method->set_checkpoint(options.checkpoint);
+  model.method->set_data_parallel(options.parallel);
   model.method->train(split, options.seed, progress);
   model.class_names = model.method->head_classes(split);
   if (embeds(model)) {

@@ -75,6 +75,7 @@ struct TrainModelOptions {
   std::string tta = "none";  ///< test-time augmentation, "none" or "flip" (embedding methods)
   uint64_t seed = 0;      ///< of the threshold's hold-out and of training
   CheckpointOptions checkpoint;  ///< epoch checkpoints and resuming (anomaly/method.h)
+  DataParallelOptions parallel;  ///< data-parallel training over processes (anomaly/method.h)
 };
 
 /// normal: the normal images (any labels); reference: other classes, one label each, or an

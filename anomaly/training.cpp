@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "anomaly/checkpoint.h"
+#include "layers/batch_norm.h"
 #include "optim/adam.h"
 #include "optim/sgd.h"
 
@@ -25,6 +26,19 @@ bool all_finite(const Tensor& t) {
   for (float v : t.to_vector())
     if (!std::isfinite(v)) return false;
   return true;
+}
+
+// The tensor's elements in memory order (made contiguous in place when it is not dense).
+std::span<float> dense_span(Tensor& t) {
+  if (!t.is_dense()) t = t.contiguous();
+  return {t.data(), static_cast<size_t>(t.numel())};
+}
+
+// f(module) for m and every module below it.
+template <class F>
+void for_each_module(Module& m, F&& f) {
+  f(m);
+  for (auto& child : m.named_children()) for_each_module(*child.second, f);
 }
 
 }  // namespace
@@ -176,7 +190,7 @@ int64_t TrainedMethod::resume(Optimizer& opt, DataLoader& loader,
 void TrainedMethod::save_epoch(int64_t epochs_done, const Optimizer& opt,
                                const DataLoader& loader, const std::vector<uint64_t>& seeds,
                                const nlohmann::json& fp, double seconds) const {
-  if (checkpoint_.path.empty()) return;
+  if (checkpoint_.path.empty() || (parallel() && parallel_.comm->rank() != 0)) return;
   TrainingCheckpoint c;
   c.epochs_done = epochs_done;
   c.train_seconds = seconds;
@@ -186,6 +200,62 @@ void TrainedMethod::save_epoch(int64_t epochs_done, const Optimizer& opt,
   c.networks = state_dict();
   c.optimizer = opt.state_dict();
   save_checkpoint(checkpoint_.path, c);
+}
+
+void TrainedMethod::start_parallel(const std::vector<Variable>& params) {
+  grad_sync_.reset();
+  sync_timing_ = GradSyncTiming{};
+  if (!parallel()) return;
+  Communicator& comm = *parallel_.comm;
+  for (const NamedNetwork& n : networks()) {
+    for (auto& [name, p] : n.second->named_parameters()) comm.broadcast(dense_span(p.data()), 0);
+    for (auto& [name, b] : n.second->named_buffers()) comm.broadcast(dense_span(*b), 0);
+    if (parallel_.sync_bn)
+      for_each_module(*n.second, [&comm](Module& m) {
+        if (auto* bn = dynamic_cast<BatchNorm2d*>(&m))
+          bn->set_stat_sum([&comm](std::span<float> v) { comm.allreduce_sum(v); });
+      });
+  }
+  KZ_CHECK(parallel_.bucket_mb >= 0, "train", "--bucket-mb {} must not be negative",
+           parallel_.bucket_mb);
+  grad_sync_ = std::make_unique<GradSync>(
+      comm, params, static_cast<size_t>(parallel_.bucket_mb * 1024.0 * 1024.0));
+}
+
+LoaderOptions TrainedMethod::shard(LoaderOptions o) const {
+  if (!parallel()) return o;
+  o.shard = parallel_.comm->rank();
+  o.shards = parallel_.comm->size();
+  return o;
+}
+
+void TrainedMethod::step(Optimizer& opt, const Variable& loss, const Batch& batch,
+                         const Guard& guard, const std::vector<NamedNetwork>& networks,
+                         int64_t epoch, int64_t batch_index) {
+  if (!grad_sync_) {
+    optimizer_step(opt, loss, guard, networks, epoch, batch_index);
+    return;
+  }
+  opt.zero_grad();
+  const int64_t global = batch.global_size > 0 ? batch.global_size : batch.images.size(0);
+  grad_sync_->backward(loss, static_cast<float>(batch.images.size(0)) /
+                                 static_cast<float>(global));
+  guard.parameters(networks, true, epoch, batch_index, opt);
+  opt.step();
+}
+
+void TrainedMethod::finish_parallel() {
+  if (!grad_sync_) return;
+  sync_timing_ = grad_sync_->timing();
+  grad_sync_.reset();
+  Communicator& comm = *parallel_.comm;
+  for (const NamedNetwork& n : networks()) {
+    if (!parallel_.sync_bn)
+      for (auto& [name, b] : n.second->named_buffers()) comm.broadcast(dense_span(*b), 0);
+    for_each_module(*n.second, [](Module& m) {  // the networks go on alone (scoring, saving)
+      if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) bn->set_stat_sum(nullptr);
+    });
+  }
 }
 
 }  // namespace kz

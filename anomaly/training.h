@@ -5,7 +5,10 @@
 ///
 /// A method that trains derives from TrainedMethod and gives run_epochs() one function that
 /// trains one batch; everything around the batch (timing, the running loss, the weight check,
-/// the checkpoint, the progress calls) is here, once.
+/// the checkpoint, the progress calls) is here, once; so is data-parallel training over the
+/// processes of a Communicator (start_parallel, shard, step): rank 0's initial weights
+/// broadcast, each rank on its shard of every global batch, the gradients summed in buckets
+/// while backward runs (dist/grad_sync.h), checkpoints written by rank 0.
 #pragma once
 
 #include <chrono>
@@ -87,6 +90,28 @@ class TrainedMethod : public Method {
                   const ProgressFn& progress, TrainBatch&& train_batch);
 
   double resumed_seconds_ = 0.0;  ///< training time of the resumed epochs
+
+  // --- data-parallel training (set_data_parallel; nothing changes without it) -------------
+  /// Whether this train() runs data-parallel (a group of one too: the same code, where
+  /// every sum is the identity).
+  bool parallel() const { return parallel_.comm != nullptr; }
+  /// Call once the networks are built: rank 0's parameters and buffers replace every
+  /// rank's, --sync-bn's statistics sums are set on every BatchNorm2d, and the gradient
+  /// exchange of `params` (the optimizer's) is laid out. No-op when !parallel().
+  void start_parallel(const std::vector<Variable>& params);
+  /// `o` serving this rank's shard of every batch (as it is when !parallel()).
+  LoaderOptions shard(LoaderOptions o) const;
+  /// optimizer_step for the batch `batch`: data-parallel, the backward of this rank's loss
+  /// weighted by its share of the global batch (images / global_size), the gradients summed
+  /// over the ranks before the guard and the step; otherwise optimizer_step itself.
+  void step(Optimizer& opt, const Variable& loss, const Batch& batch, const Guard& guard,
+            const std::vector<NamedNetwork>& networks, int64_t epoch, int64_t batch_index);
+  /// After the last epoch: without --sync-bn rank 0's batch-norm running statistics replace
+  /// the others' (every rank then holds the same model); the exchange's timing is kept.
+  void finish_parallel();
+
+ private:
+  std::unique_ptr<GradSync> grad_sync_;
 };
 
 // --- implementation of the template -------------------------------------------------------
@@ -125,6 +150,7 @@ void TrainedMethod::run_epochs(Guard& guard, Optimizer& opt, DataLoader& loader,
     if (progress) progress(last);
   }
   train_seconds_ = resumed_seconds_ + meter.seconds();
+  finish_parallel();
 }
 
 }  // namespace kz

@@ -36,6 +36,8 @@ struct BenchmarkFlags {
   bool resume = false, validate = false;
   std::vector<std::string> ensembles;  // NAME=method:score,… each
   int64_t known_anomalies = 0;
+  bool data_parallel = false, sync_bn = false;
+  double bucket_mb = 4.0;
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -87,6 +89,10 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
   o.tta = f.tta;
   for (const std::string& e : f.ensembles) o.ensembles.push_back(parse_ensemble(e, "--ensemble"));
   o.known_anomalies = f.known_anomalies;
+  KZ_CHECK(!f.sync_bn || f.data_parallel, "benchmark", "--sync-bn needs --data-parallel");
+  o.data_parallel = f.data_parallel;
+  o.sync_bn = f.sync_bn;
+  o.bucket_mb = f.bucket_mb;
   for (MethodOptions& m : o.method_options) {
     if (f.image_size > 0) m.preprocess.height = m.preprocess.width = f.image_size;
     if (f.width > 0) m.width = f.width;
@@ -141,6 +147,16 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
     callbacks.started = [&](int trial, const std::string& method) {
       fmt::print(stderr, "{}[trial {}/{}] {:<10} started\n", who, trial + 1, o.trials, method);
     };
+  callbacks.synced = [&](int trial, const std::string& method, const GradSyncTiming& t,
+                         double train_seconds) {
+    const double steps = static_cast<double>(std::max<int64_t>(t.steps, 1));
+    fmt::print(stderr, "[trial {}/{}] {:<10} data-parallel over {} process(es): {} steps, per "
+               "step {:.1f} ms: backward {:.1f} ms (hooks {:.1f}: gradient copies, starting "
+               "and moving the sums), then waiting for the sums {:.1f} ms; {} of {} buckets "
+               "started before the last gradient\n", trial + 1, o.trials, method, comm.size(),
+               t.steps, 1e3 * train_seconds / steps, 1e3 * t.backward / steps,
+               1e3 * t.hooks / steps, 1e3 * t.wait / steps, t.buckets_early, t.buckets);
+  };
   BenchmarkResults results = run_benchmark(o, callbacks, &comm);
   if (!root) return;
   results.environment["peak_memory_bytes"] = storage_cache_stats().peak_bytes_in_use;
@@ -220,6 +236,16 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
   cmd->add_flag("--resume", flags->resume,
                 "continue the run recorded in --out: finished trials are kept, an unfinished "
                 "one continues from its last epoch checkpoint (same settings needed)");
+  cmd->add_flag("--data-parallel", flags->data_parallel,
+                "under mpirun: all processes train each model together, each on its shard of "
+                "every batch, gradients averaged (instead of spreading the trials)");
+  cmd->add_flag("--sync-bn", flags->sync_bn,
+                "with --data-parallel: batch-norm statistics of the whole batch over all "
+                "processes (default: each process's own shard)");
+  cmd->add_option("--bucket-mb", flags->bucket_mb,
+                  "with --data-parallel: gradient bucket size in MiB (0: one bucket after "
+                  "backward, no overlap; default 4)")
+      ->check(CLI::Range(0.0, 4096.0));
   cmd->callback([flags, &comm] { run(*flags, comm); });
 }
 

@@ -34,6 +34,8 @@ struct TrainFlags {
   bool skip_unreadable = false;
   bool resume = false;
   int threads = 0;
+  bool data_parallel = false, sync_bn = false;
+  double bucket_mb = 4.0;
 };
 
 // A folder of images (all one class) — its files directly, or every file of its subfolders.
@@ -50,8 +52,13 @@ ImageDataset load_normal_folder(const std::string& dir, const ImageFolderOptions
   return loaded.dataset;
 }
 
-void train(const TrainFlags& f) {
+void train(const TrainFlags& f, Communicator& comm) {
   set_threads(f.threads);
+  KZ_CHECK(!f.sync_bn || f.data_parallel, "train", "--sync-bn needs --data-parallel");
+  KZ_CHECK(f.data_parallel || comm.size() == 1, "train",
+           "launched by mpirun with {} processes: pass --data-parallel to train one model "
+           "together (or run one process)", comm.size());
+  const bool root = comm.rank() == 0;
   KZ_CHECK(f.knn_k == 0 || f.scorer == "knn", "train", "--knn-k is k of --scorer knn, but the "
            "scorer is '{}'", f.scorer.empty() ? "the method's default" : f.scorer);
   ImageFolderOptions io;
@@ -92,18 +99,33 @@ void train(const TrainFlags& f) {
   o.seed = f.seed;
   o.checkpoint.path = f.out + ".ckpt";  // every epoch; removed once the model is written
   o.checkpoint.resume = f.resume;
-  if (!f.resume && std::filesystem::exists(o.checkpoint.path))
+  if (f.data_parallel) o.parallel = {&comm, f.sync_bn, f.bucket_mb};
+  if (root && !f.resume && std::filesystem::exists(o.checkpoint.path))
     fmt::print(stderr, "note: {} is left from a stopped run; starting afresh (--resume "
                "continues it)\n", o.checkpoint.path);
-  const bool live = isatty(STDERR_FILENO) && std::getenv("CI") == nullptr;
-  fmt::print(stderr, "training {} on {} normal and {} reference images ({} classes)\n", f.method,
-             normal.size(), reference.size(), reference.num_classes());
+  const bool live = isatty(STDERR_FILENO) && std::getenv("CI") == nullptr && comm.size() == 1;
+  if (root)
+    fmt::print(stderr, "training {} on {} normal and {} reference images ({} classes){}\n",
+               f.method, normal.size(), reference.size(), reference.num_classes(),
+               f.data_parallel ? fmt::format(", data-parallel over {}{}", comm.describe(),
+                                             f.sync_bn ? ", synchronised batch norm" : "")
+                               : "");
   const AnomalyModel model = train_model(normal, reference, o, [&](const TrainProgress& p) {
-    if (!live && !p.epoch_end) return;
+    if (!root || (!live && !p.epoch_end)) return;
     fmt::print(stderr, "{}epoch {}/{} batch {}/{} loss {:.4f} {:.0f} img/s{}", live ? "\r\033[K" : "",
                p.epoch + 1, p.epochs, p.batch + 1, p.batches, p.loss, p.images_per_second,
                p.epoch_end ? "\n" : "");
   });
+  if (f.data_parallel && root) {
+    const GradSyncTiming& t = model.method->sync_timing();
+    const double steps = static_cast<double>(std::max<int64_t>(t.steps, 1));
+    fmt::print(stderr, "data-parallel: {} steps; per step: backward {:.1f} ms (hooks {:.1f} "
+               "ms: gradient copies, starting and moving the sums), then waiting for the "
+               "sums {:.1f} ms; {} of {} buckets started before the last gradient\n",
+               t.steps, 1e3 * t.backward / steps, 1e3 * t.hooks / steps, 1e3 * t.wait / steps,
+               t.buckets_early, t.buckets);
+  }
+  if (!root) return;  // every rank holds the same model; rank 0 writes it
   if (model.method->resumed_epochs() > 0)
     fmt::print(stderr, "continued from {} after epoch {}\n", o.checkpoint.path,
                model.method->resumed_epochs());
@@ -180,7 +202,7 @@ void score(const std::string& model_path, const std::vector<std::string>& inputs
 
 }  // namespace
 
-void add_model_commands(CLI::App& app) {
+void add_model_commands(CLI::App& app, Communicator& comm) {
   auto t = std::make_shared<TrainFlags>();
   CLI::App* train_cmd = app.add_subcommand("train", "train a detector on your own image folders");
   train_cmd->add_option("--normal", t->normal, "folder of normal images")->required()
@@ -217,7 +239,17 @@ void add_model_commands(CLI::App& app) {
   train_cmd->add_flag("--resume", t->resume,
                       "continue from OUT.ckpt, the last epoch checkpoint of a stopped run "
                       "with the same settings");
-  train_cmd->callback([t] { train(*t); });
+  train_cmd->add_flag("--data-parallel", t->data_parallel,
+                      "under mpirun: the processes train the model together, each on its "
+                      "shard of every batch, gradients averaged over them");
+  train_cmd->add_flag("--sync-bn", t->sync_bn,
+                      "with --data-parallel: batch-norm statistics of the whole batch over "
+                      "all processes (default: each process's own shard)");
+  train_cmd->add_option("--bucket-mb", t->bucket_mb,
+                        "with --data-parallel: gradient bucket size in MiB (0: one bucket "
+                        "after backward, no overlap; default 4)")
+      ->check(CLI::Range(0.0, 4096.0));
+  train_cmd->callback([t, &comm] { train(*t, comm); });
 
   auto model = std::make_shared<std::string>();
   auto inputs = std::make_shared<std::vector<std::string>>();

@@ -10,7 +10,7 @@ namespace kz {
 
 void add_info_command(CLI::App& app);       // apps/cmd_info.cpp
 void add_benchmark_command(CLI::App& app, Communicator& comm);  // apps/cmd_benchmark.cpp
-void add_model_commands(CLI::App& app);     // apps/cmd_model.cpp: train, score
+void add_model_commands(CLI::App& app, Communicator& comm);  // apps/cmd_model.cpp: train, score
 void add_tool_commands(CLI::App& app);      // apps/cmd_tools.cpp: lof, auc
 void add_forward_command(CLI::App& app);    // apps/cmd_forward.cpp
 void add_profile_command(CLI::App& app);    // apps/cmd_profile.cpp

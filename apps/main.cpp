@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   kz::add_info_command(app);
   kz::add_benchmark_command(app, world);
-  kz::add_model_commands(app);
+  kz::add_model_commands(app, world);
   kz::add_tool_commands(app);
   kz::add_forward_command(app);
   kz::add_profile_command(app);

@@ -5,6 +5,9 @@
 /// broadcast inputs are summed back to the input's shape.
 #pragma once
 
+#include <functional>
+#include <span>
+
 #include "autograd/variable.h"
 #include "tensor/conv2d.h"
 #include "tensor/conv_transpose2d.h"
@@ -87,6 +90,19 @@ Variable conv_transpose2d(const Variable& x, const Variable& weight, const Varia
 Variable batch_norm(const Variable& x, const Variable& weight, const Variable& bias,
                     Tensor& running_mean, Tensor& running_var, bool training, float momentum,
                     float eps);
+
+// --- autograd/sync_batch_norm.cpp (data-parallel training's batch norm) ----------------------
+/// Sums per-channel statistics over the processes of a data-parallel run, in place (the
+/// same call, the same length, on every process; the identity for one process).
+using StatSum = std::function<void(std::span<float>)>;
+/// batch_norm in training mode with statistics of the whole global batch spread over the
+/// processes (synchronised batch norm, PyTorch's SyncBatchNorm): the forward sums Σx, the
+/// count, then Σ(x − μ)² through `sum`; the backward Σdy and Σdy·x̂, so dx is that of one
+/// process on the whole batch. dweight, dbias are this process's own sums (the gradient
+/// exchange adds them up). Running stats updated with the global statistics.
+Variable sync_batch_norm(const Variable& x, const Variable& weight, const Variable& bias,
+                         Tensor& running_mean, Tensor& running_var, float momentum, float eps,
+                         const StatSum& sum);
 
 // --- autograd/activations.cpp ---------------------------------------------------------------
 Variable relu(const Variable& x);    ///< max(x, 0); gradient 1 where x > 0

@@ -11,6 +11,7 @@ namespace kz {
 namespace {
 thread_local bool g_grad_enabled = true;
 thread_local BackwardObserver* g_observer = nullptr;
+thread_local GradReadyObserver* g_ready = nullptr;
 thread_local int32_t g_scope = 0;
 }  // namespace
 
@@ -18,6 +19,7 @@ bool grad_enabled() { return g_grad_enabled; }
 NoGradGuard::NoGradGuard() : previous_(g_grad_enabled) { g_grad_enabled = false; }
 NoGradGuard::~NoGradGuard() { g_grad_enabled = previous_; }
 void set_backward_observer(BackwardObserver* observer) { g_observer = observer; }
+void set_grad_ready_observer(GradReadyObserver* observer) { g_ready = observer; }
 int32_t current_scope() { return g_scope; }
 void set_current_scope(int32_t scope) { g_scope = scope; }
 
@@ -108,13 +110,32 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) const {
     stack.pop_back();
   }
 
+  // With a GradReadyObserver: how many edges of the walked nodes still lead to each leaf
+  // that wants a gradient; at 0 its gradient is final and the observer is told.
+  std::unordered_map<VariableImpl*, int> leaf_edges;
+  GradReadyObserver* ready = g_ready;
+  if (ready)
+    for (VariableImpl* v : order)
+      if (v->grad_fn)
+        for (const auto& in : v->grad_fn->inputs)
+          if (in && in->requires_grad && !in->grad_fn) ++leaf_edges[in.get()];
+  auto release_leaves = [&](const Node& node) {
+    if (!ready) return;
+    for (const auto& in : node.inputs)
+      if (in && in->requires_grad && !in->grad_fn && --leaf_edges[in.get()] == 0)
+        ready->ready(*in);
+  };
+
   std::unordered_map<VariableImpl*, Tensor> grads;
   grads[impl_.get()] = seed;
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     VariableImpl* v = *it;
     Node& node = *v->grad_fn;
     auto g = grads.find(v);
-    if (g == grads.end()) continue;  // no gradient flowed here
+    if (g == grads.end()) {  // no gradient flowed here
+      release_leaves(node);
+      continue;
+    }
     const Tensor dout = std::move(g->second);
     grads.erase(g);
     KZ_CHECK(node.backward != nullptr, "backward",
@@ -147,6 +168,7 @@ void Variable::backward(const Tensor& grad_output, bool retain_graph) const {
         add_(slot, d);
       }
     }
+    release_leaves(node);
   }
 }
 

@@ -120,6 +120,16 @@ struct BackwardObserver {
 };
 void set_backward_observer(BackwardObserver* observer);  ///< per thread; nullptr = off
 
+/// Told during a backward when a leaf's gradient is final: every node of the graph that
+/// could add to it has run (its grad() may still be undefined when no gradient reached it).
+/// Leaves come in the order backward finishes them, the same for the same graph. Data-parallel
+/// training starts sending a gradient then (dist/grad_sync.h), as PyTorch DDP's hooks.
+struct GradReadyObserver {
+  virtual ~GradReadyObserver() = default;
+  virtual void ready(VariableImpl& leaf) = 0;  ///< leaf.grad is final
+};
+void set_grad_ready_observer(GradReadyObserver* observer);  ///< per thread; nullptr = off
+
 /// The profiler's "what is running now" (a layer), as a number only it interprets; 0 = none.
 /// make_result stamps it on every Node, so backward time is attributed to the layer whose
 /// forward built the node. Per thread; costs one store per op.

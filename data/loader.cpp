@@ -3,6 +3,8 @@
 
 #include <cstring>
 
+#include "tensor/ops.h"
+
 namespace kz {
 
 std::shared_ptr<const PreparedImages> prepare(const ImageDataset& data, const Preprocess& pre) {
@@ -67,6 +69,11 @@ DataLoader::DataLoader(std::shared_ptr<const PreparedImages> prepared,
            options_.batch_size);
   KZ_CHECK(options_.augment.crop_padding >= 0, "DataLoader",
            "crop_padding {} must not be negative", options_.augment.crop_padding);
+  KZ_CHECK(options_.shards >= 1 && options_.shard >= 0 && options_.shard < options_.shards,
+           "DataLoader", "shard {} of {} does not exist", options_.shard, options_.shards);
+  KZ_CHECK(options_.batch_size >= options_.shards, "DataLoader",
+           "a batch of {} images cannot be shared by {} processes (one image each at least)",
+           options_.batch_size, options_.shards);
   order_ = order_for(0);
   start_prefetch();
 }
@@ -75,7 +82,8 @@ DataLoader::~DataLoader() { wait_pending(); }
 
 int64_t DataLoader::num_batches() const {
   const int64_t n = size(), b = options_.batch_size;
-  return options_.drop_last ? n / b : (n + b - 1) / b;
+  const bool drop = options_.drop_last || (options_.shards > 1 && n % b < options_.shards);
+  return drop ? n / b : (n + b - 1) / b;
 }
 
 std::vector<int64_t> DataLoader::order_for(int64_t e) const {
@@ -111,6 +119,19 @@ Batch DataLoader::make_batch(const std::vector<int64_t>& order, int64_t e, int64
     if (aug.horizontal_flip) x = random_horizontal_flip(x, gen);
   }
   scale_pixels_(x, prepared_->preprocess.scaling);
+  batch.global_size = count;
+  if (options_.shards > 1) {  // this shard's images: k·shards + shard
+    std::vector<int64_t> rows;
+    Batch shard;
+    for (int64_t k = options_.shard; k < count; k += options_.shards) {
+      rows.push_back(k);
+      shard.labels.push_back(batch.labels[static_cast<size_t>(k)]);
+      shard.indices.push_back(batch.indices[static_cast<size_t>(k)]);
+    }
+    x = index_select0(x, rows);
+    shard.global_size = count;
+    batch = std::move(shard);
+  }
   batch.images = options_.channels_last ? x.to_channels_last() : x;
   return batch;
 }

@@ -74,6 +74,12 @@ struct LoaderOptions {
   Augment augment;             ///< none by default
   bool prefetch = true;        ///< build the next batch on a background thread
   bool channels_last = false;  ///< batches with channels-last strides (tensor.h)
+  /// Data-parallel training: this loader serves shard `shard` of `shards` of every batch —
+  /// images k·shards + shard of the batch one loader would serve (same order, same
+  /// augmentation). With shards > 1, a last batch of fewer than `shards` images is left out.
+  ///@{
+  int64_t shard = 0, shards = 1;
+  ///@}
 };
 
 /// One batch a DataLoader serves.
@@ -81,6 +87,7 @@ struct Batch {
   Tensor images;                 ///< (B,3,OH,OW) float, scaled
   std::vector<int64_t> labels;   ///< B
   std::vector<int64_t> indices;  ///< B positions in the data set
+  int64_t global_size = 0;  ///< images of the whole batch, all shards (LoaderOptions::shards)
 };
 
 /// Seeded, prefetching batches of a prepared data set (see the file's description).

@@ -5,6 +5,17 @@
 
 namespace kz {
 
+namespace {
+struct DoneSum final : PendingSum {  // the sum over one rank: nothing to wait for
+  bool test() override { return true; }
+  void wait() override {}
+};
+}  // namespace
+
+std::unique_ptr<PendingSum> SingleCommunicator::start_allreduce_sum(std::span<float>) {
+  return std::make_unique<DoneSum>();
+}
+
 void SingleCommunicator::broadcast(std::span<float>, int root) {
   KZ_CHECK(root == 0, "dist", "broadcast from rank {} in a group of 1", root);
 }

@@ -2,7 +2,7 @@
 /// communicator.h — a group of processes working on one job, and the few things they say to
 /// each other: who am I (rank) among how many (size), broadcast, allreduce (element-wise sum of
 /// float buffers), gather, barrier. The anomaly runner spreads its (trial × method) units over
-/// the ranks with it; data-parallel training will allreduce gradients with it.
+/// the ranks with it; data-parallel training allreduces gradients with it (dist/grad_sync.h).
 ///
 /// Two implementations: SingleCommunicator (size 1, below: every operation is the identity)
 /// and, when kizuki is built with MPI, one over MPI_COMM_WORLD (dist/mpi.h makes it). A run
@@ -16,6 +16,7 @@
 /// them all.
 #pragma once
 
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -23,6 +24,17 @@
 #include "tensor/error.h"
 
 namespace kz {
+
+/// A non-blocking allreduce in flight (Communicator::start_allreduce_sum): its buffer must
+/// stay alive and untouched until wait() returns. Destroying it waits.
+class PendingSum {
+ public:
+  virtual ~PendingSum() = default;
+  /// Lets the transfer progress (MPI moves non-blocking collectives only inside MPI calls);
+  /// true once it is complete.
+  virtual bool test() = 0;
+  virtual void wait() = 0;  ///< returns once the buffer holds the sum
+};
 
 /// A group of processes (see the file's description); SingleCommunicator is the group of one.
 class Communicator {
@@ -37,6 +49,10 @@ class Communicator {
   /// any length, 0 included). The sum is taken in the same order on every rank, so all
   /// ranks hold the same bits afterwards.
   virtual void allreduce_sum(std::span<float> data) = 0;
+  /// allreduce_sum without waiting for it (MPI_Iallreduce): the sum is in `data` once the
+  /// returned PendingSum's wait() returns. Collective like the others: every rank starts
+  /// its non-blocking sums in the same order, and among its other collectives in that order.
+  virtual std::unique_ptr<PendingSum> start_allreduce_sum(std::span<float> data) = 0;
   /// `data` of rank `root` replaces `data` on every rank (same length everywhere).
   virtual void broadcast(std::span<float> data, int root) = 0;
   /// `bytes` of rank `root` replaces `bytes` on every rank (the lengths need not match).
@@ -56,6 +72,7 @@ class SingleCommunicator final : public Communicator {
   int size() const override { return 1; }
   std::string describe() const override { return "single process"; }
   void allreduce_sum(std::span<float>) override {}
+  std::unique_ptr<PendingSum> start_allreduce_sum(std::span<float>) override;
   void broadcast(std::span<float>, int root) override;
   void broadcast(std::string&, int root) override;
   std::vector<std::string> gather(const std::string& bytes, int root) override;

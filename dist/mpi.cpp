@@ -12,12 +12,36 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <vector>
 
 namespace kz {
 
 namespace {
 
 constexpr size_t kPiece = size_t{1} << 30;  // elements per MPI call
+
+// Requests of one non-blocking allreduce (one per piece of 2^30 elements).
+class MpiPendingSum final : public PendingSum {
+ public:
+  explicit MpiPendingSum(std::vector<MPI_Request> requests) : requests_(std::move(requests)) {}
+  ~MpiPendingSum() override { wait(); }
+  bool test() override {
+    if (done_) return true;
+    int flag = 0;
+    MPI_Testall(static_cast<int>(requests_.size()), requests_.data(), &flag, MPI_STATUSES_IGNORE);
+    done_ = flag != 0;
+    return done_;
+  }
+  void wait() override {
+    if (done_) return;
+    MPI_Waitall(static_cast<int>(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE);
+    done_ = true;
+  }
+
+ private:
+  std::vector<MPI_Request> requests_;
+  bool done_ = false;
+};
 
 class MpiCommunicator final : public Communicator {
  public:
@@ -42,6 +66,17 @@ class MpiCommunicator final : public Communicator {
       const int n = static_cast<int>(std::min(kPiece, data.size() - at));
       MPI_Allreduce(MPI_IN_PLACE, data.data() + at, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
     }
+  }
+
+  std::unique_ptr<PendingSum> start_allreduce_sum(std::span<float> data) override {
+    std::vector<MPI_Request> requests;
+    for (size_t at = 0; at < data.size(); at += kPiece) {
+      const int n = static_cast<int>(std::min(kPiece, data.size() - at));
+      requests.emplace_back();
+      MPI_Iallreduce(MPI_IN_PLACE, data.data() + at, n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD,
+                     &requests.back());
+    }
+    return std::make_unique<MpiPendingSum>(std::move(requests));
   }
 
   void broadcast(std::span<float> data, int root) override {

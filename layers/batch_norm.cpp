@@ -17,6 +17,9 @@ BatchNorm2d::BatchNorm2d(int64_t channels, float eps, float momentum)
 Variable BatchNorm2d::forward(const Variable& x) {
   KZ_CHECK(x.dim() == 4 && x.size(1) == channels_, "BatchNorm2d",
            "expected input (N, {}, H, W), got {}", channels_, shape_str(x.shape()));
+  if (stat_sum_ && is_training())
+    return sync_batch_norm(x, weight_, bias_, *running_mean_, *running_var_, momentum_, eps_,
+                           stat_sum_);
   return batch_norm(x, weight_, bias_, *running_mean_, *running_var_, is_training(), momentum_,
                     eps_);
 }

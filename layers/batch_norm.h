@@ -5,6 +5,8 @@
 /// running_mean/running_var with momentum as PyTorch (r = (1−momentum)·r + momentum·stat,
 /// the unbiased variance for running_var). Eval: use the running statistics.
 /// y = weight·(x − mean)/sqrt(var + eps) + bias. The output keeps x's memory format.
+/// With set_stat_sum (data-parallel training, --sync-bn) the training statistics are those of
+/// the global batch over all processes.
 #pragma once
 
 #include "autograd/functions.h"
@@ -28,6 +30,11 @@ class BatchNorm2d : public Module {
   int64_t channels() const { return channels_; }      ///< C
   float eps() const { return eps_; }                  ///< added to the variance
   float momentum() const { return momentum_; }        ///< of the running statistics' update
+  /// Synchronised statistics in training (data-parallel --sync-bn): the batch statistics and
+  /// their backward sums go through `sum` over the processes (autograd/functions.h
+  /// sync_batch_norm). nullptr (the default): this process's batch alone.
+  void set_stat_sum(StatSum sum) { stat_sum_ = std::move(sum); }
+  bool synchronised() const { return stat_sum_ != nullptr; }  ///< set_stat_sum was given one
   std::string type_name() const override { return "BatchNorm2d"; }
 
  private:
@@ -36,6 +43,7 @@ class BatchNorm2d : public Module {
   Variable weight_, bias_;
   Tensor* running_mean_;  ///< owned by Module's buffer list
   Tensor* running_var_;
+  StatSum stat_sum_;
 };
 
 }  // namespace kz

@@ -92,7 +92,9 @@ class ConvBnReLU6 : public Sequential {
     auto* conv = size() == 3 ? dynamic_cast<Conv2d*>(at(0).get()) : nullptr;
     auto* bn = size() == 3 ? dynamic_cast<BatchNorm2d*>(at(1).get()) : nullptr;
     auto* act = size() == 3 ? dynamic_cast<ReLU6*>(at(2).get()) : nullptr;
-    if (!conv || !bn || !act) return Sequential::forward(x);
+    // Synchronised batch norm (data-parallel --sync-bn) runs unfused: conv, BN, ReLU6.
+    if (!conv || !bn || !act || (bn->synchronised() && bn->is_training()))
+      return Sequential::forward(x);
     if (can_fold(x, *conv, *bn)) return folded_conv_bn(x, *conv, *bn, act);
     if (fuses_expansion(x, *conv, *bn)) return fused_expansion(x, *conv, *bn, *act);
     ForwardObserver* observer = forward_observer();

@@ -1,8 +1,12 @@
 // test_dist.cpp — dist/ (processes working together) and `kizuki benchmark` spread over
 // processes by mpirun, on this machine (loopback, oversubscribed):
 //   * the group of one process: every operation is the identity, bad roots are refused;
-//   * allreduce (sums of known vectors, lengths 0 to 10^7, odd ones), broadcast and gather
-//     under mpirun -np 2 and -np 3 (tests/dist_check.cpp checks the values);
+//   * allreduce (sums of known vectors, lengths 0 to 10^7, odd ones; blocking and not),
+//     broadcast and gather under mpirun -np 2 and -np 3 (tests/dist_check.cpp checks them);
+//   * synchronised batch norm over a group of one is batch norm; a loader's shards are the
+//     batch's images k·S + r; data-parallel training in a group of one is plain training,
+//     bit for bit; under mpirun -np 2 and 3, --sync-bn training equals one process's within
+//     1e-5 and per-rank batch norm trains (tests/dist_check.cpp train);
 //   * `mpirun -np 2` and `-np 3 kizuki benchmark` give the AUCs and ROC curves of one
 //     process bit for bit, in the same order, and leave no per-rank records behind;
 //   * a rank that fails on a unit (a damaged checkpoint) ends the run with an error naming
@@ -27,9 +31,12 @@
 #include <iterator>
 #include <thread>
 
+#include "anomaly/method.h"
 #include "anomaly/report.h"
+#include "autograd/functions.h"
 #include "dist/communicator.h"
 #include "dist/mpi.h"
+#include "tests/synthetic_data.h"
 #include "tests/temp_dir.h"
 #include "tests/shell.h"
 
@@ -142,6 +149,120 @@ TEST_CASE("dist: the group of one process leaves data as it is and refuses other
   CHECK_NOTHROW(raise_if_any_failed(one, "a failure the caller rethrows itself"));
 }
 
+TEST_CASE("dist: synchronised batch norm over a group of one is batch norm") {
+  // With the identity as the sum over processes, sync_batch_norm must give batch_norm's
+  // output, running statistics and gradients (the global-sum terms of its backward then
+  // being the local ones), in both memory formats.
+  for (const bool channels_last : {false, true}) {
+    CAPTURE(channels_last);
+    Generator gen(11);
+    Tensor x = Tensor::normal({4, 3, 5, 6}, 0.5f, 2.0f, gen);
+    if (channels_last) x = x.to_channels_last();
+    const Tensor dy = Tensor::normal({4, 3, 5, 6}, 0.0f, 1.0f, gen);
+    const Tensor g0 = Tensor::uniform({3}, 0.5f, 1.5f, gen), b0 = Tensor::uniform({3}, -1, 1, gen);
+    Tensor results[2][6];
+    for (int synced = 0; synced < 2; ++synced) {
+      Variable xv(x.clone(), true), w(g0.clone(), true), b(b0.clone(), true);
+      if (channels_last) xv = Variable(x.contiguous().to_channels_last(), true);
+      Tensor rm = Tensor::zeros({3}), rv = Tensor::ones({3});
+      const StatSum identity = [](std::span<float>) {};
+      const Variable y = synced ? sync_batch_norm(xv, w, b, rm, rv, 0.1f, 1e-5f, identity)
+                                : batch_norm(xv, w, b, rm, rv, true, 0.1f, 1e-5f);
+      y.backward(dy);
+      const Tensor parts[6] = {y.data(), rm, rv, xv.grad(), w.grad(), b.grad()};
+      for (int i = 0; i < 6; ++i) results[synced][i] = parts[i].contiguous();
+    }
+    for (int i = 0; i < 6; ++i) {
+      CAPTURE(i);
+      const std::vector<float> a = results[0][i].to_vector(), c = results[1][i].to_vector();
+      REQUIRE(a.size() == c.size());
+      for (size_t k = 0; k < a.size(); ++k) CHECK(c[k] == doctest::Approx(a[k]).epsilon(1e-4));
+    }
+  }
+}
+
+TEST_CASE("dist: a data loader's shards are the batch's images k·S + r, in its order") {
+  const ImageDataset d = test::synthetic(3, 4);  // 30 images
+  LoaderOptions o;
+  o.batch_size = 7;
+  o.seed = 9;
+  o.augment.horizontal_flip = true;
+  o.prefetch = false;
+  DataLoader whole(d, Preprocess{}, o);
+  std::vector<std::unique_ptr<DataLoader>> shards;
+  for (int64_t r = 0; r < 3; ++r) {
+    LoaderOptions s = o;
+    s.shard = r;
+    s.shards = 3;
+    shards.push_back(std::make_unique<DataLoader>(d, Preprocess{}, s));
+  }
+  // 30 = 4·7 + 2: the last batch of 2 images cannot be shared by 3 and is left out.
+  CHECK(whole.num_batches() == 5);
+  CHECK(shards[0]->num_batches() == 4);
+  for (int64_t b = 0; b < 4; ++b) {
+    const Batch all = whole.batch(1, b);
+    for (int64_t r = 0; r < 3; ++r) {
+      const Batch part = shards[static_cast<size_t>(r)]->batch(1, b);
+      CHECK(part.global_size == 7);
+      const std::vector<int64_t> rows = r == 0 ? std::vector<int64_t>{0, 3, 6}
+                                               : std::vector<int64_t>{r, r + 3};
+      REQUIRE(part.indices.size() == rows.size());
+      for (size_t k = 0; k < rows.size(); ++k) {
+        const auto row = static_cast<size_t>(rows[k]);
+        CHECK(part.indices[k] == all.indices[row]);
+        CHECK(part.labels[k] == all.labels[row]);
+        CHECK(part.images.select(0, static_cast<int64_t>(k)).to_vector() ==
+              all.images.select(0, rows[k]).to_vector());  // the same augmentation
+      }
+    }
+  }
+  LoaderOptions bad = o;
+  bad.shard = 3;
+  bad.shards = 3;
+  CHECK_THROWS_WITH_AS(DataLoader(d, Preprocess{}, bad), doctest::Contains("shard 3 of 3"), Error);
+  bad.shard = 0;
+  bad.shards = 8;
+  CHECK_THROWS_WITH_AS(DataLoader(d, Preprocess{}, bad),
+                       doctest::Contains("a batch of 7 images cannot be shared by 8"), Error);
+}
+
+TEST_CASE("dist: data-parallel training in a group of one is plain training, bit for bit") {
+  // The same code as under mpirun (broadcast, shards, the bucketed exchange) with every
+  // sum the identity: the weights must be exactly those of training without it.
+  const BenchmarkSplit split = test::tiny_split(0);
+  MethodOptions o;
+  o.name = "l2softmax";
+  o.width = 0.25;
+  o.preprocess.height = o.preprocess.width = 16;
+  o.epochs = 1;
+  o.batch_size = 16;
+  auto plain = make_method(o);
+  plain->train(split, 4, nullptr);
+  SingleCommunicator one;
+  auto parallel = make_method(o);
+  parallel->set_data_parallel({&one, false, 0.01});  // small buckets: many of them
+  parallel->train(split, 4, nullptr);
+  const GradSyncTiming& t = parallel->sync_timing();
+  CHECK(t.steps == 7);  // ⌈110 / 16⌉ batches
+  CHECK(t.buckets > 7);
+  // Buckets start as their gradients become final, while backward goes on; never the one
+  // holding the first layers' (backward's last) gradients.
+  CHECK(t.buckets_early > 0);
+  CHECK(t.buckets_early <= t.buckets - 7);
+  auto one_bucket = make_method(o);
+  one_bucket->set_data_parallel({&one, false, 0.0});  // one bucket, after backward
+  one_bucket->train(split, 4, nullptr);
+  CHECK(one_bucket->sync_timing().buckets == 7);
+  CHECK(one_bucket->sync_timing().buckets_early == 0);
+  CHECK(one_bucket->state_dict().at("head.weight").to_vector() ==
+        plain->state_dict().at("head.weight").to_vector());
+  const StateDict a = plain->state_dict(), b = parallel->state_dict();
+  for (const auto& entry : a) {  // not a structured binding: CAPTURE is a lambda
+    CAPTURE(entry.first);
+    CHECK(b.at(entry.first).to_vector() == entry.second.to_vector());
+  }
+}
+
 TEST_CASE("dist: allreduce, broadcast and gather under mpirun -np 2 and -np 3") {
   if (const std::string missing = mpi_missing(); !missing.empty()) {
     MESSAGE("skipped: " << missing);
@@ -155,6 +276,25 @@ TEST_CASE("dist: allreduce, broadcast and gather under mpirun -np 2 and -np 3") 
     CHECK(r.output.find("size " + std::to_string(np)) != std::string::npos);
     CHECK(r.output.find("allreduce_sum n=10000000 (0 wrong): ok") != std::string::npos);
     CHECK(r.output.find("allreduce_sum n=1000001 (0 wrong): ok") != std::string::npos);
+    CHECK(r.output.find("WRONG") == std::string::npos);
+    for (int rank = 0; rank < np; ++rank)
+      CHECK(r.output.find("rank " + std::to_string(rank) + ": 0 failure(s)") != std::string::npos);
+  }
+}
+
+TEST_CASE("dist: data-parallel training under mpirun -np 2 and -np 3 (tests/dist_check train)") {
+  if (const std::string missing = mpi_missing(); !missing.empty()) {
+    MESSAGE("skipped: " << missing);
+    return;
+  }
+  for (const int np : {2, 3}) {
+    CAPTURE(np);
+    const Ran r = shell(mpirun(np) + KZ_DIST_CHECK + " train");
+    INFO(r.output);
+    CHECK(r.status == 0);
+    CHECK(r.output.find("ae, --sync-bn: weights and statistics after 10 steps within") !=
+          std::string::npos);
+    CHECK(r.output.find("the loss falls") != std::string::npos);
     CHECK(r.output.find("WRONG") == std::string::npos);
     for (int rank = 0; rank < np; ++rank)
       CHECK(r.output.find("rank " + std::to_string(rank) + ": 0 failure(s)") != std::string::npos);

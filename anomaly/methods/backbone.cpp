@@ -107,8 +107,10 @@ void ClassifierMethod::train(const BenchmarkSplit& split, uint64_t seed,
   const ImageDataset data = classifier_training_set(split);
   Generator gen(derive_seed(seed, 2, 0));
   head_ = make_head(backbone_->feature_dim(), data.num_classes(), gen);
-  auto opt = make_optimizer(options_, trainable());
-  DataLoader loader(data, options_.preprocess, loader_options(options_, seed, 0));
+  const std::vector<Variable> params = trainable();
+  auto opt = make_optimizer(options_, params);
+  start_parallel(params);
+  DataLoader loader(data, options_.preprocess, shard(loader_options(options_, seed, 0)));
   const std::vector<uint64_t> seeds{loader_options(options_, seed, 0).seed};
   const nlohmann::json fp = fingerprint(seed, split);
   Guard guard{options_, checkpoint_};
@@ -123,7 +125,7 @@ void ClassifierMethod::train(const BenchmarkSplit& split, uint64_t seed,
     const Variable loss = head_->loss(features, batch->labels);
     const double value = loss.item();
     guard.loss(value, e, b, *opt);
-    optimizer_step(*opt, loss, guard, nets, e, b);
+    step(*opt, loss, *batch, guard, nets, e, b);
     return BatchResult{value, batch->images.size(0)};
   };
   run_epochs(guard, *opt, loader, seeds, fp, progress, train_batch);

@@ -101,8 +101,9 @@ void DeepSadMethod::train(const BenchmarkSplit& split, uint64_t seed,
   std::vector<Variable> params = trainable();
   for (const Variable& p : projection_->parameters()) params.push_back(p);
   auto opt = make_optimizer(options_, params);
+  start_parallel(params);
   const LoaderOptions lo = loader_options(options_, seed, 0);
-  DataLoader loader(data, options_.preprocess, lo);
+  DataLoader loader(data, options_.preprocess, shard(lo));
   const std::vector<uint64_t> seeds{lo.seed};
   const nlohmann::json fp = fingerprint(seed, split);
   Guard guard{options_, checkpoint_};
@@ -118,7 +119,7 @@ void DeepSadMethod::train(const BenchmarkSplit& split, uint64_t seed,
     const Variable loss = deep_sad_loss(z, projection_->centre(), known);
     const double value = loss.item();
     guard.loss(value, e, b, *opt);
-    optimizer_step(*opt, loss, guard, nets, e, b);
+    step(*opt, loss, *batch, guard, nets, e, b);
     return BatchResult{value, batch->images.size(0)};
   };
   run_epochs(guard, *opt, loader, seeds, fp, progress, train_batch);

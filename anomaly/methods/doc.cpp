@@ -29,9 +29,13 @@ class DocMethod final : public BackboneMethod {
     Generator gen(derive_seed(seed, 2, 0));
     // Reference labels are 0 … R−1 (the split's class list ends with the normal class).
     head_ = make_head(backbone_->feature_dim(), split.reference.num_classes() - 1, gen);
-    auto opt = make_optimizer(options_, trainable());
-    DataLoader reference(split.reference, options_.preprocess, loader_options(options_, seed, 0));
-    DataLoader normal(split.normal_train, options_.preprocess, loader_options(options_, seed, 1));
+    const std::vector<Variable> params = trainable();
+    auto opt = make_optimizer(options_, params);
+    start_parallel(params);
+    DataLoader reference(split.reference, options_.preprocess,
+                         shard(loader_options(options_, seed, 0)));
+    DataLoader normal(split.normal_train, options_.preprocess,
+                      shard(loader_options(options_, seed, 1)));
     const std::vector<uint64_t> seeds{loader_options(options_, seed, 0).seed,
                                       loader_options(options_, seed, 1).seed};
     const nlohmann::json fp = fingerprint(seed, split);
@@ -58,17 +62,17 @@ class DocMethod final : public BackboneMethod {
       if (options_.doc_alternate) {
         const Variable l_d = cross_entropy(ref_logits, ref->labels);
         guard.loss(l_d.item(), e, b, *opt);
-        optimizer_step(*opt, l_d, guard, nets, e, b);
+        step(*opt, l_d, *ref, guard, nets, e, b);
         const Variable out = head_->forward(backbone_->forward_features(Variable(target->images)));
         const Variable l_c = mul(doc_compactness_loss(out), lambda);
         guard.loss(l_c.item(), e, b, *opt);
-        optimizer_step(*opt, l_c, guard, nets, e, b);
+        step(*opt, l_c, *target, guard, nets, e, b);
         loss_value = l_d.item() + l_c.item();
       } else {
         const Variable out = head_->forward(backbone_->forward_features(Variable(target->images)));
         const DocLoss l = doc_loss(ref_logits, ref->labels, out, lambda);
         guard.loss(l.total.item(), e, b, *opt);
-        optimizer_step(*opt, l.total, guard, nets, e, b);
+        step(*opt, l.total, *ref, guard, nets, e, b);
         loss_value = l.total.item();
       }
       return BatchResult{loss_value, ref->images.size(0) + target->images.size(0)};

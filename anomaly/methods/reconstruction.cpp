@@ -36,7 +36,8 @@ void ReconstructionMethod::train(const BenchmarkSplit& split, uint64_t seed,
   net_ = make_network(net_options_, init);
 
   auto opt = make_optimizer(options_, net_->parameters());
-  LoaderOptions lo = loader_options(options_, seed, 0);
+  start_parallel(net_->parameters());
+  LoaderOptions lo = shard(loader_options(options_, seed, 0));
   // A last batch of one image gives batch norm no statistics to train with: leave it out.
   lo.drop_last = normal.size() % options_.batch_size == 1;
   DataLoader loader(normal, options_.preprocess, lo);
@@ -54,7 +55,7 @@ void ReconstructionMethod::train(const BenchmarkSplit& split, uint64_t seed,
     const Variable loss = batch_loss(batch->images, gen);
     const double value = loss.item();
     guard.loss(value, e, b, *opt);
-    optimizer_step(*opt, loss, guard, nets, e, b);
+    step(*opt, loss, *batch, guard, nets, e, b);
     return BatchResult{value, batch->images.size(0)};
   };
   run_epochs(guard, *opt, loader, seeds, fp, progress, train_batch);

@@ -23,11 +23,13 @@ void TransformationMethod::train(const BenchmarkSplit& split, uint64_t seed,
   build_backbone(seed);
   Generator gen(derive_seed(seed, 2, 0));
   head_ = make_head(backbone_->feature_dim(), kGeometricTransforms, gen);
-  auto opt = make_optimizer(options_, trainable());
+  const std::vector<Variable> params = trainable();
+  auto opt = make_optimizer(options_, params);
+  start_parallel(params);
   MethodOptions per_step = options_;  // whole groups: images per step, not copies
   per_step.batch_size = std::max<int64_t>(1, options_.batch_size / kGeometricTransforms);
   const LoaderOptions lo = loader_options(per_step, seed, 0);
-  DataLoader loader(split.normal_train, options_.preprocess, lo);
+  DataLoader loader(split.normal_train, options_.preprocess, shard(lo));
   const std::vector<uint64_t> seeds{lo.seed};
   const nlohmann::json fp = fingerprint(seed, split);
   Guard guard{options_, checkpoint_};
@@ -44,7 +46,7 @@ void TransformationMethod::train(const BenchmarkSplit& split, uint64_t seed,
     const Variable loss = batch_loss(features, transform_labels(n), n);
     const double value = loss.item();
     guard.loss(value, e, b, *opt);
-    optimizer_step(*opt, loss, guard, nets, e, b);
+    step(*opt, loss, *batch, guard, nets, e, b);
     return BatchResult{value, n};
   };
   run_epochs(guard, *opt, loader, seeds, fp, progress, train_batch);
