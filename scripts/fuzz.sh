@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# fuzz.sh — every libFuzzer target (fuzz/*.cpp: safetensors, .npy, IDX/gzip, CIFAR-10,
+# fuzz.sh — every libFuzzer target (fuzz/*.cpp: safetensors, .npy, IDX/gzip, CIFAR-10, CSV,
 # image decoding, model.kz and checkpoints) for a bounded time on its committed corpus.
 #
 #   bash scripts/fuzz.sh                           # 20 s per target
