@@ -20,6 +20,7 @@
 #include "dist/communicator.h"
 #include "data/cifar10.h"
 #include "data/fashion_mnist.h"
+#include "data/csv.h"
 #include "data/image_write.h"
 #include "tensor/build_info.h"
 #include "tensor/file_io.h"
@@ -50,6 +51,21 @@ nlohmann::json settings_json(const ExperimentOptions& o) {
   if (o.validate) j["validate"] = true;
   if (o.center) j["center"] = true;
   if (o.tta != "none") j["tta"] = o.tta;
+  if (!o.table.empty()) {
+    const TableProtocol& p = o.table_protocol;
+    j["table"] = {{"file", o.table},
+                  {"label", o.csv.label},
+                  {"drop", o.csv.drop},
+                  {"skip_rows", o.csv.skip_rows},
+                  {"header", o.csv.header},
+                  {"normal", p.normal},
+                  {"anomaly", p.anomaly},
+                  {"reference", p.reference},
+                  {"n_reference_per_class", p.n_reference_per_class},
+                  {"n_normal_train", p.n_normal_train},
+                  {"n_test_normal", p.n_test_normal},
+                  {"n_test_anomaly", p.n_test_anomaly}};
+  }
   return j;
 }
 
@@ -250,6 +266,10 @@ ExperimentOptions preset_options(const std::string& preset, const std::string& d
   for (const std::string& name : methods) {
     MethodOptions m;
     m.name = name;
+    if (name == "iforest" || name == "identity") {  // no network: nothing to preset
+      o.method_options.push_back(m);
+      continue;
+    }
     m.pretrained = pretrained;
     m.preprocess.rgb = true;
     m.batch_size = 128;
@@ -287,6 +307,11 @@ ExperimentOptions preset_options(const std::string& preset, const std::string& d
 }
 
 TrainTest load_benchmark_dataset(ExperimentOptions& o) {
+  if (!o.table.empty()) {
+    TrainTest data;
+    data.train = table_dataset(load_csv(o.table, o.csv));
+    return data;
+  }
   if (o.dataset == "fashion-mnist") {
     if (o.normal_class < 0) o.normal_class = 7;    // sneaker
     if (o.anomaly_class < 0) o.anomaly_class = 9;  // ankle boot
@@ -301,6 +326,19 @@ TrainTest load_benchmark_dataset(ExperimentOptions& o) {
     return load_cifar10(o.data_dir);
   }
   fail("benchmark", fmt::format("unknown --dataset '{}' (fashion-mnist or cifar10)", o.dataset));
+}
+
+BenchmarkSplit draw_split(const TrainTest& data, const ExperimentOptions& o, uint64_t seed) {
+  if (!o.table.empty()) {
+    KZ_CHECK(!o.validate, "benchmark", "--validate is for images; a table has no held-out "
+             "split of its own yet");
+    return table_split(data.train, o.table_protocol, seed);
+  }
+  BenchmarkSplit split = benchmark_split(data, o.normal_class, o.anomaly_class,
+                                         o.n_reference_per_class, o.n_normal_train,
+                                         o.n_test_each, seed);
+  if (o.validate) split = validation_split(data, split, o.normal_class, o.n_test_each, seed);
+  return split;
 }
 
 std::vector<std::pair<std::string, Tensor>> test_scores(const Method& method,
@@ -382,6 +420,7 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
                "on the reference set; validate it another way or leave it out", m);
     }
     data = load_benchmark_dataset(o);
+    if (!o.table.empty()) (void)draw_split(data, o, o.seed);  // a bad --normal fails now
     results.settings = settings_json(o);
     results.environment = environment_json();
     results.environment["ranks"] = size;
@@ -456,9 +495,7 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
         ck.path = fmt::format("{}/trial{}-{}.ckpt", checkpoints, t, mo.name);
       ck.resume = o.resume;
       if (split_trial != t) {
-        split = benchmark_split(data, o.normal_class, o.anomaly_class, o.n_reference_per_class,
-                                o.n_normal_train, o.n_test_each, seed);
-        if (o.validate) split = validation_split(data, *split, o.normal_class, o.n_test_each, seed);
+        split = draw_split(data, o, seed);
         split_trial = t;
       }
       const std::vector<int> labels(split->test.labels.begin(), split->test.labels.end());

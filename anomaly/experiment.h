@@ -29,6 +29,7 @@
 
 #include "anomaly/method.h"
 #include "anomaly/results.h"
+#include "data/table_split.h"
 #include "dist/communicator.h"
 
 namespace kz {
@@ -73,6 +74,12 @@ struct ExperimentOptions {
   /// continues from its checkpoint; the results equal those of a run that never stopped.
   std::string out_dir;
   bool resume = false;  ///< see out_dir
+  /// A table instead of images (`kizuki benchmark --table`): the CSV file (empty: images),
+  /// how to read it (data/csv.h) and which rows play which part (data/table_split.h); each
+  /// trial's split is table_split's, standardised with its normal training rows' statistics.
+  std::string table;
+  CsvOptions csv;                ///< see table
+  TableProtocol table_protocol;  ///< see table
 };
 
 /// The options of `preset` ("seed", "scratch" or "quick") for `dataset` and `methods`.
@@ -113,7 +120,13 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
                                Communicator* comm = nullptr);
 
 /// The data set's train/test pair from its reader, with the protocol's classes filled in.
+/// A table (options.table) is read whole into `train`; `test` stays empty.
 TrainTest load_benchmark_dataset(ExperimentOptions& options);
+
+/// Trial `seed`'s split of `data`: benchmark_split (data/split.h), or validation_split with
+/// options.validate, or table_split (data/table_split.h) for a table.
+BenchmarkSplit draw_split(const TrainTest& data, const ExperimentOptions& options,
+                          uint64_t seed);
 
 /// The test set's scores of a trained method, each under its name: for an embedding method
 /// one per scorer of o.scorers (or its default scorer), for a scoring method its own.

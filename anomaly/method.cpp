@@ -33,7 +33,9 @@ nlohmann::json method_options_json(const MethodOptions& m) {
           {"doc_lambda", m.doc_lambda},
           {"doc_alternate", m.doc_alternate},
           {"freeze_blocks", m.freeze_blocks},
-          {"vae_samples", m.vae_samples}};
+          {"vae_samples", m.vae_samples},
+          {"iforest_trees", m.iforest_trees},
+          {"iforest_samples", m.iforest_samples}};
 }
 
 MethodOptions method_options_from_json(const nlohmann::json& j) {
@@ -73,6 +75,8 @@ MethodOptions method_options_from_json(const nlohmann::json& j) {
   read("doc_alternate", m.doc_alternate);
   read("freeze_blocks", m.freeze_blocks);
   read("vae_samples", m.vae_samples);
+  read("iforest_trees", m.iforest_trees);
+  read("iforest_samples", m.iforest_samples);
   return m;
 }
 

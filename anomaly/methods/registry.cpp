@@ -15,6 +15,8 @@ std::unique_ptr<Method> make_frozen(const MethodOptions&);
 std::unique_ptr<Method> make_ae(const MethodOptions&);
 std::unique_ptr<Method> make_vae(const MethodOptions&);
 std::unique_ptr<Method> make_ssim_ae(const MethodOptions&);
+std::unique_ptr<Method> make_iforest(const MethodOptions&);
+std::unique_ptr<Method> make_identity(const MethodOptions&);
 
 namespace {
 
@@ -29,6 +31,8 @@ std::vector<MethodInfo>& table() {
       {"ae", K::scoring, false, "convolutional autoencoder, squared reconstruction error", make_ae},
       {"vae", K::scoring, false, "variational autoencoder: -ELBO, reconstruction probability (An & Cho 2015), unregularized (Matsubara et al. 2018)", make_vae},
       {"ssim-ae", K::scoring, false, "SSIM autoencoder (Bergmann et al. 2018)", make_ssim_ae},
+      {"iforest", K::scoring, false, "Isolation Forest on the raw rows (Liu et al. 2008)", make_iforest},
+      {"identity", K::embedding, false, "the raw rows as features, no network (LOF, k-NN, cosine on the data itself)", make_identity},
   };
   return table;
 }
