@@ -252,7 +252,8 @@ ExperimentOptions preset_options(const std::string& preset, const std::string& d
                                  const std::string& pretrained) {
   KZ_CHECK(preset == "seed" || preset == "scratch" || preset == "quick", "benchmark",
            "unknown --preset '{}' (seed, scratch or quick)", preset);
-  KZ_CHECK(preset != "seed" || !pretrained.empty(), "benchmark",
+  const bool table = dataset == "table";
+  KZ_CHECK(table || preset != "seed" || !pretrained.empty(), "benchmark",
            "--preset seed needs --pretrained W.safetensors (e.g. "
            "../shared/data/weights/mobilenet_v2_1.0_imagenet.safetensors)");
   ExperimentOptions o;
@@ -267,6 +268,19 @@ ExperimentOptions preset_options(const std::string& preset, const std::string& d
     MethodOptions m;
     m.name = name;
     if (name == "iforest" || name == "identity") {  // no network: nothing to preset
+      o.method_options.push_back(m);
+      continue;
+    }
+    if (table) {  // the MLP on the standardised rows as they are
+      m.pretrained = pretrained;
+      m.preprocess.height = m.preprocess.width = 0;
+      m.preprocess.rgb = false;
+      m.preprocess.scaling = Scaling::none;
+      m.optimizer = "adam";
+      m.amsgrad = true;
+      m.lr = 1e-3;
+      m.batch_size = 64;
+      m.epochs = preset == "quick" ? 10 : 50;
       o.method_options.push_back(m);
       continue;
     }

@@ -21,6 +21,10 @@
 ///   quick    scratch with 3 epochs, 2 trials and a half-size reference set (500 per class):
 ///            the README's demo, a few minutes on two cores.
 /// \endcode
+/// For a table (dataset "table": `kizuki benchmark --table`), the network methods take the
+/// MLP backbone (layers/mlp.h, widths 64, 64) on the standardised rows as they are (no
+/// resizing, no grey→RGB, no pixel scaling), Adam lr 1e-3 (AMSGrad), batch 64, 50 epochs
+/// (quick: 10, 2 trials); iforest and identity have nothing to preset.
 #pragma once
 
 #include <functional>
@@ -84,6 +88,7 @@ struct ExperimentOptions {
 
 /// The options of `preset` ("seed", "scratch" or "quick") for `dataset` and `methods`.
 /// "seed" needs `pretrained` (a safetensors file), the others ignore it unless given.
+/// dataset "table" gives the table settings of the file's description.
 ExperimentOptions preset_options(const std::string& preset, const std::string& dataset,
                                  const std::vector<std::string>& methods,
                                  const std::string& pretrained);

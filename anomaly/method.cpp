@@ -35,7 +35,8 @@ nlohmann::json method_options_json(const MethodOptions& m) {
           {"freeze_blocks", m.freeze_blocks},
           {"vae_samples", m.vae_samples},
           {"iforest_trees", m.iforest_trees},
-          {"iforest_samples", m.iforest_samples}};
+          {"iforest_samples", m.iforest_samples},
+          {"mlp_widths", m.mlp_widths}};
 }
 
 MethodOptions method_options_from_json(const nlohmann::json& j) {
@@ -77,6 +78,7 @@ MethodOptions method_options_from_json(const nlohmann::json& j) {
   read("vae_samples", m.vae_samples);
   read("iforest_trees", m.iforest_trees);
   read("iforest_samples", m.iforest_samples);
+  read("mlp_widths", m.mlp_widths);
   return m;
 }
 

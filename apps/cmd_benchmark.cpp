@@ -42,6 +42,7 @@ struct BenchmarkFlags {
   int64_t skip_rows = 0, test_normal = 0, test_anomaly = 0;
   bool no_header = false;
   double memory_limit_mb = 0.0;  // 0 = none
+  std::string mlp_widths;        // empty = the preset's
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -85,8 +86,9 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
           dataset.compare(dataset.size() - std::strlen(ext), std::string::npos, ext) == 0)
         dataset.resize(dataset.size() - std::strlen(ext));
   }
-  ExperimentOptions o = preset_options(f.preset, dataset, split_list(f.methods),
-                                      recorded_path(f.pretrained));
+  ExperimentOptions o = preset_options(f.preset, f.table.empty() ? dataset : "table",
+                                      split_list(f.methods), recorded_path(f.pretrained));
+  o.dataset = dataset;
   if (!f.table.empty()) {
     KZ_CHECK(!f.label.empty() && !f.normal.empty(), "benchmark",
              "--table needs --label COLUMN and --normal VALUE (the normal class's label)");
@@ -126,6 +128,18 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
     if (f.batch > 0) m.batch_size = f.batch;
     if (f.lr > 0) m.lr = f.lr;
     if (f.latent_dim > 0) m.latent_dim = f.latent_dim;
+    if (!f.mlp_widths.empty()) {
+      m.mlp_widths.clear();
+      for (const std::string& w : split_list(f.mlp_widths)) {
+        int64_t v = 0;
+        try {
+          v = std::stoll(w);
+        } catch (const std::exception&) {
+        }
+        KZ_CHECK(v >= 1, "benchmark", "--mlp-widths: '{}' is not a positive width", w);
+        m.mlp_widths.push_back(v);
+      }
+    }
     m.threads = f.threads;
   }
   if (root && !f.resume && std::filesystem::exists(f.out + "/checkpoints") &&
@@ -261,6 +275,8 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
   cmd->add_option("--memory-limit", flags->memory_limit_mb,
                   "--table: refuse a table needing more than this many MiB (default: no limit)")
       ->check(CLI::Range(0.0, 1e9));
+  cmd->add_option("--mlp-widths", flags->mlp_widths,
+                  "--table: comma list of the MLP backbone's stage widths (default 64,64)");
   cmd->add_option("--test-normal", flags->test_normal,
                   "--table: normal test rows (default: every normal row not trained on)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));

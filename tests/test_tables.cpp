@@ -278,3 +278,65 @@ TEST_CASE("tables: run_benchmark on a CSV table, and kizuki benchmark --table") 
   CHECK(nolabel.status != 0);
   CHECK(nolabel.output.find("--label") != std::string::npos);
 }
+
+TEST_CASE("tables: doc, l2softmax, arcface and frozen take the MLP backbone on a table") {
+  const ImageDataset rows = synthetic_table(40, 8);
+  TableProtocol p;
+  p.normal = "a";
+  p.anomaly = {"b"};
+  p.reference = {"c", "d"};
+  const BenchmarkSplit s = table_split(rows, p, 2);
+  const ExperimentOptions preset =
+      preset_options("scratch", "table", {"doc", "l2softmax", "arcface", "frozen"}, "");
+  for (const MethodOptions& base : preset.method_options) {
+    CAPTURE(base.name);
+    CHECK(base.preprocess.scaling == Scaling::none);
+    CHECK(base.preprocess.height == 0);
+    MethodOptions m = base;
+    m.epochs = 15;
+    m.batch_size = 16;  // 20 normal + 80 reference rows: a last batch of one is dropped
+    m.mlp_widths = {16, 8};
+    std::unique_ptr<Method> method = make_method(m);
+    std::vector<double> losses;
+    method->train(s, 3, [&](const TrainProgress& t) {
+      if (t.epoch_end) losses.push_back(t.loss);
+    });
+    CHECK(method->feature_dim() == 8);
+    const Tensor f = method->embed(s.test);
+    CHECK(f.shape() == Shape{20 + 40, 8});
+    if (m.name != "frozen") {
+      REQUIRE(losses.size() == 15);
+      MESSAGE(m.name << " loss " << losses.front() << " -> " << losses.back());
+      CHECK(losses.back() < losses.front());
+    }
+    ExperimentOptions o;
+    o.scorers = {"lof", "cosine"};
+    const auto scored = test_scores(*method, s, o);
+    for (const auto& sc : scored) {
+      const std::vector<float> sv = sc.second.to_vector();
+      const double auc = roc_auc(std::vector<double>(sv.begin(), sv.end()),
+                                 std::vector<int>(s.test.labels.begin(), s.test.labels.end()));
+      MESSAGE(m.name << " " << sc.first << " AUC " << auc);
+      if (sc.first == "lof") CHECK(auc > 0.8);  // b is 6 widths out in every feature
+    }
+    // Its networks' state and architecture rebuild it: the same features.
+    std::unique_ptr<Method> back = make_method(m);
+    back->build_untrained(method->architecture());
+    back->load_state_dict(method->state_dict());
+    CHECK(method->architecture().at("backbone") == "mlp");
+    CHECK(back->embed(s.test).to_vector() == f.to_vector());
+  }
+  // The classifiers and DOC need a reference set; images-only methods say so on a table.
+  TableProtocol none = p;
+  none.reference = {};
+  const BenchmarkSplit bare = table_split(rows, none, 2);
+  for (const char* name : {"l2softmax", "doc"}) {
+    MethodOptions m = preset.method_options[1];
+    m.name = name;
+    CHECK(error_of([&] { make_method(m)->train(bare, 0, {}); }).find("reference set") !=
+          std::string::npos);
+  }
+  MethodOptions ae = preset_options("scratch", "fashion-mnist", {"ae"}, "").method_options[0];
+  CHECK(error_of([&] { make_method(ae)->train(s, 0, {}); }).find("cannot be resized") !=
+        std::string::npos);
+}
