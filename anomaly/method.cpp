@@ -106,7 +106,9 @@ StateDict Method::state_dict() const {
 
 void Method::load_state_dict(const StateDict& state) {
   const std::vector<NamedNetwork> nets = networks();
-  KZ_CHECK(!nets.empty(), "method", "{}: no networks to load into (build them first)", name());
+  // A method without networks (identity) loads the empty state; others must be built first.
+  KZ_CHECK(!nets.empty() || state.empty(), "method",
+           "{}: no networks to load into (build them first)", name());
   std::set<std::string> used;
   for (const auto& [network, m] : nets) {
     const std::string prefix = network + ".";

@@ -229,6 +229,14 @@ TEST_CASE("tables: iforest and identity (LOF) separate shifted rows; model.kz ke
   b->load_state_dict(a->state_dict());
   CHECK(a->score(s.test)[0].to_vector() == b->score(s.test)[0].to_vector());
   CHECK(a->state_dict().at("forest.feature").shape() == Shape{7, 2 * 30 - 1});
+  // identity has no networks: its state is empty and loads as such (model.kz).
+  m.name = "identity";
+  std::unique_ptr<Method> id = make_method(m), id_back = make_method(m);
+  id->train(s, 0, {});
+  CHECK(id->state_dict().empty());
+  id_back->build_untrained(id->architecture());
+  id_back->load_state_dict(id->state_dict());
+  CHECK(id_back->embed(s.test).to_vector() == id->embed(s.test).to_vector());
 }
 
 TEST_CASE("tables: run_benchmark on a CSV table, and kizuki benchmark --table") {

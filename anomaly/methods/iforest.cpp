@@ -49,7 +49,7 @@ class IsolationForestMethod final : public Method {
   MethodKind kind() const override { return MethodKind::scoring; }
   std::vector<std::string> score_names() const override { return {"isolation"}; }
 
-  void train(const BenchmarkSplit& split, uint64_t seed, const ProgressFn& progress) override {
+  void train(const BenchmarkSplit& split, uint64_t seed, const ProgressFn&) override {
     const auto start = std::chrono::steady_clock::now();
     const Tensor x = flat_features(split.normal_train);
     Generator gen(seed);
@@ -59,13 +59,6 @@ class IsolationForestMethod final : public Method {
     module_ = std::make_shared<ForestModule>(forest.trees(), forest.samples());
     module_->set(forest.to_arrays());
     train_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (progress) {
-      TrainProgress p;
-      p.epochs = p.batches = 1;
-      p.epoch_end = true;
-      p.seconds = train_seconds_;
-      progress(p);
-    }
   }
 
   std::vector<Tensor> score(const ImageDataset& data) const override {
