@@ -4,7 +4,7 @@
 /// Shape letters: N rows, F feature columns.
 ///
 /// The format is RFC 4180: records separated by CRLF or LF, fields by commas; a field in
-/// double quotes may hold commas, line breaks and doubled quotes (`""` is one `"`). Lines
+/// double quotes may hold commas, line breaks and quotes (written twice for one). Lines
 /// that are completely empty are skipped (as pandas does). After `skip_rows` lines that are
 /// not part of the table (e.g. the first line of scikit-learn's bundled files, which holds
 /// "n_samples,n_features,class names…"), the first record is the header — the column names —
