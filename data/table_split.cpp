@@ -136,8 +136,21 @@ BenchmarkSplit table_split(const ImageDataset& rows, const TableProtocol& p, uin
   s.test.class_names = {"normal: " + p.normal,
                         fmt::format("anomaly: {}", fmt::join(anomaly_names, ", "))};
 
-  // Standardise with the normal training rows' mean and population std (1 where it is 0).
-  const int64_t f = rows.channels;
+  standardize_by_normal_train(s);
+  return s;
+}
+
+void standardize_by_normal_train(BenchmarkSplit& s) {
+  const int64_t n_train = s.normal_train.size();
+  KZ_CHECK(n_train >= 1 && s.normal_train.table, "table_split",
+           "standardising needs a table of normal training rows, got {} rows of {}", n_train,
+           s.normal_train.table ? "a table" : "images");
+  for (const ImageDataset* d : {&s.reference, &s.test})
+    KZ_CHECK(d->size() == 0 || (d->table && d->channels == s.normal_train.channels),
+             "table_split", "{}: rows of {} features, the normal training rows have {}",
+             d->source, d->channels, s.normal_train.channels);
+  // With the normal training rows' mean and population std (1 where it is 0).
+  const int64_t f = s.normal_train.channels;
   std::vector<double> mean(static_cast<size_t>(f), 0.0), var(static_cast<size_t>(f), 0.0);
   const std::vector<float>& v = s.normal_train.values;
   for (int64_t i = 0; i < n_train; ++i)
@@ -158,7 +171,6 @@ BenchmarkSplit table_split(const ImageDataset& rows, const TableProtocol& p, uin
       const size_t j = k % static_cast<size_t>(f);
       d->values[k] = static_cast<float>((d->values[k] - mean[j]) / scale[j]);
     }
-  return s;
 }
 
 }  // namespace kz

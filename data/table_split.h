@@ -54,4 +54,9 @@ ImageDataset table_dataset(const Table& table);
 BenchmarkSplit table_split(const ImageDataset& rows, const TableProtocol& protocol,
                            uint64_t seed);
 
+/// Standardises the values of the split's three sets in place with the mean and population
+/// std (1 where it is 0) of its normal training rows, as table_split does; every set must be
+/// a table of the same F features and normal_train must have at least one row.
+void standardize_by_normal_train(BenchmarkSplit& split);
+
 }  // namespace kz

@@ -20,6 +20,7 @@
 #include "data/table_split.h"
 #include "tensor/file_io.h"
 #include "tensor/generator.h"
+#include "tensor/safetensors.h"
 #include "tests/error_of.h"
 #include "tests/shell.h"
 #include "tests/temp_dir.h"
@@ -346,5 +347,43 @@ TEST_CASE("tables: doc, l2softmax, arcface and frozen take the MLP backbone on a
   }
   MethodOptions ae = preset_options("scratch", "fashion-mnist", {"ae"}, "").method_options[0];
   CHECK(error_of([&] { make_method(ae)->train(s, 0, {}); }).find("cannot be resized") !=
+        std::string::npos);
+}
+
+TEST_CASE("tables: identity + lof is scikit-learn's StandardScaler, MinMaxScaler and LOF") {
+  // The split of tests/fixtures/make_tables.py row by row: standardised by its normal
+  // training rows (one feature constant), then kizuki's identity method scored by LOF.
+  const Safetensors st = load_safetensors(KZ_FIXTURES "/tables.safetensors");
+  auto as_table = [](const Tensor& x, int64_t label) {
+    ImageDataset d;
+    d.table = true;
+    d.channels = x.size(1);
+    d.height = d.width = 1;
+    d.values = x.to_vector();
+    d.labels.assign(static_cast<size_t>(x.size(0)), label);
+    d.class_names = {"normal", "anomaly"};
+    d.source = "tables.safetensors";
+    return d;
+  };
+  BenchmarkSplit s;
+  s.normal_train = as_table(st.at("train"), 0);
+  s.test = as_table(st.at("test"), 0);
+  s.reference = s.normal_train.subset({});
+  standardize_by_normal_train(s);
+  MethodOptions m;
+  m.name = "identity";
+  std::unique_ptr<Method> method = make_method(m);
+  method->train(s, 0, {});
+  const auto scored = test_scores(*method, s, ExperimentOptions{});
+  const std::vector<float> ours = scored.at(0).second.to_vector();
+  const std::vector<float> theirs = st.at("lof").to_vector();
+  REQUIRE(ours.size() == theirs.size());
+  for (size_t i = 0; i < ours.size(); ++i) {
+    INFO("row " << i);
+    CHECK(ours[i] == doctest::Approx(theirs[i]).epsilon(1e-5));
+  }
+  BenchmarkSplit images;
+  images.normal_train.channels = 1;
+  CHECK(error_of([&] { standardize_by_normal_train(images); }).find("needs a table") !=
         std::string::npos);
 }
