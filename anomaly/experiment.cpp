@@ -23,6 +23,7 @@
 #include "dist/communicator.h"
 #include "data/cifar10.h"
 #include "data/fashion_mnist.h"
+#include "data/csv.h"
 #include "data/image_write.h"
 #include "tensor/build_info.h"
 #include "tensor/file_io.h"
@@ -59,6 +60,21 @@ nlohmann::json settings_json(const ExperimentOptions& o) {
     for (const auto& [method, score] : e.members)
       members.push_back(score.empty() ? method : method + ":" + score);
     j["ensembles"].push_back(fmt::format("{}={}", e.name, fmt::join(members, ",")));
+  }
+  if (!o.table.empty()) {
+    const TableProtocol& p = o.table_protocol;
+    j["table"] = {{"file", o.table},
+                  {"label", o.csv.label},
+                  {"drop", o.csv.drop},
+                  {"skip_rows", o.csv.skip_rows},
+                  {"header", o.csv.header},
+                  {"normal", p.normal},
+                  {"anomaly", p.anomaly},
+                  {"reference", p.reference},
+                  {"n_reference_per_class", p.n_reference_per_class},
+                  {"n_normal_train", p.n_normal_train},
+                  {"n_test_normal", p.n_test_normal},
+                  {"n_test_anomaly", p.n_test_anomaly}};
   }
   return j;
 }
@@ -249,7 +265,8 @@ ExperimentOptions preset_options(const std::string& preset, const std::string& d
                                  const std::string& pretrained) {
   KZ_CHECK(preset == "seed" || preset == "scratch" || preset == "quick", "benchmark",
            "unknown --preset '{}' (seed, scratch or quick)", preset);
-  KZ_CHECK(preset != "seed" || !pretrained.empty(), "benchmark",
+  const bool table = dataset == "table";
+  KZ_CHECK(table || preset != "seed" || !pretrained.empty(), "benchmark",
            "--preset seed needs --pretrained W.safetensors (e.g. "
            "../shared/data/weights/mobilenet_v2_1.0_imagenet.safetensors)");
   ExperimentOptions o;
@@ -263,6 +280,23 @@ ExperimentOptions preset_options(const std::string& preset, const std::string& d
   for (const std::string& name : methods) {
     MethodOptions m;
     m.name = name;
+    if (name == "iforest" || name == "identity") {  // no network: nothing to preset
+      o.method_options.push_back(m);
+      continue;
+    }
+    if (table) {  // the MLP on the standardised rows as they are
+      m.pretrained = pretrained;
+      m.preprocess.height = m.preprocess.width = 0;
+      m.preprocess.rgb = false;
+      m.preprocess.scaling = Scaling::none;
+      m.optimizer = "adam";
+      m.amsgrad = true;
+      m.lr = 1e-3;
+      m.batch_size = 64;
+      m.epochs = preset == "quick" ? 10 : 50;
+      o.method_options.push_back(m);
+      continue;
+    }
     m.pretrained = pretrained;
     m.preprocess.rgb = true;
     m.batch_size = 128;
@@ -306,6 +340,11 @@ ExperimentOptions preset_options(const std::string& preset, const std::string& d
 }
 
 TrainTest load_benchmark_dataset(ExperimentOptions& o) {
+  if (!o.table.empty()) {
+    TrainTest data;
+    data.train = table_dataset(load_csv(o.table, o.csv));
+    return data;
+  }
   if (o.dataset == "fashion-mnist") {
     if (o.normal_class < 0) o.normal_class = 7;    // sneaker
     if (o.anomaly_class < 0) o.anomaly_class = 9;  // ankle boot
@@ -320,6 +359,19 @@ TrainTest load_benchmark_dataset(ExperimentOptions& o) {
     return load_cifar10(o.data_dir);
   }
   fail("benchmark", fmt::format("unknown --dataset '{}' (fashion-mnist or cifar10)", o.dataset));
+}
+
+BenchmarkSplit draw_split(const TrainTest& data, const ExperimentOptions& o, uint64_t seed) {
+  if (!o.table.empty()) {
+    KZ_CHECK(!o.validate, "benchmark", "--validate is for images; a table has no held-out "
+             "split of its own yet");
+    return table_split(data.train, o.table_protocol, seed);
+  }
+  BenchmarkSplit split = benchmark_split(data, o.normal_class, o.anomaly_class,
+                                         o.n_reference_per_class, o.n_normal_train,
+                                         o.n_test_each, seed);
+  if (o.validate) split = validation_split(data, split, o.normal_class, o.n_test_each, seed);
+  return split;
 }
 
 std::vector<std::pair<std::string, Tensor>> test_scores(const Method& method,
@@ -473,9 +525,7 @@ void add_ensemble_rows(BenchmarkResults& r, const ExperimentOptions& o, const Tr
       if (members.size() != e.members.size()) continue;  // a member failed or is not yet run
       if (!split) {
         const uint64_t seed = o.seed + static_cast<uint64_t>(t);
-        split = benchmark_split(data, o.normal_class, o.anomaly_class, o.n_reference_per_class,
-                                o.n_normal_train, o.n_test_each, seed);
-        if (o.validate) split = validation_split(data, *split, o.normal_class, o.n_test_each, seed);
+        split = draw_split(data, o, seed);  // the test set is all the ensemble needs
       }
       const std::vector<int> labels(split->test.labels.begin(), split->test.labels.end());
       const std::vector<double> scores = ensemble_scores(members);
@@ -529,6 +579,8 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
              o.lof_neighbors);
     KZ_CHECK(o.known_anomalies >= 0, "benchmark", "--known-anomalies must be >= 0, got {}",
              o.known_anomalies);
+    KZ_CHECK(o.known_anomalies == 0 || o.table.empty(), "benchmark",
+             "--known-anomalies is for images; a table's protocol has no labelled anomalies yet");
     check_tta(o.tta, "--tta");
     check_ensembles(o);
     for (const std::string& m : o.methods) {
@@ -538,6 +590,7 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
                "on the reference set; validate it another way or leave it out", m);
     }
     data = load_benchmark_dataset(o);
+    if (!o.table.empty()) (void)draw_split(data, o, o.seed);  // a bad --normal fails now
     results.settings = settings_json(o);
     results.environment = environment_json();
     results.environment["ranks"] = size;
@@ -614,9 +667,7 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
         ck.path = fmt::format("{}/trial{}-{}.ckpt", checkpoints, t, mo.name);
       ck.resume = o.resume;
       if (split_trial != t) {
-        split = benchmark_split(data, o.normal_class, o.anomaly_class, o.n_reference_per_class,
-                                o.n_normal_train, o.n_test_each, seed);
-        if (o.validate) split = validation_split(data, *split, o.normal_class, o.n_test_each, seed);
+        split = draw_split(data, o, seed);
         if (o.known_anomalies > 0)
           split = with_known_anomalies(data, *split, o.anomaly_class, o.known_anomalies, seed);
         split_trial = t;

@@ -21,6 +21,10 @@
 ///   quick    scratch with 3 epochs, 2 trials and a half-size reference set (500 per class):
 ///            the README's demo, a few minutes on two cores.
 /// \endcode
+/// For a table (dataset "table": `kizuki benchmark --table`), the network methods take the
+/// MLP backbone (layers/mlp.h, widths 64, 64) on the standardised rows as they are (no
+/// resizing, no grey→RGB, no pixel scaling), Adam lr 1e-3 (AMSGrad), batch 64, 50 epochs
+/// (quick: 10, 2 trials); iforest and identity have nothing to preset.
 #pragma once
 
 #include <functional>
@@ -30,6 +34,7 @@
 #include "anomaly/ensemble.h"
 #include "anomaly/method.h"
 #include "anomaly/results.h"
+#include "data/table_split.h"
 #include "dist/communicator.h"
 
 namespace kz {
@@ -88,10 +93,17 @@ struct ExperimentOptions {
   bool data_parallel = false;
   bool sync_bn = false;     ///< --sync-bn, with data_parallel
   double bucket_mb = 4.0;   ///< --bucket-mb, with data_parallel
+  /// A table instead of images (`kizuki benchmark --table`): the CSV file (empty: images),
+  /// how to read it (data/csv.h) and which rows play which part (data/table_split.h); each
+  /// trial's split is table_split's, standardised with its normal training rows' statistics.
+  std::string table;
+  CsvOptions csv;                ///< see table
+  TableProtocol table_protocol;  ///< see table
 };
 
 /// The options of `preset` ("seed", "scratch" or "quick") for `dataset` and `methods`.
 /// "seed" needs `pretrained` (a safetensors file), the others ignore it unless given.
+/// dataset "table" gives the table settings of the file's description.
 ExperimentOptions preset_options(const std::string& preset, const std::string& dataset,
                                  const std::vector<std::string>& methods,
                                  const std::string& pretrained);
@@ -136,7 +148,13 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
                                Communicator* comm = nullptr);
 
 /// The data set's train/test pair from its reader, with the protocol's classes filled in.
+/// A table (options.table) is read whole into `train`; `test` stays empty.
 TrainTest load_benchmark_dataset(ExperimentOptions& options);
+
+/// Trial `seed`'s split of `data`: benchmark_split (data/split.h), or validation_split with
+/// options.validate, or table_split (data/table_split.h) for a table.
+BenchmarkSplit draw_split(const TrainTest& data, const ExperimentOptions& options,
+                          uint64_t seed);
 
 /// The test set's scores of a trained method, each under its name: for an embedding method
 /// one per scorer of o.scorers (or its default scorer), for a scoring method its own.

@@ -33,7 +33,10 @@ nlohmann::json method_options_json(const MethodOptions& m) {
           {"doc_lambda", m.doc_lambda},
           {"doc_alternate", m.doc_alternate},
           {"freeze_blocks", m.freeze_blocks},
-          {"vae_samples", m.vae_samples}};
+          {"vae_samples", m.vae_samples},
+          {"iforest_trees", m.iforest_trees},
+          {"iforest_samples", m.iforest_samples},
+          {"mlp_widths", m.mlp_widths}};
 }
 
 MethodOptions method_options_from_json(const nlohmann::json& j) {
@@ -73,6 +76,9 @@ MethodOptions method_options_from_json(const nlohmann::json& j) {
   read("doc_alternate", m.doc_alternate);
   read("freeze_blocks", m.freeze_blocks);
   read("vae_samples", m.vae_samples);
+  read("iforest_trees", m.iforest_trees);
+  read("iforest_samples", m.iforest_samples);
+  read("mlp_widths", m.mlp_widths);
   return m;
 }
 
@@ -100,7 +106,9 @@ StateDict Method::state_dict() const {
 
 void Method::load_state_dict(const StateDict& state) {
   const std::vector<NamedNetwork> nets = networks();
-  KZ_CHECK(!nets.empty(), "method", "{}: no networks to load into (build them first)", name());
+  // A method without networks (identity) loads the empty state; others must be built first.
+  KZ_CHECK(!nets.empty() || state.empty(), "method",
+           "{}: no networks to load into (build them first)", name());
   std::set<std::string> used;
   for (const auto& [network, m] : nets) {
     const std::string prefix = network + ".";

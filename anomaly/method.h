@@ -65,6 +65,9 @@ struct MethodOptions {
   bool doc_alternate = true;       ///< the seed's alternating updates
   int64_t freeze_blocks = 0;       ///< features.0 … features.{freeze_blocks−1} frozen
   int64_t vae_samples = 10;        ///< L, samples of z for the VAE's reconstruction probability
+  int64_t iforest_trees = 100;     ///< Isolation Forest's T, trees
+  int64_t iforest_samples = 256;   ///< Isolation Forest's ψ, rows per tree (before clipping to N)
+  std::vector<int64_t> mlp_widths{64, 64};  ///< a table's MLP backbone: its stages' widths
   int threads = 0;                 ///< 0 = as configured
 };
 

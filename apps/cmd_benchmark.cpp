@@ -4,9 +4,11 @@
 // checkpoints while training), so `--resume` continues a stopped run (anomaly/experiment.h).
 // Under `mpirun -np N` the (trial × method) units are spread over the N processes, each with
 // --threads threads; rank 0 prints the summary and writes the report files.
+// --table FILE.csv runs the same protocol on a table's rows (data/csv.h, data/table_split.h).
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -38,6 +40,13 @@ struct BenchmarkFlags {
   int64_t known_anomalies = 0;
   bool data_parallel = false, sync_bn = false;
   double bucket_mb = 4.0;
+  // A table instead of images.
+  std::string table, label, normal, drop;
+  std::vector<std::string> anomaly, reference;
+  int64_t skip_rows = 0, test_normal = 0, test_anomaly = 0;
+  bool no_header = false;
+  double memory_limit_mb = 0.0;  // 0 = none
+  std::string mlp_widths;        // empty = the preset's
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -72,8 +81,37 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
   // Each line of a run of several processes says which one speaks.
   const std::string who = comm.size() > 1 ? fmt::format("[rank {}] ", comm.rank()) : "";
   set_threads(f.threads);
-  ExperimentOptions o = preset_options(f.preset, f.dataset, split_list(f.methods),
-                                      recorded_path(f.pretrained));
+  // A table's rows are named after its file: "breast_cancer" for breast_cancer.csv(.gz).
+  std::string dataset = f.dataset;
+  if (!f.table.empty()) {
+    dataset = std::filesystem::path(f.table).filename().string();
+    for (const char* ext : {".gz", ".csv"})
+      if (dataset.size() > std::strlen(ext) &&
+          dataset.compare(dataset.size() - std::strlen(ext), std::string::npos, ext) == 0)
+        dataset.resize(dataset.size() - std::strlen(ext));
+  }
+  ExperimentOptions o = preset_options(f.preset, f.table.empty() ? dataset : "table",
+                                      split_list(f.methods), recorded_path(f.pretrained));
+  o.dataset = dataset;
+  if (!f.table.empty()) {
+    KZ_CHECK(!f.label.empty() && !f.normal.empty(), "benchmark",
+             "--table needs --label COLUMN and --normal VALUE (the normal class's label)");
+    o.table = recorded_path(f.table);
+    o.csv.label = f.label;
+    o.csv.drop = split_list(f.drop);
+    o.csv.skip_rows = f.skip_rows;
+    o.csv.header = !f.no_header;
+    o.csv.max_bytes = static_cast<int64_t>(f.memory_limit_mb * 1024 * 1024);
+    TableProtocol& p = o.table_protocol;
+    p.normal = f.normal;
+    p.anomaly = f.anomaly;
+    p.reference = f.reference;
+    if (f.reference_per_class > 0) p.n_reference_per_class = f.reference_per_class;
+    if (f.normal_train > 0) p.n_normal_train = f.normal_train;
+    if (f.test_each > 0) p.n_test_normal = p.n_test_anomaly = f.test_each;
+    if (f.test_normal > 0) p.n_test_normal = f.test_normal;
+    if (f.test_anomaly > 0) p.n_test_anomaly = f.test_anomaly;
+  }
   o.data_dir = recorded_path(f.data_dir);
   o.scorers = split_list(f.scorers);
   o.seed = f.seed;
@@ -100,6 +138,18 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
     if (f.batch > 0) m.batch_size = f.batch;
     if (f.lr > 0) m.lr = f.lr;
     if (f.latent_dim > 0) m.latent_dim = f.latent_dim;
+    if (!f.mlp_widths.empty()) {
+      m.mlp_widths.clear();
+      for (const std::string& w : split_list(f.mlp_widths)) {
+        int64_t v = 0;
+        try {
+          v = std::stoll(w);
+        } catch (const std::exception&) {
+        }
+        KZ_CHECK(v >= 1, "benchmark", "--mlp-widths: '{}' is not a positive width", w);
+        m.mlp_widths.push_back(v);
+      }
+    }
     m.threads = f.threads;
   }
   if (root && !f.resume && std::filesystem::exists(f.out + "/checkpoints") &&
@@ -233,6 +283,35 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
   cmd->add_option("--out", flags->out,
                   "output folder: the report files, results.json after every finished trial, "
                   "and checkpoints/ while training");
+  cmd->add_option("--table", flags->table,
+                  "a CSV table instead of images (RFC 4180; plain or gzipped): its rows are "
+                  "split, standardised with the normal training rows' statistics, and scored")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--label", flags->label, "--table: the label column's name (its position "
+                  "from 0 with --no-header)");
+  cmd->add_option("--normal", flags->normal, "--table: the normal class's label value");
+  cmd->add_option("--anomaly", flags->anomaly,
+                  "--table: the anomaly classes' label values (default: every class neither "
+                  "normal nor reference)");
+  cmd->add_option("--reference", flags->reference,
+                  "--table: label values of the reference classes (default: none)");
+  cmd->add_option("--drop", flags->drop, "--table: comma list of columns to leave out");
+  cmd->add_option("--skip-rows", flags->skip_rows,
+                  "--table: lines before the header (1 for scikit-learn's bundled files)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  cmd->add_flag("--no-header", flags->no_header,
+                "--table: the file has no header; columns are named 0, 1, … by position");
+  cmd->add_option("--memory-limit", flags->memory_limit_mb,
+                  "--table: refuse a table needing more than this many MiB (default: no limit)")
+      ->check(CLI::Range(0.0, 1e9));
+  cmd->add_option("--mlp-widths", flags->mlp_widths,
+                  "--table: comma list of the MLP backbone's stage widths (default 64,64)");
+  cmd->add_option("--test-normal", flags->test_normal,
+                  "--table: normal test rows (default: every normal row not trained on)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  cmd->add_option("--test-anomaly", flags->test_anomaly,
+                  "--table: anomalous test rows (default: every anomalous row)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   cmd->add_flag("--resume", flags->resume,
                 "continue the run recorded in --out: finished trials are kept, an unfinished "
                 "one continues from its last epoch checkpoint (same settings needed)");

@@ -10,6 +10,11 @@
 ///
 /// Datasets come in train/test pairs (TrainTest) from the readers in fashion_mnist.h,
 /// cifar10.h and image_folder.h; data/split.h draws the anomaly benchmark's sets from a pair.
+///
+/// A table (data/csv.h, data/table_split.h) is a dataset too, so that the benchmark runner
+/// and the methods take it as they take images: its N rows of F float features are kept in
+/// `values` ((N,F) row-major) instead of `pixels`, with channels = F and height = width = 1,
+/// and `table` set; to_tensor() then gives the values as a (N,F,1,1) tensor.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +35,8 @@ struct ImageDataset {
   std::vector<int64_t> labels;           ///< one per image, each in [0, num_classes())
   std::vector<std::string> class_names;  ///< label -> name
   std::string source;                    ///< file or folder it came from, for messages
+  bool table = false;       ///< rows of float features in `values`, not images in `pixels`
+  std::vector<float> values;  ///< a table's size() * image_numel() values, (N,F) row-major
 
   int64_t size() const { return static_cast<int64_t>(labels.size()); }  ///< N
   int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }  ///< classes
@@ -43,17 +50,20 @@ struct ImageDataset {
   std::vector<int64_t> indices_of_class(int64_t c) const;
   /// The images at `indices` (repeats allowed), in that order, with the same class names.
   ImageDataset subset(const std::vector<int64_t>& indices) const;
-  /// Images [start, start+count) as a float (count,C,H,W) tensor of pixel values 0..255.
+  /// Images [start, start+count) as a float (count,C,H,W) tensor of pixel values 0..255
+  /// (a table's rows: its values, (count,F,1,1)).
   Tensor to_tensor(int64_t start = 0, int64_t count = -1) const;
   /// Throws naming `source` unless sizes agree and every label is a valid class.
   void validate() const;
 };
 
-/// a's images followed by b's. Both must have the same C, H, W and class names.
+/// a's images followed by b's. Both must have the same C, H, W and class names, and both be
+/// images or both tables.
 ImageDataset concat(const ImageDataset& a, const ImageDataset& b);
 
 /// The same images mirrored left–right: out[n][c][y][x] = in[n][c][y][W−1−x]; labels,
-/// names and source kept (test-time augmentation, anomaly/method.h embed_features).
+/// names and source kept (test-time augmentation, anomaly/method.h embed_features). A table
+/// has no left and right: it is an error.
 ImageDataset flip_horizontal(const ImageDataset& data);
 
 /// A data set's two official splits.

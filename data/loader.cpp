@@ -12,7 +12,11 @@ std::shared_ptr<const PreparedImages> prepare(const ImageDataset& data, const Pr
            "prepare", "{}: resize to {}x{} (give both sizes, or neither)", data.source,
            pre.height, pre.width);
   KZ_CHECK(data.size() > 0, "prepare", "{}: the data set is empty", data.source);
-  KZ_CHECK(static_cast<int64_t>(data.pixels.size()) == data.size() * data.image_numel(),
+  KZ_CHECK(!data.table || pre.height == 0 || (pre.height == 1 && pre.width == 1), "prepare",
+           "{}: a table's rows cannot be resized to {}x{} (this method needs images)",
+           data.source, pre.height, pre.width);
+  KZ_CHECK(data.table ||
+               static_cast<int64_t>(data.pixels.size()) == data.size() * data.image_numel(),
            "prepare", "{}: {} pixel bytes for {} images of ({}, {}, {})", data.source,
            data.pixels.size(), data.size(), data.channels, data.height, data.width);
   auto out = std::make_shared<PreparedImages>();

@@ -58,6 +58,14 @@ for n in sorted(os.listdir(fixtures)):
     if n.startswith("data_img_"):
         out("image", n, b"\x03" + fixture(n))
 
+# CSV: the first byte picks the options (fuzz/fuzz_csv.cpp): 0 = header, label "y";
+# 1 = no header, label column "0"; 2 = skip one line; 8 = drop "id"; 16 = a 4 KiB limit.
+out("csv", "header", b"\x00" + b"a,b,y\n1.5,-2,cat\n3,1e-3,dog\n")
+out("csv", "quoted_crlf", b"\x00" + b'"a","y"\r\n"1.5",x\r\n2,"two\r\nlines"\r\n3,"say ""hi"""')
+out("csv", "no_header", b"\x01" + b"1,0.5,2\n0,1.5,3\n")
+out("csv", "sklearn_layout", b"\x03" + b"2,2,bad,good\n0,0.5,2\n1,1.5,3\n")
+out("csv", "drop_limit", b"\x18" + b"id,a,y\n" + b"".join(b"%d,%d.25,k%d\n" % (i, i, i % 3) for i in range(40)))
+
 # A training checkpoint with tiny stand-in tensors (parse_checkpoint checks the container,
 # the metadata and the data order; shapes are checked only when a run resumes from it).
 out("model", "checkpoint.ckpt", safetensors(

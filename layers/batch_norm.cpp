@@ -1,4 +1,4 @@
-// batch_norm.cpp — BatchNorm2d (see batch_norm.h). The math is kz::batch_norm
+// batch_norm.cpp — BatchNorm2d and BatchNorm1d (see batch_norm.h). The math is kz::batch_norm
 // (autograd/batch_norm.cpp).
 #include "layers/batch_norm.h"
 
@@ -22,6 +22,16 @@ Variable BatchNorm2d::forward(const Variable& x) {
                            stat_sum_);
   return batch_norm(x, weight_, bias_, *running_mean_, *running_var_, is_training(), momentum_,
                     eps_);
+}
+
+Variable BatchNorm1d::forward(const Variable& x) {
+  KZ_CHECK(x.dim() == 2 && x.size(1) == channels(), "BatchNorm1d", "expected input (N, {}), got {}",
+           channels(), shape_str(x.shape()));
+  KZ_CHECK(!is_training() || x.size(0) > 1, "BatchNorm1d",
+           "expected more than 1 value per channel when training, got input {}",
+           shape_str(x.shape()));
+  return reshape(BatchNorm2d::forward(reshape(x, {x.size(0), x.size(1), 1, 1})),
+                 {x.size(0), x.size(1)});
 }
 
 }  // namespace kz

@@ -1,5 +1,6 @@
 /// \file
-/// batch_norm.h — BatchNorm2d: batch normalisation over (N,C,H,W), per channel C.
+/// batch_norm.h — BatchNorm2d: batch normalisation over (N,C,H,W), per channel C; and
+/// BatchNorm1d, the same over (N,C) (the rows of a table, layers/mlp.h).
 ///
 /// Training: normalise with the batch's mean and biased variance over N,H,W, then update
 /// running_mean/running_var with momentum as PyTorch (r = (1−momentum)·r + momentum·stat,
@@ -44,6 +45,17 @@ class BatchNorm2d : public Module {
   Tensor* running_mean_;  ///< owned by Module's buffer list
   Tensor* running_var_;
   StatSum stat_sum_;
+};
+
+/// Batch normalisation over (N,C), PyTorch's nn.BatchNorm1d: BatchNorm2d on (N,C,1,1), whose
+/// statistics over N·1·1 are those over N. The same parameters, buffers and options.
+/// Training on N = 1 is refused, as PyTorch does (the variance of one value is 0 and the
+/// running variance's unbiased factor N/(N−1) infinite).
+class BatchNorm1d : public BatchNorm2d {
+ public:
+  using BatchNorm2d::BatchNorm2d;
+  Variable forward(const Variable& x) override;  ///< (N,C) -> (N,C)
+  std::string type_name() const override { return "BatchNorm1d"; }
 };
 
 }  // namespace kz

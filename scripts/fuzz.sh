@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# fuzz.sh — every libFuzzer target (fuzz/*.cpp: safetensors, .npy, IDX/gzip, CIFAR-10,
+# fuzz.sh — every libFuzzer target (fuzz/*.cpp: safetensors, .npy, IDX/gzip, CIFAR-10, CSV,
 # image decoding, model.kz and checkpoints) for a fixed number of inputs on its committed
 # corpus.
 #

@@ -7,8 +7,20 @@
 
 namespace kz {
 
-void BackboneMethod::build_backbone(uint64_t seed) {
+void BackboneMethod::build_backbone(uint64_t seed, const ImageDataset& data) {
   Generator gen(derive_seed(seed, 1, 0));
+  backbone_ = nullptr;
+  mlp_ = nullptr;
+  if (data.table) {
+    KZ_CHECK(options_.pretrained.empty(), "method",
+             "{}: a table's MLP has no pretrained weights ({} given)", data.source,
+             options_.pretrained);
+    MlpOptions o;
+    o.in_features = data.channels;
+    o.widths = options_.mlp_widths;
+    mlp_ = std::make_shared<Mlp>(o, gen);
+    return;
+  }
   if (!options_.pretrained.empty()) {
     backbone_ = load_mobilenet_v2(options_.pretrained, options_.width, gen);
     KZ_CHECK(backbone_->options().num_classes == 0, "method",
@@ -21,9 +33,38 @@ void BackboneMethod::build_backbone(uint64_t seed) {
   }
 }
 
+int64_t BackboneMethod::feature_dim() const {
+  KZ_CHECK(backbone_ != nullptr || mlp_ != nullptr, "method",
+           "the method '{}' has not been trained", name());
+  return mlp_ ? mlp_->feature_dim() : backbone_->feature_dim();
+}
+
+MobileNetV2& BackboneMethod::backbone() const {
+  KZ_CHECK(backbone_ != nullptr, "method", "the method '{}' has no MobileNetV2 backbone{}",
+           name(), mlp_ ? " (its backbone is an MLP: a table)" : "");
+  return *backbone_;
+}
+
+Module& BackboneMethod::network() const {
+  KZ_CHECK(backbone_ != nullptr || mlp_ != nullptr, "method",
+           "the method '{}' has not been trained", name());
+  return mlp_ ? static_cast<Module&>(*mlp_) : static_cast<Module&>(*backbone_);
+}
+
+Variable BackboneMethod::forward_features(const Variable& x) const {
+  return mlp_ ? mlp_->forward(x) : backbone_->forward_features(x);
+}
+
+LoaderOptions BackboneMethod::data_loader_options(const ImageDataset& data, uint64_t seed,
+                                                  uint64_t stream) const {
+  LoaderOptions l = loader_options(options_, seed, stream);
+  if (data.size() > 1 && data.size() % l.batch_size == 1) l.drop_last = true;
+  return l;
+}
+
 std::vector<Variable> BackboneMethod::trainable() const {
   std::vector<Variable> params;
-  for (auto& [name, p] : backbone_->named_parameters()) {
+  for (auto& [name, p] : network().named_parameters()) {
     bool frozen = false;
     for (int64_t b = 0; b < options_.freeze_blocks; ++b)
       if (name.rfind(fmt::format("features.{}.", b), 0) == 0) frozen = true;
@@ -36,16 +77,17 @@ std::vector<Variable> BackboneMethod::trainable() const {
 }
 
 Tensor BackboneMethod::embed(const ImageDataset& data) const {
-  KZ_CHECK(backbone_ != nullptr, "embed", "the method '{}' has not been trained", name());
+  KZ_CHECK(backbone_ != nullptr || mlp_ != nullptr, "embed",
+           "the method '{}' has not been trained", name());
   NoGradGuard no_grad;
-  backbone_->eval();
+  network().eval();
   constexpr int64_t kChunk = 256;
   std::vector<Tensor> parts;
   for (int64_t start = 0; start < data.size(); start += kChunk) {
     std::vector<int64_t> idx;
     for (int64_t i = start; i < std::min(data.size(), start + kChunk); ++i) idx.push_back(i);
     const Tensor x = preprocess(data.subset(idx), options_.preprocess).to_channels_last();
-    parts.push_back(backbone_->forward_features(Variable(x)).data());
+    parts.push_back(forward_features(Variable(x)).data());
   }
   return cat(parts, 0);
 }
@@ -59,13 +101,20 @@ Tensor BackboneMethod::class_logits(const Tensor& features) const {
 
 std::vector<NamedNetwork> BackboneMethod::networks() const {
   std::vector<NamedNetwork> out;
-  if (backbone_) out.emplace_back("backbone", backbone_.get());
+  if (backbone_ || mlp_) out.emplace_back("backbone", &network());
   if (head_) out.emplace_back("head", head_.get());
   return out;
 }
 
 nlohmann::json BackboneMethod::architecture() const {
-  KZ_CHECK(backbone_ != nullptr, "method", "the method '{}' has not been trained", name());
+  KZ_CHECK(backbone_ != nullptr || mlp_ != nullptr, "method",
+           "the method '{}' has not been trained", name());
+  if (mlp_)
+    return {{"backbone", "mlp"},
+            {"in_features", mlp_->options().in_features},
+            {"widths", mlp_->options().widths},
+            {"bn_eps", mlp_->options().bn_eps},
+            {"head_classes", head_ ? head_->num_classes() : 0}};
   const MobileNetV2Options& b = backbone_->options();
   return {{"width", b.width},
           {"bn_eps", b.bn_eps},
@@ -74,6 +123,25 @@ nlohmann::json BackboneMethod::architecture() const {
 }
 
 void BackboneMethod::build_untrained(const nlohmann::json& a) {
+  backbone_ = nullptr;
+  mlp_ = nullptr;
+  if (a.value("backbone", std::string("mobilenet_v2")) == "mlp") {
+    MlpOptions m;
+    m.in_features = a.at("in_features").get<int64_t>();
+    m.widths = a.at("widths").get<std::vector<int64_t>>();
+    m.bn_eps = a.at("bn_eps").get<float>();
+    KZ_CHECK(m.in_features >= 1 && m.in_features <= (int64_t{1} << 24) && !m.widths.empty() &&
+                 m.widths.size() <= 64,
+             "method", "MLP architecture {} is out of range", a.dump());
+    for (const int64_t w : m.widths)
+      KZ_CHECK(w >= 1 && w <= (int64_t{1} << 20), "method", "MLP width {} is out of range", w);
+    Generator gen(0);  // the values are overwritten by the loaded state
+    mlp_ = std::make_shared<Mlp>(m, gen);
+    const auto classes = a.at("head_classes").get<int64_t>();
+    KZ_CHECK(classes >= 0 && classes <= 1000000, "method", "{} head classes", classes);
+    head_ = classes > 0 ? make_head(mlp_->feature_dim(), classes, gen) : nullptr;
+    return;
+  }
   MobileNetV2Options b;
   b.width = a.at("width").get<double>();
   b.bn_eps = a.at("bn_eps").get<float>();
@@ -103,25 +171,28 @@ ImageDataset classifier_training_set(const BenchmarkSplit& split) {
 
 void ClassifierMethod::train(const BenchmarkSplit& split, uint64_t seed,
                              const ProgressFn& progress) {
-  build_backbone(seed);
+  KZ_CHECK(split.reference.size() > 0, "method",
+           "{} classifies the reference classes and the normal one: it needs a reference set "
+           "(a table: --reference)", name());
+  build_backbone(seed, split.normal_train);
   const ImageDataset data = classifier_training_set(split);
   Generator gen(derive_seed(seed, 2, 0));
-  head_ = make_head(backbone_->feature_dim(), data.num_classes(), gen);
+  head_ = make_head(feature_dim(), data.num_classes(), gen);
   const std::vector<Variable> params = trainable();
   auto opt = make_optimizer(options_, params);
   start_parallel(params);
-  DataLoader loader(data, options_.preprocess, shard(loader_options(options_, seed, 0)));
+  DataLoader loader(data, options_.preprocess, shard(data_loader_options(data, seed, 0)));
   const std::vector<uint64_t> seeds{loader_options(options_, seed, 0).seed};
   const nlohmann::json fp = fingerprint(seed, split);
   Guard guard{options_, checkpoint_};
   guard.saved_epochs = resume(*opt, loader, seeds, fp);
   const std::vector<NamedNetwork> nets = networks();
-  backbone_->train();
+  network().train();
   head_->train();
   auto train_batch = [&](int64_t e, int64_t b) -> std::optional<BatchResult> {
     const std::optional<Batch> batch = loader.next();
     if (!batch) return std::nullopt;
-    const Variable features = backbone_->forward_features(Variable(batch->images));
+    const Variable features = forward_features(Variable(batch->images));
     const Variable loss = head_->loss(features, batch->labels);
     const double value = loss.item();
     guard.loss(value, e, b, *opt);

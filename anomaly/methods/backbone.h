@@ -1,8 +1,12 @@
 /// \file
-/// backbone.h — what the metric-learning methods share: a MobileNetV2 backbone (features
-/// only: images → pooled (N,F) features, F = 1280·max(1, width)) and, for the methods that
-/// classify, a head over the training classes. doc, l2softmax, arcface and frozen derive from
-/// BackboneMethod; each gives only its head and its training batch.
+/// backbone.h — what the metric-learning methods share: a backbone network and, for the
+/// methods that classify, a head over the training classes. doc, l2softmax, arcface and
+/// frozen derive from BackboneMethod; each gives only its head and its training batch.
+///
+/// The backbone is chosen by the data: for images a MobileNetV2 (features only: images →
+/// pooled (N,F) features, F = 1280·max(1, width)); for a table (data/dataset.h) an Mlp of
+/// options.mlp_widths (layers/mlp.h: rows (N,C) → features (N, widths.back())). Its state is
+/// saved under "backbone" either way; architecture() says which it is.
 #pragma once
 
 #include <memory>
@@ -10,6 +14,7 @@
 #include <vector>
 
 #include "anomaly/training.h"
+#include "layers/mlp.h"
 #include "layers/mobilenet_v2.h"
 #include "losses/margin_head.h"
 
@@ -21,20 +26,32 @@ class BackboneMethod : public TrainedMethod {
   MethodKind kind() const override { return MethodKind::embedding; }
   /// Pooled backbone features (N,F), eval mode, no gradients, in chunks of 256 images.
   Tensor embed(const ImageDataset& data) const override;
-  int64_t feature_dim() const override { return backbone_->feature_dim(); }
+  int64_t feature_dim() const override;
   Tensor class_logits(const Tensor& features) const override;
   std::vector<NamedNetwork> networks() const override;
-  /// {"width", "bn_eps", "padding", "head_classes"} (head_classes 0: no head).
+  /// {"width", "bn_eps", "padding", "head_classes"} (head_classes 0: no head); for an MLP
+  /// {"backbone": "mlp", "in_features", "widths", "bn_eps", "head_classes"}.
   nlohmann::json architecture() const override;
   void build_untrained(const nlohmann::json& architecture) override;
 
-  MobileNetV2& backbone() const { return *backbone_; }  ///< built by train() or build_untrained()
+  /// The MobileNetV2 (images), built by train() or build_untrained(); throws for an MLP.
+  MobileNetV2& backbone() const;
+  /// The backbone network, whichever it is (null before train() or build_untrained()).
+  Module& network() const;
   const std::shared_ptr<MarginHead>& head() const { return head_; }  ///< null without a head
 
  protected:
   using TrainedMethod::TrainedMethod;
-  /// The backbone, random from `seed` or the pretrained file of the options.
-  void build_backbone(uint64_t seed);
+  /// The backbone for `data`'s rows: for images the MobileNetV2, random from `seed` or the
+  /// pretrained file of the options; for a table an Mlp of options.mlp_widths over its
+  /// features, random from `seed` (a pretrained file is then an error).
+  void build_backbone(uint64_t seed, const ImageDataset& data);
+  /// Features of a batch through the backbone (training or eval as the network is set).
+  Variable forward_features(const Variable& x) const;
+  /// loader_options (anomaly/training.h) for `data`, leaving out a last batch of one row:
+  /// batch normalisation cannot train on one value per channel (PyTorch refuses it too).
+  LoaderOptions data_loader_options(const ImageDataset& data, uint64_t seed,
+                                    uint64_t stream) const;
   /// A head of this method for F features and C classes (random from gen); null if none.
   virtual std::shared_ptr<MarginHead> make_head(int64_t features, int64_t classes,
                                                 Generator& gen) const = 0;
@@ -42,7 +59,8 @@ class BackboneMethod : public TrainedMethod {
   /// the head's.
   std::vector<Variable> trainable() const;
 
-  std::shared_ptr<MobileNetV2> backbone_;  ///< backbone()
+  std::shared_ptr<MobileNetV2> backbone_;  ///< backbone(), for images
+  std::shared_ptr<Mlp> mlp_;               ///< the backbone for a table
   std::shared_ptr<MarginHead> head_;       ///< head()
 };
 

@@ -50,7 +50,7 @@ class DeepSadMethod final : public BackboneMethod {
   void build_untrained(const nlohmann::json& architecture) override {
     BackboneMethod::build_untrained(architecture);
     Generator gen(0);  // overwritten by the loaded state
-    projection_ = std::make_shared<SadProjection>(backbone_->feature_dim(), gen);
+    projection_ = std::make_shared<SadProjection>(feature_dim(), gen);
   }
 
   void train(const BenchmarkSplit& split, uint64_t seed, const ProgressFn& progress) override;
@@ -65,13 +65,13 @@ class DeepSadMethod final : public BackboneMethod {
   // φ of `data` (N,128), eval mode, no gradients, in chunks.
   Tensor outputs(const ImageDataset& data) const {
     NoGradGuard no_grad;
-    backbone_->eval();
+    network().eval();
     std::vector<Tensor> parts;
     for (int64_t start = 0; start < data.size(); start += 256) {
       std::vector<int64_t> idx;
       for (int64_t i = start; i < std::min(data.size(), start + 256); ++i) idx.push_back(i);
       const Tensor x = preprocess(data.subset(idx), options_.preprocess).to_channels_last();
-      parts.push_back(projection_->forward(backbone_->forward_features(Variable(x))).data());
+      parts.push_back(projection_->forward(forward_features(Variable(x))).data());
     }
     return cat(parts, 0);
   }
@@ -93,9 +93,9 @@ ImageDataset sad_training_set(const BenchmarkSplit& split) {
 
 void DeepSadMethod::train(const BenchmarkSplit& split, uint64_t seed,
                           const ProgressFn& progress) {
-  build_backbone(seed);
+  build_backbone(seed, split.normal_train);
   Generator gen(derive_seed(seed, 2, 0));
-  projection_ = std::make_shared<SadProjection>(backbone_->feature_dim(), gen);
+  projection_ = std::make_shared<SadProjection>(feature_dim(), gen);
   const ImageDataset data = sad_training_set(split);
   projection_->centre() = deep_sad_centre(outputs(data));
   std::vector<Variable> params = trainable();
@@ -109,13 +109,13 @@ void DeepSadMethod::train(const BenchmarkSplit& split, uint64_t seed,
   Guard guard{options_, checkpoint_};
   guard.saved_epochs = resume(*opt, loader, seeds, fp);  // the centre comes back with it
   const std::vector<NamedNetwork> nets = networks();
-  backbone_->train();
+  network().train();
   auto train_batch = [&](int64_t e, int64_t b) -> std::optional<BatchResult> {
     const std::optional<Batch> batch = loader.next();
     if (!batch) return std::nullopt;
     std::vector<bool> known;
     for (int64_t label : batch->labels) known.push_back(label == 1);
-    const Variable z = projection_->forward(backbone_->forward_features(Variable(batch->images)));
+    const Variable z = projection_->forward(forward_features(Variable(batch->images)));
     const Variable loss = deep_sad_loss(z, projection_->centre(), known);
     const double value = loss.item();
     guard.loss(value, e, b, *opt);
@@ -127,7 +127,7 @@ void DeepSadMethod::train(const BenchmarkSplit& split, uint64_t seed,
 
 // data (N images) -> {distance (N)}.
 std::vector<Tensor> DeepSadMethod::score(const ImageDataset& data) const {
-  KZ_CHECK(backbone_ != nullptr && projection_ != nullptr, "score",
+  KZ_CHECK(projection_ != nullptr, "score",
            "the method '{}' has not been trained", name());
   const Tensor z = outputs(data);
   const Tensor d = sub(z, projection_->centre().reshape({1, kOutputs}));

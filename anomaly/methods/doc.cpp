@@ -25,17 +25,19 @@ class DocMethod final : public BackboneMethod {
   }
 
   void train(const BenchmarkSplit& split, uint64_t seed, const ProgressFn& progress) override {
-    build_backbone(seed);
+    KZ_CHECK(split.reference.size() > 0, "doc",
+             "needs a reference set for its descriptiveness loss (a table: --reference)");
+    build_backbone(seed, split.normal_train);
     Generator gen(derive_seed(seed, 2, 0));
     // Reference labels are 0 … R−1 (the split's class list ends with the normal class).
-    head_ = make_head(backbone_->feature_dim(), split.reference.num_classes() - 1, gen);
+    head_ = make_head(feature_dim(), split.reference.num_classes() - 1, gen);
     const std::vector<Variable> params = trainable();
     auto opt = make_optimizer(options_, params);
     start_parallel(params);
     DataLoader reference(split.reference, options_.preprocess,
-                         shard(loader_options(options_, seed, 0)));
+                         shard(data_loader_options(split.reference, seed, 0)));
     DataLoader normal(split.normal_train, options_.preprocess,
-                      shard(loader_options(options_, seed, 1)));
+                      shard(data_loader_options(split.normal_train, seed, 1)));
     const std::vector<uint64_t> seeds{loader_options(options_, seed, 0).seed,
                                       loader_options(options_, seed, 1).seed};
     const nlohmann::json fp = fingerprint(seed, split);
@@ -49,7 +51,7 @@ class DocMethod final : public BackboneMethod {
       for (int64_t i = 0; i < k % n; ++i) normal.next();
     }
     const std::vector<NamedNetwork> nets = networks();
-    backbone_->train();
+    network().train();
     head_->train();
     const auto lambda = static_cast<float>(options_.doc_lambda);
     auto train_batch = [&](int64_t e, int64_t b) -> std::optional<BatchResult> {
@@ -57,19 +59,19 @@ class DocMethod final : public BackboneMethod {
       if (!ref) return std::nullopt;
       std::optional<Batch> target = normal.next();
       if (!target) target = normal.next();  // the normal set is smaller: start it again
-      const Variable ref_logits = head_->forward(backbone_->forward_features(Variable(ref->images)));
+      const Variable ref_logits = head_->forward(forward_features(Variable(ref->images)));
       double loss_value = 0.0;
       if (options_.doc_alternate) {
         const Variable l_d = cross_entropy(ref_logits, ref->labels);
         guard.loss(l_d.item(), e, b, *opt);
         step(*opt, l_d, *ref, guard, nets, e, b);
-        const Variable out = head_->forward(backbone_->forward_features(Variable(target->images)));
+        const Variable out = head_->forward(forward_features(Variable(target->images)));
         const Variable l_c = mul(doc_compactness_loss(out), lambda);
         guard.loss(l_c.item(), e, b, *opt);
         step(*opt, l_c, *target, guard, nets, e, b);
         loss_value = l_d.item() + l_c.item();
       } else {
-        const Variable out = head_->forward(backbone_->forward_features(Variable(target->images)));
+        const Variable out = head_->forward(forward_features(Variable(target->images)));
         const DocLoss l = doc_loss(ref_logits, ref->labels, out, lambda);
         guard.loss(l.total.item(), e, b, *opt);
         step(*opt, l.total, *ref, guard, nets, e, b);

@@ -1,5 +1,5 @@
 // frozen.cpp — no training at all: the backbone's features as they are (pretrained or
-// random), an embedding method. The baseline that shows what training adds. Score: 1 − the
+// random; a random MLP for a table), an embedding method. The baseline that shows what training adds. Score: 1 − the
 // largest cosine similarity to the normal training features.
 #include "anomaly/methods/backbone.h"
 
@@ -11,8 +11,8 @@ class FrozenMethod final : public BackboneMethod {
  public:
   explicit FrozenMethod(const MethodOptions& o) : BackboneMethod(o) {}
   std::string default_scorer() const override { return "cosine"; }
-  void train(const BenchmarkSplit&, uint64_t seed, const ProgressFn&) override {
-    build_backbone(seed);
+  void train(const BenchmarkSplit& split, uint64_t seed, const ProgressFn&) override {
+    build_backbone(seed, split.normal_train);
     train_seconds_ = 0.0;
   }
 

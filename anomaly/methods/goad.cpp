@@ -46,7 +46,7 @@ class GoadMethod final : public TransformationMethod {
 
   void build_untrained(const nlohmann::json& architecture) override {
     TransformationMethod::build_untrained(architecture);
-    centres_ = std::make_shared<TransformCentres>(backbone_->feature_dim());
+    centres_ = std::make_shared<TransformCentres>(feature_dim());
   }
 
  protected:
@@ -59,8 +59,8 @@ class GoadMethod final : public TransformationMethod {
 
   // c_m = the mean over the normal training images of f(T_m x), in eval mode.
   void after_training(const BenchmarkSplit& split) override {
-    centres_ = std::make_shared<TransformCentres>(backbone_->feature_dim());
-    Tensor sum = Tensor::zeros({kGeometricTransforms, backbone_->feature_dim()});
+    centres_ = std::make_shared<TransformCentres>(feature_dim());
+    Tensor sum = Tensor::zeros({kGeometricTransforms, feature_dim()});
     for_each_group(split.normal_train, [&](const Tensor& features, int64_t n) {
       const Tensor z = features.reshape({n, kGeometricTransforms, features.size(1)});
       sum = add(sum, kz::sum(z, {0}, false));

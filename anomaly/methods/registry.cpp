@@ -20,6 +20,8 @@ std::unique_ptr<Method> make_adacos_fixed(const MethodOptions&);
 std::unique_ptr<Method> make_geom(const MethodOptions&);
 std::unique_ptr<Method> make_goad(const MethodOptions&);
 std::unique_ptr<Method> make_deepsad(const MethodOptions&);
+std::unique_ptr<Method> make_iforest(const MethodOptions&);
+std::unique_ptr<Method> make_identity(const MethodOptions&);
 
 namespace {
 
@@ -39,6 +41,8 @@ std::vector<MethodInfo>& table() {
       {"geom", K::scoring, false, "GEOM: which of 72 geometric transformations was applied (Golan & El-Yaniv 2018)", make_geom},
       {"goad", K::scoring, false, "GOAD: GEOM plus a triplet-centre loss, scored by distances to the transformations' centres (Bergman & Hoshen 2020)", make_goad},
       {"deepsad", K::scoring, false, "Deep SAD: normal images pulled to a centre, known anomalies pushed away (Ruff et al. 2020)", make_deepsad},
+      {"iforest", K::scoring, false, "Isolation Forest on the raw rows (Liu et al. 2008)", make_iforest},
+      {"identity", K::embedding, false, "the raw rows as features, no network (LOF, k-NN, cosine on the data itself)", make_identity},
   };
   return table;
 }

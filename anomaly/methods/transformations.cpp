@@ -20,9 +20,11 @@ std::vector<int64_t> TransformationMethod::transform_labels(int64_t n) {
 
 void TransformationMethod::train(const BenchmarkSplit& split, uint64_t seed,
                                  const ProgressFn& progress) {
-  build_backbone(seed);
+  KZ_CHECK(!split.normal_train.table, "method", "{} transforms images; a table has none to "
+           "transform", name());
+  build_backbone(seed, split.normal_train);
   Generator gen(derive_seed(seed, 2, 0));
-  head_ = make_head(backbone_->feature_dim(), kGeometricTransforms, gen);
+  head_ = make_head(feature_dim(), kGeometricTransforms, gen);
   const std::vector<Variable> params = trainable();
   auto opt = make_optimizer(options_, params);
   start_parallel(params);
