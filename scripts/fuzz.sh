@@ -34,7 +34,8 @@ max_seconds=${KZ_FUZZ_MAX_SECONDS:-300}
 # Inputs per target: about 20-40 s each where measured (fuzz_model parses a 0.4 MB model per
 # input, so it runs the fewest).
 declare -A default_runs=([fuzz_model]=20000 [fuzz_image]=200000 [fuzz_safetensors]=300000
-                         [fuzz_npy]=600000 [fuzz_idx]=600000 [fuzz_cifar]=1000000)
+                         [fuzz_npy]=600000 [fuzz_idx]=600000 [fuzz_cifar]=1000000
+                         [fuzz_csv]=200000)
 if [ ! -f "$dir/build.ninja" ]; then
   CC=clang CXX=clang++ meson setup "$dir" -Db_sanitize=address,undefined -Db_lundef=false \
     --buildtype=debugoptimized \
