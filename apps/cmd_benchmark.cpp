@@ -315,16 +315,7 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
   cmd->add_flag("--resume", flags->resume,
                 "continue the run recorded in --out: finished trials are kept, an unfinished "
                 "one continues from its last epoch checkpoint (same settings needed)");
-  cmd->add_flag("--data-parallel", flags->data_parallel,
-                "under mpirun: all processes train each model together, each on its shard of "
-                "every batch, gradients averaged (instead of spreading the trials)");
-  cmd->add_flag("--sync-bn", flags->sync_bn,
-                "with --data-parallel: batch-norm statistics of the whole batch over all "
-                "processes (default: each process's own shard)");
-  cmd->add_option("--bucket-mb", flags->bucket_mb,
-                  "with --data-parallel: gradient bucket size in MiB (0: one bucket after "
-                  "backward, no overlap; default 4)")
-      ->check(CLI::Range(0.0, 4096.0));
+  add_data_parallel_flags(cmd, flags->data_parallel, flags->sync_bn, flags->bucket_mb);
   cmd->callback([flags, &comm] { run(*flags, comm); });
 }
 

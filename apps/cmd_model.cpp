@@ -239,16 +239,7 @@ void add_model_commands(CLI::App& app, Communicator& comm) {
   train_cmd->add_flag("--resume", t->resume,
                       "continue from OUT.ckpt, the last epoch checkpoint of a stopped run "
                       "with the same settings");
-  train_cmd->add_flag("--data-parallel", t->data_parallel,
-                      "under mpirun: the processes train the model together, each on its "
-                      "shard of every batch, gradients averaged over them");
-  train_cmd->add_flag("--sync-bn", t->sync_bn,
-                      "with --data-parallel: batch-norm statistics of the whole batch over "
-                      "all processes (default: each process's own shard)");
-  train_cmd->add_option("--bucket-mb", t->bucket_mb,
-                        "with --data-parallel: gradient bucket size in MiB (0: one bucket "
-                        "after backward, no overlap; default 4)")
-      ->check(CLI::Range(0.0, 4096.0));
+  add_data_parallel_flags(train_cmd, t->data_parallel, t->sync_bn, t->bucket_mb);
   train_cmd->callback([t, &comm] { train(*t, comm); });
 
   auto model = std::make_shared<std::string>();

@@ -28,4 +28,19 @@ std::string format_bytes(int64_t bytes) {
   return fmt::format("{:.1f} MiB", b / (1024.0 * 1024));
 }
 
+void add_data_parallel_flags(CLI::App* cmd, bool& data_parallel, bool& sync_bn,
+                             double& bucket_mb) {
+  cmd->add_flag("--data-parallel", data_parallel,
+                "under mpirun: all processes train each model together, each on its shard of "
+                "every batch, gradients averaged (in the benchmark: instead of spreading the "
+                "trials)");
+  cmd->add_flag("--sync-bn", sync_bn,
+                "with --data-parallel: batch-norm statistics of the whole batch over all "
+                "processes (default: each process's own shard)");
+  cmd->add_option("--bucket-mb", bucket_mb,
+                  "with --data-parallel: gradient bucket size in MiB (0: one bucket after "
+                  "backward, no overlap; default 4)")
+      ->check(CLI::Range(0.0, 4096.0));
+}
+
 }  // namespace kz

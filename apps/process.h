@@ -1,9 +1,12 @@
 // process.h — what the long-running commands (benchmark, train) set and report about the
-// process as a whole: the thread count and the peak resident memory.
+// process as a whole: the thread count, the peak resident memory, and the flags of
+// data-parallel training over a group of processes.
 #pragma once
 
 #include <cstdint>
 #include <string>
+
+#include <CLI/CLI.hpp>
 
 namespace kz {
 
@@ -17,5 +20,9 @@ void set_threads(int threads);
 int64_t peak_rss_bytes();
 // "1.23 GiB" / "456.7 MiB".
 std::string format_bytes(int64_t bytes);
+
+// --data-parallel, --sync-bn and --bucket-mb on `cmd` (kizuki benchmark and train), read
+// into the three fields (defaults: off, off, 4 MiB).
+void add_data_parallel_flags(CLI::App* cmd, bool& data_parallel, bool& sync_bn, double& bucket_mb);
 
 }  // namespace kz
