@@ -20,6 +20,9 @@
 ///            method, 10 epochs, pixels in [0, 1] (docs/results.md has the measurements).
 ///   quick    scratch with 3 epochs, 2 trials and a half-size reference set (500 per class):
 ///            the README's demo, a few minutes on two cores.
+///   panda, msc  their papers' settings in every preset (SGD, weight decay 5e-5, features.0
+///            … 13 frozen; PANDA lr 1e-2, momentum 0.9, batch 32, gradient norm ≤ 1e-3, 15
+///            epochs; MSC lr 1e-5, batch 64, 20 epochs; scratch 10 epochs, quick 3).
 /// \endcode
 #pragma once
 

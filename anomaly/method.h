@@ -64,6 +64,10 @@ struct MethodOptions {
   bool doc_alternate = true;       ///< the seed's alternating updates
   int64_t freeze_blocks = 0;       ///< features.0 … features.{freeze_blocks−1} frozen
   int64_t vae_samples = 10;        ///< L, samples of z for the VAE's reconstruction probability
+  double max_grad_norm = 0.0;      ///< clip the total gradient norm to this (0 = off; panda)
+  double panda_lambda = 1e4;       ///< λ of PANDA's pull toward the pretrained weights
+  bool panda_fisher = false;       ///< PANDA's pull weighted by a diagonal Fisher (else L2-SP)
+  double msc_tau = 0.25;           ///< the Mean-Shifted Contrastive loss's temperature τ
   int threads = 0;                 ///< 0 = as configured
 };
 

@@ -8,6 +8,7 @@
 
 #include "anomaly/checkpoint.h"
 #include "optim/adam.h"
+#include "optim/clip_grad.h"
 #include "optim/sgd.h"
 
 namespace kz {
@@ -93,10 +94,17 @@ void Guard::parameters(const std::vector<NamedNetwork>& networks, bool gradients
 }
 
 void optimizer_step(Optimizer& opt, const Variable& loss, const Guard& guard,
-                    const std::vector<NamedNetwork>& networks, int64_t epoch, int64_t batch) {
+                    const std::vector<NamedNetwork>& networks, int64_t epoch, int64_t batch,
+                    double max_grad_norm) {
   opt.zero_grad();
   loss.backward();
   guard.parameters(networks, true, epoch, batch, opt);
+  if (max_grad_norm > 0.0) {
+    std::vector<Variable> params;
+    for (const ParamGroup& g : opt.param_groups())
+      params.insert(params.end(), g.params.begin(), g.params.end());
+    clip_grad_norm(params, max_grad_norm);
+  }
   opt.step();
 }
 

@@ -49,9 +49,11 @@ struct Guard {
 };
 
 /// One optimisation step on `loss`, refusing non-finite gradients before they reach the
-/// weights.
+/// weights; with max_grad_norm > 0 the total gradient norm of the optimizer's parameters is
+/// clipped to it first (optim/clip_grad.h).
 void optimizer_step(Optimizer& opt, const Variable& loss, const Guard& guard,
-                    const std::vector<NamedNetwork>& networks, int64_t epoch, int64_t batch);
+                    const std::vector<NamedNetwork>& networks, int64_t epoch, int64_t batch,
+                    double max_grad_norm = 0.0);
 
 /// What one trained batch reports: its loss and how many images it took.
 struct BatchResult {

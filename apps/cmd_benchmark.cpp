@@ -34,6 +34,9 @@ struct BenchmarkFlags {
   int threads = 0;
   int64_t reference_per_class = 0, normal_train = 0, test_each = 0;  // 0 = the preset's
   bool resume = false, validate = false;
+  int64_t freeze_blocks = -1;  // -1 = the preset's
+  double panda_lambda = -1.0;  // < 0 = the default
+  bool panda_fisher = false;
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -91,6 +94,9 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
     if (f.lr > 0) m.lr = f.lr;
     if (f.latent_dim > 0) m.latent_dim = f.latent_dim;
     m.threads = f.threads;
+    if (f.freeze_blocks >= 0) m.freeze_blocks = f.freeze_blocks;
+    if (f.panda_lambda >= 0) m.panda_lambda = f.panda_lambda;
+    if (f.panda_fisher) m.panda_fisher = true;
   }
   if (root && !f.resume && std::filesystem::exists(f.out + "/checkpoints") &&
       !std::filesystem::is_empty(f.out + "/checkpoints"))
@@ -207,6 +213,16 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
   cmd->add_flag("--resume", flags->resume,
                 "continue the run recorded in --out: finished trials are kept, an unfinished "
                 "one continues from its last epoch checkpoint (same settings needed)");
+  cmd->add_option("--freeze-blocks", flags->freeze_blocks,
+                  "features.0 … N−1 of the backbone frozen (default: the preset's; doc, panda "
+                  "and msc freeze 14 in their presets)")
+      ->check(CLI::Range(int64_t{0}, int64_t{18}));
+  cmd->add_option("--panda-lambda", flags->panda_lambda,
+                  "λ of panda's pull toward the pretrained weights (default 1e4)")
+      ->check(CLI::Range(0.0, 1e12));
+  cmd->add_flag("--panda-fisher", flags->panda_fisher,
+                "panda's pull weighted by a diagonal Fisher estimated on the reference set "
+                "(EWC) instead of 1 for every weight (L2-SP)");
   cmd->callback([flags, &comm] { run(*flags, comm); });
 }
 

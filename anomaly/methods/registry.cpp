@@ -15,6 +15,8 @@ std::unique_ptr<Method> make_frozen(const MethodOptions&);
 std::unique_ptr<Method> make_ae(const MethodOptions&);
 std::unique_ptr<Method> make_vae(const MethodOptions&);
 std::unique_ptr<Method> make_ssim_ae(const MethodOptions&);
+std::unique_ptr<Method> make_panda(const MethodOptions&);
+std::unique_ptr<Method> make_msc(const MethodOptions&);
 
 namespace {
 
@@ -29,6 +31,8 @@ std::vector<MethodInfo>& table() {
       {"ae", K::scoring, false, "convolutional autoencoder, squared reconstruction error", make_ae},
       {"vae", K::scoring, false, "variational autoencoder: -ELBO, reconstruction probability (An & Cho 2015), unregularized (Matsubara et al. 2018)", make_vae},
       {"ssim-ae", K::scoring, false, "SSIM autoencoder (Bergmann et al. 2018)", make_ssim_ae},
+      {"panda", K::embedding, false, "PANDA: compactness about the pretrained mean, pulled toward the pretrained weights (Reiss et al. 2021)", make_panda},
+      {"msc", K::embedding, false, "Mean-Shifted Contrastive loss on the pretrained features (Reiss & Hoshen 2023)", make_msc},
   };
   return table;
 }
