@@ -4,6 +4,10 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <memory>
 #include <ctime>
 #include <exception>
 #include <filesystem>
@@ -12,6 +16,7 @@
 #include <fmt/ranges.h>
 
 #include "anomaly/checkpoint.h"
+#include "anomaly/diagnostics.h"
 #include "anomaly/map_figure.h"
 #include "anomaly/report.h"
 #include "anomaly/roc.h"
@@ -50,6 +55,7 @@ nlohmann::json settings_json(const ExperimentOptions& o) {
   if (o.validate) j["validate"] = true;
   if (o.center) j["center"] = true;
   if (o.tta != "none") j["tta"] = o.tta;
+  if (o.eval_every > 0) j["eval_every"] = o.eval_every;
   return j;
 }
 
@@ -171,6 +177,46 @@ MapFigure write_map_figure(const Method& method, const BenchmarkSplit& split,
   std::filesystem::create_directories(o.out_dir + "/maps");
   write_png(o.out_dir + "/" + f.file, pixels, height, width, 3);
   return f;
+}
+
+// The parameters of a method's networks (no batch-norm statistics), copied.
+StateDict parameter_copy(const Method& method) {
+  StateDict out;
+  for (const auto& [name, t] : method.state_dict())
+    if (name.find("running_") == std::string::npos) out.emplace(name, t.contiguous().clone());
+  return out;
+}
+
+// --eval-every: the hook that records, after the epochs it asks for, each scorer's test AUC
+// and the collapse diagnostics into curves[scorer label] (experiment.h, eval_every).
+EpochHook epoch_evaluator(const Method& method, const BenchmarkSplit& split,
+                          const ExperimentOptions& o, const std::vector<int>& labels,
+                          std::map<std::string, std::vector<CurvePoint>>& curves) {
+  auto theta0 = std::make_shared<StateDict>();
+  return [&method, &split, &o, &labels, &curves, theta0](int64_t done) {
+    if (done == 0) *theta0 = parameter_copy(method);
+    if (done % o.eval_every != 0 && done != method.options().epochs) return;
+    CurvePoint p;
+    p.epoch = done;
+    const FeatureDiagnostics d =
+        feature_diagnostics(embed_features(method, split.normal_train, o.tta));
+    p.mean_cosine = d.mean_cosine;
+    p.effective_rank = d.effective_rank;
+    p.weight_distance = std::numeric_limits<double>::quiet_NaN();
+    if (!theta0->empty()) {
+      double sq = 0.0;
+      for (const auto& [name, t] : parameter_copy(method)) {
+        const Tensor diff = sub(t, theta0->at(name));
+        sq += static_cast<double>(sum(mul(diff, diff)).item());
+      }
+      p.weight_distance = std::sqrt(sq);
+    }
+    for (const auto& [scorer, scores] : test_scores(method, split, o)) {
+      const std::vector<float> sv = scores.to_vector();
+      p.auc = roc_auc(std::vector<double>(sv.begin(), sv.end()), labels);
+      curves[scorer].push_back(p);
+    }
+  };
 }
 
 // Whether `r` holds the results of the unit (trial t, method).
@@ -394,6 +440,8 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
     KZ_CHECK(o.lof_neighbors >= 1, "benchmark", "LOF's n_neighbors must be at least 1, got {}",
              o.lof_neighbors);
     check_tta(o.tta, "--tta");
+    KZ_CHECK(o.eval_every >= 0, "benchmark", "--eval-every must be >= 0 (0 = off), got {}",
+             o.eval_every);
     for (const std::string& m : o.methods) {
       const MethodInfo& info = method_info(m);  // unknown names fail before any work
       KZ_CHECK(!o.validate || !info.uses_reference, "benchmark",
@@ -483,6 +531,9 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
       const std::vector<int> labels(split->test.labels.begin(), split->test.labels.end());
       std::unique_ptr<Method> method = make_method(mo);
       method->set_checkpoint(ck);
+      std::map<std::string, std::vector<CurvePoint>> curves;  // by scorer label
+      if (o.eval_every > 0 && method->kind() == MethodKind::embedding)
+        method->set_epoch_hook(epoch_evaluator(*method, *split, o, labels, curves));
       method->train(*split, seed, [&](const TrainProgress& p) {
         if (callbacks.progress) callbacks.progress(t, mo.name, p);
       });
@@ -506,6 +557,7 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
         r.auc = roc_auc(sd, labels);
         r.roc = roc_curve(sd, labels);
         r.train_seconds = method->train_seconds();
+        if (auto c = curves.find(scorer); c != curves.end()) r.curve = c->second;
         results.trials.push_back(r);
         if (callbacks.result) callbacks.result(r);
       }

@@ -62,6 +62,12 @@ struct ExperimentOptions {
   /// Embedding methods only: "none" or "flip": every image's feature is the mean of its own
   /// and its mirror image's (anomaly/method.h embed_features), training and test images alike.
   std::string tta = "none";
+  /// Watch the features train (embedding methods that train; 0 = off): before the first
+  /// epoch (the untrained network, epoch 0) and after every eval_every-th epoch and the last,
+  /// each scorer's test AUC and the collapse diagnostics of the normal training features
+  /// (anomaly/diagnostics.h) and ‖θ − θ0‖, recorded as each TrialResult's curve. Training
+  /// is unchanged by it (the same weights and AUC as without); its time is not training time.
+  int64_t eval_every = 0;
   std::string preset = "scratch";    ///< the preset the options came from (for the record)
   /// Score held-out data instead of the test set (data/split.h validation_split): normals of
   /// the train split the methods do not train on against reference-set images, for choosing

@@ -98,6 +98,10 @@ struct TrainProgress {
 };
 /// Receives train()'s progress.
 using ProgressFn = std::function<void(const TrainProgress&)>;
+/// Called by train() with the number of epochs done: 0 before the first epoch (the untrained
+/// network) and after every epoch, when the epoch's checkpoint is on disk. The networks may be
+/// used (embed(), state_dict()): their training modes are restored after the call.
+using EpochHook = std::function<void(int64_t epochs_done)>;
 
 /// embedding: embed() features for a scorer; scoring: score() gives the scores itself.
 enum class MethodKind { embedding, scoring };
@@ -175,6 +179,8 @@ class Method {
   void set_checkpoint(const CheckpointOptions& checkpoint) { checkpoint_ = checkpoint; }
   /// Epochs the last train() took from a checkpoint instead of running them (0: none).
   int64_t resumed_epochs() const { return resumed_epochs_; }
+  /// A hook for the next train()s (none by default); methods that do not train never call it.
+  void set_epoch_hook(EpochHook hook) { epoch_hook_ = std::move(hook); }
 
  protected:
   explicit Method(const MethodOptions& options) : options_(options) {}  ///< keeps options
@@ -184,6 +190,7 @@ class Method {
   CheckpointOptions checkpoint_;  ///< set_checkpoint()'s
   int64_t resumed_epochs_ = 0;    ///< resumed_epochs(); train() sets it
   double train_seconds_ = 0.0;    ///< train_seconds(); train() sets it
+  EpochHook epoch_hook_;          ///< set_epoch_hook()'s
 };
 
 /// Test-time augmentation of an embedding method's features (the scorers see these):

@@ -110,6 +110,14 @@ void optimizer_step(Optimizer& opt, const Variable& loss, const Guard& guard,
 
 namespace detail {
 
+void call_epoch_hook(const EpochHook& hook, int64_t epochs_done,
+                     const std::vector<NamedNetwork>& networks) {
+  std::vector<bool> training;
+  for (const NamedNetwork& n : networks) training.push_back(n.second->is_training());
+  hook(epochs_done);
+  for (size_t i = 0; i < networks.size(); ++i) networks[i].second->train(training[i]);
+}
+
 void EpochMeter::begin_epoch() {
   epoch_start = std::chrono::steady_clock::now();
   images = 0;

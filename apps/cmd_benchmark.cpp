@@ -37,6 +37,7 @@ struct BenchmarkFlags {
   int64_t freeze_blocks = -1;  // -1 = the preset's
   double panda_lambda = -1.0;  // < 0 = the default
   bool panda_fisher = false;
+  int64_t eval_every = 0;
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -86,6 +87,7 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
   if (f.knn_k > 0) o.knn_neighbors = f.knn_k;
   o.center = f.center;
   o.tta = f.tta;
+  o.eval_every = f.eval_every;
   for (MethodOptions& m : o.method_options) {
     if (f.image_size > 0) m.preprocess.height = m.preprocess.width = f.image_size;
     if (f.width > 0) m.width = f.width;
@@ -223,6 +225,11 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
   cmd->add_flag("--panda-fisher", flags->panda_fisher,
                 "panda's pull weighted by a diagonal Fisher estimated on the reference set "
                 "(EWC) instead of 1 for every weight (L2-SP)");
+  cmd->add_option("--eval-every", flags->eval_every,
+                  "after every N epochs (and before the first, and after the last) record each "
+                  "scorer's AUC and the collapse diagnostics of the normal features in "
+                  "results.json (embedding methods that train; default 0 = off)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   cmd->callback([flags, &comm] { run(*flags, comm); });
 }
 

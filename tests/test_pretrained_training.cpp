@@ -6,16 +6,20 @@
 // finite differences; then both methods on the tiny synthetic data set with a tiny random
 // network standing in for the pretrained one, and with the real ImageNet weights when
 // ../shared/data/weights holds them.
+// Also the collapse diagnostics and --eval-every, which watch these methods train.
 // Shapes: N (or B) samples, F features.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <filesystem>
 
+#include "anomaly/diagnostics.h"
 #include "anomaly/experiment.h"
 #include "anomaly/methods/backbone.h"
+#include "anomaly/report.h"
 #include "anomaly/roc.h"
 #include "autograd/gradcheck.h"
+#include "data/fashion_mnist.h"
 #include "losses/msc.h"
 #include "losses/panda.h"
 #include "optim/clip_grad.h"
@@ -404,4 +408,133 @@ TEST_CASE("panda and msc with the real ImageNet weights (skipped when absent)") 
                  << roc_auc(std::vector<double>(s.begin(), s.end()),
                             std::vector<int>(split.test.labels.begin(), split.test.labels.end())));
   }
+}
+
+TEST_CASE("diagnostics: mean cosine and effective rank of centred features") {
+  // Rows ±a·e1, ±b·e2 (mean 0): the pairs of opposite rows have cosine −1, the others 0, so
+  // the mean over the 12 ordered pairs is −4/12; X̄ᵀX̄ = diag(2a², 2b², 0).
+  for (const float b : {1.0f, 3.0f}) {
+    CAPTURE(b);
+    const float a = 1.0f;
+    const Tensor x = Tensor::from_data(std::vector<float>{a, 0, 0, -a, 0, 0, 0, b, 0, 0, -b, 0}.data(), {4, 3});
+    const FeatureDiagnostics d = feature_diagnostics(add(x, 5.0f));  // a shift changes nothing
+    CHECK(d.mean_cosine == doctest::Approx(-1.0 / 3.0));
+    const double l1 = 2.0 * a * a, l2 = 2.0 * b * b;
+    CHECK(d.effective_rank == doctest::Approx((l1 + l2) * (l1 + l2) / (l1 * l1 + l2 * l2)));
+  }
+  // Random features against the definitions computed the other way round: every pair's
+  // cosine in a double loop, and the spectrum's sums from the F×F matrix X̄ᵀX̄.
+  Generator gen(3);
+  const int64_t n = 9, f = 5;
+  const std::vector<float> v = Tensor::normal({n, f}, 0.0f, 1.0f, gen).to_vector();
+  std::vector<double> m(static_cast<size_t>(f), 0.0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t k = 0; k < f; ++k) m[size_t(k)] += v[size_t(i * f + k)] / double(n);
+  auto c = [&](int64_t i, int64_t k) { return v[size_t(i * f + k)] - m[size_t(k)]; };
+  double cos_sum = 0.0;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      if (i == j) continue;
+      double dot = 0, ni = 0, nj = 0;
+      for (int64_t k = 0; k < f; ++k) {
+        dot += c(i, k) * c(j, k);
+        ni += c(i, k) * c(i, k);
+        nj += c(j, k) * c(j, k);
+      }
+      cos_sum += dot / std::sqrt(ni * nj);
+    }
+  double trace = 0, frob = 0;
+  for (int64_t k = 0; k < f; ++k)
+    for (int64_t l = 0; l < f; ++l) {
+      double s = 0;
+      for (int64_t i = 0; i < n; ++i) s += c(i, k) * c(i, l);
+      frob += s * s;
+      if (k == l) trace += s;
+    }
+  const FeatureDiagnostics d = feature_diagnostics(Tensor::from_data(v.data(), {n, f}));
+  CHECK(d.mean_cosine == doctest::Approx(cos_sum / double(n * (n - 1))).epsilon(1e-5));
+  CHECK(d.effective_rank == doctest::Approx(trace * trace / frob).epsilon(1e-5));
+  CHECK(feature_diagnostics(Tensor::ones({4, 3})).effective_rank == 0.0);  // no spread at all
+  CHECK_THROWS_WITH_AS(feature_diagnostics(Tensor::ones({1, 3})),
+                       doctest::Contains("n >= 2"), Error);
+}
+
+TEST_CASE("eval-every: the epoch hook sees epoch 0 and every epoch, and changes no weight") {
+  const BenchmarkSplit split = tiny_split(0);
+  // l2softmax trains batch norm in training mode: a hook that embeds (eval mode) in between
+  // must leave it as it found it, or the weights would differ.
+  for (const std::string name : {"panda", "msc", "l2softmax"}) {
+    CAPTURE(name);
+    MethodOptions o = tiny(name);
+    if (name == "l2softmax") o.pretrained.clear();
+    o.epochs = 2;
+    std::unique_ptr<Method> plain = make_method(o), watched = make_method(o);
+    plain->train(split, 6, nullptr);
+    std::vector<int64_t> seen;
+    watched->set_epoch_hook([&](int64_t done) {
+      seen.push_back(done);
+      CHECK(watched->embed(split.test).size(0) == 40);
+    });
+    watched->train(split, 6, nullptr);
+    CHECK(seen == std::vector<int64_t>{0, 1, 2});
+    CHECK(max_change(plain->state_dict(), watched->state_dict(), 0, false) == 0.0);
+  }
+}
+
+TEST_CASE("eval-every: the runner records each scorer's curve in results.json (skipped without Fashion-MNIST)") {
+  if (!std::filesystem::exists(std::string(kFashionMnistDir) + "/train-images-idx3-ubyte.gz")) {
+    MESSAGE("skipped: no Fashion-MNIST in " << kFashionMnistDir);
+    return;
+  }
+  ExperimentOptions e = preset_options("quick", "fashion-mnist", {"panda", "frozen"}, "");
+  for (MethodOptions& m : e.method_options) {
+    m.width = 0.25;
+    m.preprocess.height = m.preprocess.width = 16;
+    m.epochs = 3;
+  }
+  e.trials = 1;
+  e.n_reference_per_class = 1;
+  e.n_normal_train = e.n_test_each = 40;
+  e.scorers = {"knn", "cosine"};
+  e.eval_every = 2;
+  const kz::test::TempDir dir("eval_every");
+  e.out_dir = dir.path.string();
+  const BenchmarkResults r = run_benchmark(e);
+  CHECK(r.settings.at("eval_every") == 2);
+  const BenchmarkResults back = read_results_json(dir / "results.json");
+  REQUIRE(back.trials.size() == r.trials.size());
+  int curves = 0;
+  for (size_t i = 0; i < r.trials.size(); ++i) {
+    const TrialResult& t = r.trials[i];
+    CAPTURE(t.method);
+    CAPTURE(t.scorer);
+    if (t.method == "frozen") {  // no training, no curve
+      CHECK(t.curve.empty());
+      continue;
+    }
+    ++curves;
+    REQUIRE(t.curve.size() == 3);  // epochs 0, 2 and the last, 3
+    CHECK(t.curve[0].epoch == 0);
+    CHECK(t.curve[1].epoch == 2);
+    CHECK(t.curve[2].epoch == 3);
+    CHECK(t.curve[2].auc == t.auc);  // the last point is the trained network
+    CHECK(t.curve[0].weight_distance == 0.0);
+    CHECK(t.curve[2].weight_distance > 0.0);
+    for (const CurvePoint& p : t.curve) {
+      CHECK(p.mean_cosine >= -1.0);
+      CHECK(p.mean_cosine <= 1.0);
+      CHECK(p.effective_rank >= 0.0);
+    }
+    REQUIRE(back.trials[i].curve.size() == t.curve.size());
+    for (size_t k = 0; k < t.curve.size(); ++k) {
+      CHECK(back.trials[i].curve[k].epoch == t.curve[k].epoch);
+      CHECK(back.trials[i].curve[k].auc == t.curve[k].auc);
+      CHECK(back.trials[i].curve[k].mean_cosine == t.curve[k].mean_cosine);
+      CHECK(back.trials[i].curve[k].effective_rank == t.curve[k].effective_rank);
+      CHECK(back.trials[i].curve[k].weight_distance == t.curve[k].weight_distance);
+    }
+  }
+  CHECK(curves == 2);  // panda's knn and cosine
+  e.eval_every = -1;
+  CHECK_THROWS_WITH_AS(run_benchmark(e), doctest::Contains("--eval-every must be >= 0"), Error);
 }
