@@ -317,6 +317,12 @@ TEST_CASE("panda and msc: the same seed trains the same network; bad settings ar
     CHECK_THROWS_WITH_AS(make_method(bad)->train(split, 0, nullptr),
                          doctest::Contains("freeze_blocks must be in [0, 18]"), Error);
   }
+  MethodOptions fisher = tiny("panda");
+  fisher.panda_fisher = true;
+  BenchmarkSplit no_reference = split;
+  no_reference.reference = ImageDataset{};
+  CHECK_THROWS_WITH_AS(make_method(fisher)->train(no_reference, 0, nullptr),
+                       doctest::Contains("reference set, but it is empty"), Error);
   MethodOptions one = tiny("msc");
   one.batch_size = 1;
   CHECK_THROWS_WITH_AS(make_method(one)->train(split, 0, nullptr),

@@ -117,6 +117,9 @@ class PandaMethod final : public BackboneMethod {
   // The diagonal Fisher of the file's description, one tensor per parameter.
   std::vector<Tensor> estimate_fisher(const ImageDataset& reference,
                                       const std::vector<Variable>& params, int64_t frozen) const {
+    KZ_CHECK(reference.size() > 0, "panda",
+             "panda_fisher estimates the Fisher on the reference set, but it is empty "
+             "(give reference images, or use the L2-SP pull)");
     const int64_t blocks = backbone_->features().size();
     const Tensor cached = frozen_outputs(reference, frozen);
     const Tensor c_ref = mean_feature(cached, frozen);
