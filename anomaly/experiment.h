@@ -20,6 +20,9 @@
 ///            method, 10 epochs, pixels in [0, 1] (docs/results.md has the measurements).
 ///   quick    scratch with 3 epochs, 2 trials and a half-size reference set (500 per class):
 ///            the README's demo, a few minutes on two cores.
+///   panda, msc  their papers' settings in every preset (SGD, weight decay 5e-5, features.0
+///            … 13 frozen; PANDA lr 1e-2, momentum 0.9, batch 32, gradient norm ≤ 1e-3, 15
+///            epochs; MSC lr 1e-5, batch 64, 20 epochs; scratch 10 epochs, quick 3).
 /// \endcode
 /// For a table (dataset "table": `kizuki benchmark --table`), the network methods take the
 /// MLP backbone (layers/mlp.h, widths 64, 64) on the standardised rows as they are (no
@@ -65,6 +68,12 @@ struct ExperimentOptions {
   /// Embedding methods only: "none" or "flip": every image's feature is the mean of its own
   /// and its mirror image's (anomaly/method.h embed_features), training and test images alike.
   std::string tta = "none";
+  /// Watch the features train (embedding methods that train; 0 = off): before the first
+  /// epoch (the untrained network, epoch 0) and after every eval_every-th epoch and the last,
+  /// each scorer's test AUC and the collapse diagnostics of the normal training features
+  /// (anomaly/diagnostics.h) and ‖θ − θ0‖, recorded as each TrialResult's curve. Training
+  /// is unchanged by it (the same weights and AUC as without); its time is not training time.
+  int64_t eval_every = 0;
   std::string preset = "scratch";    ///< the preset the options came from (for the record)
   /// Score held-out data instead of the test set (data/split.h validation_split): normals of
   /// the train split the methods do not train on against reference-set images, for choosing

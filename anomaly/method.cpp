@@ -11,7 +11,7 @@ const char* to_string(MethodKind kind) {
 }
 
 nlohmann::json method_options_json(const MethodOptions& m) {
-  return {{"name", m.name},
+  nlohmann::json j = {{"name", m.name},
           {"width", m.width},
           {"pretrained", m.pretrained},
           {"latent_dim", m.latent_dim},
@@ -37,6 +37,13 @@ nlohmann::json method_options_json(const MethodOptions& m) {
           {"iforest_trees", m.iforest_trees},
           {"iforest_samples", m.iforest_samples},
           {"mlp_widths", m.mlp_widths}};
+  // Absent at their defaults, so that the records of earlier runs still resume and merge.
+  const MethodOptions d;
+  if (m.max_grad_norm != d.max_grad_norm) j["max_grad_norm"] = m.max_grad_norm;
+  if (m.panda_lambda != d.panda_lambda) j["panda_lambda"] = m.panda_lambda;
+  if (m.panda_fisher != d.panda_fisher) j["panda_fisher"] = m.panda_fisher;
+  if (m.msc_tau != d.msc_tau) j["msc_tau"] = m.msc_tau;
+  return j;
 }
 
 MethodOptions method_options_from_json(const nlohmann::json& j) {
@@ -79,6 +86,10 @@ MethodOptions method_options_from_json(const nlohmann::json& j) {
   read("iforest_trees", m.iforest_trees);
   read("iforest_samples", m.iforest_samples);
   read("mlp_widths", m.mlp_widths);
+  read("max_grad_norm", m.max_grad_norm);
+  read("panda_lambda", m.panda_lambda);
+  read("panda_fisher", m.panda_fisher);
+  read("msc_tau", m.msc_tau);
   return m;
 }
 

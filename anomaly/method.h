@@ -68,6 +68,10 @@ struct MethodOptions {
   int64_t iforest_trees = 100;     ///< Isolation Forest's T, trees
   int64_t iforest_samples = 256;   ///< Isolation Forest's ψ, rows per tree (before clipping to N)
   std::vector<int64_t> mlp_widths{64, 64};  ///< a table's MLP backbone: its stages' widths
+  double max_grad_norm = 0.0;      ///< clip the total gradient norm to this (0 = off; panda)
+  double panda_lambda = 1e4;       ///< λ of PANDA's pull toward the pretrained weights
+  bool panda_fisher = false;       ///< PANDA's pull weighted by a diagonal Fisher (else L2-SP)
+  double msc_tau = 0.25;           ///< the Mean-Shifted Contrastive loss's temperature τ
   int threads = 0;                 ///< 0 = as configured
 };
 
@@ -109,6 +113,10 @@ struct TrainProgress {
 };
 /// Receives train()'s progress.
 using ProgressFn = std::function<void(const TrainProgress&)>;
+/// Called by train() with the number of epochs done: 0 before the first epoch (the untrained
+/// network) and after every epoch, when the epoch's checkpoint is on disk. The networks may be
+/// used (embed(), state_dict()): their training modes are restored after the call.
+using EpochHook = std::function<void(int64_t epochs_done)>;
 
 /// embedding: embed() features for a scorer; scoring: score() gives the scores itself.
 enum class MethodKind { embedding, scoring };
@@ -190,6 +198,8 @@ class Method {
   const GradSyncTiming& sync_timing() const { return sync_timing_; }
   /// Epochs the last train() took from a checkpoint instead of running them (0: none).
   int64_t resumed_epochs() const { return resumed_epochs_; }
+  /// A hook for the next train()s (none by default); methods that do not train never call it.
+  void set_epoch_hook(EpochHook hook) { epoch_hook_ = std::move(hook); }
 
  protected:
   explicit Method(const MethodOptions& options) : options_(options) {}  ///< keeps options
@@ -201,6 +211,7 @@ class Method {
   GradSyncTiming sync_timing_;    ///< sync_timing(); train() sets it
   int64_t resumed_epochs_ = 0;    ///< resumed_epochs(); train() sets it
   double train_seconds_ = 0.0;    ///< train_seconds(); train() sets it
+  EpochHook epoch_hook_;          ///< set_epoch_hook()'s
 };
 
 /// Test-time augmentation of an embedding method's features (the scorers see these):

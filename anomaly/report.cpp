@@ -228,6 +228,16 @@ nlohmann::ordered_json results_to_json(const BenchmarkResults& results) {
       row["normal_train_mean"] = t.normal_train_mean;
       row["normal_train_std"] = t.normal_train_std;
     }
+    if (!t.curve.empty()) {  // absent without --eval-every
+      Json curve = Json::array();
+      for (const CurvePoint& c : t.curve)
+        curve.push_back({{"epoch", c.epoch},
+                         {"auc", num_or_null(c.auc)},
+                         {"mean_cosine", num_or_null(c.mean_cosine)},
+                         {"effective_rank", num_or_null(c.effective_rank)},
+                         {"weight_distance", num_or_null(c.weight_distance)}});
+      row["curve"] = std::move(curve);
+    }
     j["trials"].push_back(std::move(row));
   }
   j["maps"] = Json::array();
@@ -282,6 +292,15 @@ BenchmarkResults results_from_json(const nlohmann::json& j) {
         KZ_CHECK(tr.roc.fpr.size() == tr.roc.tpr.size() &&
                      tr.roc.tpr.size() == tr.roc.thresholds.size(),
                  "report", "trials[{}].roc: fpr, tpr and thresholds differ in length", i);
+      }
+      for (const nlohmann::json& c : t.value("curve", nlohmann::json::array())) {
+        CurvePoint p;
+        p.epoch = c.at("epoch").get<int64_t>();
+        p.auc = number(c.at("auc"), kNaN);
+        p.mean_cosine = number(c.at("mean_cosine"), kNaN);
+        p.effective_rank = number(c.at("effective_rank"), kNaN);
+        p.weight_distance = number(c.at("weight_distance"), kNaN);
+        tr.curve.push_back(p);
       }
       r.trials.push_back(std::move(tr));
     }

@@ -27,6 +27,23 @@
 
 namespace kz {
 
+/// A trial's network after some epochs of training (--eval-every, anomaly/experiment.h): the
+/// scorer's AUC and the collapse diagnostics of the normal training features X (n×F),
+/// centred (X̄ = X − mean).
+struct CurvePoint {
+  int64_t epoch = 0;             ///< epochs trained; 0 is the untrained network
+  double auc = 0.0;              ///< of this scorer on the test set
+  /// Mean cosine of the rows of X̄ over the pairs i ≠ j: toward 1 as the features collapse
+  /// onto one direction.
+  double mean_cosine = 0.0;
+  /// (Σλ)²/Σλ² of the eigenvalues λ of X̄ᵀX̄ (the participation ratio): about the number of
+  /// directions the features spread in; 1 = collapsed onto a line.
+  double effective_rank = 0.0;
+  /// ‖θ − θ0‖ over every network's parameters (no batch-norm statistics), θ0 the untrained
+  /// ones; NaN when the epoch-0 weights were not seen (a unit resumed from a checkpoint).
+  double weight_distance = 0.0;
+};
+
 /// The outcome of one (dataset, method, scorer, trial).
 struct TrialResult {
   std::string dataset;  ///< "fashion-mnist", "cifar10", or a folder name
@@ -46,6 +63,7 @@ struct TrialResult {
   ///@{
   double normal_train_mean = 0.0, normal_train_std = 0.0;
   ///@}
+  std::vector<CurvePoint> curve;  ///< by epoch, with --eval-every; empty otherwise
 };
 
 /// A picture of where a method finds the test images anomalous (a method that gives maps):

@@ -9,6 +9,7 @@
 #include "anomaly/checkpoint.h"
 #include "layers/batch_norm.h"
 #include "optim/adam.h"
+#include "optim/clip_grad.h"
 #include "optim/sgd.h"
 
 namespace kz {
@@ -107,14 +108,29 @@ void Guard::parameters(const std::vector<NamedNetwork>& networks, bool gradients
 }
 
 void optimizer_step(Optimizer& opt, const Variable& loss, const Guard& guard,
-                    const std::vector<NamedNetwork>& networks, int64_t epoch, int64_t batch) {
+                    const std::vector<NamedNetwork>& networks, int64_t epoch, int64_t batch,
+                    double max_grad_norm) {
   opt.zero_grad();
   loss.backward();
   guard.parameters(networks, true, epoch, batch, opt);
+  if (max_grad_norm > 0.0) {
+    std::vector<Variable> params;
+    for (const ParamGroup& g : opt.param_groups())
+      params.insert(params.end(), g.params.begin(), g.params.end());
+    clip_grad_norm(params, max_grad_norm);
+  }
   opt.step();
 }
 
 namespace detail {
+
+void call_epoch_hook(const EpochHook& hook, int64_t epochs_done,
+                     const std::vector<NamedNetwork>& networks) {
+  std::vector<bool> training;
+  for (const NamedNetwork& n : networks) training.push_back(n.second->is_training());
+  hook(epochs_done);
+  for (size_t i = 0; i < networks.size(); ++i) networks[i].second->train(training[i]);
+}
 
 void EpochMeter::begin_epoch() {
   epoch_start = std::chrono::steady_clock::now();

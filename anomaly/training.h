@@ -52,9 +52,11 @@ struct Guard {
 };
 
 /// One optimisation step on `loss`, refusing non-finite gradients before they reach the
-/// weights.
+/// weights; with max_grad_norm > 0 the total gradient norm of the optimizer's parameters is
+/// clipped to it first (optim/clip_grad.h).
 void optimizer_step(Optimizer& opt, const Variable& loss, const Guard& guard,
-                    const std::vector<NamedNetwork>& networks, int64_t epoch, int64_t batch);
+                    const std::vector<NamedNetwork>& networks, int64_t epoch, int64_t batch,
+                    double max_grad_norm = 0.0);
 
 /// What one trained batch reports: its loss and how many images it took.
 struct BatchResult {
@@ -84,6 +86,8 @@ class TrainedMethod : public Method {
   /// trains batch b of epoch e and returns what it did, or nothing when the epoch's batches
   /// of `loader` are used up. Progress after each batch; after each epoch the weights are
   /// checked, the checkpoint written (positions of `loader`, `seeds`) and progress reported.
+  /// The epoch hook (if set) before the first epoch of a run from the start and after every
+  /// epoch; the hook's time is not training time.
   template <class TrainBatch>
   void run_epochs(Guard& guard, Optimizer& opt, DataLoader& loader,
                   const std::vector<uint64_t>& seeds, const nlohmann::json& fp,
@@ -117,6 +121,9 @@ class TrainedMethod : public Method {
 // --- implementation of the template -------------------------------------------------------
 
 namespace detail {
+/// Calls the hook with `epochs_done`, then puts each network back in the training mode it had.
+void call_epoch_hook(const EpochHook& hook, int64_t epochs_done,
+                     const std::vector<NamedNetwork>& networks);
 /// Running loss and speed of the epoch in progress.
 struct EpochMeter {
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now(), epoch_start = start;
@@ -132,8 +139,19 @@ template <class TrainBatch>
 void TrainedMethod::run_epochs(Guard& guard, Optimizer& opt, DataLoader& loader,
                                const std::vector<uint64_t>& seeds, const nlohmann::json& fp,
                                const ProgressFn& progress, TrainBatch&& train_batch) {
-  detail::EpochMeter meter;
   const std::vector<NamedNetwork> nets = networks();
+  double hook_seconds = 0.0;  // not training time
+  auto hook = [&](int64_t epochs_done) {
+    if (!epoch_hook_) return;
+    const auto start = Clock::now();
+    detail::call_epoch_hook(epoch_hook_, epochs_done, nets);
+    hook_seconds += std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  if (guard.saved_epochs == 0) {
+    hook(0);
+    hook_seconds = 0.0;  // before the meter starts
+  }
+  detail::EpochMeter meter;
   for (int64_t e = guard.saved_epochs; e < options_.epochs; ++e) {
     meter.begin_epoch();
     const int64_t nb = loader.num_batches();
@@ -145,11 +163,12 @@ void TrainedMethod::run_epochs(Guard& guard, Optimizer& opt, DataLoader& loader,
       if (progress && !last.epoch_end) progress(last);
     }
     guard.parameters(nets, false, e, nb - 1, opt);
-    save_epoch(e + 1, opt, loader, seeds, fp, resumed_seconds_ + meter.seconds());
+    save_epoch(e + 1, opt, loader, seeds, fp, resumed_seconds_ + meter.seconds() - hook_seconds);
     guard.saved_epochs = e + 1;
     if (progress) progress(last);
+    hook(e + 1);
   }
-  train_seconds_ = resumed_seconds_ + meter.seconds();
+  train_seconds_ = resumed_seconds_ + meter.seconds() - hook_seconds;
   finish_parallel();
 }
 

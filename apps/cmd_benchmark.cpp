@@ -47,6 +47,10 @@ struct BenchmarkFlags {
   bool no_header = false;
   double memory_limit_mb = 0.0;  // 0 = none
   std::string mlp_widths;        // empty = the preset's
+  int64_t freeze_blocks = -1;  // -1 = the preset's
+  double panda_lambda = -1.0;  // < 0 = the default
+  bool panda_fisher = false;
+  int64_t eval_every = 0;
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -131,6 +135,7 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
   o.data_parallel = f.data_parallel;
   o.sync_bn = f.sync_bn;
   o.bucket_mb = f.bucket_mb;
+  o.eval_every = f.eval_every;
   for (MethodOptions& m : o.method_options) {
     if (f.image_size > 0) m.preprocess.height = m.preprocess.width = f.image_size;
     if (f.width > 0) m.width = f.width;
@@ -151,6 +156,9 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
       }
     }
     m.threads = f.threads;
+    if (f.freeze_blocks >= 0) m.freeze_blocks = f.freeze_blocks;
+    if (f.panda_lambda >= 0) m.panda_lambda = f.panda_lambda;
+    if (f.panda_fisher) m.panda_fisher = true;
   }
   if (root && !f.resume && std::filesystem::exists(f.out + "/checkpoints") &&
       !std::filesystem::is_empty(f.out + "/checkpoints"))
@@ -316,6 +324,21 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
                 "continue the run recorded in --out: finished trials are kept, an unfinished "
                 "one continues from its last epoch checkpoint (same settings needed)");
   add_data_parallel_flags(cmd, flags->data_parallel, flags->sync_bn, flags->bucket_mb);
+  cmd->add_option("--freeze-blocks", flags->freeze_blocks,
+                  "features.0 … N−1 of the backbone frozen (default: the preset's; doc, panda "
+                  "and msc freeze 14 in their presets)")
+      ->check(CLI::Range(int64_t{0}, int64_t{18}));
+  cmd->add_option("--panda-lambda", flags->panda_lambda,
+                  "λ of panda's pull toward the pretrained weights (default 1e4)")
+      ->check(CLI::Range(0.0, 1e12));
+  cmd->add_flag("--panda-fisher", flags->panda_fisher,
+                "panda's pull weighted by a diagonal Fisher estimated on the reference set "
+                "(EWC) instead of 1 for every weight (L2-SP)");
+  cmd->add_option("--eval-every", flags->eval_every,
+                  "after every N epochs (and before the first, and after the last) record each "
+                  "scorer's AUC and the collapse diagnostics of the normal features in "
+                  "results.json (embedding methods that train; default 0 = off)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   cmd->callback([flags, &comm] { run(*flags, comm); });
 }
 

@@ -22,6 +22,8 @@ std::unique_ptr<Method> make_goad(const MethodOptions&);
 std::unique_ptr<Method> make_deepsad(const MethodOptions&);
 std::unique_ptr<Method> make_iforest(const MethodOptions&);
 std::unique_ptr<Method> make_identity(const MethodOptions&);
+std::unique_ptr<Method> make_panda(const MethodOptions&);
+std::unique_ptr<Method> make_msc(const MethodOptions&);
 
 namespace {
 
@@ -43,6 +45,8 @@ std::vector<MethodInfo>& table() {
       {"deepsad", K::scoring, false, "Deep SAD: normal images pulled to a centre, known anomalies pushed away (Ruff et al. 2020)", make_deepsad},
       {"iforest", K::scoring, false, "Isolation Forest on the raw rows (Liu et al. 2008)", make_iforest},
       {"identity", K::embedding, false, "the raw rows as features, no network (LOF, k-NN, cosine on the data itself)", make_identity},
+      {"panda", K::embedding, false, "PANDA: compactness about the pretrained mean, pulled toward the pretrained weights (Reiss et al. 2021)", make_panda},
+      {"msc", K::embedding, false, "Mean-Shifted Contrastive loss on the pretrained features (Reiss & Hoshen 2023)", make_msc},
   };
   return table;
 }
