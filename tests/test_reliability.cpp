@@ -56,6 +56,9 @@ extern char** environ;
 #define LLVMFuzzerTestOneInput kz_fuzz_model
 #include "../fuzz/fuzz_model.cpp"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput kz_fuzz_csv
+#include "../fuzz/fuzz_csv.cpp"
+#undef LLVMFuzzerTestOneInput
 
 using namespace kz;
 namespace fs = std::filesystem;
@@ -597,7 +600,8 @@ TEST_CASE("reliability: every fuzz target survives its seed corpus and every inp
   using Target = int (*)(const uint8_t*, size_t);
   const std::vector<std::pair<std::string, Target>> targets{
       {"safetensors", kz_fuzz_safetensors}, {"npy", kz_fuzz_npy},     {"idx", kz_fuzz_idx},
-      {"cifar", kz_fuzz_cifar},             {"image", kz_fuzz_image}, {"model", kz_fuzz_model}};
+      {"cifar", kz_fuzz_cifar},             {"image", kz_fuzz_image}, {"model", kz_fuzz_model},
+      {"csv", kz_fuzz_csv}};
   const fs::path fuzz = fs::path(KZ_FIXTURES) / ".." / ".." / "fuzz";
   for (const auto& [name, run] : targets) {
     int inputs = 0;
