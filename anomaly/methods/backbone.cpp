@@ -81,15 +81,20 @@ Tensor BackboneMethod::embed(const ImageDataset& data) const {
            "the method '{}' has not been trained", name());
   NoGradGuard no_grad;
   network().eval();
-  constexpr int64_t kChunk = 256;
   std::vector<Tensor> parts;
-  for (int64_t start = 0; start < data.size(); start += kChunk) {
-    std::vector<int64_t> idx;
-    for (int64_t i = start; i < std::min(data.size(), start + kChunk); ++i) idx.push_back(i);
-    const Tensor x = preprocess(data.subset(idx), options_.preprocess).to_channels_last();
+  for_each_chunk(data, 256, [&](const Tensor& x) {
     parts.push_back(forward_features(Variable(x)).data());
-  }
+  });
   return cat(parts, 0);
+}
+
+void BackboneMethod::for_each_chunk(const ImageDataset& data, int64_t chunk,
+                                    const std::function<void(const Tensor&)>& each) const {
+  for (int64_t start = 0; start < data.size(); start += chunk) {
+    std::vector<int64_t> idx;
+    for (int64_t i = start; i < std::min(data.size(), start + chunk); ++i) idx.push_back(i);
+    each(preprocess(data.subset(idx), options_.preprocess).to_channels_last());
+  }
 }
 
 Tensor BackboneMethod::class_logits(const Tensor& features) const {

@@ -9,6 +9,7 @@
 /// saved under "backbone" either way; architecture() says which it is.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,10 @@ class BackboneMethod : public TrainedMethod {
   /// pretrained file of the options; for a table an Mlp of options.mlp_widths over its
   /// features, random from `seed` (a pretrained file is then an error).
   void build_backbone(uint64_t seed, const ImageDataset& data);
+  /// The images of `data` preprocessed as the options say, channels-last, `chunk` images at
+  /// a time: `each` receives each chunk (n,C,H,W) in order.
+  void for_each_chunk(const ImageDataset& data, int64_t chunk,
+                      const std::function<void(const Tensor&)>& each) const;
   /// Features of a batch through the backbone (training or eval as the network is set).
   Variable forward_features(const Variable& x) const;
   /// loader_options (anomaly/training.h) for `data`, leaving out a last batch of one row:

@@ -67,12 +67,9 @@ class DeepSadMethod final : public BackboneMethod {
     NoGradGuard no_grad;
     network().eval();
     std::vector<Tensor> parts;
-    for (int64_t start = 0; start < data.size(); start += 256) {
-      std::vector<int64_t> idx;
-      for (int64_t i = start; i < std::min(data.size(), start + 256); ++i) idx.push_back(i);
-      const Tensor x = preprocess(data.subset(idx), options_.preprocess).to_channels_last();
+    for_each_chunk(data, 256, [&](const Tensor& x) {
       parts.push_back(projection_->forward(forward_features(Variable(x))).data());
-    }
+    });
     return cat(parts, 0);
   }
 

@@ -92,14 +92,10 @@ class PandaMethod final : public BackboneMethod {
   // contiguous; the preprocessed images themselves when nothing is frozen.
   Tensor frozen_outputs(const ImageDataset& data, int64_t frozen) const {
     NoGradGuard no_grad;
-    constexpr int64_t kChunk = 256;
     std::vector<Tensor> parts;
-    for (int64_t start = 0; start < data.size(); start += kChunk) {
-      std::vector<int64_t> idx;
-      for (int64_t i = start; i < std::min(data.size(), start + kChunk); ++i) idx.push_back(i);
-      const Tensor x = preprocess(data.subset(idx), options_.preprocess).to_channels_last();
+    for_each_chunk(data, 256, [&](const Tensor& x) {
       parts.push_back(run_blocks(*backbone_, Variable(x), 0, frozen).data().contiguous());
-    }
+    });
     return cat(parts, 0).contiguous();
   }
 

@@ -62,14 +62,11 @@ void TransformationMethod::for_each_group(
   NoGradGuard no_grad;
   backbone_->eval();
   head_->eval();
-  constexpr int64_t kChunk = 4;  // images per forward pass: 288 transformed copies
-  for (int64_t start = 0; start < data.size(); start += kChunk) {
-    std::vector<int64_t> idx;
-    for (int64_t i = start; i < std::min(data.size(), start + kChunk); ++i) idx.push_back(i);
-    const Tensor x = preprocess(data.subset(idx), options_.preprocess);
+  // 4 images per forward pass: 288 transformed copies.
+  for_each_chunk(data, 4, [&](const Tensor& x) {
     const Tensor copies = all_geometric(x).to_channels_last();
-    each(backbone_->forward_features(Variable(copies)).data(), static_cast<int64_t>(idx.size()));
-  }
+    each(backbone_->forward_features(Variable(copies)).data(), x.size(0));
+  });
 }
 
 std::vector<Tensor> TransformationMethod::score(const ImageDataset& data) const {
