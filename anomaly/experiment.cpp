@@ -18,12 +18,12 @@
 #include <fmt/ranges.h>
 
 #include "anomaly/checkpoint.h"
-#include "anomaly/diagnostics.h"
 #include "anomaly/map_figure.h"
 #include "anomaly/report.h"
 #include "anomaly/roc.h"
 #include "anomaly/scalers.h"
 #include "anomaly/scorers.h"
+#include "anomaly/training_watch.h"
 #include "dist/communicator.h"
 #include "data/cifar10.h"
 #include "data/fashion_mnist.h"
@@ -80,7 +80,11 @@ nlohmann::json settings_json(const ExperimentOptions& o) {
                   {"n_test_normal", p.n_test_normal},
                   {"n_test_anomaly", p.n_test_anomaly}};
   }
-  if (o.eval_every > 0) j["eval_every"] = o.eval_every;
+  if (o.eval_every > 0) {
+    j["eval_every"] = o.eval_every;
+    if (o.table.empty()) j["proxy_size"] = o.proxy_each;
+  }
+  if (o.early_stop != "none") j["early_stop"] = o.early_stop;
   return j;
 }
 
@@ -205,46 +209,6 @@ MapFigure write_map_figure(const Method& method, const BenchmarkSplit& split,
   std::filesystem::create_directories(o.out_dir + "/maps");
   write_png(o.out_dir + "/" + f.file, pixels, height, width, 3);
   return f;
-}
-
-// The parameters of a method's networks (no batch-norm statistics), copied.
-StateDict parameter_copy(const Method& method) {
-  StateDict out;
-  for (const auto& [name, t] : method.state_dict())
-    if (name.find("running_") == std::string::npos) out.emplace(name, t.contiguous().clone());
-  return out;
-}
-
-// --eval-every: the hook that records, after the epochs it asks for, each scorer's test AUC
-// and the collapse diagnostics into curves[scorer label] (experiment.h, eval_every).
-EpochHook epoch_evaluator(const Method& method, const BenchmarkSplit& split,
-                          const ExperimentOptions& o, const std::vector<int>& labels,
-                          std::map<std::string, std::vector<CurvePoint>>& curves) {
-  auto theta0 = std::make_shared<StateDict>();
-  return [&method, &split, &o, &labels, &curves, theta0](int64_t done) {
-    if (done == 0) *theta0 = parameter_copy(method);
-    if (done % o.eval_every != 0 && done != method.options().epochs) return;
-    CurvePoint p;
-    p.epoch = done;
-    const FeatureDiagnostics d =
-        feature_diagnostics(embed_features(method, split.normal_train, o.tta));
-    p.mean_cosine = d.mean_cosine;
-    p.effective_rank = d.effective_rank;
-    p.weight_distance = std::numeric_limits<double>::quiet_NaN();
-    if (!theta0->empty()) {
-      double sq = 0.0;
-      for (const auto& [name, t] : parameter_copy(method)) {
-        const Tensor diff = sub(t, theta0->at(name));
-        sq += static_cast<double>(sum(mul(diff, diff)).item());
-      }
-      p.weight_distance = std::sqrt(sq);
-    }
-    for (const auto& [scorer, scores] : test_scores(method, split, o)) {
-      const std::vector<float> sv = scores.to_vector();
-      p.auc = roc_auc(std::vector<double>(sv.begin(), sv.end()), labels);
-      curves[scorer].push_back(p);
-    }
-  };
 }
 
 // Whether `r` holds the results of the unit (trial t, method).
@@ -448,14 +412,22 @@ std::vector<std::pair<std::string, Tensor>> test_scores(const Method& method,
     for (size_t i = 0; i < names.size(); ++i) out.emplace_back(names[i], scores[i]);
     return out;
   }
-  const Tensor train_features = embed_features(method, split.normal_train, o.tta);
-  const Tensor test_features = embed_features(method, split.test, o.tta);
+  return embedding_scores(method, embed_features(method, split.normal_train, o.tta), split.test,
+                          o);
+}
+
+std::vector<std::pair<std::string, Tensor>> embedding_scores(const Method& method,
+                                                            const Tensor& train_features,
+                                                            const ImageDataset& data,
+                                                            const ExperimentOptions& o) {
+  const Tensor features = embed_features(method, data, o.tta);
   std::vector<std::string> scorers = o.scorers;
   if (scorers.empty()) scorers = {method.default_scorer()};
+  std::vector<std::pair<std::string, Tensor>> out;
   for (const std::string& scorer : scorers) {
     const int64_t k = scorer == "knn" ? o.knn_neighbors : o.lof_neighbors;
     out.emplace_back(scorer_label(scorer, o),
-                     score_features(scorer, train_features, test_features, k, o.center));
+                     score_features(scorer, train_features, features, k, o.center));
   }
   return out;
 }
@@ -649,6 +621,12 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
     check_ensembles(o);
     KZ_CHECK(o.eval_every >= 0, "benchmark", "--eval-every must be >= 0 (0 = off), got {}",
              o.eval_every);
+    KZ_CHECK(o.early_stop == "none" || o.early_stop == "proxy", "benchmark",
+             "--early-stop must be 'none' or 'proxy', got '{}'", o.early_stop);
+    KZ_CHECK(o.early_stop == "none" || (o.eval_every > 0 && o.table.empty()), "benchmark",
+             "--early-stop proxy chooses among the evaluations of --eval-every N on images' "
+             "proxy set: give --eval-every (tables have no proxy set yet)");
+    KZ_CHECK(o.proxy_each >= 0, "benchmark", "--proxy-size must be >= 0, got {}", o.proxy_each);
     for (const std::string& m : o.methods) {
       const MethodInfo& info = method_info(m);  // unknown names fail before any work
       KZ_CHECK(!o.validate || !info.uses_reference, "benchmark",
@@ -714,7 +692,9 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
         for (const TrialResult& r : done.trials)
           if (r.trial == t && r.method == name) callbacks.result(r);
       // A run killed between recording these and dropping the checkpoint left it behind.
-      if (!o.out_dir.empty()) remove_file(fmt::format("{}/trial{}-{}.ckpt", checkpoints, t, name));
+      if (!o.out_dir.empty())
+        for (const char* kind : {"ckpt", "best"})
+          remove_file(fmt::format("{}/trial{}-{}.{}", checkpoints, t, name, kind));
     }
 
   std::exception_ptr failure;
@@ -729,25 +709,33 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
     try {
       if (callbacks.started && writer) callbacks.started(t, mo.name);
       CheckpointOptions ck;
-      if (!o.out_dir.empty())
+      std::string best_path;  // --early-stop's kept weights (anomaly/training_watch.h)
+      if (!o.out_dir.empty()) {
         ck.path = fmt::format("{}/trial{}-{}.ckpt", checkpoints, t, mo.name);
+        best_path = fmt::format("{}/trial{}-{}.best", checkpoints, t, mo.name);
+      }
       ck.resume = o.resume;
       if (split_trial != t) {
         split = draw_split(data, o, seed);
         if (o.known_anomalies > 0)
           split = with_known_anomalies(data, *split, o.anomaly_class, o.known_anomalies, seed);
+        if (o.eval_every > 0 && o.table.empty() && o.proxy_each > 0)
+          split = with_proxy_set(data, *split, o.normal_class, o.proxy_each, seed);
         split_trial = t;
       }
       const std::vector<int> labels(split->test.labels.begin(), split->test.labels.end());
       std::unique_ptr<Method> method = make_method(mo);
       method->set_checkpoint(ck);
       if (dp) method->set_data_parallel({&comm, o.sync_bn, o.bucket_mb});
-      std::map<std::string, std::vector<CurvePoint>> curves;  // by scorer label
-      if (o.eval_every > 0 && method->kind() == MethodKind::embedding)
-        method->set_epoch_hook(epoch_evaluator(*method, *split, o, labels, curves));
+      std::optional<TrainingWatch> watch;  // --eval-every, --early-stop
+      if (o.eval_every > 0 && method->kind() == MethodKind::embedding) {
+        watch.emplace(*method, *split, o, best_path, writer);
+        method->set_epoch_hook(watch->hook());
+      }
       method->train(*split, seed, [&](const TrainProgress& p) {
         if (callbacks.progress && writer) callbacks.progress(t, mo.name, p);
       });
+      if (watch) watch->finish();
       if (dp && writer && callbacks.synced)
         callbacks.synced(t, mo.name, method->sync_timing(), method->train_seconds());
       if (method->resumed_epochs() > 0 && callbacks.resumed && writer)
@@ -773,7 +761,10 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
         r.train_seconds = method->train_seconds();
         const auto member = members.find(scorer);
         if (member != members.end()) keep_member_scores(r, *method, *split, o, member->second, sd);
-        if (auto c = curves.find(scorer); c != curves.end()) r.curve = c->second;
+        if (watch) {
+          if (auto c = watch->curves().find(scorer); c != watch->curves().end()) r.curve = c->second;
+          r.chosen_epoch = watch->chosen_epoch();
+        }
         results.trials.push_back(r);
         if (callbacks.result && writer) callbacks.result(r);
       }
@@ -781,6 +772,7 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
         order_units(results, o.methods);
         write_results_json(record_path, results);
         remove_file(ck.path);  // and what a killed checkpoint write left
+        remove_file(best_path);
       }
     } catch (const std::exception& e) {  // this rank stops; the others finish their units
       failure = std::current_exception();

@@ -74,6 +74,14 @@ struct ExperimentOptions {
   /// (anomaly/diagnostics.h) and ‖θ − θ0‖, recorded as each TrialResult's curve. Training
   /// is unchanged by it (the same weights and AUC as without); its time is not training time.
   int64_t eval_every = 0;
+  /// With eval_every (images): the proxy set's size, at most this many held-out normal and
+  /// as many held-out reference-class images of the train split (data/split.h
+  /// with_proxy_set), scored after every evaluation as the curves' proxy_auc; 0 = none.
+  int64_t proxy_each = 500;
+  /// "none", or "proxy": keep the weights of the evaluation (eval_every) with the best
+  /// proxy AUC of the first scorer instead of the last epoch's (anomaly/training_watch.h);
+  /// the test set never chooses. The chosen epoch is each TrialResult's chosen_epoch.
+  std::string early_stop = "none";
   std::string preset = "scratch";    ///< the preset the options came from (for the record)
   /// Score held-out data instead of the test set (data/split.h validation_split): normals of
   /// the train split the methods do not train on against reference-set images, for choosing
@@ -170,6 +178,13 @@ BenchmarkSplit draw_split(const TrainTest& data, const ExperimentOptions& option
 std::vector<std::pair<std::string, Tensor>> test_scores(const Method& method,
                                                        const BenchmarkSplit& split,
                                                        const ExperimentOptions& o);
+
+/// The scores of `data`'s images by an embedding method's scorers, as test_scores, each
+/// scorer fitted on `train_features` (the method's embed_features of the normal training set).
+std::vector<std::pair<std::string, Tensor>> embedding_scores(const Method& method,
+                                                            const Tensor& train_features,
+                                                            const ImageDataset& data,
+                                                            const ExperimentOptions& o);
 
 /// Scores of `test` features by `scorer` fitted on `train` features (scaled as the protocol
 /// says: MinMax before lof and knn; nothing before cosine, or centring with `center`). Both

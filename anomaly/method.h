@@ -114,7 +114,8 @@ struct TrainProgress {
 /// Receives train()'s progress.
 using ProgressFn = std::function<void(const TrainProgress&)>;
 /// Called by train() with the number of epochs done: 0 before the first epoch (the untrained
-/// network) and after every epoch, when the epoch's checkpoint is on disk. The networks may be
+/// network; after a resume from a checkpoint, the epoch it resumed after) and after every
+/// epoch, when the epoch's checkpoint is on disk. The networks may be
 /// used (embed(), state_dict()): their training modes are restored after the call.
 using EpochHook = std::function<void(int64_t epochs_done)>;
 

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "anomaly/report_curves.h"
 #include "anomaly/map_figure.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
@@ -235,9 +236,11 @@ nlohmann::ordered_json results_to_json(const BenchmarkResults& results) {
                          {"auc", num_or_null(c.auc)},
                          {"mean_cosine", num_or_null(c.mean_cosine)},
                          {"effective_rank", num_or_null(c.effective_rank)},
-                         {"weight_distance", num_or_null(c.weight_distance)}});
+                         {"weight_distance", num_or_null(c.weight_distance)},
+                         {"proxy_auc", num_or_null(c.proxy_auc)}});
       row["curve"] = std::move(curve);
     }
+    if (t.chosen_epoch >= 0) row["chosen_epoch"] = t.chosen_epoch;  // --early-stop proxy
     j["trials"].push_back(std::move(row));
   }
   j["maps"] = Json::array();
@@ -300,8 +303,10 @@ BenchmarkResults results_from_json(const nlohmann::json& j) {
         p.mean_cosine = number(c.at("mean_cosine"), kNaN);
         p.effective_rank = number(c.at("effective_rank"), kNaN);
         p.weight_distance = number(c.at("weight_distance"), kNaN);
+        p.proxy_auc = number(c.value("proxy_auc", nlohmann::json()), kNaN);  // absent in older files
         tr.curve.push_back(p);
       }
+      tr.chosen_epoch = t.value("chosen_epoch", int64_t{-1});
       r.trials.push_back(std::move(tr));
     }
   } catch (const nlohmann::json::exception& e) {
@@ -888,6 +893,13 @@ the better; the dashed diagonal is chance.</p></div>
        "<figcaption>Bold: the trial with the median AUC; faint: every trial (also saved as "
        "<code>roc.svg</code>).</figcaption>\n</figure>\n";
 
+  if (has_curves(results))
+    h += "<h2>Training curves</h2>\n<figure>\n" + curves_figure(results).element(false) +
+         "<figcaption>After every <code>--eval-every</code> epochs: the test AUC (watched, "
+         "never used to choose), the proxy AUC on held-out training images, and whether the "
+         "normal features collapse (also saved as <code>training_curves.svg</code>)."
+         "</figcaption>\n</figure>\n";
+
   if (!results.map_figures.empty()) {
     h += "<h2>Where the images are anomalous</h2>\n<p>For each method that gives anomaly maps, "
          "one trial's test images in four groups of up to eight: the most and the least "
@@ -941,6 +953,7 @@ void write_report(const std::string& out_dir, const BenchmarkResults& results) {
   write_results_json((dir / "results.json").string(), results);
   write_boxplot_svg((dir / "boxplot.svg").string(), results);
   write_roc_svg((dir / "roc.svg").string(), results);
+  if (has_curves(results)) write_curves_svg((dir / "training_curves.svg").string(), results);
   write_report_html((dir / "report.html").string(), results);
 }
 

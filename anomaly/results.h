@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,9 @@ struct CurvePoint {
   /// ‖θ − θ0‖ over every network's parameters (no batch-norm statistics), θ0 the untrained
   /// ones; NaN when the epoch-0 weights were not seen (a unit resumed from a checkpoint).
   double weight_distance = 0.0;
+  /// The same scorer's AUC on the proxy set (data/split.h with_proxy_set): held-out normal
+  /// against held-out reference images, never the test set; NaN without one.
+  double proxy_auc = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// The outcome of one (dataset, method, scorer, trial).
@@ -63,7 +67,10 @@ struct TrialResult {
   ///@{
   double normal_train_mean = 0.0, normal_train_std = 0.0;
   ///@}
-  std::vector<CurvePoint> curve;  ///< by epoch, with --eval-every; empty otherwise
+  std::vector<CurvePoint> curve = {};  ///< by epoch, with --eval-every; empty otherwise
+  /// With --early-stop proxy: the epoch whose weights were kept (the best proxy AUC of the
+  /// method's first scorer); −1 otherwise (the last epoch's weights).
+  int64_t chosen_epoch = -1;
 };
 
 /// A picture of where a method finds the test images anomalous (a method that gives maps):

@@ -147,10 +147,8 @@ void TrainedMethod::run_epochs(Guard& guard, Optimizer& opt, DataLoader& loader,
     detail::call_epoch_hook(epoch_hook_, epochs_done, nets);
     hook_seconds += std::chrono::duration<double>(Clock::now() - start).count();
   };
-  if (guard.saved_epochs == 0) {
-    hook(0);
-    hook_seconds = 0.0;  // before the meter starts
-  }
+  hook(guard.saved_epochs);  // the untrained network, or the epoch a checkpoint resumed after
+  hook_seconds = 0.0;        // before the meter starts
   detail::EpochMeter meter;
   for (int64_t e = guard.saved_epochs; e < options_.epochs; ++e) {
     meter.begin_epoch();

@@ -51,6 +51,8 @@ struct BenchmarkFlags {
   double panda_lambda = -1.0;  // < 0 = the default
   bool panda_fisher = false;
   int64_t eval_every = 0;
+  int64_t proxy_size = 500;
+  std::string early_stop = "none";
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -136,6 +138,8 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
   o.sync_bn = f.sync_bn;
   o.bucket_mb = f.bucket_mb;
   o.eval_every = f.eval_every;
+  o.proxy_each = f.proxy_size;
+  o.early_stop = f.early_stop;
   for (MethodOptions& m : o.method_options) {
     if (f.image_size > 0) m.preprocess.height = m.preprocess.width = f.image_size;
     if (f.width > 0) m.width = f.width;
@@ -198,8 +202,10 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
     fmt::print(stderr, "{}[trial {}/{}] {:<10} {}\n", who, trial + 1, o.trials, method, what);
   };
   callbacks.result = [&](const TrialResult& r) {
-    fmt::print(stderr, "{}[trial {}/{}] {:<10} {:<7} AUC {:.4f}  (trained {:.1f} s)\n", who,
-               r.trial + 1, o.trials, r.method, r.scorer, r.auc, r.train_seconds);
+    fmt::print(stderr, "{}[trial {}/{}] {:<10} {:<7} AUC {:.4f}  (trained {:.1f} s{})\n", who,
+               r.trial + 1, o.trials, r.method, r.scorer, r.auc, r.train_seconds,
+               r.chosen_epoch >= 0 ? fmt::format("; epoch {} kept by --early-stop", r.chosen_epoch)
+                                   : "");
   };
   if (comm.size() > 1)
     callbacks.started = [&](int trial, const std::string& method) {
@@ -339,6 +345,15 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
                   "scorer's AUC and the collapse diagnostics of the normal features in "
                   "results.json (embedding methods that train; default 0 = off)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  cmd->add_option("--proxy-size", flags->proxy_size,
+                  "with --eval-every: score at most N held-out normal and N held-out "
+                  "reference-class training images after each evaluation, the proxy AUC that "
+                  "never touches the test set (default 500; 0 = none)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  cmd->add_option("--early-stop", flags->early_stop,
+                  "none | proxy: keep the weights of the --eval-every evaluation with the best "
+                  "proxy AUC (first scorer) instead of the last epoch's (default none)")
+      ->check(CLI::IsMember({"none", "proxy"}));
   cmd->callback([flags, &comm] { run(*flags, comm); });
 }
 

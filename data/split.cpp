@@ -2,6 +2,7 @@
 #include "data/split.h"
 
 #include <algorithm>
+#include <functional>
 
 #include "tensor/generator.h"
 
@@ -22,6 +23,15 @@ std::vector<int64_t> draw(const ImageDataset& data, int64_t c, int64_t count, Ge
   for (int64_t k = 0; k < count; ++k)
     out[static_cast<size_t>(k)] = members[static_cast<size_t>(perm[static_cast<size_t>(k)])];
   return out;
+}
+
+// The indices of `pool` that are not in `used`, in pool's order.
+std::vector<int64_t> outside(const std::vector<int64_t>& pool, std::vector<int64_t> used) {
+  std::sort(used.begin(), used.end());
+  std::vector<int64_t> left;
+  for (int64_t i : pool)
+    if (!std::binary_search(used.begin(), used.end(), i)) left.push_back(i);
+  return left;
 }
 
 }  // namespace
@@ -83,13 +93,9 @@ BenchmarkSplit validation_split(const TrainTest& data, const BenchmarkSplit& spl
                                 int64_t normal, int64_t n_each, uint64_t seed) {
   const ImageDataset& train = data.train;
   Generator gen(seed, /*stream=*/77);
-  std::vector<int64_t> held_out;  // normal-class train images the method does not train on
-  {
-    std::vector<int64_t> used = split.normal_train_index;
-    std::sort(used.begin(), used.end());
-    for (int64_t i : train.indices_of_class(normal))
-      if (!std::binary_search(used.begin(), used.end(), i)) held_out.push_back(i);
-  }
+  // normal-class train images the method does not train on
+  const std::vector<int64_t> held_out = outside(train.indices_of_class(normal),
+                                                split.normal_train_index);
   const auto n_ref = static_cast<int64_t>(split.reference_index.size());
   KZ_CHECK(n_each >= 1 && n_each <= static_cast<int64_t>(held_out.size()) && n_each <= n_ref,
            "validation_split",
@@ -140,6 +146,36 @@ BenchmarkSplit with_known_anomalies(const TrainTest& data, const BenchmarkSplit&
   s.known_anomalies.labels.assign(static_cast<size_t>(n), 0);
   s.known_anomalies.class_names = {"known anomaly: " +
                                    train.class_names[static_cast<size_t>(anomaly)]};
+  return s;
+}
+
+BenchmarkSplit with_proxy_set(const TrainTest& data, const BenchmarkSplit& split,
+                              int64_t normal, int64_t n_each, uint64_t seed) {
+  const ImageDataset& train = data.train;
+  const std::vector<int64_t> normals = outside(train.indices_of_class(normal),
+                                               split.normal_train_index);
+  std::vector<int64_t> others;  // reference-class images outside the reference set
+  for (int64_t c : split.reference_classes) {
+    const std::vector<int64_t> left = outside(train.indices_of_class(c), split.reference_index);
+    others.insert(others.end(), left.begin(), left.end());
+  }
+  KZ_CHECK(n_each >= 0, "with_proxy_set", "{}: a proxy set of {} images of each kind wanted",
+           train.source, n_each);
+  const int64_t n = std::min({n_each, static_cast<int64_t>(normals.size()),
+                              static_cast<int64_t>(others.size())});
+  Generator gen(seed, /*stream=*/79);
+  BenchmarkSplit s = split;
+  s.proxy_index.clear();
+  for (const std::vector<int64_t>& pool : {std::cref(normals), std::cref(others)}) {
+    const std::vector<int64_t> pick = random_permutation(static_cast<int64_t>(pool.size()), gen);
+    for (int64_t k = 0; k < n; ++k)
+      s.proxy_index.push_back(pool[static_cast<size_t>(pick[static_cast<size_t>(k)])]);
+  }
+  s.proxy = train.subset(s.proxy_index);
+  s.proxy.labels.assign(static_cast<size_t>(n), 0);
+  s.proxy.labels.insert(s.proxy.labels.end(), static_cast<size_t>(n), 1);
+  s.proxy.class_names = {"held-out normal: " + train.class_names[static_cast<size_t>(normal)],
+                         "held-out reference"};
   return s;
 }
 

@@ -49,6 +49,11 @@ struct BenchmarkSplit {
   /// anomaly class from the train split, label 0, class "known anomaly: <name>".
   ImageDataset known_anomalies;
   std::vector<int64_t> known_anomaly_index;  ///< their indices in the train split
+  /// The proxy set (with_proxy_set; empty by default): normal-class images (label 0) and
+  /// reference-class images (label 1) of the train split that no other set holds, for
+  /// watching training without the test set.
+  ImageDataset proxy;
+  std::vector<int64_t> proxy_index;  ///< their indices in the train split
 };
 
 /// Draws the three sets from `data` with Generator(seed), as the file describes.
@@ -72,4 +77,13 @@ BenchmarkSplit validation_split(const TrainTest& data, const BenchmarkSplit& spl
 /// same seed, and every method of a trial gets the same images.
 BenchmarkSplit with_known_anomalies(const TrainTest& data, const BenchmarkSplit& split,
                                     int64_t anomaly_class, int64_t n, uint64_t seed);
+
+/// The same split with a proxy set: n normal-class images of the train split outside
+/// normal_train (label 0, "held-out normal: <name>") and n images of the reference classes
+/// outside the reference set (label 1, "held-out reference"), drawn uniformly from what is
+/// left of those classes; n = n_each, or fewer where fewer are left (0: an empty set). No method trains on them, whether it uses the reference
+/// set or not, and the test split is never touched: their AUC is a signal a run may choose
+/// by (--early-stop proxy). Their own Generator stream leaves every other set unchanged.
+BenchmarkSplit with_proxy_set(const TrainTest& data, const BenchmarkSplit& split,
+                              int64_t normal_class, int64_t n_each, uint64_t seed);
 }  // namespace kz
