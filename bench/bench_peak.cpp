@@ -70,7 +70,9 @@ void bandwidth_args(benchmark::internal::Benchmark* b) {
 #if defined(__AVX512F__)
 BENCHMARK(BM_fma<16>)->Name("peak/fma_avx512")->Arg(1)->Arg(2)->UseRealTime();
 #endif
+#if defined(__FMA__)
 BENCHMARK(BM_fma<8>)->Name("peak/fma_avx2")->Arg(1)->Arg(2)->UseRealTime();
+#endif
 BENCHMARK(BM_triad)->Name("bandwidth/triad")->Apply(bandwidth_args)->UseRealTime();
 BENCHMARK(BM_read)->Name("bandwidth/read")->Apply(bandwidth_args)->UseRealTime();
 BENCHMARK_MAIN();

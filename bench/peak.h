@@ -3,12 +3,16 @@
 // every micro-benchmark reports. Header-only: bench_peak.cpp benchmarks these kernels,
 // bench_ops.cpp calls measure_peak_gflops()/measure_bandwidth_gbs() once at start.
 //
-// FMA kernel: kAccumulators independent vector accumulators per thread (enough to cover
-//   the FMA latency × the FMA ports: Zen 5 has 2 FMA pipes of 4 cycles, so ≥ 8 chains),
-//   each updated acc = acc·m + a, 2 FLOPs per lane. Lanes: 16 (AVX-512) or 8 (AVX2).
+// FMA kernel: accumulators<Lanes>() independent vector accumulators per thread (enough to
+//   cover the FMA latency × the FMA ports: 2 FMA pipes of 4–5 cycles need ≥ 10 chains), each
+//   updated acc = acc·m + a, 2 FLOPs per lane. Lanes: 16 (AVX-512: 16 of its 32 registers)
+//   or 8 (AVX2: 12, since with m and a 16 accumulators would not fit its 16 registers, and
+//   the spills to memory made the measured "peak" lower than what SGEMM achieves).
 // Triad kernel: a[i] = b[i] + s·c[i] over three float arrays of n elements, 12 bytes per
 //   element counted (STREAM's convention: the write-allocate read of a is not counted).
-// Read kernel: Σ b[i] over one array (4 bytes per element): the bandwidth of pure reads.
+// Read kernel: Σ b[i] over one array (4 bytes per element): the bandwidth of pure reads,
+//   with four independent vector sums (AVX-512, AVX) or eight scalar ones otherwise, so the
+//   adds' latency never limits the reads.
 // Both split the arrays over OpenMP threads statically (first touch in the same split).
 #pragma once
 
@@ -26,24 +30,29 @@
 
 namespace kz::bench {
 
-constexpr int kAccumulators = 16;
+// Independent FMA chains per thread for vectors of `Lanes` floats (see the description).
+template <int Lanes>
+constexpr int accumulators() {
+  return Lanes == 16 ? 16 : 12;
+}
 
-// Runs `iterations` rounds of kAccumulators FMAs of `Lanes` floats on each of `threads`
-// threads; returns a value that depends on every accumulator (so nothing is elided).
+// Runs `iterations` rounds of accumulators<Lanes>() FMAs of `Lanes` floats on each of
+// `threads` threads; returns a value that depends on every accumulator (so nothing is elided).
 template <int Lanes>
 inline float fma_kernel(int64_t iterations, int threads) {
+  constexpr int kAcc = accumulators<Lanes>();
   float result = 0;
 #pragma omp parallel num_threads(threads) reduction(+ : result)
   {
 #if defined(__AVX512F__)
     if constexpr (Lanes == 16) {
-      __m512 acc[kAccumulators];
-      for (int i = 0; i < kAccumulators; ++i) acc[i] = _mm512_set1_ps(1.0f + 0.001f * float(i));
+      __m512 acc[kAcc];
+      for (int i = 0; i < kAcc; ++i) acc[i] = _mm512_set1_ps(1.0f + 0.001f * float(i));
       const __m512 m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
       for (int64_t it = 0; it < iterations; ++it)
-        for (int i = 0; i < kAccumulators; ++i) acc[i] = _mm512_fmadd_ps(acc[i], m, a);
+        for (int i = 0; i < kAcc; ++i) acc[i] = _mm512_fmadd_ps(acc[i], m, a);
       alignas(64) float lanes[16];  // (_mm512_reduce_add_ps warns in GCC 12's header)
-      for (int i = 0; i < kAccumulators; ++i) {
+      for (int i = 0; i < kAcc; ++i) {
         _mm512_store_ps(lanes, acc[i]);
         for (float v : lanes) result += v;
       }
@@ -51,13 +60,13 @@ inline float fma_kernel(int64_t iterations, int threads) {
 #endif
 #if defined(__FMA__)
     if constexpr (Lanes == 8) {
-      __m256 acc[kAccumulators];
-      for (int i = 0; i < kAccumulators; ++i) acc[i] = _mm256_set1_ps(1.0f + 0.001f * float(i));
+      __m256 acc[kAcc];
+      for (int i = 0; i < kAcc; ++i) acc[i] = _mm256_set1_ps(1.0f + 0.001f * float(i));
       const __m256 m = _mm256_set1_ps(0.999999f), a = _mm256_set1_ps(1e-7f);
       for (int64_t it = 0; it < iterations; ++it)
-        for (int i = 0; i < kAccumulators; ++i) acc[i] = _mm256_fmadd_ps(acc[i], m, a);
+        for (int i = 0; i < kAcc; ++i) acc[i] = _mm256_fmadd_ps(acc[i], m, a);
       alignas(32) float lanes[8];
-      for (int i = 0; i < kAccumulators; ++i) {
+      for (int i = 0; i < kAcc; ++i) {
         _mm256_store_ps(lanes, acc[i]);
         for (float v : lanes) result += v;
       }
@@ -77,7 +86,8 @@ inline constexpr int widest_lanes() {
 
 // FLOPs one fma_kernel call performs.
 inline double fma_kernel_flops(int64_t iterations, int threads, int lanes) {
-  return 2.0 * double(lanes) * kAccumulators * double(iterations) * threads;
+  const int chains = lanes == 16 ? accumulators<16>() : accumulators<8>();
+  return 2.0 * double(lanes) * chains * double(iterations) * threads;
 }
 
 // Float arrays aligned to 64 bytes, first touched by the threads that will use them.
@@ -105,7 +115,7 @@ inline void triad_kernel(Arrays& x, float s, int threads) {
   for (int64_t i = 0; i < x.n; ++i) a[i] = b[i] + s * c[i];
 }
 
-// Four independent vector sums per thread, so the adds' latency does not limit the reads.
+// Σ b over the array (see the description).
 inline float read_kernel(const Arrays& x, int threads) {
   float sum = 0;
   const float* __restrict b = x.b;
@@ -126,9 +136,26 @@ inline float read_kernel(const Arrays& x, int threads) {
     alignas(64) float lanes[16];
     _mm512_store_ps(lanes, _mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
     for (float v : lanes) sum += v;
-#else
+#elif defined(__AVX__)
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
 #pragma omp for schedule(static)
-    for (int64_t k = 0; k < blocks * kBlock; ++k) sum += b[k];
+    for (int64_t k = 0; k < blocks; ++k) {  // a round of 64 floats in two halves
+      for (const float* p = b + k * kBlock; p < b + (k + 1) * kBlock; p += 32) {
+        s0 = _mm256_add_ps(s0, _mm256_load_ps(p));
+        s1 = _mm256_add_ps(s1, _mm256_load_ps(p + 8));
+        s2 = _mm256_add_ps(s2, _mm256_load_ps(p + 16));
+        s3 = _mm256_add_ps(s3, _mm256_load_ps(p + 24));
+      }
+    }
+    alignas(32) float lanes[8];
+    _mm256_store_ps(lanes, _mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
+    for (float v : lanes) sum += v;
+#else
+    float part[8] = {};
+#pragma omp for schedule(static)
+    for (int64_t k = 0; k < blocks * kBlock; k += 8)
+      for (int j = 0; j < 8; ++j) part[j] += b[k + j];
+    for (float v : part) sum += v;
 #endif
   }
   for (int64_t i = blocks * kBlock; i < x.n; ++i) sum += b[i];
