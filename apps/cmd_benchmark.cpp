@@ -51,6 +51,8 @@ struct BenchmarkFlags {
   double panda_lambda = -1.0;  // < 0 = the default
   bool panda_fisher = false;
   int64_t eval_every = 0;
+  std::string maps;  // comma list of map kinds beyond the methods' own: gradcam, occlusion
+  OcclusionOptions occlusion;
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -129,6 +131,13 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
   if (f.knn_k > 0) o.knn_neighbors = f.knn_k;
   o.center = f.center;
   o.tta = f.tta;
+  o.map_kinds = split_list(f.maps);
+  for (const std::string& k : o.map_kinds)
+    KZ_CHECK(k == "gradcam" || k == "occlusion", "benchmark",
+             "--maps: unknown map kind '{}' (gradcam or occlusion; the methods' own maps are "
+             "always drawn)", k);
+  o.occlusion = f.occlusion;
+  if (!o.map_kinds.empty()) check_occlusion_options(o.occlusion, "--mask-size/--mask-stride/--inpaint");
   for (const std::string& e : f.ensembles) o.ensembles.push_back(parse_ensemble(e, "--ensemble"));
   o.known_anomalies = f.known_anomalies;
   KZ_CHECK(!f.sync_bn || f.data_parallel, "benchmark", "--sync-bn needs --data-parallel");
@@ -339,6 +348,18 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
                   "scorer's AUC and the collapse diagnostics of the normal features in "
                   "results.json (embedding methods that train; default 0 = off)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  cmd->add_option("--maps", flags->maps,
+                  "map figures of other kinds beside the methods' own, comma list: gradcam "
+                  "(embedding methods on MobileNetV2), occlusion (any method); trial 0, with "
+                  "their cost in seconds per image in results.json");
+  cmd->add_option("--mask-size", flags->occlusion.size,
+                  "--maps occlusion: the square mask's side in pixels (default 8)")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  cmd->add_option("--mask-stride", flags->occlusion.stride,
+                  "--maps occlusion: the mask's step in pixels, at most --mask-size (default 4)")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  cmd->add_option("--inpaint", flags->occlusion.inpaint,
+                  "--maps occlusion: what fills the mask: mean (the mean normal training image)");
   cmd->callback([flags, &comm] { run(*flags, comm); });
 }
 
