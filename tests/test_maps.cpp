@@ -11,6 +11,7 @@
 #include "anomaly/gradcam.h"
 #include "anomaly/map_kinds.h"
 #include "anomaly/model_file.h"
+#include "anomaly/report.h"
 #include "anomaly/roc.h"
 #include "autograd/functions.h"
 #include "tensor/ops.h"
@@ -326,4 +327,24 @@ TEST_CASE("maps: a model file keeps what Grad-CAM and occlusion need; the pixel-
   ImageDataset flat = probe;
   std::fill(flat.pixels.begin(), flat.pixels.end(), uint8_t{50});
   CHECK(map_pixel_auroc(square, MapKind::occlusion, flat, masks) > 0.95);
+}
+
+TEST_CASE("maps: a figure's kind and cost are kept in results.json (own when an old file has none)") {
+  BenchmarkResults r;
+  MapFigure f;
+  f.dataset = "fashion-mnist";
+  f.method = "arcface";
+  f.score = "lof";
+  f.file = "maps/fashion-mnist-arcface-gradcam.png";
+  f.kind = "gradcam";
+  f.seconds_per_image = 0.25;
+  r.map_figures.push_back(f);
+  nlohmann::json j = nlohmann::json::parse(results_json_text(r));
+  const BenchmarkResults back = results_from_json(j);
+  REQUIRE(back.map_figures.size() == 1);
+  CHECK(back.map_figures[0].kind == "gradcam");
+  CHECK(back.map_figures[0].seconds_per_image == 0.25);
+  j["maps"][0].erase("kind");
+  j["maps"][0].erase("seconds_per_image");
+  CHECK(results_from_json(j).map_figures[0].kind == "own");
 }
