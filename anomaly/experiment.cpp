@@ -161,7 +161,8 @@ MapSource experiment_map_source(const Method& method, const BenchmarkSplit& spli
     return std::find(o.map_kinds.begin(), o.map_kinds.end(), kind) != o.map_kinds.end();
   };
   if (split.normal_train.table || split.normal_train.size() == 0) return s;
-  if (wants("gradcam") && gives_gradcam(method)) s.normal_features = method.embed(split.normal_train);
+  if (wants("gradcam") && gives_gradcam(method) && gradcam_needs_normal_features(method))
+    s.normal_features = method.embed(split.normal_train);
   if (!wants("occlusion")) return s;
   const Preprocess& pre = method.options().preprocess;
   s.mean_image = mean_image(resize_images(split.normal_train,

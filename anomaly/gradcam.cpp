@@ -29,6 +29,13 @@ Variable nearest_cosine_distance(const Variable& features, const Tensor& normal)
 
 GradCam gradcam(MobileNetV2& backbone, const Tensor& x, const Tensor& normal, int64_t out_h,
                 int64_t out_w, int64_t block) {
+  return gradcam(backbone, x,
+                 [&normal](const Variable& f) { return nearest_cosine_distance(f, normal); },
+                 out_h, out_w, block);
+}
+
+GradCam gradcam(MobileNetV2& backbone, const Tensor& x, const FeatureScoreFn& score_of,
+                int64_t out_h, int64_t out_w, int64_t block) {
   KZ_CHECK(x.dim() == 4 && out_h >= 1 && out_w >= 1, "gradcam",
            "images {} to maps {}x{}: expected (N,C,H,W) and a size of at least 1x1",
            shape_str(x.shape()), out_h, out_w);
@@ -64,7 +71,10 @@ GradCam gradcam(MobileNetV2& backbone, const Tensor& x, const Tensor& normal, in
   try {
     Variable h = a;
     for (int64_t b = block + 1; b < features.size(); ++b) h = features.at(b)->forward(h);
-    score = nearest_cosine_distance(global_avg_pool2d(h), normal);
+    score = score_of(global_avg_pool2d(h));
+    KZ_CHECK(score.defined() && score.dim() == 1 && score.size(0) == x.size(0), "gradcam",
+             "the score of {} images is {}, not one per image", x.size(0),
+             score.defined() ? shape_str(score.shape()) : std::string("undefined"));
     sum(score).backward();  // image i's score depends on its own activation alone
   } catch (...) {
     for (size_t i = 0; i < params.size(); ++i) params[i].set_requires_grad(wanted[i]);
@@ -98,17 +108,31 @@ int64_t gradcam_block(const std::vector<std::pair<int64_t, int64_t>>& sizes) {
 
 bool gives_gradcam(const Method& method) {
   const auto* b = dynamic_cast<const BackboneMethod*>(&method);
-  return b != nullptr && method.kind() == MethodKind::embedding && !b->networks().empty() &&
-         dynamic_cast<MobileNetV2*>(&b->network()) != nullptr;
+  if (b == nullptr || b->networks().empty() || dynamic_cast<MobileNetV2*>(&b->network()) == nullptr)
+    return false;
+  return method.kind() == MethodKind::embedding || b->has_feature_score();
+}
+
+bool gradcam_needs_normal_features(const Method& method) {
+  return method.kind() == MethodKind::embedding;
 }
 
 Tensor gradcam_maps(const Method& method, const ImageDataset& data, const Tensor& normal_features) {
   KZ_CHECK(gives_gradcam(method), "gradcam",
-           "the method '{}' is not a trained embedding method on a MobileNetV2 backbone: "
-           "Grad-CAM maps need one (use --map-kind occlusion, which takes any method)",
-           method.name());
+           "the method '{}' is not a trained embedding method on a MobileNetV2 backbone, nor a "
+           "scoring one with a differentiable score of its features: Grad-CAM maps need one "
+           "(use --map-kind occlusion, which takes any method)", method.name());
+  const auto& b = dynamic_cast<const BackboneMethod&>(method);
+  FeatureScoreFn score;
+  if (gradcam_needs_normal_features(method)) {
+    KZ_CHECK(normal_features.defined(), "gradcam", "the embedding method '{}' needs the normal "
+             "training features for Grad-CAM", method.name());
+    score = [&normal_features](const Variable& f) { return nearest_cosine_distance(f, normal_features); };
+  } else {
+    score = [&b](const Variable& f) { return b.feature_score(f); };
+  }
   KZ_CHECK(!data.table, "gradcam", "{}: a table has no pixels to map", data.source);
-  auto& backbone = dynamic_cast<const BackboneMethod&>(method).backbone();
+  auto& backbone = b.backbone();
   const Preprocess& pre = method.options().preprocess;
   std::vector<Tensor> parts;
   constexpr int64_t kChunk = 64;
@@ -116,7 +140,7 @@ Tensor gradcam_maps(const Method& method, const ImageDataset& data, const Tensor
     std::vector<int64_t> idx;
     for (int64_t i = start; i < std::min(data.size(), start + kChunk); ++i) idx.push_back(i);
     const Tensor x = preprocess(data.subset(idx), pre).to_channels_last();
-    parts.push_back(gradcam(backbone, x, normal_features, x.size(2), x.size(3)).maps);
+    parts.push_back(gradcam(backbone, x, score, x.size(2), x.size(3)).maps);
   }
   KZ_CHECK(!parts.empty(), "gradcam", "{}: no images", data.source);
   return cat(parts, 0);

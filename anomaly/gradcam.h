@@ -2,8 +2,10 @@
 /// gradcam.h — Grad-CAM maps (Selvaraju et al. 2017) for the methods that give one number per
 /// image from a MobileNetV2 backbone: where in the image the anomaly score comes from.
 ///
-/// The score of an image is the cosine distance of its pooled backbone feature f to the
-/// nearest normal training feature, s = 1 − max_j cos(f, t_j). With A (K,h,w) the output of
+/// The score of an image: for an embedding method the cosine distance of its pooled backbone
+/// feature f to the nearest normal training feature, s = 1 − max_j cos(f, t_j); for a scoring
+/// method whose score is a differentiable function of f (BackboneMethod::feature_score:
+/// deepsad's ‖φ(f) − c‖²) that score. With A (K,h,w) the output of
 /// a block of the backbone's features (features.B), the map is
 /// \code{.unparsed}
 ///   w_k = mean over (y,x) of ∂s/∂A_k(y,x)        (the channel weights)
@@ -21,6 +23,7 @@
 /// M normal training features.
 #pragma once
 
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -34,18 +37,24 @@ namespace kz {
 /// feature of norm below 1e-12 is divided by 1e-12, as PyTorch's F.normalize. Gives (N).
 Variable nearest_cosine_distance(const Variable& features, const Tensor& normal);
 
+/// A differentiable score of pooled backbone features (N,F) → (N), higher = more anomalous.
+using FeatureScoreFn = std::function<Variable(const Variable&)>;
+
 /// Grad-CAM maps of a batch and the score they explain.
 struct GradCam {
   Tensor maps;    ///< (N,out_h,out_w), ≥ 0
-  Tensor scores;  ///< (N), nearest_cosine_distance of the pooled features
+  Tensor scores;  ///< (N), the score of the pooled features
   Tensor gradient;    ///< (N,K,h,w) ∂score/∂A, image by image
   int64_t block = 0;  ///< the block whose output A is (features.block)
 };
 
-/// Grad-CAM of nearest_cosine_distance for images x (N,C,H,W), already preprocessed as the
-/// backbone wants, against normal features (M,F), the maps upsampled to out_h×out_w, of the
-/// output of features.`block` (−1: the file's choice; else 0 … 18). Runs the backbone in
-/// eval mode (and leaves it so); its parameters get no gradients.
+/// Grad-CAM of `score` for images x (N,C,H,W), already preprocessed as the backbone wants,
+/// the maps upsampled to out_h×out_w, of the output of features.`block` (−1: the file's
+/// choice; else 0 … 18). Runs the backbone in eval mode (and leaves it so); its parameters
+/// get no gradients.
+GradCam gradcam(MobileNetV2& backbone, const Tensor& x, const FeatureScoreFn& score,
+                int64_t out_h, int64_t out_w, int64_t block = -1);
+/// The same for nearest_cosine_distance against normal features (M,F).
 GradCam gradcam(MobileNetV2& backbone, const Tensor& x, const Tensor& normal, int64_t out_h,
                 int64_t out_w, int64_t block = -1);
 
@@ -53,12 +62,16 @@ GradCam gradcam(MobileNetV2& backbone, const Tensor& x, const Tensor& normal, in
 int64_t gradcam_block(const std::vector<std::pair<int64_t, int64_t>>& sizes);
 
 /// The Grad-CAM maps (N,H,W) of a data set's images at the method's preprocessed size, in
-/// chunks of 64 images. `method` must be an embedding method on a MobileNetV2 backbone
-/// (doc, l2softmax, arcface, adacos, frozen, panda, msc); anything else throws naming it.
-/// normal_features (M,F): method.embed() of the normal training images.
+/// chunks of 64 images. `method` must be gives_gradcam(); anything else throws naming it.
+/// normal_features (M,F): method.embed() of the normal training images (embedding methods;
+/// a scoring method explains its own score and takes an undefined tensor).
 Tensor gradcam_maps(const Method& method, const ImageDataset& data, const Tensor& normal_features);
 
-/// Whether gradcam_maps takes `method`: an embedding method on a MobileNetV2 backbone.
+/// Whether gradcam_maps takes `method`: a trained method on a MobileNetV2 backbone, either an
+/// embedding method (doc, l2softmax, arcface, adacos, frozen, panda, msc) or a scoring method
+/// with a differentiable feature_score (deepsad).
 bool gives_gradcam(const Method& method);
+/// Whether gradcam_maps needs normal features for `method` (an embedding method).
+bool gradcam_needs_normal_features(const Method& method);
 
 }  // namespace kz

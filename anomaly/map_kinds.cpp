@@ -29,7 +29,9 @@ bool gives_map_kind(const MapSource& s, MapKind kind) {
   if (s.method == nullptr) return false;
   switch (kind) {
     case MapKind::own: return s.method->gives_maps();
-    case MapKind::gradcam: return gives_gradcam(*s.method) && s.normal_features.defined();
+    case MapKind::gradcam:
+      return gives_gradcam(*s.method) &&
+             (s.normal_features.defined() || !gradcam_needs_normal_features(*s.method));
     case MapKind::occlusion: return static_cast<bool>(s.score) && s.mean_image.defined();
   }
   return false;
@@ -45,7 +47,7 @@ Tensor detector_maps(const MapSource& s, MapKind kind, const ImageDataset& image
                              s.method->name(), to_string(kind),
                              kind == MapKind::gradcam
                                  ? ": Grad-CAM needs an embedding method on a MobileNetV2 "
-                                   "backbone and its normal training features"
+                                   "backbone and its normal training features, or deepsad"
                              : kind == MapKind::own ? ": only ae, vae and ssim-ae have their own"
                                                     : ": occlusion needs the detector's score "
                                                       "and the mean normal image",

@@ -7,7 +7,8 @@
 /// anomalous. What each needs besides the method:
 /// \code{.unparsed}
 ///   own        the method's maps() (ae, vae, ssim-ae)
-///   gradcam    normal_features: method.embed() of the normal training images
+///   gradcam    normal_features: method.embed() of the normal training images (an embedding
+///              method; deepsad explains its own score and needs none)
 ///   occlusion  mean_image: the mean normal training image at H×W; score: the detector's
 /// \endcode
 #pragma once
@@ -38,7 +39,8 @@ struct MapSource {
 };
 
 /// Whether `source` can give maps of `kind` (own: method.gives_maps(); gradcam: an embedding
-/// method on a MobileNetV2 with normal_features; occlusion: a score and a mean image).
+/// method on a MobileNetV2 with normal_features, or deepsad; occlusion: a score and a mean
+/// image).
 bool gives_map_kind(const MapSource& source, MapKind kind);
 
 /// The maps (N,H,W) of `kind` for `images` (any size: they are resized to the method's

@@ -185,7 +185,8 @@ AnomalyModel train_model(const ImageDataset& normal, const ImageDataset& referen
     model.mean_image = mean_image(resize_images(split.normal_train,
                                                 pre.height > 0 ? pre.height : normal.height,
                                                 pre.width > 0 ? pre.width : normal.width));
-    if (gives_gradcam(*model.method)) model.normal_features = model.method->embed(split.normal_train);
+    if (gives_gradcam(*model.method) && gradcam_needs_normal_features(*model.method))
+      model.normal_features = model.method->embed(split.normal_train);
   }
   return model;
 }
@@ -279,7 +280,7 @@ AnomalyModel parse_model(const std::string& bytes, const std::string& path) {
   }
   if (auto it = file.tensors.find("maps.normal_features"); it != file.tensors.end()) {
     const Tensor& t = it->second;
-    if (!gives_gradcam(*model.method) || t.dim() != 2 || t.size(0) < 1 ||
+    if (!gives_gradcam(*model.method) || !gradcam_needs_normal_features(*model.method) || t.dim() != 2 || t.size(0) < 1 ||
         t.size(1) != model.method->feature_dim())
       bad(fmt::format("maps.normal_features is {}, not (M, the {} method's features)",
                       shape_str(t.shape()), m.name));

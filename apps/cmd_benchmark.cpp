@@ -350,7 +350,7 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
   cmd->add_option("--maps", flags->maps,
                   "map figures of other kinds beside the methods' own, comma list: gradcam "
-                  "(embedding methods on MobileNetV2), occlusion (any method); trial 0, with "
+                  "(embedding methods on MobileNetV2, deepsad), occlusion (any method); trial 0, with "
                   "their cost in seconds per image in results.json");
   cmd->add_option("--mask-size", flags->occlusion.size,
                   "--maps occlusion: the square mask's side in pixels (default 8)")

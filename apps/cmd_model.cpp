@@ -291,7 +291,7 @@ void add_model_commands(CLI::App& app, Communicator& comm) {
                         "(any method: see --map-kind)");
   score_cmd->add_option("--map-kind", maps->kind,
                         "own (the method's: ae, vae, ssim-ae), gradcam (embedding methods on "
-                        "MobileNetV2) or occlusion (any method); default: own, else gradcam, "
+                        "MobileNetV2, deepsad) or occlusion (any method); default: own, else gradcam, "
                         "else occlusion")
       ->check(CLI::IsMember({"own", "gradcam", "occlusion"}));
   score_cmd->add_option("--mask-size", maps->occlusion.size,

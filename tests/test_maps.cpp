@@ -12,8 +12,10 @@
 #include "anomaly/map_kinds.h"
 #include "anomaly/model_file.h"
 #include "anomaly/report.h"
+#include "anomaly/methods/backbone.h"
 #include "anomaly/roc.h"
 #include "autograd/functions.h"
+#include "data/loader.h"
 #include "tensor/ops.h"
 #include "tensor/safetensors.h"
 #include "tests/error_of.h"
@@ -347,4 +349,38 @@ TEST_CASE("maps: a figure's kind and cost are kept in results.json (own when an 
   j["maps"][0].erase("kind");
   j["maps"][0].erase("seconds_per_image");
   CHECK(results_from_json(j).map_figures[0].kind == "own");
+}
+
+TEST_CASE("gradcam: deepsad explains its own score, ||phi(f) - c||^2, as written from its weights") {
+  MethodOptions mo;
+  mo.name = "deepsad";
+  mo.width = 0.25;
+  mo.preprocess.height = mo.preprocess.width = 32;
+  mo.epochs = 1;
+  mo.batch_size = 16;
+  std::unique_ptr<Method> method = make_method(mo);
+  const BenchmarkSplit split = test::tiny_split(1);
+  method->train(split, 1, nullptr);
+  REQUIRE(gives_gradcam(*method));
+  CHECK_FALSE(gradcam_needs_normal_features(*method));
+  const ImageDataset probe = split.test.subset({0, 1, 2});
+  const Tensor maps = gradcam_maps(*method, probe, Tensor());
+  // The same Grad-CAM with the score written out from the saved projection and centre.
+  const StateDict state = method->state_dict();
+  const Tensor w = state.at("projection.weight"), c = state.at("projection.centre");
+  const FeatureScoreFn by_hand = [&](const Variable& f) {
+    const Variable d = sub(matmul(f, Variable(w.transpose(0, 1).contiguous())),
+                           Variable(c.reshape({1, c.size(0)})));
+    return sum(mul(d, d), {1});
+  };
+  const Tensor x = preprocess(probe, mo.preprocess).to_channels_last();
+  auto& b = dynamic_cast<BackboneMethod&>(*method);
+  const GradCam hand = gradcam(b.backbone(), x, by_hand, 32, 32);
+  const GradCam own_score = gradcam(b.backbone(), x, [&](const Variable& f) { return b.feature_score(f); }, 32, 32);
+  CHECK(max_all(abs(hand.gradient)) > 0.0f);
+  CHECK(rel_err(own_score.gradient, hand.gradient) < 1e-5f);
+  CHECK(max_abs_diff(maps, own_score.maps) == 0.0f);  // gradcam_maps takes deepsad's own score
+  const GradCam& g = hand;
+  const std::vector<float> own = method->score(probe).front().to_vector(), s = g.scores.to_vector();
+  for (size_t i = 0; i < s.size(); ++i) CHECK(s[i] == doctest::Approx(own[i]).epsilon(1e-4));
 }
