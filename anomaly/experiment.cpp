@@ -4,6 +4,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -19,6 +20,8 @@
 
 #include "anomaly/checkpoint.h"
 #include "anomaly/map_figure.h"
+#include "anomaly/map_kinds.h"
+#include "anomaly/gradcam.h"
 #include "anomaly/report.h"
 #include "anomaly/roc.h"
 #include "anomaly/scalers.h"
@@ -149,12 +152,52 @@ void pretrained_training_preset(MethodOptions& m, const std::string& preset) {
   m.epochs = preset == "seed" ? (panda ? 15 : 20) : preset == "quick" ? 3 : 10;
 }
 
+// What the map kinds need of a trained method in a trial: for occlusion its first score (a
+// scoring method's first, or the first scorer fitted on the normal training features as
+// test_scores fits it) and the mean normal training image; for Grad-CAM the normal training
+// features. Built only when o.map_kinds asks for a kind that needs them.
+MapSource experiment_map_source(const Method& method, const BenchmarkSplit& split,
+                                const ExperimentOptions& o) {
+  MapSource s;
+  s.method = &method;
+  s.occlusion = o.occlusion;
+  const auto wants = [&](const char* kind) {
+    return std::find(o.map_kinds.begin(), o.map_kinds.end(), kind) != o.map_kinds.end();
+  };
+  if (split.normal_train.table || split.normal_train.size() == 0) return s;
+  if (wants("gradcam") && gives_gradcam(method) && gradcam_needs_normal_features(method))
+    s.normal_features = method.embed(split.normal_train);
+  if (!wants("occlusion")) return s;
+  const Preprocess& pre = method.options().preprocess;
+  s.mean_image = mean_image(resize_images(split.normal_train,
+                                          pre.height > 0 ? pre.height : split.normal_train.height,
+                                          pre.width > 0 ? pre.width : split.normal_train.width));
+  if (method.kind() == MethodKind::scoring) {
+    s.score = [&method](const ImageDataset& images) {
+      const std::vector<float> v = method.score(images).front().to_vector();
+      return std::vector<double>(v.begin(), v.end());
+    };
+    return s;
+  }
+  const std::string name = o.scorers.empty() ? method.default_scorer() : o.scorers.front();
+  std::shared_ptr<Scaler> scaler = make_scaler(scaler_for(name, o.center));
+  std::shared_ptr<Scorer> scorer = make_scorer(name, name == "knn" ? o.knn_neighbors : o.lof_neighbors);
+  scorer->fit(scaler->fit_transform(embed_features(method, split.normal_train, o.tta)));
+  const std::string tta = o.tta;
+  s.score = [&method, scaler, scorer, tta](const ImageDataset& images) {
+    const std::vector<float> v = scorer->score(scaler->transform(embed_features(method, images, tta))).to_vector();
+    return std::vector<double>(v.begin(), v.end());
+  };
+  return s;
+}
+
 // The figure of where `method` finds the test images of one trial anomalous: the 8 most and
 // 8 least anomalous normal and anomalous test images by `scores` (M,), as input,
-// reconstruction and map, written to <out_dir>/maps/<dataset>-<method>.png.
+// reconstruction and map of `kind`, written to <out_dir>/maps/<dataset>-<method>.png (own
+// maps) or <dataset>-<method>-<kind>.png.
 MapFigure write_map_figure(const Method& method, const BenchmarkSplit& split,
                            const std::string& score, const Tensor& scores, int trial,
-                           const ExperimentOptions& o) {
+                           const ExperimentOptions& o, const MapSource& source, MapKind kind) {
   constexpr size_t kEach = 8;
   const std::vector<float> s = scores.to_vector();
   std::vector<std::vector<int64_t>> groups;  // anomalies most, least; normals most, least
@@ -173,7 +216,11 @@ MapFigure write_map_figure(const Method& method, const BenchmarkSplit& split,
   std::vector<int64_t> all;
   for (const auto& g : groups) all.insert(all.end(), g.begin(), g.end());
   const ImageDataset shown = split.test.subset(all);
-  const AnomalyMaps maps = method.maps(shown);
+  const auto start = std::chrono::steady_clock::now();
+  AnomalyMaps maps;
+  if (kind == MapKind::own) maps = method.maps(shown);
+  else maps.maps = detector_maps(source, kind, shown);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   Preprocess display = method.options().preprocess;
   display.scaling = Scaling::unit;  // pixels in [0, 1] as they are shown
   const Tensor images = preprocess(shown, display).contiguous();
@@ -203,7 +250,11 @@ MapFigure write_map_figure(const Method& method, const BenchmarkSplit& split,
   f.method = method.name();
   f.score = score;
   f.trial = trial;
-  f.file = fmt::format("maps/{}-{}.png", o.dataset, method.name());
+  f.file = kind == MapKind::own ? fmt::format("maps/{}-{}.png", o.dataset, method.name())
+                                : fmt::format("maps/{}-{}-{}.png", o.dataset, method.name(),
+                                              to_string(kind));
+  f.kind = to_string(kind);
+  f.seconds_per_image = seconds / static_cast<double>(std::max<size_t>(1, all.size()));
   f.low = scale.low;
   f.high = scale.high;
   std::filesystem::create_directories(o.out_dir + "/maps");
@@ -743,9 +794,18 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
                           fmt::format("continued from {} after epoch {}", ck.path,
                                       method->resumed_epochs()));
       const std::vector<std::pair<std::string, Tensor>> scored = test_scores(*method, *split, o);
-      if (t == 0 && method->gives_maps() && !o.out_dir.empty() && writer)
-        results.map_figures.push_back(
-            write_map_figure(*method, *split, scored.front().first, scored.front().second, t, o));
+      if (t == 0 && !o.out_dir.empty() && writer) {
+        const MapSource source = experiment_map_source(*method, *split, o);
+        std::vector<MapKind> kinds;
+        if (method->gives_maps()) kinds.push_back(MapKind::own);
+        for (const std::string& k : o.map_kinds) {
+          const MapKind kind = parse_map_kind(k, "--maps");
+          if (kind != MapKind::own && gives_map_kind(source, kind)) kinds.push_back(kind);
+        }
+        for (const MapKind kind : kinds)
+          results.map_figures.push_back(write_map_figure(*method, *split, scored.front().first,
+                                                         scored.front().second, t, o, source, kind));
+      }
       const std::map<std::string, std::string> members = member_rows(o, *method);
       for (const auto& [scorer, scores] : scored) {
         const std::vector<float> sv = scores.to_vector();

@@ -36,6 +36,7 @@
 
 #include "anomaly/ensemble.h"
 #include "anomaly/method.h"
+#include "anomaly/occlusion.h"
 #include "anomaly/results.h"
 #include "data/table_split.h"
 #include "dist/communicator.h"
@@ -116,6 +117,12 @@ struct ExperimentOptions {
   std::string table;
   CsvOptions csv;                ///< see table
   TableProtocol table_protocol;  ///< see table
+  /// Map figures of other kinds (anomaly/map_kinds.h; `--maps gradcam,occlusion`): for each
+  /// kind listed, trial 0's figure of every method that can give it, beside the methods' own,
+  /// with its cost in seconds per image. Gradcam and occlusion explain the first scorer (or
+  /// score) of the method. Not a setting of the experiment: no AUC changes.
+  std::vector<std::string> map_kinds;
+  OcclusionOptions occlusion;  ///< the mask of the occlusion maps
 };
 
 /// The options of `preset` ("seed", "scratch" or "quick") for `dataset` and `methods`.

@@ -8,6 +8,8 @@
 
 #include <fmt/ranges.h>
 
+#include "anomaly/gradcam.h"
+#include "anomaly/occlusion.h"
 #include "autograd/functions.h"
 #include "data/loader.h"
 #include "tensor/build_info.h"
@@ -178,6 +180,14 @@ AnomalyModel train_model(const ImageDataset& normal, const ImageDataset& referen
         model.scaler->fit_transform(embed_features(*model.method, split.normal_train, model.tta)));
   }
   model.threshold = quantile(model_scores(model, normal.subset(holdout)), kThresholdQuantile);
+  if (!normal.table) {
+    const Preprocess& pre = model.method->options().preprocess;
+    model.mean_image = mean_image(resize_images(split.normal_train,
+                                                pre.height > 0 ? pre.height : normal.height,
+                                                pre.width > 0 ? pre.width : normal.width));
+    if (gives_gradcam(*model.method) && gradcam_needs_normal_features(*model.method))
+      model.normal_features = model.method->embed(split.normal_train);
+  }
   return model;
 }
 
@@ -187,6 +197,8 @@ void save_model(const std::string& path, const AnomalyModel& model) {
     for (const auto& [k, t] : model.scaler->state_dict()) tensors["scaler." + k] = t;
     for (const auto& [k, t] : model.scorer->state_dict()) tensors["scorer." + k] = t;
   }
+  if (model.normal_features.defined()) tensors["maps.normal_features"] = model.normal_features;
+  if (model.mean_image.defined()) tensors["maps.mean_image"] = model.mean_image;
   save_safetensors(path, tensors,
                    {{"format", "kizuki-model"},
                     {"format_version", std::to_string(kModelFormat)},
@@ -249,13 +261,30 @@ AnomalyModel parse_model(const std::string& bytes, const std::string& path) {
   }
   StateDict networks = file.tensors;
   for (auto it = networks.begin(); it != networks.end();)
-    it = it->first.rfind("scaler.", 0) == 0 || it->first.rfind("scorer.", 0) == 0
+    it = it->first.rfind("scaler.", 0) == 0 || it->first.rfind("scorer.", 0) == 0 ||
+                 it->first.rfind("maps.", 0) == 0
              ? networks.erase(it)
              : std::next(it);
   try {
     model.method->load_state_dict(networks);
   } catch (const Error& e) {
     bad(std::string("its networks do not match its config: ") + e.what());
+  }
+  if (auto it = file.tensors.find("maps.mean_image"); it != file.tensors.end()) {
+    const Tensor& t = it->second;
+    if (t.dim() != 3 || t.size(1) != m.preprocess.height || t.size(2) != m.preprocess.width ||
+        t.size(0) < 1 || t.size(0) > 4)
+      bad(fmt::format("maps.mean_image is {}, not (C, {}, {})", shape_str(t.shape()),
+                      m.preprocess.height, m.preprocess.width));
+    model.mean_image = t;
+  }
+  if (auto it = file.tensors.find("maps.normal_features"); it != file.tensors.end()) {
+    const Tensor& t = it->second;
+    if (!gives_gradcam(*model.method) || !gradcam_needs_normal_features(*model.method) || t.dim() != 2 || t.size(0) < 1 ||
+        t.size(1) != model.method->feature_dim())
+      bad(fmt::format("maps.normal_features is {}, not (M, the {} method's features)",
+                      shape_str(t.shape()), m.name));
+    model.normal_features = t;
   }
   if (!embeds(model)) {
     if (model.tta != "none") bad(fmt::format("tta '{}' for the scoring method {}", model.tta, m.name));

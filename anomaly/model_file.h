@@ -12,6 +12,8 @@
 ///                                 "backbone.features.0.0.weight" in torchvision's names,
 ///                                 "head.weight", "autoencoder.encoder.0.weight")
 ///             "scaler.<key>", "scorer.<key>"  their fitted state (embedding methods)
+///             "maps.normal_features", "maps.mean_image"  what Grad-CAM and occlusion maps
+///                                 need (optional: AnomalyModel)
 ///   metadata  "format" = "kizuki-model", "format_version" = "2", and "config": one JSON
 ///             object {"method": the method's settings (method_options_json), "architecture":
 ///             Method::architecture(), "scorer", "scaler", "neighbors", "threshold",
@@ -53,6 +55,14 @@ struct AnomalyModel {
   std::unique_ptr<Scorer> scorer;        ///< fitted; null for scoring methods
   double threshold = 0.0;                ///< score > threshold → flagged anomalous
   std::vector<std::string> class_names;  ///< the head's classes (empty without a head)
+  /// For the map kinds (anomaly/map_kinds.h), saved as "maps.normal_features" and
+  /// "maps.mean_image" (a file without them loads, and gives no such maps): method->embed()
+  /// of the normal training images (M,F), for Grad-CAM (undefined unless the method is an
+  /// embedding method on a MobileNetV2); the mean normal training image (C,H,W) at the
+  /// preprocessed size, pixel values 0…255, for occlusion.
+  ///@{
+  Tensor normal_features, mean_image;
+  ///@}
 
   /// What score() gives for a set of images.
   struct Scores {

@@ -251,7 +251,9 @@ nlohmann::ordered_json results_to_json(const BenchmarkResults& results) {
                          {"trial", m.trial},
                          {"file", m.file},
                          {"low", num_or_null(m.low)},
-                         {"high", num_or_null(m.high)}});
+                         {"high", num_or_null(m.high)},
+                         {"kind", m.kind},
+                         {"seconds_per_image", num_or_null(m.seconds_per_image)}});
   return j;
 }
 
@@ -323,6 +325,8 @@ BenchmarkResults results_from_json(const nlohmann::json& j) {
       f.file = m.at("file").get<std::string>();
       f.low = number(m.at("low"), kNaN);
       f.high = number(m.at("high"), kNaN);
+      f.kind = m.value("kind", std::string("own"));
+      f.seconds_per_image = number(m.value("seconds_per_image", nlohmann::json(0.0)), kNaN);
       KZ_CHECK(f.file.find("..") == std::string::npos && !f.file.starts_with("/"), "report",
                "maps[{}]: the file '{}' is not inside the output folder", i, f.file);
       r.map_figures.push_back(std::move(f));
@@ -907,13 +911,18 @@ the better; the dashed diagonal is chance.</p></div>
          "score named. Each column is one image: the input on top, the method's "
          "reconstruction below it (grey where it has none), and the map at the bottom, "
          "coloured on one scale per method (its legend beside it: 1st to 99th percentile "
-         "of the shown maps). The PNG files lie beside this page.</p>\n";
+         "of the shown maps). The caption names the kind of map: the method's own, Grad-CAM "
+         "of its score over the backbone, or occlusion (the score drop when a square is "
+         "filled with the mean normal image; <code>--maps gradcam,occlusion</code>), and its "
+         "cost. The PNG files lie beside this page.</p>\n";
     for (const MapFigure& m : results.map_figures)
       h += "<figure>\n<img src=\"" + xml_escape(m.file) + "\" alt=\"anomaly maps of " +
            xml_escape(m.method) + "\">\n" + colorbar_html({m.low, m.high}, "map value") +
            "<figcaption>" + xml_escape(m.dataset) + ", <code>" + xml_escape(m.method) +
            "</code>, ordered by <code>" + xml_escape(m.score) + "</code>, trial " +
-           std::to_string(m.trial) + " (<code>" + xml_escape(m.file) + "</code>).</figcaption>\n"
+           std::to_string(m.trial) + ", " + xml_escape(m.kind) + " maps (" +
+           fmt::format("{:.3g}", m.seconds_per_image) + " s per image; <code>" + xml_escape(m.file) +
+           "</code>).</figcaption>\n"
            "</figure>\n";
   }
 

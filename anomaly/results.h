@@ -87,6 +87,8 @@ struct MapFigure {
   ///@{
   double low = 0.0, high = 0.0;
   ///@}
+  std::string kind = "own";        ///< "own", "gradcam" or "occlusion" (anomaly/map_kinds.h)
+  double seconds_per_image = 0.0;  ///< what drawing the maps cost, per image shown
 };
 
 /// Everything a benchmark run measured, with its settings (see the file's description).

@@ -118,4 +118,25 @@ double trapezoid_area(const RocCurve& curve) {
   return area;
 }
 
+double pixel_auroc(const Tensor& maps, const Tensor& masks) {
+  KZ_CHECK(maps.dim() == 3 && maps.shape() == masks.shape(), "pixel_auroc",
+           "maps {} and masks {}: expected both (N,H,W), of one shape", shape_str(maps.shape()),
+           shape_str(masks.shape()));
+  const std::vector<float> m = maps.to_vector(), k = masks.to_vector();
+  std::vector<double> scores(m.size());
+  std::vector<int> labels(k.size());
+  int64_t defect = 0;
+  for (size_t i = 0; i < m.size(); ++i) {
+    KZ_CHECK(std::isfinite(m[i]), "pixel_auroc", "map value {} at flat index {} is not finite",
+             m[i], i);
+    scores[i] = m[i];
+    labels[i] = k[i] > 0.5f ? 1 : 0;
+    defect += labels[i];
+  }
+  KZ_CHECK(defect > 0 && defect < static_cast<int64_t>(labels.size()), "pixel_auroc",
+           "the masks hold {} defect pixels of {}: both defect and normal pixels are needed",
+           defect, labels.size());
+  return roc_auc(scores, labels);
+}
+
 }  // namespace kz

@@ -51,4 +51,9 @@ RocCurve roc_curve(const Tensor& scores, const Tensor& labels, bool drop_interme
 /// Trapezoidal area under a curve's (fpr, tpr) points.
 double trapezoid_area(const RocCurve& curve);
 
+/// Pixel-level ROC-AUC of anomaly maps (N,H,W) against defect masks (N,H,W): every pixel of
+/// every image is one sample, its map value the score, mask > 0.5 the label (defect). Shapes
+/// that differ, a non-finite map value, or masks without both defect and normal pixels throw.
+double pixel_auroc(const Tensor& maps, const Tensor& masks);
+
 }  // namespace kz

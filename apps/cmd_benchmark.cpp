@@ -53,6 +53,8 @@ struct BenchmarkFlags {
   int64_t eval_every = 0;
   int64_t proxy_size = 500;
   std::string early_stop = "none";
+  std::string maps;  // comma list of map kinds beyond the methods' own: gradcam, occlusion
+  OcclusionOptions occlusion;
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -131,6 +133,13 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
   if (f.knn_k > 0) o.knn_neighbors = f.knn_k;
   o.center = f.center;
   o.tta = f.tta;
+  o.map_kinds = split_list(f.maps);
+  for (const std::string& k : o.map_kinds)
+    KZ_CHECK(k == "gradcam" || k == "occlusion", "benchmark",
+             "--maps: unknown map kind '{}' (gradcam or occlusion; the methods' own maps are "
+             "always drawn)", k);
+  o.occlusion = f.occlusion;
+  if (!o.map_kinds.empty()) check_occlusion_options(o.occlusion, "--mask-size/--mask-stride/--inpaint");
   for (const std::string& e : f.ensembles) o.ensembles.push_back(parse_ensemble(e, "--ensemble"));
   o.known_anomalies = f.known_anomalies;
   KZ_CHECK(!f.sync_bn || f.data_parallel, "benchmark", "--sync-bn needs --data-parallel");
@@ -354,6 +363,18 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
                   "none | proxy: keep the weights of the --eval-every evaluation with the best "
                   "proxy AUC (first scorer) instead of the last epoch's (default none)")
       ->check(CLI::IsMember({"none", "proxy"}));
+  cmd->add_option("--maps", flags->maps,
+                  "map figures of other kinds beside the methods' own, comma list: gradcam "
+                  "(embedding methods on MobileNetV2, deepsad), occlusion (any method); trial 0, with "
+                  "their cost in seconds per image in results.json");
+  cmd->add_option("--mask-size", flags->occlusion.size,
+                  "--maps occlusion: the square mask's side in pixels (default 8)")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  cmd->add_option("--mask-stride", flags->occlusion.stride,
+                  "--maps occlusion: the mask's step in pixels, at most --mask-size (default 4)")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  cmd->add_option("--inpaint", flags->occlusion.inpaint,
+                  "--maps occlusion: what fills the mask: mean (the mean normal training image)");
   cmd->callback([flags, &comm] { run(*flags, comm); });
 }
 

@@ -1,10 +1,12 @@
 // cmd_model.cpp — the practitioner's commands on their own images:
 //   kizuki train --normal DIR [--reference DIR] --method M ... --out model.kz [--resume]
 //                (model.kz.ckpt holds the last epoch checkpoint until model.kz is written)
-//   kizuki score --model model.kz IMAGES...|DIR [--maps DIR]
+//   kizuki score --model model.kz IMAGES...|DIR [--maps DIR [--map-kind own|gradcam|occlusion
+//                [--mask-size N --mask-stride N --inpaint mean]]]
 //                (CSV: file,score,flag[,class]; --maps: one PNG per image, map over image)
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 
@@ -12,6 +14,7 @@
 #include <fmt/ranges.h>
 
 #include "anomaly/map_figure.h"
+#include "anomaly/map_kinds.h"
 #include "anomaly/model_file.h"
 #include "apps/commands.h"
 #include "apps/process.h"
@@ -137,32 +140,62 @@ void train(const TrainFlags& f, Communicator& comm) {
              format_bytes(peak_rss_bytes()));
 }
 
+// What `kizuki score --maps` draws: which kind, and occlusion's mask.
+struct MapFlags {
+  std::string dir, kind;  // kind empty: own where the method has them, else gradcam, else occlusion
+  OcclusionOptions occlusion;
+};
+
 // One PNG per image in maps_dir: the image with its anomaly map laid over it, named after
 // the image file ("photo.jpg" → "photo.jpg.map.png"), on one colour scale for all of them.
-void write_maps(const AnomalyModel& model, const ImageFiles& loaded, const std::string& maps_dir) {
-  std::filesystem::create_directories(maps_dir);
-  const AnomalyMaps maps = model.method->maps(loaded.dataset);
+void write_maps(const AnomalyModel& model, const ImageFiles& loaded, const MapFlags& flags,
+                MapKind kind) {
+  std::filesystem::create_directories(flags.dir);
+  const MapSource source = map_source(model, flags.occlusion);
+  const auto start = std::chrono::steady_clock::now();
+  const Tensor m = detector_maps(source, kind, loaded.dataset).contiguous();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   Preprocess display = model.method->options().preprocess;
   display.scaling = Scaling::unit;
   const Tensor images = preprocess(loaded.dataset, display).contiguous();
-  const Tensor m = maps.maps.contiguous();
   const MapScale scale = map_scale(m);
   for (size_t i = 0; i < loaded.files.size(); ++i) {
     const auto k = static_cast<int64_t>(i);
     const std::string name = std::filesystem::path(loaded.files[i]).filename().string() + ".map.png";
-    write_png((std::filesystem::path(maps_dir) / name).string(),
+    write_png((std::filesystem::path(flags.dir) / name).string(),
               overlay(images.select(0, k), m.select(0, k), scale), images.size(2), images.size(3), 3);
   }
-  fmt::print(stderr, "wrote {} map(s) to {} (colour scale {:.3g} … {:.3g})\n", loaded.files.size(),
-             maps_dir, scale.low, scale.high);
+  fmt::print(stderr, "wrote {} {} map(s) to {} (colour scale {:.3g} … {:.3g}; {:.3g} s per image)\n",
+             loaded.files.size(), to_string(kind), flags.dir, scale.low, scale.high,
+             seconds / static_cast<double>(std::max<size_t>(1, loaded.files.size())));
+}
+
+// The kind --map-kind names, or the default: own where the method has them, else Grad-CAM
+// where it can, else occlusion. Checked before any image is scored.
+MapKind chosen_map_kind(const AnomalyModel& model, const std::string& model_path,
+                        const MapFlags& flags) {
+  const MapSource source = map_source(model, flags.occlusion);
+  MapKind kind = MapKind::occlusion;
+  if (!flags.kind.empty()) kind = parse_map_kind(flags.kind, "--map-kind");
+  else if (gives_map_kind(source, MapKind::own)) kind = MapKind::own;
+  else if (gives_map_kind(source, MapKind::gradcam)) kind = MapKind::gradcam;
+  if (kind == MapKind::occlusion) check_occlusion_options(flags.occlusion, "--mask-size/--mask-stride/--inpaint");
+  KZ_CHECK(gives_map_kind(source, kind), "score",
+           "--map-kind {}: the method '{}' of {} gives no such maps ({})", to_string(kind),
+           model.method->name(), model_path,
+           kind == MapKind::own ? "only ae, vae and ssim-ae have their own; try gradcam or occlusion"
+           : kind == MapKind::gradcam
+               ? "Grad-CAM takes an embedding method on a MobileNetV2, from a model file that "
+                 "holds its normal features (retrain with this version); occlusion takes any"
+               : "the model file holds no mean normal image: retrain it with this version");
+  return kind;
 }
 
 void score(const std::string& model_path, const std::vector<std::string>& inputs,
-           const std::string& out, bool skip_unreadable, const std::string& maps_dir) {
+           const std::string& out, bool skip_unreadable, const MapFlags& maps) {
   const AnomalyModel model = load_model(model_path);
-  KZ_CHECK(maps_dir.empty() || model.method->gives_maps(), "score",
-           "--maps: the method '{}' of {} gives no anomaly maps (ae, vae and ssim-ae do)",
-           model.method->name(), model_path);
+  KZ_CHECK(!maps.dir.empty() || maps.kind.empty(), "score", "--map-kind needs --maps DIR");
+  const MapKind kind = maps.dir.empty() ? MapKind::own : chosen_map_kind(model, model_path, maps);
   std::vector<std::string> files;
   for (const std::string& in : inputs) {
     if (std::filesystem::is_directory(in)) {
@@ -197,7 +230,7 @@ void score(const std::string& model_path, const std::vector<std::string>& inputs
   }
   if (out.empty() || out == "-") fmt::print("{}", csv);
   else write_file_atomic(out, csv);
-  if (!maps_dir.empty()) write_maps(model, loaded, maps_dir);
+  if (!maps.dir.empty()) write_maps(model, loaded, maps, kind);
 }
 
 }  // namespace
@@ -246,16 +279,29 @@ void add_model_commands(CLI::App& app, Communicator& comm) {
   auto inputs = std::make_shared<std::vector<std::string>>();
   auto out = std::make_shared<std::string>();
   auto skip = std::make_shared<bool>(false);
-  auto maps = std::make_shared<std::string>();
+  auto maps = std::make_shared<MapFlags>();
   CLI::App* score_cmd = app.add_subcommand("score", "score images with a trained model (CSV)");
   score_cmd->add_option("--model", *model, "model.kz from kizuki train")->required()
       ->check(CLI::ExistingFile);
   score_cmd->add_option("images", *inputs, "image files or folders")->required();
   score_cmd->add_option("--out", *out, "CSV file to write (default: standard output)");
   score_cmd->add_flag("--skip-unreadable", *skip, "skip unreadable images with a warning");
-  score_cmd->add_option("--maps", *maps,
+  score_cmd->add_option("--maps", maps->dir,
                         "folder for one PNG per image: the image with its anomaly map over it "
-                        "(methods that give maps: ae, vae, ssim-ae)");
+                        "(any method: see --map-kind)");
+  score_cmd->add_option("--map-kind", maps->kind,
+                        "own (the method's: ae, vae, ssim-ae), gradcam (embedding methods on "
+                        "MobileNetV2, deepsad) or occlusion (any method); default: own, else gradcam, "
+                        "else occlusion")
+      ->check(CLI::IsMember({"own", "gradcam", "occlusion"}));
+  score_cmd->add_option("--mask-size", maps->occlusion.size,
+                        "occlusion: the square mask's side in pixels of the model's image size")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  score_cmd->add_option("--mask-stride", maps->occlusion.stride,
+                        "occlusion: the mask's step in pixels (at most --mask-size)")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  score_cmd->add_option("--inpaint", maps->occlusion.inpaint,
+                        "occlusion: what fills the mask: mean (the mean normal training image)");
   score_cmd->callback([=] { score(*model, *inputs, *out, *skip, *maps); });
 }
 

@@ -11,6 +11,7 @@ packages=(
   clang libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes, for scripts/fuzz.sh
   doxygen  # the API reference, for make docs
   libopenmpi-dev openmpi-bin  # MPI for runs over many processes (dist/, mpirun)
+  python3-numpy python3-pil  # scripts/map_kinds_figure.py, the docs' Grad-CAM/occlusion figure
 )
 missing=()
 for p in "${packages[@]}"; do

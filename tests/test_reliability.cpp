@@ -306,7 +306,7 @@ TEST_CASE("reliability: kizuki score names its flag for an unreadable file, and 
   fs::remove_all(dir);
 }
 
-TEST_CASE("reliability: kizuki train --method ae, then score --maps writes one map picture per image") {
+TEST_CASE("reliability: kizuki train, then score --maps writes one map picture per image, of each kind") {
   const fs::path dir = temp_dir("score_maps");
   fs::create_directories(dir / "normal");
   for (int i = 0; i < 6; ++i)
@@ -326,18 +326,43 @@ TEST_CASE("reliability: kizuki train --method ae, then score --maps writes one m
     CHECK(map.height == 16);
     CHECK(map.width == 16);
   }
-  // A method without maps says so, before scoring anything.
+  // A kind the method cannot give is refused before scoring anything: Grad-CAM of an
+  // autoencoder, the own maps of an embedding method.
+  CHECK(Child({"score", "--model", model, "--maps", (dir / "maps1").string(), "--map-kind",
+               "gradcam", (dir / "normal").string()},
+              dir / "score1.log")
+            .wait() != 0);
+  CHECK(slurp(dir / "score1.log").find("--map-kind gradcam: the method 'ae'") != std::string::npos);
+  CHECK(!fs::exists(dir / "maps1"));
   const std::string frozen = (dir / "frozen.kz").string();
   REQUIRE(Child({"train", "--normal", (dir / "normal").string(), "--method", "frozen", "--width",
                  "0.25", "--image-size", "16", "--out", frozen},
                 dir / "train2.log")
               .wait() == 0);
-  CHECK(Child({"score", "--model", frozen, "--maps", (dir / "maps2").string(),
-               (dir / "normal").string()},
+  CHECK(Child({"score", "--model", frozen, "--maps", (dir / "maps2").string(), "--map-kind",
+               "own", (dir / "normal").string()},
               dir / "score2.log")
             .wait() != 0);
-  CHECK(slurp(dir / "score2.log").find("gives no anomaly maps") != std::string::npos);
+  CHECK(slurp(dir / "score2.log").find("only ae, vae and ssim-ae have their own") != std::string::npos);
   CHECK(!fs::exists(dir / "maps2"));
+  // Its default is Grad-CAM; occlusion takes any method; a mask larger than the images fails.
+  REQUIRE(Child({"score", "--model", frozen, "--maps", (dir / "maps3").string(),
+                 (dir / "normal").string()},
+                dir / "score3.log")
+              .wait() == 0);
+  CHECK(slurp(dir / "score3.log").find("gradcam map(s)") != std::string::npos);
+  REQUIRE(Child({"score", "--model", model, "--maps", (dir / "maps4").string(), "--map-kind",
+                 "occlusion", "--mask-size", "4", "--mask-stride", "4", (dir / "normal").string()},
+                dir / "score4.log")
+              .wait() == 0);
+  for (const char* sub : {"maps3", "maps4"})
+    for (int i = 0; i < 6; ++i)
+      CHECK(load_image((dir / sub / fmt::format("n{}.png.map.png", i)).string()).width == 16);
+  CHECK(Child({"score", "--model", frozen, "--maps", (dir / "maps5").string(), "--map-kind",
+               "occlusion", "--mask-size", "17", (dir / "normal").string()},
+              dir / "score5.log")
+            .wait() != 0);
+  CHECK(slurp(dir / "score5.log").find("larger than the 16x16") != std::string::npos);
   fs::remove_all(dir);
 }
 

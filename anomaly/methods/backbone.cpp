@@ -97,6 +97,10 @@ void BackboneMethod::for_each_chunk(const ImageDataset& data, int64_t chunk,
   }
 }
 
+Variable BackboneMethod::feature_score(const Variable&) const {
+  fail("method", fmt::format("the method '{}' has no differentiable score of its features", name()));
+}
+
 Tensor BackboneMethod::class_logits(const Tensor& features) const {
   if (!head_) return {};
   NoGradGuard no_grad;

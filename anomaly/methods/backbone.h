@@ -40,6 +40,13 @@ class BackboneMethod : public TrainedMethod {
   /// The backbone network, whichever it is (null before train() or build_untrained()).
   Module& network() const;
   const std::shared_ptr<MarginHead>& head() const { return head_; }  ///< null without a head
+  /// A scoring method's score as a differentiable function of pooled backbone features
+  /// (N,F) → (N), for Grad-CAM (anomaly/gradcam.h); has_feature_score() says whether there is
+  /// one (deepsad: ‖φ(f) − c‖²). The default has none and throws.
+  ///@{
+  virtual bool has_feature_score() const { return false; }
+  virtual Variable feature_score(const Variable& features) const;
+  ///@}
 
  protected:
   using TrainedMethod::TrainedMethod;

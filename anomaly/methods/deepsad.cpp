@@ -10,6 +10,7 @@
 // against the trivial solution φ ≡ c; MobileNetV2's batch norms do have biases, so a
 // collapse stays possible (docs/decisions.md).
 #include "anomaly/methods/backbone.h"
+#include "autograd/functions.h"
 #include "losses/deep_sad.h"
 #include "tensor/ops.h"
 
@@ -55,6 +56,13 @@ class DeepSadMethod final : public BackboneMethod {
 
   void train(const BenchmarkSplit& split, uint64_t seed, const ProgressFn& progress) override;
   std::vector<Tensor> score(const ImageDataset& data) const override;
+  bool has_feature_score() const override { return projection_ != nullptr; }
+  /// ‖φ(f) − c‖² of pooled features f (N,F): the score "distance", differentiable (Grad-CAM).
+  Variable feature_score(const Variable& features) const override {
+    const Variable d = sub(projection_->forward(features),
+                           Variable(projection_->centre().reshape({1, kOutputs})));
+    return sum(mul(d, d), {1});
+  }
 
  protected:
   std::shared_ptr<MarginHead> make_head(int64_t, int64_t, Generator&) const override {

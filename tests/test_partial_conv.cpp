@@ -1,0 +1,70 @@
+// test_partial_conv.cpp — Liu et al.'s partial convolution (layers/partial_conv.h) against
+// NVIDIA's reference formula in PyTorch (tests/fixtures/make_partial_conv.py): output,
+// updated mask and the gradients of x, W and b, at stride 1 and 2; the gradients against
+// finite differences; bad masks refused.
+#include <doctest/doctest.h>
+
+#include "layers/partial_conv.h"
+#include "tensor/ops.h"
+#include "tensor/safetensors.h"
+
+using namespace kz;
+
+namespace {
+
+float rel_err(const Tensor& a, const Tensor& b) {
+  REQUIRE_MESSAGE(a.shape() == b.shape(), shape_str(a.shape()), " vs ", shape_str(b.shape()));
+  return max_abs_diff(a.contiguous(), b.contiguous()) / std::max(max_all(abs(b)), 1e-30f);
+}
+
+}  // namespace
+
+TEST_CASE("partial_conv2d: output, mask and gradients equal NVIDIA's PartialConv2d (make_partial_conv.py)") {
+  const Safetensors f = load_safetensors(std::string(KZ_FIXTURES) + "/partial_conv.safetensors");
+  Generator gx(21), gw(23);
+  const Tensor x0 = Tensor::uniform({2, 3, 8, 8}, -1.0f, 1.0f, gx);
+  const Tensor w0 = Tensor::uniform({4, 3, 3, 3}, -0.5f, 0.5f, gw);
+  const Tensor b0 = Tensor::uniform({4}, -0.5f, 0.5f, gw);
+  const Tensor mask = f.tensors.at("mask");
+  for (const int64_t stride : {1, 2}) {
+    const std::string c = stride == 1 ? "s1" : "s2";
+    CAPTURE(c);
+    Variable x(x0.clone(), true), w(w0.clone(), true), b(b0.clone(), true);
+    const Conv2dParams p = Conv2dParams::symmetric(stride, 1);
+    const PartialConv y = partial_conv2d(x, mask, w, b, p);
+    Generator gr(24);
+    const Tensor r = Tensor::uniform(y.out.shape(), -1.0f, 1.0f, gr);
+    sum(mul(y.out, Variable(r))).backward();
+    CHECK(rel_err(y.out.data(), f.tensors.at("out." + c)) < 1e-5f);
+    CHECK(max_abs_diff(y.mask, f.tensors.at("mask." + c)) == 0.0f);
+    CHECK(rel_err(x.grad(), f.tensors.at("grad_x." + c)) < 1e-5f);
+    CHECK(rel_err(w.grad(), f.tensors.at("grad_w." + c)) < 1e-5f);
+    CHECK(rel_err(b.grad(), f.tensors.at("grad_b." + c)) < 1e-5f);
+    // Finite differences: L is linear in x and W, so a large step is exact up to rounding.
+    auto loss = [&](const Tensor& xv, const Tensor& wv) {
+      NoGradGuard no_grad;
+      return sum(mul(partial_conv2d(Variable(xv), mask, Variable(wv), Variable(b0), p).out.data(), r)).item();
+    };
+    const std::vector<float> gxv = x.grad().to_vector(), gwv = w.grad().to_vector();
+    const float h = 0.25f;
+    for (const int64_t i : {0L, 77L, 200L, 383L}) {
+      Tensor up = x0.clone(), down = x0.clone();
+      up.data()[i] += h;
+      down.data()[i] -= h;
+      CHECK((loss(up, w0) - loss(down, w0)) / (2 * h) == doctest::Approx(gxv[size_t(i)]).epsilon(1e-3).scale(1.0));
+    }
+    for (const int64_t i : {0L, 50L, 107L}) {
+      Tensor up = w0.clone(), down = w0.clone();
+      up.data()[i] += h;
+      down.data()[i] -= h;
+      CHECK((loss(x0, up) - loss(x0, down)) / (2 * h) == doctest::Approx(gwv[size_t(i)]).epsilon(1e-3).scale(1.0));
+    }
+  }
+  Tensor half = mask.clone();
+  half.data()[0] = 0.5f;
+  const Conv2dParams p = Conv2dParams::symmetric(1, 1);
+  CHECK_THROWS_WITH_AS(partial_conv2d(Variable(x0), half, Variable(w0), Variable(b0), p),
+                       doctest::Contains("mask value 0.5"), Error);
+  CHECK_THROWS_WITH_AS(partial_conv2d(Variable(x0), Tensor::ones({2, 3, 8, 8}), Variable(w0), Variable(b0), p),
+                       doctest::Contains("expected (N,C,H,W) and (N,1,H,W)"), Error);
+}
