@@ -8,6 +8,8 @@
 ///   train      a classifying method (l2softmax, arcface, adacos, adacos-fixed) on the K
 ///              known classes' training images (data/openset_split.h)
 ///   centres    per known class, the mean of its training images' L2-normalised features
+///              (with `center`, every feature first has the mean training feature taken
+///              off: cosines about the data's centre, as `kizuki benchmark --center`)
 ///   predict    each image's class: the centre of largest cosine; its score that cosine
 ///   threshold  set on held-out known training images (never the test set): the largest
 ///              value t of their max cosines with #{cos ≥ t} ≥ rate·n, i.e. t = the
@@ -19,7 +21,8 @@
 ///              when not flagged and its class right, an unknown one right when flagged;
 ///              the true-known rate and the unknown detection rate on the test set; the
 ///              (K+1)×(K+1) confusion matrix, rows the true class (unknown last), columns
-///              the decision (a predicted class, or "unknown" when flagged)
+///              the decision (a predicted class, or "unknown" when flagged); beside them the
+///              head's own closed-set accuracy (argmax of its logits), for comparison
 ///   modes      with U ≥ 2: k-means (anomaly/kmeans.h, k = U, restarts, seeded) on the
 ///              L2-normalised features of every flagged image; purity and adjusted Rand
 ///              index against their true classes (falsely flagged known images count with
@@ -54,6 +57,7 @@ struct OpenSetOptions {
   ///@}
   double true_known_rate = 0.95;  ///< of the held-out images, for the threshold
   int64_t kmeans_restarts = 10;   ///< k-means++ starts of the modes' clustering
+  bool center = false;            ///< take the mean training feature off every feature
   uint64_t seed = 0;              ///< the split, the training and the clustering
 };
 
@@ -64,6 +68,9 @@ struct OpenSetMetrics {
   double open_set_accuracy = 0.0;    ///< known right and unflagged, unknown flagged
   double true_known_rate = 0.0;      ///< known test images not flagged
   double unknown_detection_rate = 0.0;  ///< unknown test images flagged
+  /// Known test images the head's argmax classifies right (not a nearest-centre score;
+  /// run_openset fills it, open_set_metrics leaves it 0)
+  double head_accuracy = 0.0;
   /// (K+1)×(K+1) counts: [true class][decision], unknown last on both sides
   std::vector<std::vector<int64_t>> confusion;
 };

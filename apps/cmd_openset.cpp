@@ -28,6 +28,7 @@ struct OpenSetFlags {
   int threads = 0;
   int64_t train_per_class = 1000, held_out_per_class = 200, test_known_per_class = 200,
           test_unknown_per_class = 500, kmeans_restarts = 10;
+  bool center = false;
 };
 
 std::string duration(double seconds) {
@@ -65,6 +66,7 @@ void run(const OpenSetFlags& f) {
   o.n_test_unknown_per_class = f.test_unknown_per_class;
   o.true_known_rate = f.true_known_rate;
   o.kmeans_restarts = f.kmeans_restarts;
+  o.center = f.center;
   o.seed = f.seed;
   const bool live = interactive();
   fmt::print(stderr, "kizuki openset: {} ({} preset), method {}, unknown {}\n", o.dataset,
@@ -141,6 +143,8 @@ void add_openset_command(CLI::App& app) {
   cmd->add_option("--kmeans-restarts", flags->kmeans_restarts,
                   "k-means++ starts for the clustering of the flagged images (default 10)")
       ->check(CLI::Range(int64_t{1}, int64_t{1000}));
+  cmd->add_flag("--center", flags->center,
+                "take the mean training feature off every feature before the cosines");
   cmd->callback([flags] { run(*flags); });
 }
 

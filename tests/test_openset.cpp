@@ -348,7 +348,7 @@ TEST_CASE("openset: `kizuki openset` on a tiny Fashion-MNIST split") {
                            "--image-size 16 --epochs 1 --batch 16 --threads 1 "
                            "--train-per-class 16 --held-out-per-class 8 "
                            "--test-known-per-class 4 --test-unknown-per-class 10 "
-                           "--kmeans-restarts 2 --out " + dir.path.string();
+                           "--kmeans-restarts 2 --center --out " + dir.path.string();
   const kz::test::Ran ok = kz::test::shell(base + " --unknown Sandal,Bag");
   CHECK_MESSAGE(ok.status == 0, ok.output);
   CHECK(ok.output.find("closed-set accuracy") != std::string::npos);
