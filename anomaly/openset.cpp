@@ -460,12 +460,13 @@ Svg clusters_figure(const OpenSetResult& r) {
   std::sort(classes.begin(), classes.end());
   classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
   auto marker = [&](double x, double y, size_t shape, const std::string& colour) {
-    const std::string a = fmt::format(R"(fill="none" stroke="{}" stroke-width="1.2")", colour);
+    const std::string line = fmt::format(R"(stroke="{}" stroke-width="1.2")", colour);
+    const std::string a = R"(fill="none" )" + line;  // polyline sets fill="none" itself
     switch (shape % 4) {
       case 0: svg.circle(x, y, 3.5, a); break;
       case 1: svg.rect(x - 3, y - 3, 6, 6, a); break;
       case 2:
-        svg.polyline({{x, y - 4}, {x + 4, y + 3}, {x - 4, y + 3}, {x, y - 4}}, a);
+        svg.polyline({{x, y - 4}, {x + 4, y + 3}, {x - 4, y + 3}, {x, y - 4}}, line);
         break;
       default:
         svg.line(x - 3.5, y - 3.5, x + 3.5, y + 3.5, a);

@@ -43,6 +43,28 @@ Tensor row(const Tensor& t, int64_t r) {
   return Tensor::from_data(t.contiguous().data() + r * m, {m});
 }
 
+// Every tag of an SVG/HTML text names each of its attributes once (XML requires it).
+bool attributes_unique(const std::string& text) {
+  size_t at = 0;
+  while ((at = text.find('<', at)) != std::string::npos) {
+    const size_t end = text.find('>', at);
+    if (end == std::string::npos) return false;
+    const std::string tag = text.substr(at, end - at);
+    std::set<std::string> names;
+    size_t eq = 0;
+    while ((eq = tag.find("=\"", eq)) != std::string::npos) {
+      size_t b = eq;
+      while (b > 0 && tag[b - 1] != ' ') --b;
+      if (!names.insert(tag.substr(b, eq - b)).second) return false;
+      eq = tag.find('"', eq + 2);
+      if (eq == std::string::npos) break;
+      ++eq;
+    }
+    at = end;
+  }
+  return true;
+}
+
 kz::TrainTest synthetic_pair() { return {kz::test::synthetic(30, 1), kz::test::synthetic(20, 2)}; }
 
 }  // namespace
@@ -323,6 +345,8 @@ TEST_CASE("openset: a whole run on the synthetic classes classifies, flags and c
   kz::write_openset_report(dir.path.string(), r);
   for (const char* f : {"results.json", "predictions.csv", "confusion.svg", "report.html"})
     CHECK(std::filesystem::exists(dir / f));
+  CHECK(attributes_unique(kz::read_file(dir / "report.html")));
+  if (r.modes.k > 0) CHECK(attributes_unique(kz::read_file(dir / "clusters.svg")));
   const std::string csv = kz::read_file(dir / "predictions.csv");
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 71);
   const nlohmann::json j = nlohmann::json::parse(kz::read_file(dir / "results.json"));
