@@ -112,7 +112,10 @@ struct OpenSetResult {
   std::vector<int64_t> unknown_classes;  ///< original labels of the unknown classes
   double threshold = 0.0;                ///< on the max cosine
   double held_out_known_rate = 0.0;      ///< of the held-out images not flagged (≥ rate)
-  int64_t n_train = 0, n_held_out = 0;   ///< images trained on, held out
+  /// Images trained on, held out
+  ///@{
+  int64_t n_train = 0, n_held_out = 0;
+  ///@}
   OpenSetMetrics metrics;                ///< on the test set
   OpenSetModes modes;                    ///< the flagged images' clustering
   std::vector<OpenSetPrediction> predictions;  ///< per test image, in test-set order
