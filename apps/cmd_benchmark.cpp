@@ -51,6 +51,7 @@ struct BenchmarkFlags {
   double panda_lambda = -1.0;  // < 0 = the default
   bool panda_fisher = false;
   int64_t eval_every = 0;
+  bool with_reference = false;
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -159,6 +160,7 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
     if (f.freeze_blocks >= 0) m.freeze_blocks = f.freeze_blocks;
     if (f.panda_lambda >= 0) m.panda_lambda = f.panda_lambda;
     if (f.panda_fisher) m.panda_fisher = true;
+    if (f.with_reference) m.with_reference = true;
   }
   if (root && !f.resume && std::filesystem::exists(f.out + "/checkpoints") &&
       !std::filesystem::is_empty(f.out + "/checkpoints"))
@@ -339,6 +341,9 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
                   "scorer's AUC and the collapse diagnostics of the normal features in "
                   "results.json (embedding methods that train; default 0 = off)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  cmd->add_flag("--with-reference", flags->with_reference,
+                "twin: the reference classes as further classes of its ArcFace head, beside "
+                "normal and twin");
   cmd->callback([flags, &comm] { run(*flags, comm); });
 }
 
