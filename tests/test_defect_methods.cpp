@@ -49,7 +49,7 @@ TEST_CASE("twin: normal against twin, the reference classes with --with-referenc
   MethodOptions o = small("twin");
   std::unique_ptr<Method> twin = make_method(o);
   CHECK(twin->kind() == MethodKind::embedding);
-  CHECK(twin->default_scorer() == "cosine");
+  CHECK(twin->default_scorer() == "gde");
   CHECK(twin->head_classes(split) == std::vector<std::string>{"normal", "twin"});
   int64_t images = 0;
   twin->train(split, 5, [&](const TrainProgress& p) {
@@ -154,7 +154,7 @@ TEST_CASE("twin and cutpaste: model.kz scores as the trained model did") {
     kz::test::TempDir dir("defect_model");
     save_model(dir / "model.kz", model);
     const AnomalyModel loaded = load_model(dir / "model.kz");
-    CHECK(loaded.scorer_name == (name == "twin" ? "cosine" : "gde"));
+    CHECK(loaded.scorer_name == "gde");
     CHECK(model.score(split.test).score == loaded.score(split.test).score);
   }
 }
