@@ -255,7 +255,7 @@ void add_model_commands(CLI::App& app, Communicator& comm) {
   score_cmd->add_flag("--skip-unreadable", *skip, "skip unreadable images with a warning");
   score_cmd->add_option("--maps", *maps,
                         "folder for one PNG per image: the image with its anomaly map over it "
-                        "(methods that give maps: ae, vae, ssim-ae)");
+                        "(methods that give maps: ae, vae, ssim-ae, cutpaste)");
   score_cmd->callback([=] { score(*model, *inputs, *out, *skip, *maps); });
 }
 

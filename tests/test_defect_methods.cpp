@@ -158,3 +158,15 @@ TEST_CASE("twin and cutpaste: model.kz scores as the trained model did") {
     CHECK(model.score(split.test).score == loaded.score(split.test).score);
   }
 }
+
+TEST_CASE("twin: --with-reference is refused under --validate, which scores reference images") {
+  ExperimentOptions o = preset_options("quick", "fashion-mnist", {"twin"}, "");
+  o.validate = true;
+  o.method_options.at(0).with_reference = true;
+  o.data_dir = "/nonexistent";  // refused before any data is read
+  CHECK_THROWS_WITH_AS(run_benchmark(o), doctest::Contains("but --with-reference trains twin on "
+                                                           "the reference set"),
+                       Error);
+  o.method_options.at(0).with_reference = false;
+  CHECK_THROWS_WITH_AS(run_benchmark(o), doctest::Contains("/nonexistent"), Error);
+}
