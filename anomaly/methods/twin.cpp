@@ -16,8 +16,8 @@
 // training features. Without --with-reference the network sees one normal class (and its
 // twins), so the normal features form one mode, which one Gaussian with a shrunk covariance
 // describes, directions of small variance included — the reason CutPaste, trained the same
-// way on one class, scores with it. Measured on Fashion-MNIST's quick preset (2 trials,
-// docs/results.md): gde 0.91, LOF 0.79, cosine 0.70. cosine and lof stay available
+// way on one class, scores with it. Measured on Fashion-MNIST's quick preset
+// (docs/results.md): gde 0.90, LOF 0.79, cosine 0.70. cosine and lof stay available
 // (--scorers).
 #include "anomaly/methods/backbone.h"
 #include "data/defects.h"
