@@ -684,6 +684,10 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
                "--validate scores reference-set images as anomalies, but method '{}' trains "
                "on the reference set; validate it another way or leave it out", m);
     }
+    for (const MethodOptions& m : o.method_options)
+      KZ_CHECK(!o.validate || !m.with_reference, "benchmark",
+               "--validate scores reference-set images as anomalies, but --with-reference "
+               "trains {} on the reference set; leave one of them out", m.name);
     data = load_benchmark_dataset(o);
     if (!o.table.empty()) (void)draw_split(data, o, o.seed);  // a bad --normal fails now
     results.settings = settings_json(o);

@@ -43,6 +43,7 @@ nlohmann::json method_options_json(const MethodOptions& m) {
   if (m.panda_lambda != d.panda_lambda) j["panda_lambda"] = m.panda_lambda;
   if (m.panda_fisher != d.panda_fisher) j["panda_fisher"] = m.panda_fisher;
   if (m.msc_tau != d.msc_tau) j["msc_tau"] = m.msc_tau;
+  if (m.with_reference != d.with_reference) j["with_reference"] = m.with_reference;
   return j;
 }
 
@@ -90,6 +91,7 @@ MethodOptions method_options_from_json(const nlohmann::json& j) {
   read("panda_lambda", m.panda_lambda);
   read("panda_fisher", m.panda_fisher);
   read("msc_tau", m.msc_tau);
+  read("with_reference", m.with_reference);
   return m;
 }
 

@@ -73,6 +73,8 @@ struct MethodOptions {
   bool panda_fisher = false;       ///< PANDA's pull weighted by a diagonal Fisher (else L2-SP)
   double msc_tau = 0.25;           ///< the Mean-Shifted Contrastive loss's temperature τ
   int threads = 0;                 ///< 0 = as configured
+  /// twin: the reference classes as further classes of its head (--with-reference)
+  bool with_reference = false;
 };
 
 /// Every setting above as one JSON object (results.json, checkpoint fingerprints, model.kz)

@@ -55,6 +55,7 @@ struct BenchmarkFlags {
   std::string early_stop = "none";
   std::string maps;  // comma list of map kinds beyond the methods' own: gradcam, occlusion
   OcclusionOptions occlusion;
+  bool with_reference = false;
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -172,6 +173,7 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
     if (f.freeze_blocks >= 0) m.freeze_blocks = f.freeze_blocks;
     if (f.panda_lambda >= 0) m.panda_lambda = f.panda_lambda;
     if (f.panda_fisher) m.panda_fisher = true;
+    if (f.with_reference) m.with_reference = true;
   }
   if (root && !f.resume && std::filesystem::exists(f.out + "/checkpoints") &&
       !std::filesystem::is_empty(f.out + "/checkpoints"))
@@ -375,6 +377,9 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
       ->check(CLI::Range(int64_t{1}, int64_t{4096}));
   cmd->add_option("--inpaint", flags->occlusion.inpaint,
                   "--maps occlusion: what fills the mask: mean (the mean normal training image)");
+  cmd->add_flag("--with-reference", flags->with_reference,
+                "twin: the reference classes as further classes of its ArcFace head, beside "
+                "normal and twin");
   cmd->callback([flags, &comm] { run(*flags, comm); });
 }
 

@@ -290,7 +290,7 @@ void add_model_commands(CLI::App& app, Communicator& comm) {
                         "folder for one PNG per image: the image with its anomaly map over it "
                         "(any method: see --map-kind)");
   score_cmd->add_option("--map-kind", maps->kind,
-                        "own (the method's: ae, vae, ssim-ae), gradcam (embedding methods on "
+                        "own (the method's: ae, vae, ssim-ae, cutpaste), gradcam (embedding methods on "
                         "MobileNetV2, deepsad) or occlusion (any method); default: own, else gradcam, "
                         "else occlusion")
       ->check(CLI::IsMember({"own", "gradcam", "occlusion"}));

@@ -1,5 +1,5 @@
 """metric_torch.py — the PyTorch reference for kizuki's MobileNetV2 classifier methods
-(l2softmax, arcface, adacos, adacos-fixed, geom, goad, deepsad) at the scratch and quick presets: the same
+(l2softmax, arcface, adacos, adacos-fixed, geom, goad, deepsad, twin, cutpaste) at the scratch and quick presets: the same
 network, initialisation, optimiser, heads and scores on the benchmark protocol, so a
 surprising kizuki AUC can be told apart from a bug.
 
@@ -37,6 +37,18 @@ How it mirrors kizuki (file references are to this repository):
   the anomaly class's training images) pushed away; batch 128, the classifiers' optimiser and
   epochs; score distance = |phi(x) - c|^2. With --known-anomalies the classifiers take them
   as one class more.
+- twin (anomaly/methods/twin.cpp, data/defects.h): the normal training images alone, batch
+  128, each image with its twin carrying one line defect (length U(min(1, side/5), side/5),
+  width U(1, max(1, side/16)), a pixel start, angle U(0, 2pi), end clamped into the image,
+  colour U(0,255) per channel or one grey for a grey image; pixels within width/2 of the
+  segment), drawn afresh every step in numpy; ArcFace head (s 30, m 0.05) over normal /
+  twin; the classifiers' optimiser and epochs; score gde (as cutpaste's), and cosine too.
+- cutpaste (anomaly/methods/cutpaste.cpp, data/defects.h): each step 42 normal images
+  (128 / 3) with a CutPaste copy (area U(0.02, 0.15), aspect log-uniform [0.3, 3.3],
+  ColorJitter 0.1 — torchvision's on the patch) and a scar copy (2-16 x 10-25 px at 256 px
+  scaled to the side, rotated U(-45, 45) degrees, nearest neighbour), Linear(F, 3) head,
+  cross-entropy; the classifiers' optimiser and epochs; score gde = the squared Mahalanobis
+  distance to the normal training features with scikit-learn's LedoitWolf covariance.
 - Scores (anomaly/scorers.h): cosine = 1 − the largest cosine similarity to the normal
   training features (arcface, adacos); l2softmax: LOF (k 20) on MinMax-scaled features, the
   scaler fitted on the normal training features (scikit-learn's LocalOutlierFactor with
@@ -66,9 +78,11 @@ from sklearn.preprocessing import MinMaxScaler
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reconstruction_torch import CLASSES, REPO, load_cifar10, load_fashion_mnist  # noqa: E402
 
-METHODS = ("l2softmax", "arcface", "adacos", "adacos-fixed", "geom", "goad", "deepsad")
+METHODS = ("l2softmax", "arcface", "adacos", "adacos-fixed", "geom", "goad", "deepsad", "twin",
+           "cutpaste")
 SCORER = {"l2softmax": "lof", "arcface": "cosine", "adacos": "cosine", "adacos-fixed": "cosine",
-          "geom": "nll", "goad": "goad", "deepsad": "distance"}
+          "geom": "nll", "goad": "goad", "deepsad": "distance", "twin": "gde",
+          "cutpaste": "gde"}
 
 
 # --- data ----------------------------------------------------------------------------------
@@ -311,6 +325,128 @@ def score_deepsad(backbone, proj, c, x, chunk=256):
                       for i in range(0, len(x), chunk)]).numpy()
 
 
+# --- synthetic defects (data/defects.h), in numpy on images (C,H,W) of pixel values 0..255 ----
+
+def line_defect(img, rng):
+    c, h, w = img.shape
+    side = min(h, w)
+    length = rng.uniform(min(1.0, side / 5), side / 5)
+    width = rng.uniform(1.0, max(1.0, side / 16))
+    y0, x0 = rng.integers(h), rng.integers(w)
+    phi = rng.uniform(0, 2 * math.pi)
+    y1 = min(max(y0 + length * math.sin(phi), 0), h - 1)
+    x1 = min(max(x0 + length * math.cos(phi), 0), w - 1)
+    grey = all(np.array_equal(img[0], img[k]) for k in range(1, c))
+    colour = np.full(c, rng.uniform(0, 255)) if grey else rng.uniform(0, 255, c)
+    yy, xx = np.meshgrid(np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64),
+                         indexing="ij")
+    dy, dx = y1 - y0, x1 - x0
+    len2 = dy * dy + dx * dx
+    t = np.clip(((yy - y0) * dy + (xx - x0) * dx) / len2, 0, 1) if len2 > 0 else 0.0
+    mask = (yy - (y0 + t * dy)) ** 2 + (xx - (x0 + t * dx)) ** 2 <= (width / 2) ** 2
+    out = img.copy()
+    out[:, mask] = colour[:, None]
+    return out
+
+
+JITTER = torchvision.transforms.ColorJitter(0.1, 0.1, 0.1, 0.1)
+
+
+def jittered(patch):  # (C,h,w) 0..255 -> torchvision's ColorJitter on [0, 1]
+    return JITTER(torch.from_numpy(patch / 255.0).float()).numpy() * 255.0
+
+
+def paste(img, patch, top, left, degrees):
+    _, h, w = patch.shape
+    t = math.radians(degrees)
+    cs, sn = math.cos(t), math.sin(t)
+    bh = max(1, math.ceil(h * abs(cs) + w * abs(sn) - 1e-6)) if degrees else h
+    bw = max(1, math.ceil(w * abs(cs) + h * abs(sn) - 1e-6)) if degrees else w
+    rr, qq = np.meshgrid(np.arange(bh), np.arange(bw), indexing="ij")
+    dy, dx = rr + 0.5 - bh / 2.0, qq + 0.5 - bw / 2.0
+    sy = np.floor(dx * sn + dy * cs + h / 2.0).astype(np.int64)
+    sx = np.floor(dx * cs - dy * sn + w / 2.0).astype(np.int64)
+    inside = (sy >= 0) & (sy < h) & (sx >= 0) & (sx < w)
+    out = img.copy()
+    out[:, rr[inside] + top, qq[inside] + left] = patch[:, sy[inside], sx[inside]]
+    return out, bh, bw
+
+
+def cut_paste(img, rng):
+    _, h, w = img.shape
+    area = rng.uniform(0.02, 0.15) * h * w
+    aspect = math.exp(rng.uniform(math.log(0.3), math.log(3.3)))
+    pw = min(max(round(math.sqrt(area * aspect)), 1), w)
+    ph = min(max(round(math.sqrt(area / aspect)), 1), h)
+    top, left = rng.integers(h - ph + 1), rng.integers(w - pw + 1)
+    patch = jittered(img[:, top:top + ph, left:left + pw])
+    return paste(img, patch, rng.integers(h - ph + 1), rng.integers(w - pw + 1), 0.0)[0]
+
+
+def scar(img, rng):
+    _, h, w = img.shape
+    scale = min(h, w) / 256.0
+    pw = min(max(round(rng.uniform(2, 16) * scale), 1), w)
+    ph = min(max(round(rng.uniform(10, 25) * scale), 1), h)
+    top, left = rng.integers(h - ph + 1), rng.integers(w - pw + 1)
+    patch = jittered(img[:, top:top + ph, left:left + pw])
+    degrees = rng.uniform(-45, 45)
+    t = math.radians(degrees)
+    bh = max(1, math.ceil(ph * abs(math.cos(t)) + pw * abs(math.sin(t)) - 1e-6))
+    bw = max(1, math.ceil(pw * abs(math.cos(t)) + ph * abs(math.sin(t)) - 1e-6))
+    return paste(img, patch, rng.integers(h - bh + 1), rng.integers(w - bw + 1), degrees)[0]
+
+
+def with_defects(x, defect, rng):  # x (n,C,H,W) in [0, 1] -> the defective copies
+    imgs = x.numpy().astype(np.float64) * 255.0
+    return torch.from_numpy(np.stack([defect(i, rng) for i in imgs]) / 255.0).float()
+
+
+def train_defects(method, normal_x, seed, epochs, width, batch_size=128, lr=1e-3):
+    """twin: normal / line twin through an ArcFace head; cutpaste: normal / cutpaste / scar
+    through a linear head (see the file's description)."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    backbone = Backbone(width)
+    with torch.no_grad():
+        d = backbone(normal_x[:2]).shape[1]
+    head = ArcFaceHead(d, 2) if method == "twin" else nn.Linear(d, 3)
+    opt = torch.optim.Adam(list(backbone.parameters()) + list(head.parameters()), lr=lr,
+                           amsgrad=True)
+    step = batch_size if method == "twin" else max(1, batch_size // 3)
+    order = torch.Generator().manual_seed(seed)
+    backbone.train()
+    head.train()
+    for epoch in range(epochs):
+        perm = torch.randperm(len(normal_x), generator=order)
+        total = 0.0
+        for start in range(0, len(normal_x), step):
+            x = normal_x[perm[start:start + step]]
+            if method == "twin":
+                rows = torch.cat([x, with_defects(x, line_defect, rng)])
+                y = torch.arange(2).repeat_interleave(len(x))
+                loss = F.cross_entropy(head(backbone(rows), y), y)
+            else:
+                rows = torch.cat([x, with_defects(x, cut_paste, rng), with_defects(x, scar, rng)])
+                y = torch.arange(3).repeat_interleave(len(x))
+                loss = F.cross_entropy(head(backbone(rows)), y)
+            if not torch.isfinite(loss):
+                raise RuntimeError("%s: loss %s at epoch %d" % (method, loss.item(), epoch))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(x)
+        last_loss = total / len(normal_x)
+    return backbone, last_loss
+
+
+def score_gde(train_f, test_f):
+    from sklearn.covariance import LedoitWolf
+    lw = LedoitWolf().fit(train_f.astype(np.float64))
+    d = test_f.astype(np.float64) - lw.location_
+    return np.einsum("ij,jk,ik->i", d, lw.precision_, d)
+
+
 # --- training and scoring --------------------------------------------------------------------
 
 def train(method, x, y, seed, epochs, width, batch_size=128, lr=1e-3):
@@ -402,6 +538,17 @@ def main():
                 seconds = time.time() - start
                 s = (score_geom(backbone, head, test_x) if m == "geom" else
                      score_goad(backbone, goad_centres(backbone, normal_x), test_x))
+            elif m in ("twin", "cutpaste"):
+                backbone, loss = train_defects(m, normal_x, seed, epochs, a.width)
+                seconds = time.time() - start
+                train_f, test_f = embed(backbone, normal_x), embed(backbone, test_x)
+                s = score_gde(train_f, test_f)
+                if m == "twin":  # cosine too, as a second row
+                    auc = float(roc_auc_score(labels, score("cosine", train_f, test_f)))
+                    rows.append({"dataset": a.dataset, "method": m, "scorer": "cosine", "trial": t,
+                                 "seed": seed, "auc": auc, "train_seconds": round(seconds, 2),
+                                 "final_loss": loss})
+                    print("trial %d  %-13s %-7s AUC %.4f" % (t, m, "cosine", auc), flush=True)
             else:
                 backbone, loss = train(m, x, y, seed, epochs, a.width)
                 seconds = time.time() - start
@@ -415,9 +562,10 @@ def main():
 
     print("\n%-13s %-7s  median    min    max" % ("method", "scorer"))
     for m in methods:
-        aucs = [r["auc"] for r in rows if r["method"] == m]
-        print("%-13s %-7s  %.4f %.4f %.4f" % (m, SCORER[m], statistics.median(aucs), min(aucs),
-                                              max(aucs)))
+        for sc in dict.fromkeys(r["scorer"] for r in rows if r["method"] == m):
+            aucs = [r["auc"] for r in rows if r["method"] == m and r["scorer"] == sc]
+            print("%-13s %-7s  %.4f %.4f %.4f" % (m, sc, statistics.median(aucs), min(aucs),
+                                                  max(aucs)))
     if a.json:
         settings = {"dataset": a.dataset, "preset": a.preset, "normal_class": normal,
                     "anomaly_class": anomaly, "n_reference_per_class": n_reference,

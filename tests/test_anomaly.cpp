@@ -47,7 +47,7 @@ double auc_of(Method& method, const BenchmarkSplit& split, const std::string& sc
 
 TEST_CASE("anomaly: every method trains end to end and its loss falls") {
   const BenchmarkSplit split = tiny_split(0);
-  for (const std::string name : {"doc", "l2softmax", "arcface", "adacos", "adacos-fixed", "frozen"}) {
+  for (const std::string name : {"doc", "l2softmax", "arcface", "adacos", "adacos-fixed", "frozen", "twin", "cutpaste"}) {
     CAPTURE(name);
     MethodOptions o = tiny(name);
     o.epochs = 8;  // ArcFace's epoch loss on 80 images moves by ±0.1 from epoch to epoch: 3

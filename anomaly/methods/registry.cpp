@@ -24,6 +24,8 @@ std::unique_ptr<Method> make_iforest(const MethodOptions&);
 std::unique_ptr<Method> make_identity(const MethodOptions&);
 std::unique_ptr<Method> make_panda(const MethodOptions&);
 std::unique_ptr<Method> make_msc(const MethodOptions&);
+std::unique_ptr<Method> make_twin(const MethodOptions&);
+std::unique_ptr<Method> make_cutpaste(const MethodOptions&);
 
 namespace {
 
@@ -47,6 +49,8 @@ std::vector<MethodInfo>& table() {
       {"identity", K::embedding, false, "the raw rows as features, no network (LOF, k-NN, cosine on the data itself)", make_identity},
       {"panda", K::embedding, false, "PANDA: compactness about the pretrained mean, pulled toward the pretrained weights (Reiss et al. 2021)", make_panda},
       {"msc", K::embedding, false, "Mean-Shifted Contrastive loss on the pretrained features (Reiss & Hoshen 2023)", make_msc},
+      {"twin", K::embedding, false, "Anomaly Twin: ArcFace learns normal against a twin with a line defect (--with-reference adds the reference classes)", make_twin},
+      {"cutpaste", K::embedding, false, "CutPaste: 3-way normal / cutpaste / scar classifier, Gaussian density, patch maps (Li et al. 2021)", make_cutpaste},
   };
   return table;
 }
