@@ -15,5 +15,6 @@ void add_tool_commands(CLI::App& app);      // apps/cmd_tools.cpp: lof, auc
 void add_forward_command(CLI::App& app);    // apps/cmd_forward.cpp
 void add_profile_command(CLI::App& app);    // apps/cmd_profile.cpp
 void add_openset_command(CLI::App& app);    // apps/cmd_openset.cpp
+void add_localize_command(CLI::App& app);   // apps/cmd_localize.cpp
 
 }  // namespace kz

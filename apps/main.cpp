@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   kz::add_forward_command(app);
   kz::add_profile_command(app);
   kz::add_openset_command(app);
+  kz::add_localize_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

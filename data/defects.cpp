@@ -7,6 +7,8 @@
 #include <cstring>
 #include <numbers>
 
+#include <fmt/format.h>
+
 #include "tensor/error.h"
 
 namespace kz {
@@ -235,6 +237,43 @@ DefectBatch defect_batch(const Tensor& x_in, Scaling scaling, const DefectFn& de
       for (int64_t j = 0; j < hw; ++j)
         if (mask.data()[j] != 0.0f)
           out.images.data()[(i * c + k) * hw + j] = scaled.data()[k * hw + j];
+  }
+  return out;
+}
+
+DefectFn defect_by_name(const std::string& name, const std::string& where) {
+  if (name == "line") return [](const Tensor& x, Generator& g) { return line_defect(x, g); };
+  if (name == "cutpaste") return [](const Tensor& x, Generator& g) { return cut_paste(x, g); };
+  if (name == "scar") return [](const Tensor& x, Generator& g) { return cut_paste_scar(x, g); };
+  fail(where, fmt::format("unknown defect '{}' (line, cutpaste or scar)", name));
+}
+
+DefectImages defect_images(const ImageDataset& data, const DefectFn& defect, int64_t n,
+                           uint64_t seed) {
+  KZ_CHECK(!data.table, "defect_images", "{} is a table: defects are drawn on images",
+           data.source);
+  KZ_CHECK(n >= 1 && n <= data.size(), "defect_images",
+           "{}: {} defective images wanted, it has {}", data.source, n, data.size());
+  Generator gen(seed);
+  const std::vector<int64_t> perm = random_permutation(data.size(), gen);
+  DefectImages out;
+  out.index.assign(perm.begin(), perm.begin() + n);
+  out.images = data.subset(out.index);
+  out.images.labels.assign(static_cast<size_t>(n), 0);
+  out.images.class_names = {"with a synthetic defect"};
+  const int64_t hw = data.height * data.width, numel = data.image_numel();
+  out.masks = Tensor::zeros({n, data.height, data.width});
+  float* masks = out.masks.data();
+  for (int64_t i = 0; i < n; ++i) {
+    const Defect d = defect(out.images.to_tensor(i, 1).reshape({data.channels, data.height,
+                                                                 data.width}),
+                            gen);
+    const Tensor image = d.image.contiguous(), mask = d.mask.contiguous();
+    const float* px = image.data();
+    uint8_t* dst = out.images.pixels.data() + i * numel;
+    for (int64_t k = 0; k < numel; ++k)
+      dst[k] = static_cast<uint8_t>(std::clamp(std::lround(px[k]), 0L, 255L));
+    std::memcpy(masks + i * hw, mask.data(), static_cast<size_t>(hw) * sizeof(float));
   }
   return out;
 }

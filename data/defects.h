@@ -39,9 +39,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "data/dataset.h"
 #include "data/transforms.h"
 #include "tensor/generator.h"
 #include "tensor/tensor.h"
@@ -130,5 +132,21 @@ struct DefectBatch {
 /// (images in order, all from gen) and scaled again.
 DefectBatch defect_batch(const Tensor& x, Scaling scaling, const DefectFn& defect,
                          Generator& gen);
+
+/// The generator a name gives: "line" (line_defect), "cutpaste" (cut_paste) or "scar"
+/// (cut_paste_scar), with their default options; anything else throws naming `where`.
+DefectFn defect_by_name(const std::string& name, const std::string& where);
+
+/// Images with a defect at a known place, for asking whether anomaly maps point at it.
+struct DefectImages {
+  ImageDataset images;         ///< the defective images (pixels rounded to 0…255), label 0
+  Tensor masks;                ///< (n,H,W), 1 on the defect's pixels
+  std::vector<int64_t> index;  ///< each image's position in the source data set
+};
+/// n images of `data` (a random choice without repeats from Generator(seed)), each given one
+/// defect by `defect` drawn from the same generator, in order. Refuses n < 1 or more than the
+/// data set holds, and a table.
+DefectImages defect_images(const ImageDataset& data, const DefectFn& defect, int64_t n,
+                           uint64_t seed);
 
 }  // namespace kz
