@@ -8,19 +8,16 @@
 namespace kz {
 
 void BackboneMethod::build_backbone(uint64_t seed, const ImageDataset& data) {
-  Generator gen(derive_seed(seed, 1, 0));
-  backbone_ = nullptr;
-  mlp_ = nullptr;
   if (data.table) {
     KZ_CHECK(options_.pretrained.empty(), "method",
              "{}: a table's MLP has no pretrained weights ({} given)", data.source,
              options_.pretrained);
-    MlpOptions o;
-    o.in_features = data.channels;
-    o.widths = options_.mlp_widths;
-    mlp_ = std::make_shared<Mlp>(o, gen);
+    build_mlp(seed, data.channels);
     return;
   }
+  Generator gen(derive_seed(seed, 1, 0));
+  backbone_ = nullptr;
+  mlp_ = nullptr;
   if (!options_.pretrained.empty()) {
     backbone_ = load_mobilenet_v2(options_.pretrained, options_.width, gen);
     KZ_CHECK(backbone_->options().num_classes == 0, "method",
@@ -31,6 +28,15 @@ void BackboneMethod::build_backbone(uint64_t seed, const ImageDataset& data) {
     o.num_classes = 0;
     backbone_ = std::make_shared<MobileNetV2>(o, gen);
   }
+}
+
+void BackboneMethod::build_mlp(uint64_t seed, int64_t in_features) {
+  Generator gen(derive_seed(seed, 1, 0));
+  backbone_ = nullptr;
+  MlpOptions o;
+  o.in_features = in_features;
+  o.widths = options_.mlp_widths;
+  mlp_ = std::make_shared<Mlp>(o, gen);
 }
 
 int64_t BackboneMethod::feature_dim() const {

@@ -47,6 +47,9 @@ class BackboneMethod : public TrainedMethod {
   /// pretrained file of the options; for a table an Mlp of options.mlp_widths over its
   /// features, random from `seed` (a pretrained file is then an error).
   void build_backbone(uint64_t seed, const ImageDataset& data);
+  /// The table backbone alone: an Mlp of options.mlp_widths over `in_features` inputs,
+  /// random from `seed` (as build_backbone draws it for a table of that many features).
+  void build_mlp(uint64_t seed, int64_t in_features);
   /// The images of `data` preprocessed as the options say, channels-last, `chunk` images at
   /// a time: `each` receives each chunk (n,C,H,W) in order.
   void for_each_chunk(const ImageDataset& data, int64_t chunk,
