@@ -61,9 +61,10 @@ class TransformationMethod : public BackboneMethod {
   /// (channels-last), affine_copies' for a table's rows.
   Tensor transformed(const Tensor& x) const;
 
-  /// A table's maps (null for images).
+  /// A table's random maps as a network with the buffer "maps" (M,D,d), saved with the
+  /// weights (transformations.cpp defines it).
   class AffineMaps;
-  std::shared_ptr<AffineMaps> maps_;
+  std::shared_ptr<AffineMaps> maps_;  ///< a table's maps (null for images)
 };
 
 }  // namespace kz
