@@ -105,14 +105,15 @@ def tc_loss(zs, m=1.0):  # zs (B, M, F): GOAD's triplet-centre loss as the autho
     return torch.clamp(pos + m - neg, min=0).mean()
 
 
-def goad_torch(xtr, xte, seed, n_maps=256, d_out=32, widths=(64, 64), epochs=50, batch=64,
+def goad_torch(xtr, xte, seed, n_maps=256, d_out=32, widths=(8, 8, 8, 8, 8), epochs=50, batch=64,
                lr=1e-3, lmbda=0.1):
     """kizuki's goad on a table (anomaly/methods/goad.cpp) in PyTorch: the authors' maps
-    (randn(M, D, d), x.dot(rot)), loss (CE + 0.1 tc_loss, margin 1) and score, with kizuki's
-    departures: an MLP of Linear-BatchNorm1d-ReLU stages on every copy and a linear head,
-    PyTorch's default init, Adam(amsgrad) lr 1e-3, batches of 64 rows (all M copies each;
-    a last batch of one row kept, its M copies are enough for batch norm), the centres the eval-mode mean of the normal training
-    features. Returns the test rows' scores (higher = more anomalous)."""
+    (randn(M, D, d), x.dot(rot)), network (netC5: bias-free Linear for their kernel-1 Conv1d,
+    LeakyReLU(0.2) between, Xavier-normal init with gain sqrt(2); head LeakyReLU - Linear),
+    loss (CE + 0.1 tc_loss, margin 1) and score, with kizuki's settings: Adam(amsgrad) lr
+    1e-3, batches of 64 rows (all M copies each), 50 epochs, the centres the mean of the
+    normal training features after training. Returns the test rows' scores (higher = more
+    anomalous)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     rots = torch.from_numpy(rng.standard_normal((n_maps, xtr.shape[1], d_out)).astype(np.float32))
@@ -122,9 +123,13 @@ def goad_torch(xtr, xte, seed, n_maps=256, d_out=32, widths=(64, 64), epochs=50,
 
     layers, width = [], d_out
     for w in widths:
-        layers += [torch.nn.Linear(width, w), torch.nn.BatchNorm1d(w), torch.nn.ReLU()]
+        if layers:
+            layers.append(torch.nn.LeakyReLU(0.2))
+        layers.append(torch.nn.Linear(width, w, bias=False))
+        torch.nn.init.xavier_normal_(layers[-1].weight, gain=np.sqrt(2.0))
         width = w
-    net, head = torch.nn.Sequential(*layers), torch.nn.Linear(width, n_maps)
+    net = torch.nn.Sequential(*layers)
+    head = torch.nn.Sequential(torch.nn.LeakyReLU(0.2), torch.nn.Linear(width, n_maps))
     opt = torch.optim.Adam(list(net.parameters()) + list(head.parameters()), lr=lr, amsgrad=True)
     x = torch.from_numpy(xtr.astype(np.float32))
     for _ in range(epochs):

@@ -498,11 +498,12 @@ TEST_CASE("tables: ensembles of table methods in run_benchmark") {
   o.table_protocol.normal = "a";
   o.table_protocol.anomaly = {"b", "c"};
   o.trials = 1;
-  for (MethodOptions& m : o.method_options) {
-    m.epochs = 2;
-    m.goad_maps = 8;
-    m.goad_dims = 4;
-    m.mlp_widths = {8};
+  for (MethodOptions& m : o.method_options) {  // goad as in the test above
+    m.epochs = 8;
+    m.batch_size = 8;
+    m.goad_maps = 16;
+    m.goad_dims = 8;
+    m.mlp_widths = {16, 8};
   }
   o.ensembles = {parse_ensemble("pair=iforest,identity:lof", "--ensemble"),
                  parse_ensemble("all=iforest,identity:lof,goad:goad", "--ensemble")};

@@ -4,8 +4,9 @@
 // Images: GEOM's 72 geometric transformations and network (anomaly/methods/transformations.h).
 // Tables: M = options.goad_maps random maps of a row to d = options.goad_dims dimensions
 // (data/affine_maps.h; 256 to 32 by default, the authors' thyroid/arrhythmia setting), drawn
-// from the training seed; an MLP (layers/mlp.h, options.mlp_widths) sees every copy on its
-// own and a linear head says which map made it.
+// from the training seed; the authors' per-copy network (their netC5, Conv1d of kernel 1 over
+// the M copies, written as Linear on rows of copies: layers/mlp.h `plain`, widths
+// options.mlp_widths, 8 × 5 in the table preset) and a head LeakyReLU(0.2) – Linear(→M).
 // Either way the features are pulled together per transformation: loss = softmax
 // cross-entropy of the M-way head + λ·triplet-centre loss (losses/triplet_centre.h; λ = 0.1,
 // margin 1, the centres the batch's means of each transformation's features). After training,
@@ -17,19 +18,21 @@
 // Against the authors' tabular code (github.com/lironber/GOAD, train_ad_tabular.py,
 // opt_tc_tabular.py, fcnet.py), checked there:
 //   same     maps np.random.randn(M, D, d) with no bias (the paper's b_m is not drawn);
-//            per-copy network (their Conv1d of kernel 1 over the M positions is one linear
-//            map applied to each copy, as kizuki's rows of copies); CE over M classes +
-//            0.1·tc_loss with margin 1, centres of the batch in the graph; the score above
-//            with their eps = 0; batch = rows (64), each with all M copies; Adam lr 1e-3.
-//   departs  their trunk is Conv1d(d→ndf, no bias) [– LeakyReLU(0.2) – Conv1d]… with the
-//            features before the last LeakyReLU and a head LeakyReLU – Conv1d(ndf→M); kizuki's
-//            is its Linear – BatchNorm – ReLU MLP (the batch norm's statistics pooled over all
-//            copies of the batch) with the features after the last ReLU, and a linear head;
-//            Xavier-normal init (gain √2) there, PyTorch's default here; Adam betas (0.5,
-//            0.999) there, kizuki's (0.9, 0.999, AMSGrad in the preset); their centres are
-//            the mean of the last epoch's training-mode batch means, kizuki's the eval-mode
-//            mean over the normal training rows.
+//            netC5: Conv1d(d→ndf) then 4 × [LeakyReLU(0.2), Conv1d(ndf→ndf)], no biases,
+//            the features the last conv's outputs, head LeakyReLU – Conv1d(ndf→M) with bias;
+//            CE over M classes + 0.1·tc_loss with margin 1, centres of the batch in the
+//            graph; the score above with their eps = 0; batch = rows (64), each with all M
+//            copies; Adam lr 1e-3.
+//            Xavier-normal init with gain √2 (their weights_init) for the trunk.
+//   departs  the head's init is PyTorch's default (Linear's, which theirs overwrites); Adam betas
+//            (0.5, 0.999) there, kizuki's (0.9, 0.999, AMSGrad in the preset); their centres
+//            are the mean of the last epoch's training-mode batch means (the same network
+//            here: no batch norm, so only the weights' drift within the epoch differs),
+//            kizuki's the mean over the normal training rows after training; 50 epochs in
+//            the preset (theirs: 1 for thyroid and arrhythmia, 25 for KDD). An earlier kizuki
+//            version ran its Linear–BatchNorm–ReLU MLP here: wine 0.45, where this is ~0.98.
 #include "anomaly/methods/transformations.h"
+#include "autograd/functions.h"
 #include "losses/triplet_centre.h"
 #include "tensor/ops.h"
 
@@ -75,7 +78,9 @@ class GoadMethod final : public TransformationMethod {
   Variable batch_loss(const Variable& features, const std::vector<int64_t>& labels,
                       int64_t n) override {
     const Variable z = reshape(features, {n, transforms(), features.size(1)});
-    return add(head_->loss(features, labels), mul(triplet_centre_loss(z, kMargin), kLambda));
+    // A table's head is the authors' LeakyReLU(0.2) – Linear on the plain MLP's features.
+    const Variable head_input = maps_ ? leaky_relu(features, 0.2f) : features;
+    return add(head_->loss(head_input, labels), mul(triplet_centre_loss(z, kMargin), kLambda));
   }
 
   // c_m = the mean over the normal training images of f(T_m x), in eval mode.

@@ -82,7 +82,7 @@ void TransformationMethod::train(const BenchmarkSplit& split, uint64_t seed,
     Generator maps_gen(derive_seed(seed, 3, 0));
     maps_ = std::make_shared<AffineMaps>(random_affine_maps(
         options_.goad_maps, split.normal_train.channels, options_.goad_dims, maps_gen));
-    build_mlp(seed, options_.goad_dims);
+    build_mlp(seed, options_.goad_dims, /*plain=*/true);
   } else {
     build_backbone(seed, split.normal_train);
   }
