@@ -372,6 +372,7 @@ ExperimentOptions preset_options(const std::string& preset, const std::string& d
       m.lr = 1e-3;
       m.batch_size = 64;
       m.epochs = preset == "quick" ? 10 : 50;
+      if (name == "goad") m.mlp_widths = {8, 8, 8, 8, 8};  // the authors' netC5, ndf 8
       o.method_options.push_back(m);
       continue;
     }

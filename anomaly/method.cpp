@@ -44,6 +44,8 @@ nlohmann::json method_options_json(const MethodOptions& m) {
   if (m.panda_fisher != d.panda_fisher) j["panda_fisher"] = m.panda_fisher;
   if (m.msc_tau != d.msc_tau) j["msc_tau"] = m.msc_tau;
   if (m.with_reference != d.with_reference) j["with_reference"] = m.with_reference;
+  if (m.goad_maps != d.goad_maps) j["goad_maps"] = m.goad_maps;
+  if (m.goad_dims != d.goad_dims) j["goad_dims"] = m.goad_dims;
   return j;
 }
 
@@ -92,6 +94,8 @@ MethodOptions method_options_from_json(const nlohmann::json& j) {
   read("panda_fisher", m.panda_fisher);
   read("msc_tau", m.msc_tau);
   read("with_reference", m.with_reference);
+  read("goad_maps", m.goad_maps);
+  read("goad_dims", m.goad_dims);
   return m;
 }
 

@@ -72,6 +72,8 @@ struct MethodOptions {
   double panda_lambda = 1e4;       ///< λ of PANDA's pull toward the pretrained weights
   bool panda_fisher = false;       ///< PANDA's pull weighted by a diagonal Fisher (else L2-SP)
   double msc_tau = 0.25;           ///< the Mean-Shifted Contrastive loss's temperature τ
+  int64_t goad_maps = 256;         ///< goad on a table: M, its random affine maps
+  int64_t goad_dims = 32;          ///< goad on a table: d, the dimension each map gives
   int threads = 0;                 ///< 0 = as configured
   /// twin: the reference classes as further classes of its head (--with-reference)
   bool with_reference = false;

@@ -95,13 +95,34 @@ nlohmann::json config_json(const AnomalyModel& model) {
                       {"threshold", model.threshold},
                       {"class_names", model.class_names}};
   if (model.tta != "none") c["tta"] = model.tta;  // absent: older readers' files unchanged
+  if (!model.table.features.empty())
+    c["table"] = {{"columns", model.table.features},
+                  {"label", model.table.label},
+                  {"drop", model.table.drop},
+                  {"mean", model.table.scaling.mean},
+                  {"scale", model.table.scaling.scale}};
   return c;
+}
+
+// A table model's raw rows standardised as it trained; images as they are.
+ImageDataset model_input(const AnomalyModel& model, const ImageDataset& images) {
+  if (model.table.features.empty()) {
+    KZ_CHECK(!images.table, "score", "{}: a table, but the model was trained on images",
+             images.source);
+    return images;
+  }
+  KZ_CHECK(images.table, "score", "{}: images, but the model was trained on a table",
+           images.source);
+  ImageDataset rows = images;
+  apply_table_scaling(rows, model.table.scaling);
+  return rows;
 }
 
 }  // namespace
 
-AnomalyModel::Scores AnomalyModel::score(const ImageDataset& images) const {
-  KZ_CHECK(images.size() > 0, "score", "no images to score");
+AnomalyModel::Scores AnomalyModel::score(const ImageDataset& input) const {
+  KZ_CHECK(input.size() > 0, "score", "no images to score");
+  const ImageDataset images = model_input(*this, input);
   Scores out;
   if (embeds(*this)) {
     const Tensor features = embed_features(*method, images, tta);
@@ -115,22 +136,42 @@ AnomalyModel::Scores AnomalyModel::score(const ImageDataset& images) const {
   return out;
 }
 
-AnomalyModel train_model(const ImageDataset& normal, const ImageDataset& reference,
+ThresholdHoldout threshold_holdout(int64_t n, uint64_t seed) {
+  Generator gen(seed);
+  const std::vector<int64_t> order = random_permutation(n, gen);
+  const int64_t held = std::min(n, std::max<int64_t>(2, n / 10));
+  return {std::vector<int64_t>(order.begin() + held, order.end()),
+          std::vector<int64_t>(order.begin(), order.begin() + held)};
+}
+
+AnomalyModel train_model(const ImageDataset& normal_rows, const ImageDataset& reference_rows,
                          const TrainModelOptions& options, const ProgressFn& progress) {
   const MethodInfo& info = method_info(options.method.name);
-  KZ_CHECK(normal.size() >= 4, "train", "{}: need at least 4 normal images, found {}",
-           normal.source, normal.size());
-  KZ_CHECK(!info.uses_reference || reference.size() > 0, "train",
+  KZ_CHECK(normal_rows.size() >= 4, "train", "{}: need at least 4 normal {}, found {}",
+           normal_rows.source, normal_rows.table ? "rows" : "images", normal_rows.size());
+  KZ_CHECK(!normal_rows.table ||
+               static_cast<int64_t>(options.table.features.size()) == normal_rows.channels,
+           "train", "{}: {} feature columns named for rows of {} features", normal_rows.source,
+           options.table.features.size(), normal_rows.channels);
+  KZ_CHECK(normal_rows.table || options.table.features.empty(), "train",
+           "{}: table columns given for images", normal_rows.source);
+  KZ_CHECK(!info.uses_reference || reference_rows.size() > 0, "train",
            "--method {} learns from reference classes: pass --reference DIR (one subfolder "
            "per class), or use a method that learns from normal images alone (such as frozen)",
            info.name);
 
   // Hold out a tenth of the normal images to set the threshold.
-  Generator gen(options.seed);
-  const std::vector<int64_t> order = random_permutation(normal.size(), gen);
-  const int64_t held = std::max<int64_t>(2, normal.size() / 10);
-  const std::vector<int64_t> holdout(order.begin(), order.begin() + held);
-  const std::vector<int64_t> fit(order.begin() + held, order.end());
+  const ThresholdHoldout parts = threshold_holdout(normal_rows.size(), options.seed);
+  const std::vector<int64_t>& holdout = parts.held;
+  const std::vector<int64_t>& fit = parts.fit;
+  // A table is standardised with the statistics of the rows the method trains on.
+  TableColumns table = options.table;
+  ImageDataset normal = normal_rows, reference = reference_rows;
+  if (normal.table) {
+    table.scaling = table_scaling(normal_rows.subset(fit));
+    apply_table_scaling(normal, table.scaling);
+    apply_table_scaling(reference, table.scaling);
+  }
 
   // The split the methods train on: reference labels 0 … R−1, normal label R.
   BenchmarkSplit split;
@@ -170,6 +211,7 @@ AnomalyModel train_model(const ImageDataset& normal, const ImageDataset& referen
            info.name);
   model.tta = options.tta;
   model.neighbors = options.neighbors;
+  model.table = table;
   model.method->set_checkpoint(options.checkpoint);
   model.method->set_data_parallel(options.parallel);
   model.method->train(split, options.seed, progress);
@@ -237,16 +279,44 @@ AnomalyModel parse_model(const std::string& bytes, const std::string& path) {
     model.class_names = c.at("class_names").get<std::vector<std::string>>();
     model.tta = c.value("tta", std::string("none"));
     check_tta(model.tta, "tta");
+    if (c.contains("table")) {
+      const nlohmann::json& t = c.at("table");
+      model.table.features = t.at("columns").get<std::vector<std::string>>();
+      model.table.label = t.at("label").get<std::string>();
+      model.table.drop = t.at("drop").get<std::vector<std::string>>();
+      model.table.scaling.mean = t.at("mean").get<std::vector<double>>();
+      model.table.scaling.scale = t.at("scale").get<std::vector<double>>();
+    }
   } catch (const nlohmann::json::exception& e) {
     bad(std::string("its config is not valid: ") + e.what());
   } catch (const Error& e) {
     bad(e.what());
   }
-  if (m.preprocess.height < 8 || m.preprocess.height > 4096)
+  const bool table = !model.table.features.empty();
+  if (table) {
+    const size_t f = model.table.features.size();
+    if (model.table.scaling.mean.size() != f || model.table.scaling.scale.size() != f)
+      bad(fmt::format("its table has {} columns but {} means and {} scales", f,
+                      model.table.scaling.mean.size(), model.table.scaling.scale.size()));
+    for (size_t j = 0; j < f; ++j)
+      if (!std::isfinite(model.table.scaling.mean[j]) ||
+          !(model.table.scaling.scale[j] > 0.0 && std::isfinite(model.table.scaling.scale[j])))
+        bad(fmt::format("its table's column '{}' has mean {} and scale {} (finite, scale > 0 "
+                        "needed)", model.table.features[j], model.table.scaling.mean[j],
+                        model.table.scaling.scale[j]));
+  } else if (m.preprocess.height < 8 || m.preprocess.height > 4096) {
     bad(fmt::format("image size {}x{} is outside 8…4096", m.preprocess.height,
                     m.preprocess.width));
-  // A head has one class per name (which bounds its size by the file's).
-  if (architecture.contains("head_classes") &&
+  }
+  // An embedding method's head has one class per name (which bounds its size by the file's);
+  // geom's and goad's heads name transformations, not classes.
+  bool classifies = true;
+  try {
+    classifies = method_info(m.name).kind == MethodKind::embedding;
+  } catch (const Error& e) {
+    bad(e.what());
+  }
+  if (classifies && architecture.contains("head_classes") &&
       architecture["head_classes"] != nlohmann::json(model.class_names.size()))
     bad(fmt::format("its architecture has {} head classes but it names {}",
                     architecture["head_classes"].dump(), model.class_names.size()));

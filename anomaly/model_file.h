@@ -23,6 +23,12 @@
 /// Version 1 (MobileNetV2 methods only, written before scoring methods existed) still loads.
 /// Loading checks every piece and fails with one line naming the file and what is wrong.
 ///
+/// Tables (`kizuki train --table`): the detector also keeps the CSV's feature column names (in
+/// order), its label and dropped columns, and the standardisation of the rows it trained on
+/// (data/table_split.h TableScaling: the mean and population std of the normal rows the method
+/// trains on, the threshold's held-out rows excluded), so that scoring a new CSV applies the
+/// same to its rows — those of the benchmark (anomaly/experiment.h) for the same training rows.
+///
 /// Threshold: a tenth of the normal images (at least 2) is held out; the scorer is fitted on
 /// the rest and the threshold is the 95th percentile of the held-out images' scores, so
 /// about 5 % of new normal images are flagged (a false-positive rate the user can read).
@@ -36,8 +42,17 @@
 #include "anomaly/scalers.h"
 #include "anomaly/scorers.h"
 #include "data/dataset.h"
+#include "data/table_split.h"
 
 namespace kz {
+
+/// A table model's columns and standardisation (see the file's description).
+struct TableColumns {
+  std::vector<std::string> features;  ///< the feature columns, in the order the rows hold them
+  std::string label;                  ///< the label column of the training CSV
+  std::vector<std::string> drop;      ///< columns left out of the training CSV
+  TableScaling scaling;               ///< of the rows the method trained on
+};
 
 /// A trained method with its scorer and threshold: what model.kz holds and `kizuki score`
 /// uses (see the file's description).
@@ -63,6 +78,7 @@ struct AnomalyModel {
   ///@{
   Tensor normal_features, mean_image;
   ///@}
+  TableColumns table;                    ///< a table model's (no features: an image model)
 
   /// What score() gives for a set of images.
   struct Scores {
@@ -71,6 +87,8 @@ struct AnomalyModel {
     std::vector<int64_t> predicted;   ///< head's argmax class per image (empty without head)
   };
   /// images: any size and channel count; they are preprocessed as the model was trained.
+  /// A table model takes a table's raw rows (data/table_split.h table_dataset) of its
+  /// table.features in that order, and standardises them with table.scaling first.
   Scores score(const ImageDataset& images) const;
 };
 
@@ -86,10 +104,26 @@ struct TrainModelOptions {
   uint64_t seed = 0;      ///< of the threshold's hold-out and of training
   CheckpointOptions checkpoint;  ///< epoch checkpoints and resuming (anomaly/method.h)
   DataParallelOptions parallel;  ///< data-parallel training over processes (anomaly/method.h)
+  /// Training on a table's rows: their columns (features, label, drop; its scaling is
+  /// train_model's to compute). Required then, one feature name per feature.
+  TableColumns table;
 };
+
+/// The normal images train_model trains on (`fit`) and those it holds out to set the
+/// threshold (`held`, a tenth, at least 2), as positions in 0 … n−1 from a permutation drawn
+/// from Generator(seed): held first, fit after, in the permutation's order.
+struct ThresholdHoldout {
+  /// positions in 0 … n−1
+  ///@{
+  std::vector<int64_t> fit, held;
+  ///@}
+};
+ThresholdHoldout threshold_holdout(int64_t n, uint64_t seed);  ///< see ThresholdHoldout
 
 /// normal: the normal images (any labels); reference: other classes, one label each, or an
 /// empty data set (then only methods that learn from normal images alone can be used).
+/// Either may be a table's raw rows (both then; options.table names their columns): they are
+/// standardised with the fit rows' statistics, kept in the model.
 AnomalyModel train_model(const ImageDataset& normal, const ImageDataset& reference,
                          const TrainModelOptions& options, const ProgressFn& progress);
 

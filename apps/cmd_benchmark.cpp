@@ -56,18 +56,8 @@ struct BenchmarkFlags {
   std::string maps;  // comma list of map kinds beyond the methods' own: gradcam, occlusion
   OcclusionOptions occlusion;
   bool with_reference = false;
+  int64_t goad_maps = 0, goad_dims = 0;  // 0 = the defaults (256, 32)
 };
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t end = std::min(text.find(',', start), text.size());
-    if (end > start) parts.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return parts;
-}
 
 std::string duration(double seconds) {
   const auto s = static_cast<int64_t>(seconds + 0.5);
@@ -157,23 +147,14 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
     if (f.batch > 0) m.batch_size = f.batch;
     if (f.lr > 0) m.lr = f.lr;
     if (f.latent_dim > 0) m.latent_dim = f.latent_dim;
-    if (!f.mlp_widths.empty()) {
-      m.mlp_widths.clear();
-      for (const std::string& w : split_list(f.mlp_widths)) {
-        int64_t v = 0;
-        try {
-          v = std::stoll(w);
-        } catch (const std::exception&) {
-        }
-        KZ_CHECK(v >= 1, "benchmark", "--mlp-widths: '{}' is not a positive width", w);
-        m.mlp_widths.push_back(v);
-      }
-    }
+    if (!f.mlp_widths.empty()) m.mlp_widths = parse_widths(f.mlp_widths, "benchmark");
     m.threads = f.threads;
     if (f.freeze_blocks >= 0) m.freeze_blocks = f.freeze_blocks;
     if (f.panda_lambda >= 0) m.panda_lambda = f.panda_lambda;
     if (f.panda_fisher) m.panda_fisher = true;
     if (f.with_reference) m.with_reference = true;
+    if (f.goad_maps > 0) m.goad_maps = f.goad_maps;
+    if (f.goad_dims > 0) m.goad_dims = f.goad_dims;
   }
   if (root && !f.resume && std::filesystem::exists(f.out + "/checkpoints") &&
       !std::filesystem::is_empty(f.out + "/checkpoints"))
@@ -331,6 +312,12 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
       ->check(CLI::Range(0.0, 1e9));
   cmd->add_option("--mlp-widths", flags->mlp_widths,
                   "--table: comma list of the MLP backbone's stage widths (default 64,64)");
+  cmd->add_option("--goad-maps", flags->goad_maps,
+                  "--table: goad's random affine maps, M (default 256)")
+      ->check(CLI::Range(int64_t{2}, int64_t{65536}));
+  cmd->add_option("--goad-dims", flags->goad_dims,
+                  "--table: the dimension each of goad's maps gives, d (default 32)")
+      ->check(CLI::Range(int64_t{1}, int64_t{65536}));
   cmd->add_option("--test-normal", flags->test_normal,
                   "--table: normal test rows (default: every normal row not trained on)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));

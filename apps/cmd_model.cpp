@@ -1,9 +1,15 @@
-// cmd_model.cpp — the practitioner's commands on their own images:
+// cmd_model.cpp — the practitioner's commands on their own images and tables:
 //   kizuki train --normal DIR [--reference DIR] --method M ... --out model.kz [--resume]
 //                (model.kz.ckpt holds the last epoch checkpoint until model.kz is written)
+//   kizuki train --table FILE.csv --label COLUMN --normal VALUE [--reference VALUE…]
+//                [--drop A,B] --method M ... --out model.kz
+//                (the benchmark's table preset, anomaly/experiment.h; model.kz keeps the
+//                columns and the standardisation, anomaly/model_file.h)
 //   kizuki score --model model.kz IMAGES...|DIR [--maps DIR [--map-kind own|gradcam|occlusion
 //                [--mask-size N --mask-stride N --inpaint mean]]]
 //                (CSV: file,score,flag[,class]; --maps: one PNG per image, map over image)
+//   kizuki score --model model.kz --table FILE.csv [--id COLUMN]
+//                (CSV: row,[id,]score,flag[,class]; row = the data row's number from 1)
 #include <unistd.h>
 
 #include <chrono>
@@ -13,8 +19,10 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "anomaly/experiment.h"
 #include "anomaly/map_figure.h"
 #include "anomaly/map_kinds.h"
+#include "anomaly/report.h"
 #include "anomaly/model_file.h"
 #include "apps/commands.h"
 #include "apps/process.h"
@@ -27,7 +35,8 @@ namespace kz {
 namespace {
 
 struct TrainFlags {
-  std::string normal, reference, method = "arcface", pretrained, scorer, out = "model.kz";
+  std::string normal, method = "arcface", pretrained, scorer, out = "model.kz";
+  std::vector<std::string> reference;  // a folder; with --table, label values
   std::string tta = "none";
   int64_t knn_k = 0;  // 0 = the default, 5
   bool center = false;
@@ -39,7 +48,53 @@ struct TrainFlags {
   int threads = 0;
   bool data_parallel = false, sync_bn = false;
   double bucket_mb = 4.0;
+  // A table instead of image folders (--normal is then the normal class's label value).
+  std::string table, label, drop, mlp_widths;
+  int64_t skip_rows = 0, goad_maps = 0, goad_dims = 0;
+  bool no_header = false;
+  bool epochs_given = false, batch_given = false, lr_given = false;
 };
+
+// The rows of `rows` whose class is one of `classes`, labelled by their position there.
+ImageDataset rows_of(const ImageDataset& rows, const Table& table,
+                     const std::vector<std::string>& classes) {
+  std::vector<int64_t> index(table.class_names.size(), -1);
+  for (size_t k = 0; k < classes.size(); ++k)
+    index[static_cast<size_t>(table.class_index(classes[k]))] = static_cast<int64_t>(k);
+  std::vector<int64_t> picked;
+  for (int64_t i = 0; i < rows.size(); ++i)
+    if (index[static_cast<size_t>(rows.labels[static_cast<size_t>(i)])] >= 0) picked.push_back(i);
+  ImageDataset out = rows.subset(picked);
+  for (int64_t& l : out.labels) l = index[static_cast<size_t>(l)];
+  out.class_names = classes;
+  return out;
+}
+
+// The normal and reference rows of --table, and what train_model needs to know of them.
+void load_table(const TrainFlags& f, ImageDataset& normal, ImageDataset& reference,
+                TrainModelOptions& o) {
+  KZ_CHECK(!f.label.empty(), "train", "--table needs --label COLUMN (the class column)");
+  CsvOptions csv;
+  csv.label = f.label;
+  csv.drop = split_list(f.drop);
+  csv.skip_rows = f.skip_rows;
+  csv.header = !f.no_header;
+  const Table table = load_csv(f.table, csv);
+  const ImageDataset rows = table_dataset(table);
+  normal = rows_of(rows, table, {f.normal});
+  reference = rows_of(rows, table, f.reference);
+  o.table.features = table.feature_names;
+  o.table.label = f.label;
+  o.table.drop = csv.drop;
+  // The benchmark's settings for a table's method (the MLP on the standardised rows).
+  o.method = preset_options("scratch", "table", {f.method}, "").method_options.front();
+  if (f.epochs_given) o.method.epochs = f.epochs;
+  if (f.batch_given) o.method.batch_size = f.batch;
+  if (f.lr_given) o.method.lr = f.lr;
+  if (!f.mlp_widths.empty()) o.method.mlp_widths = parse_widths(f.mlp_widths, "train");
+  if (f.goad_maps > 0) o.method.goad_maps = f.goad_maps;
+  if (f.goad_dims > 0) o.method.goad_dims = f.goad_dims;
+}
 
 // A folder of images (all one class) — its files directly, or every file of its subfolders.
 ImageDataset load_normal_folder(const std::string& dir, const ImageFolderOptions& o) {
@@ -64,37 +119,50 @@ void train(const TrainFlags& f, Communicator& comm) {
   const bool root = comm.rank() == 0;
   KZ_CHECK(f.knn_k == 0 || f.scorer == "knn", "train", "--knn-k is k of --scorer knn, but the "
            "scorer is '{}'", f.scorer.empty() ? "the method's default" : f.scorer);
-  ImageFolderOptions io;
-  io.channels = 3;
-  io.height = io.width = f.image_size;  // one size, so images of any size can be batched
-  io.skip_unreadable = f.skip_unreadable;
-  io.skip_hint = "pass --skip-unreadable to leave them out";
-  const ImageDataset normal = load_normal_folder(f.normal, io);
-  ImageDataset reference;
-  if (!f.reference.empty()) {
-    ImageFiles r = load_image_folder(f.reference, io);
-    for (const std::string& s : r.skipped) fmt::print(stderr, "warning: skipped {}\n", s);
-    reference = r.dataset;
-  } else {
-    reference.channels = normal.channels;
-    reference.height = normal.height;
-    reference.width = normal.width;
-  }
+  ImageDataset normal, reference;
   TrainModelOptions o;
-  o.method.name = f.method;
-  const bool backbone = method_info(f.method).kind == MethodKind::embedding;
-  if (!backbone && !f.pretrained.empty())
-    fmt::print(stderr, "note: --method {} trains its own network from random weights; "
-               "--pretrained is not used\n", f.method);
-  o.method.pretrained = backbone ? f.pretrained : "";
-  o.method.width = o.method.pretrained.empty() ? f.width : 1.0;
-  o.method.preprocess.height = o.method.preprocess.width = f.image_size;
-  // The reconstruction networks' sigmoid outputs pixels in [0, 1]; the pretrained
-  // MobileNetV2 wants [−1, 1].
-  o.method.preprocess.scaling = o.method.pretrained.empty() ? Scaling::unit : Scaling::symmetric;
-  o.method.epochs = f.epochs;
-  o.method.batch_size = f.batch;
-  o.method.lr = f.lr;
+  if (!f.table.empty()) {
+    KZ_CHECK(f.pretrained.empty(), "train", "--table: a table's MLP has no pretrained weights");
+    load_table(f, normal, reference, o);
+  } else {
+    KZ_CHECK(std::filesystem::is_directory(f.normal), "train",
+             "--normal {}: not a folder (with --table it is the normal class's label value)",
+             f.normal);
+    KZ_CHECK(f.label.empty() && f.drop.empty(), "train", "--label and --drop are for --table");
+    KZ_CHECK(f.reference.size() <= 1, "train", "--reference: one folder (of one subfolder per "
+             "class), got {}", f.reference.size());
+    ImageFolderOptions io;
+    io.channels = 3;
+    io.height = io.width = f.image_size;  // one size, so images of any size can be batched
+    io.skip_unreadable = f.skip_unreadable;
+    io.skip_hint = "pass --skip-unreadable to leave them out";
+    normal = load_normal_folder(f.normal, io);
+    if (!f.reference.empty()) {
+      KZ_CHECK(std::filesystem::is_directory(f.reference.front()), "train",
+               "--reference {}: not a folder", f.reference.front());
+      ImageFiles r = load_image_folder(f.reference.front(), io);
+      for (const std::string& s : r.skipped) fmt::print(stderr, "warning: skipped {}\n", s);
+      reference = r.dataset;
+    } else {
+      reference.channels = normal.channels;
+      reference.height = normal.height;
+      reference.width = normal.width;
+    }
+    o.method.name = f.method;
+    const bool backbone = method_info(f.method).kind == MethodKind::embedding;
+    if (!backbone && !f.pretrained.empty())
+      fmt::print(stderr, "note: --method {} trains its own network from random weights; "
+                 "--pretrained is not used\n", f.method);
+    o.method.pretrained = backbone ? f.pretrained : "";
+    o.method.width = o.method.pretrained.empty() ? f.width : 1.0;
+    o.method.preprocess.height = o.method.preprocess.width = f.image_size;
+    // The reconstruction networks' sigmoid outputs pixels in [0, 1]; the pretrained
+    // MobileNetV2 wants [−1, 1].
+    o.method.preprocess.scaling = o.method.pretrained.empty() ? Scaling::unit : Scaling::symmetric;
+    o.method.epochs = f.epochs;
+    o.method.batch_size = f.batch;
+    o.method.lr = f.lr;
+  }
   o.scorer = f.scorer;
   if (f.knn_k > 0) o.neighbors = f.knn_k;
   o.center = f.center;
@@ -108,8 +176,9 @@ void train(const TrainFlags& f, Communicator& comm) {
                "continues it)\n", o.checkpoint.path);
   const bool live = isatty(STDERR_FILENO) && std::getenv("CI") == nullptr && comm.size() == 1;
   if (root)
-    fmt::print(stderr, "training {} on {} normal and {} reference images ({} classes){}\n",
-               f.method, normal.size(), reference.size(), reference.num_classes(),
+    fmt::print(stderr, "training {} on {} normal and {} reference {} ({} classes){}\n",
+               f.method, normal.size(), reference.size(), normal.table ? "rows" : "images",
+               reference.num_classes(),
                f.data_parallel ? fmt::format(", data-parallel over {}{}", comm.describe(),
                                              f.sync_bn ? ", synchronised batch norm" : "")
                                : "");
@@ -217,15 +286,9 @@ void score(const std::string& model_path, const std::vector<std::string>& inputs
   const AnomalyModel::Scores s = model.score(loaded.dataset);
   const bool classes = !s.predicted.empty();
   std::string csv = classes ? "file,score,flag,class\n" : "file,score,flag\n";
-  auto quote = [](const std::string& v) {
-    if (v.find_first_of(",\"\n") == std::string::npos) return v;
-    std::string q = "\"";
-    for (char c : v) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return q + "\"";
-  };
   for (size_t i = 0; i < s.score.size(); ++i) {
-    csv += fmt::format("{},{:.6g},{}", quote(loaded.files[i]), s.score[i], s.flagged[i] ? 1 : 0);
-    if (classes) csv += "," + quote(model.class_names[static_cast<size_t>(s.predicted[i])]);
+    csv += fmt::format("{},{:.6g},{}", csv_field(loaded.files[i]), s.score[i], s.flagged[i] ? 1 : 0);
+    if (classes) csv += "," + csv_field(model.class_names[static_cast<size_t>(s.predicted[i])]);
     csv += "\n";
   }
   if (out.empty() || out == "-") fmt::print("{}", csv);
@@ -233,15 +296,73 @@ void score(const std::string& model_path, const std::vector<std::string>& inputs
   if (!maps.dir.empty()) write_maps(model, loaded, maps, kind);
 }
 
+struct TableScoreFlags {
+  std::string table, id, out;
+  int64_t skip_rows = 0;
+  bool no_header = false;
+};
+
+// kizuki score --table: the model's feature columns of the file (by name, in any order; its
+// training label and dropped columns left out where present), standardised as it trained.
+void score_table(const std::string& model_path, const TableScoreFlags& f) {
+  const AnomalyModel model = load_model(model_path);
+  KZ_CHECK(!model.table.features.empty(), "score",
+           "--table: {} was trained on images; score images with it", model_path);
+  CsvOptions csv;
+  csv.label = f.id;
+  csv.features = model.table.features;
+  csv.ignore = model.table.drop;
+  csv.ignore.push_back(model.table.label);
+  csv.skip_rows = f.skip_rows;
+  csv.header = !f.no_header;
+  const Table table = load_csv(f.table, csv);
+  const AnomalyModel::Scores s = model.score(table_dataset(table));
+  const bool classes = !s.predicted.empty();
+  std::string out = "row";
+  if (!f.id.empty()) out += "," + csv_field(f.id);
+  out += classes ? ",score,flag,class\n" : ",score,flag\n";
+  for (size_t i = 0; i < s.score.size(); ++i) {
+    out += std::to_string(i + 1);
+    if (!f.id.empty())
+      out += "," + csv_field(table.class_names[static_cast<size_t>(table.labels[i])]);
+    out += fmt::format(",{:.9g},{}", s.score[i], s.flagged[i] ? 1 : 0);
+    if (classes) out += "," + csv_field(model.class_names[static_cast<size_t>(s.predicted[i])]);
+    out += "\n";
+  }
+  if (f.out.empty() || f.out == "-") fmt::print("{}", out);
+  else write_file_atomic(f.out, out);
+}
+
 }  // namespace
 
 void add_model_commands(CLI::App& app, Communicator& comm) {
   auto t = std::make_shared<TrainFlags>();
   CLI::App* train_cmd = app.add_subcommand("train", "train a detector on your own image folders");
-  train_cmd->add_option("--normal", t->normal, "folder of normal images")->required()
-      ->check(CLI::ExistingDirectory);
-  train_cmd->add_option("--reference", t->reference, "folder of other classes, one subfolder each")
-      ->check(CLI::ExistingDirectory);
+  train_cmd->add_option("--normal", t->normal,
+                        "folder of normal images; with --table the normal class's label value")
+      ->required();
+  train_cmd->add_option("--reference", t->reference,
+                        "folder of other classes, one subfolder each; with --table the "
+                        "reference classes' label values");
+  train_cmd->add_option("--table", t->table,
+                        "a CSV table (RFC 4180, plain or gzipped) instead of image folders: "
+                        "train on the rows of the --normal class")
+      ->check(CLI::ExistingFile);
+  train_cmd->add_option("--label", t->label, "--table: the label column's name");
+  train_cmd->add_option("--drop", t->drop, "--table: comma list of columns to leave out");
+  train_cmd->add_option("--skip-rows", t->skip_rows,
+                        "--table: lines before the header (1 for scikit-learn's bundled files)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  train_cmd->add_flag("--no-header", t->no_header,
+                      "--table: the file has no header; columns are named 0, 1, … by position");
+  train_cmd->add_option("--mlp-widths", t->mlp_widths,
+                        "--table: comma list of the MLP backbone's stage widths (default 64,64)");
+  train_cmd->add_option("--goad-maps", t->goad_maps,
+                        "--table: goad's random affine maps, M (default 256)")
+      ->check(CLI::Range(int64_t{2}, int64_t{65536}));
+  train_cmd->add_option("--goad-dims", t->goad_dims,
+                        "--table: the dimension each of goad's maps gives, d (default 32)")
+      ->check(CLI::Range(int64_t{1}, int64_t{65536}));
   train_cmd->add_option("--method", t->method, fmt::format("{}", fmt::join(method_names(), ", ")))
       ->check(CLI::IsMember(method_names()));
   train_cmd->add_option("--pretrained", t->pretrained, "backbone weights (.safetensors, width 1.0)")
@@ -261,9 +382,9 @@ void add_model_commands(CLI::App& app, Communicator& comm) {
   train_cmd->add_option("--image-size", t->image_size, "input size N (N×N)")->check(CLI::Range(8, 1024));
   train_cmd->add_option("--width", t->width, "MobileNetV2 width (without --pretrained)")
       ->check(CLI::Range(0.1, 2.0));
-  train_cmd->add_option("--epochs", t->epochs, "training epochs")->check(CLI::Range(1, 100000));
-  train_cmd->add_option("--batch", t->batch, "batch size")->check(CLI::Range(2, 65536));
-  train_cmd->add_option("--lr", t->lr, "learning rate")->check(CLI::Range(1e-12, 10.0));
+  train_cmd->add_option("--epochs", t->epochs, "training epochs (default 10; --table: the table preset's 50)")->check(CLI::Range(1, 100000));
+  train_cmd->add_option("--batch", t->batch, "batch size (default 32; --table: 64 rows)")->check(CLI::Range(2, 65536));
+  train_cmd->add_option("--lr", t->lr, "learning rate (default 1e-3)")->check(CLI::Range(1e-12, 10.0));
   train_cmd->add_option("--seed", t->seed, "seed");
   train_cmd->add_flag("--skip-unreadable", t->skip_unreadable, "skip unreadable images with a warning");
   train_cmd->add_option("--threads", t->threads, "threads for oneDNN, OpenBLAS and kizuki")
@@ -273,7 +394,12 @@ void add_model_commands(CLI::App& app, Communicator& comm) {
                       "continue from OUT.ckpt, the last epoch checkpoint of a stopped run "
                       "with the same settings");
   add_data_parallel_flags(train_cmd, t->data_parallel, t->sync_bn, t->bucket_mb);
-  train_cmd->callback([t, &comm] { train(*t, comm); });
+  train_cmd->callback([t, train_cmd, &comm] {
+    t->epochs_given = train_cmd->count("--epochs") > 0;
+    t->batch_given = train_cmd->count("--batch") > 0;
+    t->lr_given = train_cmd->count("--lr") > 0;
+    train(*t, comm);
+  });
 
   auto model = std::make_shared<std::string>();
   auto inputs = std::make_shared<std::vector<std::string>>();
@@ -283,7 +409,18 @@ void add_model_commands(CLI::App& app, Communicator& comm) {
   CLI::App* score_cmd = app.add_subcommand("score", "score images with a trained model (CSV)");
   score_cmd->add_option("--model", *model, "model.kz from kizuki train")->required()
       ->check(CLI::ExistingFile);
-  score_cmd->add_option("images", *inputs, "image files or folders")->required();
+  score_cmd->add_option("images", *inputs, "image files or folders");
+  auto tf = std::make_shared<TableScoreFlags>();
+  score_cmd->add_option("--table", tf->table,
+                        "a CSV table to score with a model trained by train --table: its rows "
+                        "(output: row,[id,]score,flag)")
+      ->check(CLI::ExistingFile);
+  score_cmd->add_option("--id", tf->id, "--table: a column to copy into the output beside each "
+                        "row's number (not a feature)");
+  score_cmd->add_option("--skip-rows", tf->skip_rows, "--table: lines before the header")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  score_cmd->add_flag("--no-header", tf->no_header,
+                      "--table: the file has no header; columns are named 0, 1, … by position");
   score_cmd->add_option("--out", *out, "CSV file to write (default: standard output)");
   score_cmd->add_flag("--skip-unreadable", *skip, "skip unreadable images with a warning");
   score_cmd->add_option("--maps", maps->dir,
@@ -302,7 +439,18 @@ void add_model_commands(CLI::App& app, Communicator& comm) {
       ->check(CLI::Range(int64_t{1}, int64_t{4096}));
   score_cmd->add_option("--inpaint", maps->occlusion.inpaint,
                         "occlusion: what fills the mask: mean (the mean normal training image)");
-  score_cmd->callback([=] { score(*model, *inputs, *out, *skip, *maps); });
+  score_cmd->callback([=] {
+    if (tf->table.empty()) {
+      KZ_CHECK(!inputs->empty(), "score", "give image files or folders, or --table FILE.csv");
+      KZ_CHECK(tf->id.empty(), "score", "--id is for --table");
+      score(*model, *inputs, *out, *skip, *maps);
+      return;
+    }
+    KZ_CHECK(inputs->empty() && maps->dir.empty(), "score",
+             "--table scores a table's rows: no images or --maps with it");
+    tf->out = *out;
+    score_table(*model, *tf);
+  });
 }
 
 }  // namespace kz

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "tensor/blas.h"
+#include "tensor/error.h"
 
 namespace kz {
 
@@ -41,6 +42,31 @@ void add_data_parallel_flags(CLI::App* cmd, bool& data_parallel, bool& sync_bn,
                   "with --data-parallel: gradient bucket size in MiB (0: one bucket after "
                   "backward, no overlap; default 4)")
       ->check(CLI::Range(0.0, 4096.0));
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = std::min(text.find(',', start), text.size());
+    if (end > start) parts.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return parts;
+}
+
+std::vector<int64_t> parse_widths(const std::string& text, const std::string& where) {
+  std::vector<int64_t> widths;
+  for (const std::string& w : split_list(text)) {
+    int64_t v = 0;
+    try {
+      v = std::stoll(w);
+    } catch (const std::exception&) {
+    }
+    KZ_CHECK(v >= 1, where, "--mlp-widths: '{}' is not a positive width", w);
+    widths.push_back(v);
+  }
+  return widths;
 }
 
 }  // namespace kz

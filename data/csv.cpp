@@ -171,7 +171,8 @@ int64_t Table::class_index(const std::string& value) const {
 }
 
 Table parse_csv(const std::string& text, const CsvOptions& options, const std::string& name) {
-  KZ_CHECK(!options.label.empty(), "csv", "{}: no label column given", name);
+  KZ_CHECK(!options.label.empty() || !options.features.empty(), "csv",
+           "{}: no label column given", name);
   KZ_CHECK(options.skip_rows >= 0, "csv", "{}: skip_rows {} is negative", name,
            options.skip_rows);
   check_memory(static_cast<int64_t>(text.size()), 0, 0, options, name, 1);
@@ -199,11 +200,18 @@ Table parse_csv(const std::string& text, const CsvOptions& options, const std::s
              first_line, it->second + 1, c + 1, printable(names[static_cast<size_t>(c)]));
   }
   auto column_list = [&] { return printable(fmt::format("{}", fmt::join(names, ", ")), 200); };
-  const auto label_it = position.find(options.label);
-  KZ_CHECK(label_it != position.end(), "csv", "{}: line {}: no label column '{}' (columns: {})",
-           name, first_line, printable(options.label), column_list());
-  const int64_t label_col = label_it->second;
+  int64_t label_col = -1;  // none
+  if (!options.label.empty()) {
+    const auto label_it = position.find(options.label);
+    KZ_CHECK(label_it != position.end(), "csv", "{}: line {}: no label column '{}' (columns: {})",
+             name, first_line, printable(options.label), column_list());
+    label_col = label_it->second;
+  }
   std::vector<bool> dropped(static_cast<size_t>(ncols), false);
+  for (const std::string& d : options.ignore) {
+    const auto it = position.find(d);
+    if (it != position.end() && it->second != label_col) dropped[static_cast<size_t>(it->second)] = true;
+  }
   for (const std::string& d : options.drop) {
     const auto it = position.find(d);
     KZ_CHECK(it != position.end(), "csv", "{}: line {}: no column '{}' to drop (columns: {})",
@@ -215,11 +223,31 @@ Table parse_csv(const std::string& text, const CsvOptions& options, const std::s
   Table table;
   table.source = name;
   std::vector<int64_t> feature_cols;
-  for (int64_t c = 0; c < ncols; ++c)
-    if (c != label_col && !dropped[static_cast<size_t>(c)]) {
-      feature_cols.push_back(c);
-      table.feature_names.push_back(names[static_cast<size_t>(c)]);
+  if (options.features.empty()) {
+    for (int64_t c = 0; c < ncols; ++c)
+      if (c != label_col && !dropped[static_cast<size_t>(c)]) {
+        feature_cols.push_back(c);
+        table.feature_names.push_back(names[static_cast<size_t>(c)]);
+      }
+  } else {  // the given features, by name
+    std::vector<bool> wanted(static_cast<size_t>(ncols), false);
+    for (const std::string& f : options.features) {
+      const auto it = position.find(f);
+      KZ_CHECK(it != position.end() && it->second != label_col &&
+                   !dropped[static_cast<size_t>(it->second)],
+               "csv", "{}: line {}: the feature column '{}' is missing (columns: {})", name,
+               first_line, printable(f), column_list());
+      feature_cols.push_back(it->second);
+      wanted[static_cast<size_t>(it->second)] = true;
+      table.feature_names.push_back(f);
     }
+    for (int64_t c = 0; c < ncols; ++c)
+      KZ_CHECK(c == label_col || dropped[static_cast<size_t>(c)] || wanted[static_cast<size_t>(c)],
+               "csv", "{}: line {}: column {} '{}' is an extra column, not one of the {} "
+               "features ({})", name, first_line, c + 1, printable(names[static_cast<size_t>(c)]),
+               options.features.size(),
+               printable(fmt::format("{}", fmt::join(options.features, ", ")), 200));
+  }
   KZ_CHECK(!feature_cols.empty(), "csv", "{}: no feature columns besides the label '{}'", name,
            printable(options.label));
 
@@ -237,7 +265,8 @@ Table parse_csv(const std::string& text, const CsvOptions& options, const std::s
                printable(names[static_cast<size_t>(c)]), why);
       table.values.push_back(v);
     }
-    const std::string& label = fields[static_cast<size_t>(label_col)];
+    static const std::string no_label = "-";
+    const std::string& label = label_col < 0 ? no_label : fields[static_cast<size_t>(label_col)];
     KZ_CHECK(!trim(label).empty(), "csv", "{}: line {}, column {} '{}': an empty label", name,
              line, label_col + 1, printable(options.label));
     auto it = class_of.find(label);

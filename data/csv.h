@@ -32,8 +32,17 @@ namespace kz {
 
 /// How to read a CSV file (see the file's description).
 struct CsvOptions {
-  std::string label;              ///< the label column's name (required)
+  /// The label column's name: required unless `features` is given, when empty means no
+  /// label column (every row then has label 0 of the one class "-").
+  std::string label;
   std::vector<std::string> drop;  ///< columns left out (each must exist)
+  /// Columns left out where the file has them (a model's training label and dropped columns
+  /// when scoring a new file); the label column is never ignored.
+  std::vector<std::string> ignore;
+  /// When not empty, the feature columns, in this order (a model's, `kizuki score --table`):
+  /// the file may hold them in any order; one of them missing, or any other column that is
+  /// not the label, dropped or ignored (an extra column), is an error naming it.
+  std::vector<std::string> features;
   int64_t skip_rows = 0;          ///< lines skipped before the header (or the first row)
   bool header = true;             ///< false: no header; columns are named "0", "1", …
   int64_t max_bytes = 0;          ///< memory limit for the text and the table; 0: none

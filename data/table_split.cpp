@@ -140,6 +140,44 @@ BenchmarkSplit table_split(const ImageDataset& rows, const TableProtocol& p, uin
   return s;
 }
 
+TableScaling table_scaling(const ImageDataset& rows) {
+  const int64_t n = rows.size();
+  KZ_CHECK(n >= 1 && rows.table, "table_split",
+           "standardising needs a table of normal training rows, got {} rows of {}", n,
+           rows.table ? "a table" : "images");
+  // The mean and population std (1 where it is 0).
+  const int64_t f = rows.channels;
+  TableScaling t;
+  t.mean.assign(static_cast<size_t>(f), 0.0);
+  std::vector<double> var(static_cast<size_t>(f), 0.0);
+  const std::vector<float>& v = rows.values;
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < f; ++j) t.mean[static_cast<size_t>(j)] += v[static_cast<size_t>(i * f + j)];
+  for (double& m : t.mean) m /= static_cast<double>(n);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < f; ++j) {
+      const double d = v[static_cast<size_t>(i * f + j)] - t.mean[static_cast<size_t>(j)];
+      var[static_cast<size_t>(j)] += d * d;
+    }
+  t.scale.resize(static_cast<size_t>(f));
+  for (int64_t j = 0; j < f; ++j) {
+    const double sd = std::sqrt(var[static_cast<size_t>(j)] / static_cast<double>(n));
+    t.scale[static_cast<size_t>(j)] = sd > 0 ? sd : 1.0;
+  }
+  return t;
+}
+
+void apply_table_scaling(ImageDataset& data, const TableScaling& t) {
+  const auto f = static_cast<int64_t>(t.mean.size());
+  KZ_CHECK(data.size() == 0 || (data.table && data.channels == f && t.scale.size() == t.mean.size()),
+           "table_split", "{}: rows of {} features, the standardisation has {}", data.source,
+           data.table ? data.channels : 0, f);
+  for (size_t k = 0; k < data.values.size(); ++k) {
+    const size_t j = k % static_cast<size_t>(f);
+    data.values[k] = static_cast<float>((data.values[k] - t.mean[j]) / t.scale[j]);
+  }
+}
+
 void standardize_by_normal_train(BenchmarkSplit& s) {
   const int64_t n_train = s.normal_train.size();
   KZ_CHECK(n_train >= 1 && s.normal_train.table, "table_split",
@@ -149,28 +187,8 @@ void standardize_by_normal_train(BenchmarkSplit& s) {
     KZ_CHECK(d->size() == 0 || (d->table && d->channels == s.normal_train.channels),
              "table_split", "{}: rows of {} features, the normal training rows have {}",
              d->source, d->channels, s.normal_train.channels);
-  // With the normal training rows' mean and population std (1 where it is 0).
-  const int64_t f = s.normal_train.channels;
-  std::vector<double> mean(static_cast<size_t>(f), 0.0), var(static_cast<size_t>(f), 0.0);
-  const std::vector<float>& v = s.normal_train.values;
-  for (int64_t i = 0; i < n_train; ++i)
-    for (int64_t j = 0; j < f; ++j) mean[static_cast<size_t>(j)] += v[static_cast<size_t>(i * f + j)];
-  for (double& m : mean) m /= static_cast<double>(n_train);
-  for (int64_t i = 0; i < n_train; ++i)
-    for (int64_t j = 0; j < f; ++j) {
-      const double d = v[static_cast<size_t>(i * f + j)] - mean[static_cast<size_t>(j)];
-      var[static_cast<size_t>(j)] += d * d;
-    }
-  std::vector<double> scale(static_cast<size_t>(f));
-  for (int64_t j = 0; j < f; ++j) {
-    const double sd = std::sqrt(var[static_cast<size_t>(j)] / static_cast<double>(n_train));
-    scale[static_cast<size_t>(j)] = sd > 0 ? sd : 1.0;
-  }
-  for (ImageDataset* d : {&s.reference, &s.normal_train, &s.test})
-    for (size_t k = 0; k < d->values.size(); ++k) {
-      const size_t j = k % static_cast<size_t>(f);
-      d->values[k] = static_cast<float>((d->values[k] - mean[j]) / scale[j]);
-    }
+  const TableScaling t = table_scaling(s.normal_train);
+  for (ImageDataset* d : {&s.reference, &s.normal_train, &s.test}) apply_table_scaling(*d, t);
 }
 
 }  // namespace kz

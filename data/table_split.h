@@ -54,6 +54,22 @@ ImageDataset table_dataset(const Table& table);
 BenchmarkSplit table_split(const ImageDataset& rows, const TableProtocol& protocol,
                            uint64_t seed);
 
+/// A table's standardisation, x' = (x − mean) / scale per feature: the mean and population
+/// std (1 where it is 0) of some rows, kept in double (as table_split computes it).
+struct TableScaling {
+  /// F values each
+  ///@{
+  std::vector<double> mean, scale;
+  ///@}
+};
+
+/// The standardisation of `rows` (a table of at least one row), as table_split takes it from
+/// the normal training rows.
+TableScaling table_scaling(const ImageDataset& rows);
+
+/// Standardises the values of `data` (a table of the scaling's F features, or empty) in place.
+void apply_table_scaling(ImageDataset& data, const TableScaling& scaling);
+
 /// Standardises the values of the split's three sets in place with the mean and population
 /// std (1 where it is 0) of its normal training rows, as table_split does; every set must be
 /// a table of the same F features and normal_train must have at least one row.

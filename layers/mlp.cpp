@@ -1,7 +1,10 @@
-// mlp.cpp — the multilayer perceptron of Linear – BatchNorm1d – ReLU stages (see mlp.h).
+// mlp.cpp — the multilayer perceptron of Linear – BatchNorm1d – ReLU stages, or GOAD's plain
+// ones (see mlp.h).
 #include "layers/mlp.h"
 
 #include "layers/simple.h"
+
+#include <cmath>
 
 namespace kz {
 
@@ -13,6 +16,17 @@ Mlp::Mlp(const MlpOptions& options, Generator& gen) : options_(options) {
   int64_t in = options.in_features;
   for (const int64_t w : options.widths) {
     KZ_CHECK(w >= 1, "Mlp", "stage width {} (widths must be at least 1)", w);
+    if (options.plain) {
+      auto stage = std::make_shared<Sequential>();
+      if (stages_->size() > 0) stage->add(std::make_shared<LeakyReLU>(0.2f));
+      auto linear = stage->add(std::make_shared<Linear>(in, w, false, gen));
+      // The authors' weights_init: Xavier-normal with gain √2, std √2·√(2 / (in + out)).
+      linear->weight().data() = Tensor::normal(
+          {w, in}, 0.0f, std::sqrt(4.0f / static_cast<float>(in + w)), gen);
+      stages_->add(stage);
+      in = w;
+      continue;
+    }
     stages_->add(std::make_shared<Sequential>(std::initializer_list<std::shared_ptr<Module>>{
         std::make_shared<Linear>(in, w, true, gen),
         std::make_shared<BatchNorm1d>(w, options.bn_eps, options.bn_momentum),

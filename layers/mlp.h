@@ -11,6 +11,12 @@
 ///   stage i     Linear(W_{i−1}, W_i) – BatchNorm1d(W_i) – ReLU      (W_{−1} = F)
 ///   output      features (N, D), D = widths.back()
 /// \endcode
+/// With `plain` (GOAD's tabular network, Bergman & Hoshen's netC5 written with Linear for
+/// their kernel-1 Conv1d): stage 0 Linear(F, W_0) without bias, stage i > 0 LeakyReLU(0.2) –
+/// Linear(W_{i−1}, W_i) without bias; no batch norm and no activation after the last stage,
+/// so the features are the last linear map's outputs, and their init, Xavier-normal with gain
+/// √2 (std 2/√(in + out)). Names "stages.0.0.weight", "stages.<i>.1.weight".
+///
 /// Parameter names are those of PyTorch's `nn.Sequential(*[nn.Sequential(nn.Linear,
 /// nn.BatchNorm1d, nn.ReLU) for each stage])` held as the attribute `stages`:
 /// "stages.<i>.0.weight" (W_i, W_{i−1}), "stages.<i>.0.bias", "stages.<i>.1.weight",
@@ -34,6 +40,7 @@ struct MlpOptions {
   std::vector<int64_t> widths{64, 64};   ///< W_0 … W_last, one stage each
   float bn_eps = 1e-5f;                  ///< BatchNorm1d's eps
   float bn_momentum = 0.1f;              ///< BatchNorm1d's momentum
+  bool plain = false;                    ///< GOAD's stages (see the file's description)
 };
 
 /// Linear – BatchNorm1d – ReLU stages (see the file's description).

@@ -13,7 +13,11 @@ rows' statistics): IsolationForest(100 trees, max_samples min(256, N), random_st
 by -score_samples, and LocalOutlierFactor(n_neighbors=5, novelty=True) on the standardised
 rows MinMax-scaled by the normal training rows (kizuki's `identity` + `lof`). The splits are
 not kizuki's (different random numbers), so the two columns agree in distribution, not
-trial by trial. Writes docs/figures/tables-results.md (spliced into docs/results.md by
+trial by trial. goad's reference is its PyTorch twin (goad_torch_trials below: the authors'
+tabular GOAD — github.com/lironber/GOAD train_ad_tabular.py, opt_tc_tabular.py — with
+kizuki's network and settings, on the same kind of splits). Ensembles (--ensemble) average
+their members' scores standardised on the normal training rows (anomaly/ensemble.h); they
+have no reference column. Writes docs/figures/tables-results.md (spliced into docs/results.md by
 scripts/splice.sh, which this script runs). The files are read where the package put them
 and never copied.
 """
@@ -26,6 +30,8 @@ import sys
 
 import numpy as np
 import sklearn
+import torch
+import torch.nn.functional as F
 from sklearn.ensemble import IsolationForest
 from sklearn.metrics import roc_auc_score
 from sklearn.neighbors import LocalOutlierFactor
@@ -33,15 +39,22 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = "/usr/lib/python3/dist-packages/sklearn/datasets/data"
-DEEP = "l2softmax,arcface,doc,frozen"
-# name -> (file, kizuki's table arguments, label column, normal, anomaly, methods)
+DEEP = "l2softmax,arcface,doc,frozen,goad"
+# Ensembles: the classical pair, the deep models (the seed's "ensemble of deep models"), and
+# deep and classical together.
+CLASSICAL = ["--ensemble", "iforest+lof=iforest,identity:lof"]
+MIXED = ["--ensemble", "goad+iforest+lof=goad,iforest,identity:lof"]
+ENSEMBLES = CLASSICAL + MIXED + [
+    "--ensemble", "l2softmax+arcface+goad=l2softmax:cosine,arcface:cosine,goad",
+    "--ensemble", "l2softmax+goad+iforest=l2softmax:cosine,goad,iforest"]
+# name -> (file, kizuki's table arguments, label column, normal, anomaly, methods, ensembles)
 TABLES = {
     "breast_cancer": ("breast_cancer.csv", "--skip-rows 1 --no-header --label 30 --normal 1 --anomaly 0",
-                      30, ["1"], ["0"], "iforest,identity,frozen"),
+                      30, ["1"], ["0"], "iforest,identity,frozen,goad", CLASSICAL + MIXED),
     "wine": ("wine_data.csv", "--skip-rows 1 --no-header --label 13 --normal 0 --anomaly 1 --reference 2",
-             13, ["0"], ["1"], "iforest,identity," + DEEP),
+             13, ["0"], ["1"], "iforest,identity," + DEEP, ENSEMBLES),
     "digits": ("digits.csv.gz", "--no-header --label 64 --normal 7 --anomaly 9 --reference 0 1 2 3 4 5 6 8",
-               64, ["7"], ["9"], "iforest,identity," + DEEP),
+               64, ["7"], ["9"], "iforest,identity," + DEEP, ENSEMBLES),
 }
 
 
@@ -77,19 +90,96 @@ def sklearn_trials(x, y, normal, anomaly, trials):
     return out
 
 
+def sq_dists(zs, centres):  # zs (B, M, F), centres (M, F) -> (B, M, M) squared distances
+    # The authors' ((zs.unsqueeze(2) - means.unsqueeze(1)) ** 2).sum(-1) without its
+    # (B, M, M, F) temporary (1 GiB at M = 256, F = 64, B = 64).
+    d = (zs ** 2).sum(-1).unsqueeze(2) + (centres ** 2).sum(-1).view(1, 1, -1) - 2 * zs @ centres.t()
+    return d.clamp(min=0)
+
+
+def tc_loss(zs, m=1.0):  # zs (B, M, F): GOAD's triplet-centre loss as the authors wrote it
+    res = sq_dists(zs, zs.mean(0))
+    pos = torch.diagonal(res, dim1=1, dim2=2)
+    offset = torch.diagflat(torch.ones(zs.size(1))).unsqueeze(0) * 1e6
+    neg = (res + offset).min(-1)[0]
+    return torch.clamp(pos + m - neg, min=0).mean()
+
+
+def goad_torch(xtr, xte, seed, n_maps=256, d_out=32, widths=(8, 8, 8, 8, 8), epochs=50, batch=64,
+               lr=1e-3, lmbda=0.1):
+    """kizuki's goad on a table (anomaly/methods/goad.cpp) in PyTorch: the authors' maps
+    (randn(M, D, d), x.dot(rot)), network (netC5: bias-free Linear for their kernel-1 Conv1d,
+    LeakyReLU(0.2) between, Xavier-normal init with gain sqrt(2); head LeakyReLU - Linear),
+    loss (CE + 0.1 tc_loss, margin 1) and score, with kizuki's settings: Adam(amsgrad) lr
+    1e-3, batches of 64 rows (all M copies each), 50 epochs, the centres the mean of the
+    normal training features after training. Returns the test rows' scores (higher = more
+    anomalous)."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    rots = torch.from_numpy(rng.standard_normal((n_maps, xtr.shape[1], d_out)).astype(np.float32))
+
+    def copies(x):  # (n, D) -> (n*M, d), row i's copy m at i*M + m
+        return torch.einsum("nd,mde->nme", x, rots).reshape(-1, d_out)
+
+    layers, width = [], d_out
+    for w in widths:
+        if layers:
+            layers.append(torch.nn.LeakyReLU(0.2))
+        layers.append(torch.nn.Linear(width, w, bias=False))
+        torch.nn.init.xavier_normal_(layers[-1].weight, gain=np.sqrt(2.0))
+        width = w
+    net = torch.nn.Sequential(*layers)
+    head = torch.nn.Sequential(torch.nn.LeakyReLU(0.2), torch.nn.Linear(width, n_maps))
+    opt = torch.optim.Adam(list(net.parameters()) + list(head.parameters()), lr=lr, amsgrad=True)
+    x = torch.from_numpy(xtr.astype(np.float32))
+    for _ in range(epochs):
+        net.train()
+        perm = torch.from_numpy(rng.permutation(len(x)))
+        for i in range(0, len(x), batch):
+            idx = perm[i:i + batch]
+            f = net(copies(x[idx]))
+            labels = torch.arange(n_maps).repeat(len(idx))
+            loss = F.cross_entropy(head(f), labels) + lmbda * tc_loss(f.reshape(len(idx), n_maps, -1))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    net.eval()
+    with torch.no_grad():
+        centres = net(copies(x)).reshape(len(x), n_maps, -1).mean(0)
+        z = net(copies(torch.from_numpy(xte.astype(np.float32)))).reshape(len(xte), n_maps, -1)
+        logp = torch.log_softmax(-sq_dists(z, centres), dim=2)  # (n, M, M)
+        return (-torch.diagonal(logp, 0, 1, 2).sum(1)).numpy()
+
+
+def goad_torch_trials(x, y, normal, anomaly, trials):
+    out = []
+    normals = np.flatnonzero(np.isin(y, normal))
+    anomalous = np.flatnonzero(np.isin(y, anomaly))
+    torch.set_num_threads(1)
+    for t in range(trials):
+        perm = np.random.default_rng(t).permutation(normals)
+        train, test_n = perm[: len(perm) // 2], perm[len(perm) // 2:]
+        test = np.concatenate([test_n, anomalous])
+        labels = np.concatenate([np.zeros(len(test_n)), np.ones(len(anomalous))])
+        scaler = StandardScaler().fit(x[train])
+        out.append(roc_auc_score(labels, goad_torch(scaler.transform(x[train]),
+                                                    scaler.transform(x[test]), t)))
+    return out
+
+
 def summary(v):
     return "%.4f ± %.4f" % (statistics.mean(v), statistics.stdev(v)) if len(v) > 1 else "%.4f" % v[0]
 
 
 def main():
     kizuki, trials = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 10
-    lines = ["| table | method | scorer | kizuki AUC (mean ± sd) | min | max | scikit-learn AUC (mean ± sd) |",
+    lines = ["| table | method | scorer | kizuki AUC (mean ± sd) | min | max | scikit-learn / PyTorch twin AUC (mean ± sd) |",
              "|---|---|---|---|---|---|---|"]
-    for name, (file, args, label, normal, anomaly, methods) in TABLES.items():
+    for name, (file, args, label, normal, anomaly, methods, ensembles) in TABLES.items():
         out = os.path.join(ROOT, "results", "tables-" + name)
         cmd = [kizuki, "benchmark", "--table", os.path.join(DATA, file), *args.split(),
-               "--methods", methods, "--scorers", "lof,cosine", "--trials", str(trials),
-               "--out", out]
+               "--methods", methods, "--scorers", "lof,cosine", *ensembles,
+               "--trials", str(trials), "--out", out]
         print(" ".join(cmd), flush=True)
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
         with open(os.path.join(out, "results.json")) as f:
@@ -99,14 +189,16 @@ def main():
             runs.setdefault((r["method"], r["scorer"]), []).append(r["auc"])
         x, y = read_table(file, label)
         sk = sklearn_trials(x, y, normal, anomaly, trials)
+        sk["goad"] = goad_torch_trials(x, y, normal, anomaly, trials)
         for (method, scorer), aucs in runs.items():
-            ref = sk["iforest"] if method == "iforest" else sk["lof"] if (method, scorer) == ("identity", "lof") else None
+            ref = sk["iforest"] if method == "iforest" else sk["lof"] if (method, scorer) == ("identity", "lof") \
+                else sk["goad"] if method == "goad" else None
             lines.append("| %s | %s | %s | %s | %.4f | %.4f | %s |" % (
                 name, method, scorer, summary(aucs), min(aucs), max(aucs),
                 summary(ref) if ref else ""))
     lines.append("")
-    lines.append("scikit-learn %s, %d trials per table; kizuki's settings in results/tables-NAME/results.json." %
-                 (sklearn.__version__, trials))
+    lines.append("scikit-learn %s, PyTorch %s (goad's twin), %d trials per table; kizuki's settings in "
+                 "results/tables-NAME/results.json." % (sklearn.__version__, torch.__version__, trials))
     figures = os.path.join(ROOT, "docs", "figures")
     with open(os.path.join(figures, "tables-results.md"), "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -118,3 +118,38 @@ TEST_CASE("mlp: table rows (N,F,1,1) are taken as (N,F); names, init and bad sha
   CHECK(error_of([&] { (void)bn.forward(Variable(Tensor::zeros({2, 3, 1, 1}))); })
             .find("expected input (N, 3)") != std::string::npos);
 }
+
+TEST_CASE("mlp: plain stages (GOAD's tabular network): bias-free linear maps, LeakyReLU between") {
+  Generator gen(3);
+  MlpOptions o;
+  o.in_features = 3;
+  o.widths = {4, 2};
+  o.plain = true;
+  Mlp mlp(o, gen);
+  std::vector<std::string> names;
+  for (const auto& p : mlp.named_parameters()) names.push_back(p.first);
+  std::sort(names.begin(), names.end());
+  CHECK(names == std::vector<std::string>{"stages.0.0.weight", "stages.1.1.weight"});
+  CHECK(mlp.named_buffers().empty());  // no batch norm
+  // By definition: x·W0ᵀ, LeakyReLU(0.2), ·W1ᵀ, nothing after the last map.
+  const Tensor x = Tensor::from_vector({1, -2, 0.5f, -3, 0.25f, 2}, {2, 3});
+  Tensor w0, w1;
+  for (const auto& p : mlp.named_parameters())
+    (p.first == "stages.0.0.weight" ? w0 : w1) = p.second.data();
+  const Tensor h = matmul(x, w0.transpose(0, 1).contiguous()).contiguous();
+  std::vector<float> a = h.to_vector();
+  for (float& v : a) v = v > 0 ? v : 0.2f * v;
+  const Tensor want = matmul(Tensor::from_vector(a, {2, 4}), w1.transpose(0, 1).contiguous());
+  CHECK(max_abs_diff(mlp.forward(Variable(x)).data(), want) < 1e-6f);
+  // Xavier-normal with gain √2: std 2/√(in + out) = 0.1 for a 200 × 200 map.
+  Generator g2(4);
+  MlpOptions big;
+  big.in_features = 200;
+  big.widths = {200};
+  big.plain = true;
+  Mlp wide(big, g2);
+  const std::vector<float> w = wide.named_parameters().front().second.data().to_vector();
+  double sq = 0.0;
+  for (float v : w) sq += static_cast<double>(v) * v;
+  CHECK(std::sqrt(sq / static_cast<double>(w.size())) == doctest::Approx(0.1).epsilon(0.02));
+}

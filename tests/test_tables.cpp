@@ -1,13 +1,16 @@
 // test_tables.cpp — tables through the benchmark: a table as a dataset (values instead of
 // pixels), table_split's sets, sizes and standardisation (data/table_split.h), the iforest
 // and identity methods, and run_benchmark / `kizuki benchmark --table` end to end on small
-// synthetic CSV files written to a temporary folder.
+// synthetic CSV files written to a temporary folder; goad on a table (its random affine maps
+// against the authors' numpy calls, tests/fixtures/make_affine_maps.py) and ensembles of
+// table methods.
 // Shape letters: N rows, F features.
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -17,12 +20,15 @@
 #include "anomaly/experiment.h"
 #include "anomaly/model_file.h"
 #include "anomaly/roc.h"
+#include "data/affine_maps.h"
 #include "data/table_split.h"
 #include "tensor/file_io.h"
 #include "tensor/generator.h"
+#include "tensor/ops.h"
 #include "tensor/safetensors.h"
 #include "tests/error_of.h"
 #include "tests/shell.h"
+#include "tests/synthetic_data.h"
 #include "tests/temp_dir.h"
 
 using namespace kz;
@@ -386,4 +392,303 @@ TEST_CASE("tables: identity + lof is scikit-learn's StandardScaler, MinMaxScaler
   images.normal_train.channels = 1;
   CHECK(error_of([&] { standardize_by_normal_train(images); }).find("needs a table") !=
         std::string::npos);
+}
+
+TEST_CASE("tables: goad's affine maps give the authors' x.dot(rot) copies (numpy fixture)") {
+  const Safetensors f = load_safetensors(KZ_FIXTURES "/affine_maps.safetensors");
+  const Tensor x = f.tensors.at("x"), maps = f.tensors.at("maps"), y = f.tensors.at("y");
+  const Tensor copies = affine_copies(x, maps);  // (5·6, 3), row i's copy m at i·6 + m
+  REQUIRE(copies.shape() == Shape{30, 3});
+  // The authors stack the copies as (N, d, M).
+  const Tensor as_theirs = copies.reshape({5, 6, 3}).permute({0, 2, 1}).contiguous();
+  CHECK(max_abs_diff(as_theirs, y) < 1e-5f);
+  // A table's rows come from the loader as (N,D,1,1): the same copies.
+  CHECK(max_abs_diff(affine_copies(x.reshape({5, 7, 1, 1}), maps), copies) == 0.0f);
+
+  // Drawn maps: N(0, 1) entries of shape (M,D,d), the same for the same generator state.
+  Generator a(5), b(5);
+  const Tensor w = random_affine_maps(256, 4, 32, a);
+  REQUIRE(w.shape() == Shape{256, 4, 32});
+  CHECK(max_abs_diff(w, random_affine_maps(256, 4, 32, b)) == 0.0f);
+  const std::vector<float> v = w.to_vector();
+  double mean = 0.0, sq = 0.0;
+  for (float e : v) mean += e;
+  mean /= static_cast<double>(v.size());
+  for (float e : v) sq += (e - mean) * (e - mean);
+  const double sd = std::sqrt(sq / static_cast<double>(v.size()));
+  CHECK(std::abs(mean) < 0.02);  // 32768 draws: the mean's standard error is 0.0055
+  CHECK(std::abs(sd - 1.0) < 0.02);
+
+  CHECK_THROWS_WITH_AS(affine_copies(Tensor::zeros({5, 6}), maps),
+                       doctest::Contains("rows of 6 features (shape (5, 6)) for maps of 7"), Error);
+  CHECK_THROWS_WITH_AS(random_affine_maps(1, 4, 32, a),
+                       doctest::Contains("at least 2 maps"), Error);
+}
+
+TEST_CASE("tables: goad trains on a table's affine copies, separates shifted rows and reloads") {
+  const ImageDataset rows = synthetic_table(40, 9);
+  TableProtocol p;
+  p.normal = "a";
+  p.anomaly = {"b", "c"};
+  const BenchmarkSplit s = table_split(rows, p, 4);
+  MethodOptions m = preset_options("scratch", "table", {"goad"}, "").method_options[0];
+  m.epochs = 8;
+  m.batch_size = 8;  // rows per step, each with all of its M copies
+  m.goad_maps = 16;
+  m.goad_dims = 8;
+  m.mlp_widths = {16, 8};
+  std::unique_ptr<Method> method = make_method(m);
+  std::vector<double> losses;
+  int64_t steps = 0;
+  method->train(s, 3, [&](const TrainProgress& t) {
+    CHECK(std::isfinite(t.loss));
+    if (t.epoch_end) losses.push_back(t.loss);
+    if (t.epoch == 0 && t.batch == 0) steps = t.batches;
+  });
+  REQUIRE(losses.size() == 8);
+  CHECK(steps == (s.normal_train.size() + 7) / 8);  // steps of 8 rows
+  MESSAGE("goad on a table: loss " << losses.front() << " -> " << losses.back()
+                                   << " (chance cross-entropy ln 16 = " << std::log(16.0) << ")");
+  CHECK(losses.back() < losses.front());
+  const nlohmann::json arch = method->architecture();
+  CHECK(arch.at("backbone") == "mlp");
+  CHECK(arch.at("in_features") == 8);
+  CHECK(arch.at("affine_maps") == nlohmann::json({16, 3, 8}));
+  CHECK(arch.at("head_classes") == 16);
+
+  const Tensor score = method->score(s.test)[0];
+  REQUIRE(score.shape() == Shape{s.test.size()});
+  for (float v : score.to_vector()) CHECK((std::isfinite(v) && v > 0.0f));  // −Σ log p > 0
+  const std::vector<float> sv = score.to_vector();
+  const double auc = roc_auc(std::vector<double>(sv.begin(), sv.end()),
+                             std::vector<int>(s.test.labels.begin(), s.test.labels.end()));
+  MESSAGE("goad on a table: AUC " << auc);
+  CHECK(auc > 0.8);  // b and c are 6 widths out in every feature
+
+  // The maps are part of the state: a rebuilt method scores alike.
+  const StateDict state = method->state_dict();
+  CHECK(state.at("maps.maps").shape() == Shape{16, 3, 8});
+  CHECK(state.count("centres.centres") == 1);
+  std::unique_ptr<Method> back = make_method(m);
+  back->build_untrained(arch);
+  back->load_state_dict(state);
+  CHECK(max_abs_diff(back->score(s.test)[0], score) == 0.0f);
+  // Another seed draws other maps.
+  std::unique_ptr<Method> other = make_method(m);
+  other->train(s, 4, {});
+  CHECK(max_abs_diff(other->state_dict().at("maps.maps"), state.at("maps.maps")) > 0.0f);
+
+  // geom stays an image method; a table model refuses images.
+  MethodOptions g = m;
+  g.name = "geom";
+  CHECK(error_of([&] { make_method(g)->train(s, 0, {}); }).find("goad takes tables") !=
+        std::string::npos);
+  ImageDataset images = test::tiny_split(0).test;
+  CHECK(error_of([&] { (void)method->score(images); }).find("was trained on a table") !=
+        std::string::npos);
+}
+
+TEST_CASE("tables: ensembles of table methods in run_benchmark") {
+  kz::test::TempDir dir("tables-ensemble");
+  write_file_atomic(dir / "syn.csv", synthetic_csv(30, 12));
+  ExperimentOptions o = preset_options("scratch", "table", {"iforest", "identity", "goad"}, "");
+  o.table = dir / "syn.csv";
+  o.csv.label = "kind";
+  o.csv.drop = {"id"};
+  o.table_protocol.normal = "a";
+  o.table_protocol.anomaly = {"b", "c"};
+  o.trials = 1;
+  for (MethodOptions& m : o.method_options) {  // goad as in the test above
+    m.epochs = 8;
+    m.batch_size = 8;
+    m.goad_maps = 16;
+    m.goad_dims = 8;
+    m.mlp_widths = {16, 8};
+  }
+  o.ensembles = {parse_ensemble("pair=iforest,identity:lof", "--ensemble"),
+                 parse_ensemble("all=iforest,identity:lof,goad:goad", "--ensemble")};
+  const BenchmarkResults r = run_benchmark(o);
+  std::map<std::string, const TrialResult*> rows;
+  for (const TrialResult& t : r.trials) rows[t.method] = &t;
+  REQUIRE(rows.count("pair") == 1);
+  REQUIRE(rows.count("all") == 1);
+  // An ensemble's scores are its members' standardised test scores averaged.
+  const std::vector<double> pair =
+      ensemble_scores({rows.at("iforest"), rows.at("identity")});
+  std::vector<int> labels;
+  for (const int64_t l : table_split(table_dataset(load_csv(o.table, o.csv)), o.table_protocol,
+                                     o.seed).test.labels)
+    labels.push_back(static_cast<int>(l));
+  CHECK(rows.at("pair")->auc == doctest::Approx(roc_auc(pair, labels)).epsilon(1e-12));
+  for (const std::string name : {"iforest", "identity", "goad", "pair", "all"}) {
+    CAPTURE(name);
+    REQUIRE(rows.count(name) == 1);
+    MESSAGE(name << " AUC " << rows.at(name)->auc);
+    CHECK(rows.at(name)->auc > 0.8);
+  }
+}
+
+namespace {
+
+// The CSV text `text` (no quoted fields) with its columns in the order `order` of positions.
+std::string reorder_columns(const std::string& text, const std::vector<size_t>& order) {
+  std::string out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::vector<std::string> fields;
+    size_t a = 0;
+    while (a <= line.size()) {
+      const size_t b = std::min(line.find(',', a), line.size());
+      fields.push_back(line.substr(a, b - a));
+      a = b + 1;
+    }
+    for (size_t k = 0; k < order.size(); ++k) out += (k ? "," : "") + fields.at(order[k]);
+    out += "\n";
+    start = end + 1;
+  }
+  return out;
+}
+
+// `kizuki score`'s CSV: the score column of every row, and the row numbers and ids.
+struct ScoreCsv {
+  std::vector<std::string> header, ids;
+  std::vector<double> scores;
+  std::vector<int64_t> rows;
+};
+ScoreCsv read_scores(const std::string& path) {
+  CsvOptions o;
+  o.label = "id";
+  const Table t = load_csv(path, o);  // features row, score, flag
+  ScoreCsv s;
+  s.header = t.feature_names;
+  for (int64_t i = 0; i < t.rows(); ++i) {
+    s.rows.push_back(static_cast<int64_t>(t.values[static_cast<size_t>(i * 3)]));
+    s.scores.push_back(t.values[static_cast<size_t>(i * 3 + 1)]);
+    s.ids.push_back(t.class_names[static_cast<size_t>(t.labels[static_cast<size_t>(i)])]);
+  }
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("tables: kizuki train --table and score --table give the benchmark's scores for the same rows") {
+  kz::test::TempDir dir("tables-model");
+  const std::string text = synthetic_csv(25, 14);  // id,x,y,z,kind
+  write_file_atomic(dir / "syn.csv", text);
+  // The same rows with the columns shuffled and no label: scored alike.
+  write_file_atomic(dir / "shuffled.csv", reorder_columns(text, {3, 0, 2, 1}));  // z,id,y,x
+  const std::string kizuki = KZ_KIZUKI;
+  const kz::test::Ran trained = kz::test::shell(
+      kizuki + " train --table " + (dir / "syn.csv") + " --label kind --drop id --normal a "
+      "--method goad --epochs 3 --batch 8 --goad-maps 8 --goad-dims 4 --mlp-widths 8 --seed 5 "
+      "--threads 1 --out " + (dir / "m.kz"));
+  INFO(trained.output);
+  REQUIRE(trained.status == 0);
+  for (const char* input : {"syn.csv", "shuffled.csv"}) {
+    CAPTURE(input);
+    const kz::test::Ran scored =
+        kz::test::shell(kizuki + " score --model " + (dir / "m.kz") + " --table " +
+                        (dir / input) + " --id id --out " + (dir / (std::string(input) + ".out")));
+    INFO(scored.output);
+    REQUIRE(scored.status == 0);
+  }
+  const ScoreCsv cli = read_scores(dir / "syn.csv.out");
+  CHECK(cli.header == std::vector<std::string>{"row", "score", "flag"});
+  const ScoreCsv shuffled = read_scores(dir / "shuffled.csv.out");
+  CHECK(shuffled.scores == cli.scores);
+
+  // The benchmark's path for the same training rows: table_split's standardisation by them,
+  // the table preset's goad trained with the same seed, scoring every row of the file.
+  CsvOptions csv;
+  csv.label = "kind";
+  csv.drop = {"id"};
+  const Table table = load_csv(dir / "syn.csv", csv);
+  const ImageDataset rows = table_dataset(table);
+  std::vector<int64_t> normal_rows;
+  for (int64_t i = 0; i < rows.size(); ++i)
+    if (rows.labels[static_cast<size_t>(i)] == table.class_index("a")) normal_rows.push_back(i);
+  const ThresholdHoldout parts = threshold_holdout(static_cast<int64_t>(normal_rows.size()), 5);
+  std::vector<int64_t> fit;
+  for (const int64_t k : parts.fit) fit.push_back(normal_rows[static_cast<size_t>(k)]);
+  BenchmarkSplit split;
+  split.normal_train = rows.subset(fit);
+  split.test = rows;
+  standardize_by_normal_train(split);
+  MethodOptions m = preset_options("scratch", "table", {"goad"}, "").method_options[0];
+  m.epochs = 3;
+  m.batch_size = 8;
+  m.goad_maps = 8;
+  m.goad_dims = 4;
+  m.mlp_widths = {8};
+  std::unique_ptr<Method> method = make_method(m);
+  method->train(split, 5, {});
+  const std::vector<float> want = method->score(split.test)[0].to_vector();
+  REQUIRE(cli.scores.size() == want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    CAPTURE(i);
+    CHECK(cli.rows[i] == static_cast<int64_t>(i + 1));
+    CHECK(cli.ids[i] == std::to_string(i));  // synthetic_csv's id column
+    CHECK(cli.scores[i] == doctest::Approx(want[i]).epsilon(1e-4));  // other thread counts
+  }
+  // model.kz keeps the columns and the fit rows' standardisation.
+  const AnomalyModel model = load_model(dir / "m.kz");
+  CHECK(model.table.features == std::vector<std::string>{"x", "y", "z"});
+  CHECK(model.table.label == "kind");
+  CHECK(model.table.drop == std::vector<std::string>{"id"});
+  const TableScaling scaling = table_scaling(rows.subset(fit));
+  CHECK(model.table.scaling.mean == scaling.mean);
+  CHECK(model.table.scaling.scale == scaling.scale);
+  CHECK(error_of([&] { (void)model.score(test::tiny_split(0).test); })
+            .find("images, but the model was trained on a table") != std::string::npos);
+}
+
+TEST_CASE("tables: kizuki train and score --table refuse what does not fit, naming it") {
+  kz::test::TempDir dir("tables-model-errors");
+  const std::string text = synthetic_csv(10, 15);  // id,x,y,z,kind
+  write_file_atomic(dir / "syn.csv", text);
+  const std::string kizuki = KZ_KIZUKI;
+  const kz::test::Ran trained = kz::test::shell(
+      kizuki + " train --table " + (dir / "syn.csv") + " --label kind --drop id --normal a "
+      "--method iforest --seed 1 --out " + (dir / "m.kz"));
+  INFO(trained.output);
+  REQUIRE(trained.status == 0);
+  auto score = [&](const std::string& csv_text, const std::string& extra = "") {
+    write_file_atomic(dir / "in.csv", csv_text);
+    return kz::test::shell(kizuki + " score --model " + (dir / "m.kz") + " --table " +
+                           (dir / "in.csv") + extra + " --out " + (dir / "out.csv"));
+  };
+  // A missing feature column, an extra one: the file and the column named; nothing written.
+  const kz::test::Ran missing = score(reorder_columns(text, {0, 1, 3, 4}));  // no y
+  CHECK(missing.status != 0);
+  CHECK(missing.output.find("in.csv: line 1: the feature column 'y' is missing") !=
+        std::string::npos);
+  CHECK(!std::filesystem::exists(dir / "out.csv"));
+  const kz::test::Ran extra = score("id,z,w,y,x\n1,1,2,3,4\n");  // id was dropped: left out
+  CHECK(extra.status != 0);
+  CHECK(extra.output.find("in.csv: line 1: column 3 'w' is an extra column, not one of the 3 "
+                          "features (x, y, z)") != std::string::npos);
+  // Without an id, the rows are numbered; the label column is left out.
+  const kz::test::Ran plain = score(reorder_columns(text, {1, 2, 3, 4}));
+  INFO(plain.output);
+  CHECK(plain.status == 0);
+  CHECK(read_file(dir / "out.csv").rfind("row,score,flag\n1,", 0) == 0);
+  const kz::test::Ran bad_id = score(text, " --id nothere");
+  CHECK(bad_id.output.find("no label column 'nothere'") != std::string::npos);
+
+  // Training: the label column and the normal class must be there.
+  const kz::test::Ran nolabel = kz::test::shell(kizuki + " train --table " + (dir / "syn.csv") +
+                                                " --normal a --method iforest --out " +
+                                                (dir / "x.kz"));
+  CHECK(nolabel.status != 0);
+  CHECK(nolabel.output.find("--table needs --label COLUMN") != std::string::npos);
+  const kz::test::Ran nobody = kz::test::shell(kizuki + " train --table " + (dir / "syn.csv") +
+                                               " --label kind --drop id --normal nobody "
+                                               "--method iforest --out " + (dir / "x.kz"));
+  CHECK(nobody.status != 0);
+  CHECK(nobody.output.find("no row has the label 'nobody'") != std::string::npos);
+  CHECK(!std::filesystem::exists(dir / "x.kz"));
 }

@@ -8,19 +8,16 @@
 namespace kz {
 
 void BackboneMethod::build_backbone(uint64_t seed, const ImageDataset& data) {
-  Generator gen(derive_seed(seed, 1, 0));
-  backbone_ = nullptr;
-  mlp_ = nullptr;
   if (data.table) {
     KZ_CHECK(options_.pretrained.empty(), "method",
              "{}: a table's MLP has no pretrained weights ({} given)", data.source,
              options_.pretrained);
-    MlpOptions o;
-    o.in_features = data.channels;
-    o.widths = options_.mlp_widths;
-    mlp_ = std::make_shared<Mlp>(o, gen);
+    build_mlp(seed, data.channels);
     return;
   }
+  Generator gen(derive_seed(seed, 1, 0));
+  backbone_ = nullptr;
+  mlp_ = nullptr;
   if (!options_.pretrained.empty()) {
     backbone_ = load_mobilenet_v2(options_.pretrained, options_.width, gen);
     KZ_CHECK(backbone_->options().num_classes == 0, "method",
@@ -31,6 +28,16 @@ void BackboneMethod::build_backbone(uint64_t seed, const ImageDataset& data) {
     o.num_classes = 0;
     backbone_ = std::make_shared<MobileNetV2>(o, gen);
   }
+}
+
+void BackboneMethod::build_mlp(uint64_t seed, int64_t in_features, bool plain) {
+  Generator gen(derive_seed(seed, 1, 0));
+  backbone_ = nullptr;
+  MlpOptions o;
+  o.in_features = in_features;
+  o.widths = options_.mlp_widths;
+  o.plain = plain;
+  mlp_ = std::make_shared<Mlp>(o, gen);
 }
 
 int64_t BackboneMethod::feature_dim() const {
@@ -118,12 +125,15 @@ std::vector<NamedNetwork> BackboneMethod::networks() const {
 nlohmann::json BackboneMethod::architecture() const {
   KZ_CHECK(backbone_ != nullptr || mlp_ != nullptr, "method",
            "the method '{}' has not been trained", name());
-  if (mlp_)
-    return {{"backbone", "mlp"},
-            {"in_features", mlp_->options().in_features},
-            {"widths", mlp_->options().widths},
-            {"bn_eps", mlp_->options().bn_eps},
-            {"head_classes", head_ ? head_->num_classes() : 0}};
+  if (mlp_) {
+    nlohmann::json a = {{"backbone", "mlp"},
+                        {"in_features", mlp_->options().in_features},
+                        {"widths", mlp_->options().widths},
+                        {"bn_eps", mlp_->options().bn_eps},
+                        {"head_classes", head_ ? head_->num_classes() : 0}};
+    if (mlp_->options().plain) a["plain"] = true;  // absent: the earlier files' MLP
+    return a;
+  }
   const MobileNetV2Options& b = backbone_->options();
   return {{"width", b.width},
           {"bn_eps", b.bn_eps},
@@ -139,6 +149,7 @@ void BackboneMethod::build_untrained(const nlohmann::json& a) {
     m.in_features = a.at("in_features").get<int64_t>();
     m.widths = a.at("widths").get<std::vector<int64_t>>();
     m.bn_eps = a.at("bn_eps").get<float>();
+    m.plain = a.value("plain", false);
     KZ_CHECK(m.in_features >= 1 && m.in_features <= (int64_t{1} << 24) && !m.widths.empty() &&
                  m.widths.size() <= 64,
              "method", "MLP architecture {} is out of range", a.dump());

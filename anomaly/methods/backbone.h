@@ -31,7 +31,8 @@ class BackboneMethod : public TrainedMethod {
   Tensor class_logits(const Tensor& features) const override;
   std::vector<NamedNetwork> networks() const override;
   /// {"width", "bn_eps", "padding", "head_classes"} (head_classes 0: no head); for an MLP
-  /// {"backbone": "mlp", "in_features", "widths", "bn_eps", "head_classes"}.
+  /// {"backbone": "mlp", "in_features", "widths", "bn_eps", "head_classes"} and, for GOAD's
+  /// plain stages, "plain": true.
   nlohmann::json architecture() const override;
   void build_untrained(const nlohmann::json& architecture) override;
 
@@ -54,6 +55,10 @@ class BackboneMethod : public TrainedMethod {
   /// pretrained file of the options; for a table an Mlp of options.mlp_widths over its
   /// features, random from `seed` (a pretrained file is then an error).
   void build_backbone(uint64_t seed, const ImageDataset& data);
+  /// The table backbone alone: an Mlp of options.mlp_widths over `in_features` inputs,
+  /// random from `seed` (as build_backbone draws it for a table of that many features);
+  /// `plain`: GOAD's stages (layers/mlp.h).
+  void build_mlp(uint64_t seed, int64_t in_features, bool plain = false);
   /// The images of `data` preprocessed as the options say, channels-last, `chunk` images at
   /// a time: `each` receives each chunk (n,C,H,W) in order.
   void for_each_chunk(const ImageDataset& data, int64_t chunk,

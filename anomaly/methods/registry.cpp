@@ -43,7 +43,7 @@ std::vector<MethodInfo>& table() {
       {"adacos", K::embedding, true, "AdaCos classifier of reference + normal, dynamic scale (Zhang et al. 2019)", make_adacos},
       {"adacos-fixed", K::embedding, true, "AdaCos with its fixed scale sqrt(2) ln(C-1) (Zhang et al. 2019)", make_adacos_fixed},
       {"geom", K::scoring, false, "GEOM: which of 72 geometric transformations was applied (Golan & El-Yaniv 2018)", make_geom},
-      {"goad", K::scoring, false, "GOAD: GEOM plus a triplet-centre loss, scored by distances to the transformations' centres (Bergman & Hoshen 2020)", make_goad},
+      {"goad", K::scoring, false, "GOAD: GEOM plus a triplet-centre loss, scored by distances to the transformations' centres; on tables random affine maps (Bergman & Hoshen 2020)", make_goad},
       {"deepsad", K::scoring, false, "Deep SAD: normal images pulled to a centre, known anomalies pushed away (Ruff et al. 2020)", make_deepsad},
       {"iforest", K::scoring, false, "Isolation Forest on the raw rows (Liu et al. 2008)", make_iforest},
       {"identity", K::embedding, false, "the raw rows as features, no network (LOF, k-NN, cosine on the data itself)", make_identity},
