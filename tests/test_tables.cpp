@@ -467,7 +467,7 @@ TEST_CASE("tables: goad trains on a table's affine copies, separates shifted row
 
   // The maps are part of the state: a rebuilt method scores alike.
   const StateDict state = method->state_dict();
-  CHECK(state.at("maps.maps").shape() == Shape{16, 3, 8});
+  CHECK(state.at("affine.maps").shape() == Shape{16, 3, 8});
   CHECK(state.count("centres.centres") == 1);
   std::unique_ptr<Method> back = make_method(m);
   back->build_untrained(arch);
@@ -476,7 +476,7 @@ TEST_CASE("tables: goad trains on a table's affine copies, separates shifted row
   // Another seed draws other maps.
   std::unique_ptr<Method> other = make_method(m);
   other->train(s, 4, {});
-  CHECK(max_abs_diff(other->state_dict().at("maps.maps"), state.at("maps.maps")) > 0.0f);
+  CHECK(max_abs_diff(other->state_dict().at("affine.maps"), state.at("affine.maps")) > 0.0f);
 
   // geom stays an image method; a table model refuses images.
   MethodOptions g = m;

@@ -42,7 +42,7 @@ Tensor TransformationMethod::transformed(const Tensor& x) const {
 
 std::vector<NamedNetwork> TransformationMethod::networks() const {
   std::vector<NamedNetwork> out = BackboneMethod::networks();
-  if (maps_) out.emplace_back("maps", maps_.get());
+  if (maps_) out.emplace_back("affine", maps_.get());  // not "maps.": model files keep map data there
   return out;
 }
 
