@@ -2,6 +2,8 @@
 // pixel-level AUROC of a kind against defect masks (see map_kinds.h).
 #include "anomaly/map_kinds.h"
 
+#include <algorithm>
+
 #include "anomaly/gradcam.h"
 #include "anomaly/model_file.h"
 #include "anomaly/roc.h"
@@ -37,6 +39,28 @@ bool gives_map_kind(const MapSource& s, MapKind kind) {
   return false;
 }
 
+namespace {
+
+// Grey images as RGB (each pixel's value in all three channels) where the fill image has
+// three channels: a model trained on folders (read as RGB) shown grey data-set images.
+ImageDataset with_fill_channels(const ImageDataset& images, const Tensor& fill) {
+  const int64_t c = fill.size(0);
+  if (images.channels == c) return images;
+  KZ_CHECK(images.channels == 1 && c == 3, "maps",
+           "{}: {}-channel images, but the model's mean image has {} channels", images.source,
+           images.channels, c);
+  ImageDataset rgb = images;
+  rgb.channels = 3;
+  const int64_t hw = images.height * images.width;
+  rgb.pixels.resize(static_cast<size_t>(images.size() * 3 * hw));
+  for (int64_t n = 0; n < images.size(); ++n)
+    for (int64_t k = 0; k < 3; ++k)
+      std::copy_n(images.image(n), hw, rgb.pixels.begin() + (n * 3 + k) * hw);
+  return rgb;
+}
+
+}  // namespace
+
 Tensor detector_maps(const MapSource& s, MapKind kind, const ImageDataset& images) {
   KZ_CHECK(s.method != nullptr, "maps", "no method to draw maps of");
   if (!gives_map_kind(s, kind)) {
@@ -59,8 +83,9 @@ Tensor detector_maps(const MapSource& s, MapKind kind, const ImageDataset& image
   switch (kind) {
     case MapKind::own: return s.method->maps(images).maps;
     case MapKind::gradcam: return gradcam_maps(*s.method, images, s.normal_features);
-    case MapKind::occlusion: return occlusion_maps(resize_images(images, h, w), s.mean_image,
-                                                   s.occlusion, s.score);
+    case MapKind::occlusion:
+      return occlusion_maps(resize_images(with_fill_channels(images, s.mean_image), h, w),
+                            s.mean_image, s.occlusion, s.score);
   }
   fail("maps", "unknown map kind");
 }
