@@ -43,6 +43,8 @@ nlohmann::json method_options_json(const MethodOptions& m) {
   if (m.panda_lambda != d.panda_lambda) j["panda_lambda"] = m.panda_lambda;
   if (m.panda_fisher != d.panda_fisher) j["panda_fisher"] = m.panda_fisher;
   if (m.msc_tau != d.msc_tau) j["msc_tau"] = m.msc_tau;
+  if (m.anogan_steps != d.anogan_steps) j["anogan_steps"] = m.anogan_steps;
+  if (m.anogan_lambda != d.anogan_lambda) j["anogan_lambda"] = m.anogan_lambda;
   return j;
 }
 
@@ -90,6 +92,8 @@ MethodOptions method_options_from_json(const nlohmann::json& j) {
   read("panda_lambda", m.panda_lambda);
   read("panda_fisher", m.panda_fisher);
   read("msc_tau", m.msc_tau);
+  read("anogan_steps", m.anogan_steps);
+  read("anogan_lambda", m.anogan_lambda);
   return m;
 }
 

@@ -51,6 +51,7 @@ struct BenchmarkFlags {
   double panda_lambda = -1.0;  // < 0 = the default
   bool panda_fisher = false;
   int64_t eval_every = 0;
+  int64_t anogan_steps = -1;  // -1 = the default (500)
 };
 
 std::vector<std::string> split_list(const std::string& text) {
@@ -159,6 +160,7 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
     if (f.freeze_blocks >= 0) m.freeze_blocks = f.freeze_blocks;
     if (f.panda_lambda >= 0) m.panda_lambda = f.panda_lambda;
     if (f.panda_fisher) m.panda_fisher = true;
+    if (f.anogan_steps >= 0) m.anogan_steps = f.anogan_steps;
   }
   if (root && !f.resume && std::filesystem::exists(f.out + "/checkpoints") &&
       !std::filesystem::is_empty(f.out + "/checkpoints"))
@@ -214,6 +216,9 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
                "started before the last gradient\n", trial + 1, o.trials, method, comm.size(),
                t.steps, 1e3 * train_seconds / steps, 1e3 * t.backward / steps,
                1e3 * t.hooks / steps, 1e3 * t.wait / steps, t.buckets_early, t.buckets);
+  };
+  callbacks.warning = [&](int trial, const std::string& method, const std::string& w) {
+    fmt::print(stderr, "{}[trial {}/{}] {:<10} WARNING: {}\n", who, trial + 1, o.trials, method, w);
   };
   BenchmarkResults results = run_benchmark(o, callbacks, &comm);
   if (!root) return;
@@ -339,6 +344,10 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
                   "scorer's AUC and the collapse diagnostics of the normal features in "
                   "results.json (embedding methods that train; default 0 = off)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 30));
+  cmd->add_option("--anogan-steps", flags->anogan_steps,
+                  "anogan: Γ, the gradient steps of each test image's latent search (default "
+                  "500; fewer are faster and fit the images less closely)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   cmd->callback([flags, &comm] { run(*flags, comm); });
 }
 

@@ -24,6 +24,8 @@ std::unique_ptr<Method> make_iforest(const MethodOptions&);
 std::unique_ptr<Method> make_identity(const MethodOptions&);
 std::unique_ptr<Method> make_panda(const MethodOptions&);
 std::unique_ptr<Method> make_msc(const MethodOptions&);
+std::unique_ptr<Method> make_adae(const MethodOptions&);
+std::unique_ptr<Method> make_anogan(const MethodOptions&);
 
 namespace {
 
@@ -47,6 +49,8 @@ std::vector<MethodInfo>& table() {
       {"identity", K::embedding, false, "the raw rows as features, no network (LOF, k-NN, cosine on the data itself)", make_identity},
       {"panda", K::embedding, false, "PANDA: compactness about the pretrained mean, pulled toward the pretrained weights (Reiss et al. 2021)", make_panda},
       {"msc", K::embedding, false, "Mean-Shifted Contrastive loss on the pretrained features (Reiss & Hoshen 2023)", make_msc},
+      {"adae", K::scoring, false, "Adversarial Dual Autoencoders: G and D autoencoders, score ||G(x) - D(G(x))||^2 (Vu et al. 2019)", make_adae},
+      {"anogan", K::scoring, false, "AnoGAN: a DCGAN, each test image's code searched by gradient steps (Schlegl et al. 2017)", make_anogan},
   };
   return table;
 }
