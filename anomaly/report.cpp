@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "anomaly/map_figure.h"
+#include "anomaly/report_gan.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
 
@@ -905,6 +906,7 @@ the better; the dashed diagonal is chance.</p></div>
            "</figure>\n";
   }
 
+  h += training_samples_html(results);
   h += "<h2>Trials</h2>\n<details><summary>" + std::to_string(results.trials.size()) +
        " rows (also in <code>results.csv</code> and <code>results.json</code>)</summary>\n"
        "<table>\n<tr><th>dataset</th><th>method</th><th>scorer</th><th>trial</th><th>seed</th>"

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "anomaly/results.h"
 #include "tensor/tensor.h"
 
 namespace kz {
@@ -45,6 +46,15 @@ std::vector<std::string> gan_training_warnings(const std::string& method,
                                                const std::vector<double>& d_losses,
                                                const std::vector<double>& g_losses,
                                                double sample_spread, double real_spread);
+
+/// The methods that draw training samples (anogan): their PNGs follow
+/// write_training_samples's naming.
+bool draws_training_samples(const std::string& method);
+
+/// The report's section on the generators' samples (report.html, anomaly/report.cpp): one
+/// figure per (dataset, method, trial) of such a method in `results`, showing its
+/// samples/<dataset>-<method>-trial<t>.png; "" when there is none.
+std::string training_samples_html(const BenchmarkResults& results);
 
 /// Writes the method's training samples (if any) as `<out_dir>/<file>` with file
 /// "samples/<dataset>-<method>-trial<t>.png" (folders made as needed) and returns that

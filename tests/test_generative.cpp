@@ -412,6 +412,11 @@ TEST_CASE("generative: anogan trains, scores by its latent search, maps and relo
   CHECK(samples.back().first == o.epochs);
   CHECK(samples.back().second.shape() == Shape{16, 1, 16, 16});
   CHECK(m->training_warnings().empty());
+  const std::string dir = temp_path("kizuki_anogan_run_");
+  CHECK(write_training_samples(*m, dir, "synthetic", 0) == "samples/synthetic-anogan-trial0.png");
+  CHECK(std::filesystem::file_size(dir + "/samples/synthetic-anogan-trial0.png") > 100);
+  CHECK(write_training_samples(*m, "", "synthetic", 0).empty());
+  std::filesystem::remove_all(dir);
   const std::vector<Tensor> scores = m->score(split.test);
   REQUIRE(scores.size() == 1);
   CHECK(scores[0].shape() == Shape{split.test.size()});
@@ -496,4 +501,19 @@ TEST_CASE("generative: the sample grid lays out one row per epoch") {
   CHECK_THROWS_WITH_AS(sample_grid({{1, a}, {2, Tensor::zeros({2, 1, 4, 5})}}),
                        doctest::Contains("the images of epoch 2"), Error);
   CHECK_THROWS_WITH_AS(sample_grid({}), doctest::Contains("no rows"), Error);
+  // The report shows one figure per anogan trial, nothing for the other methods.
+  BenchmarkResults r;
+  TrialResult t;
+  t.dataset = "fashion-mnist";
+  t.method = "ae";
+  r.trials.push_back(t);
+  CHECK(training_samples_html(r).empty());
+  t.method = "anogan";
+  r.trials.push_back(t);
+  t.trial = 1;
+  r.trials.push_back(t);
+  const std::string html = training_samples_html(r);
+  CHECK(html.find("samples/fashion-mnist-anogan-trial0.png") != std::string::npos);
+  CHECK(html.find("samples/fashion-mnist-anogan-trial1.png") != std::string::npos);
+  CHECK(html.find("-ae-") == std::string::npos);
 }
