@@ -53,12 +53,12 @@ bool draws_training_samples(const std::string& method);
 
 /// The report's section on the generators' samples (report.html, anomaly/report.cpp): one
 /// figure per (dataset, method, trial) of such a method in `results`, showing its
-/// samples/<dataset>-<method>-trial<t>.png; "" when there is none.
+/// `samples/DATASET-METHOD-trialT.png`; "" when there is none.
 std::string training_samples_html(const BenchmarkResults& results);
 
-/// Writes the method's training samples (if any) as `<out_dir>/<file>` with file
-/// "samples/<dataset>-<method>-trial<t>.png" (folders made as needed) and returns that
-/// relative file name; "" when the method drew none or out_dir is empty.
+/// Writes the method's training samples (if any) as `OUT_DIR/FILE` with FILE
+/// `samples/DATASET-METHOD-trialT.png` (folders made as needed) and returns that relative
+/// file name; "" when the method drew none or out_dir is empty.
 std::string write_training_samples(const Method& method, const std::string& out_dir,
                                    const std::string& dataset, int trial);
 
