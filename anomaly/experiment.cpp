@@ -110,14 +110,16 @@ nlohmann::json environment_json() {
 // the test set; docs/results.md has the table): the VAE trains 10 epochs, the SSIM
 // autoencoder has latent size 32. On Fashion-MNIST no setting beat the defaults.
 // A generative method's training samples written as a PNG in the run's folder
-// (anomaly/report_gan.h) and its warnings passed to the callback, with the PNG's name.
-void training_notes(const Method& method, const ExperimentOptions& o, int trial,
-                    const ExperimentCallbacks& callbacks) {
+// (anomaly/report_gan.h) and its warnings passed to the callback, with the PNG's name, which
+// it returns ("" when none was written).
+std::string training_notes(const Method& method, const ExperimentOptions& o, int trial,
+                           const ExperimentCallbacks& callbacks) {
   const std::string file = write_training_samples(method, o.out_dir, o.dataset, trial);
   for (const std::string& w : method.training_warnings())
     if (callbacks.warning)
       callbacks.warning(trial, method.name(),
                         file.empty() ? w : w + " (G's samples per epoch: " + file + ")");
+  return file;
 }
 
 // adae's two autoencoders take the same settings (its twin: scripts/generative_torch.py).
@@ -788,7 +790,7 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
       });
       if (dp && writer && callbacks.synced)
         callbacks.synced(t, mo.name, method->sync_timing(), method->train_seconds());
-      if (writer) training_notes(*method, o, t, callbacks);
+      const std::string samples = writer ? training_notes(*method, o, t, callbacks) : "";
       if (method->resumed_epochs() > 0 && callbacks.resumed && writer)
         callbacks.resumed(t, mo.name,
                           fmt::format("continued from {} after epoch {}", ck.path,
@@ -810,6 +812,8 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
         r.auc = roc_auc(sd, labels);
         r.roc = roc_curve(sd, labels);
         r.train_seconds = method->train_seconds();
+        r.warnings = method->training_warnings();
+        r.samples = samples;
         const auto member = members.find(scorer);
         if (member != members.end()) keep_member_scores(r, *method, *split, o, member->second, sd);
         if (auto c = curves.find(scorer); c != curves.end()) r.curve = c->second;

@@ -239,6 +239,7 @@ nlohmann::ordered_json results_to_json(const BenchmarkResults& results) {
                          {"weight_distance", num_or_null(c.weight_distance)}});
       row["curve"] = std::move(curve);
     }
+    training_notes_to_json(t, row);
     j["trials"].push_back(std::move(row));
   }
   j["maps"] = Json::array();
@@ -303,6 +304,7 @@ BenchmarkResults results_from_json(const nlohmann::json& j) {
         p.weight_distance = number(c.at("weight_distance"), kNaN);
         tr.curve.push_back(p);
       }
+      training_notes_from_json(t, tr);
       r.trials.push_back(std::move(tr));
     }
   } catch (const nlohmann::json::exception& e) {

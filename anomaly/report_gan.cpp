@@ -69,26 +69,37 @@ std::vector<std::string> gan_training_warnings(const std::string& method,
   return w;
 }
 
-bool draws_training_samples(const std::string& method) { return method == "anogan"; }
-
 std::string training_samples_html(const BenchmarkResults& results) {
   std::set<std::tuple<std::string, std::string, int>> seen;
   std::string h;
   for (const TrialResult& t : results.trials) {
-    if (!draws_training_samples(t.method) || !seen.emplace(t.dataset, t.method, t.trial).second)
+    if ((t.samples.empty() && t.warnings.empty()) ||
+        !seen.emplace(t.dataset, t.method, t.trial).second)
       continue;
-    const std::string file = "samples/" + t.dataset + "-" + t.method + "-trial" +
-                             std::to_string(t.trial) + ".png";
-    h += "<figure>\n<img src=\"" + xml_escape(file) + "\" alt=\"generator samples of " +
-         xml_escape(t.method) + "\">\n<figcaption>" + xml_escape(t.dataset) + ", <code>" +
-         xml_escape(t.method) + "</code>, trial " + std::to_string(t.trial) +
+    const std::string caption = xml_escape(t.dataset) + ", <code>" + xml_escape(t.method) +
+                                "</code>, trial " + std::to_string(t.trial);
+    for (const std::string& w : t.warnings)
+      h += "<p><strong>Warning</strong> (" + caption + "): " + xml_escape(w) + "</p>\n";
+    if (t.samples.empty()) continue;
+    h += "<figure>\n<img src=\"" + xml_escape(t.samples) + "\" alt=\"generator samples of " +
+         xml_escape(t.method) + "\">\n<figcaption>" + caption +
          ": the generator's images of 16 fixed codes after each epoch (one row per epoch, the "
          "first on top).</figcaption>\n</figure>\n";
   }
   if (h.empty()) return h;
   return "<h2>What the generators draw</h2>\n<p>Whether a GAN trains at all: images of the "
-         "normal class in the last row, not noise and not one image repeated. Warnings about "
-         "mode collapse and a discriminator that wins are in the run's log.</p>\n" + h;
+         "normal class in the last row, not noise and not one image repeated; a GAN's known "
+         "failures (mode collapse, a discriminator that wins) are warned about.</p>\n" + h;
+}
+
+void training_notes_to_json(const TrialResult& trial, nlohmann::ordered_json& row) {
+  if (!trial.warnings.empty()) row["warnings"] = trial.warnings;
+  if (!trial.samples.empty()) row["samples"] = trial.samples;
+}
+
+void training_notes_from_json(const nlohmann::json& row, TrialResult& trial) {
+  trial.warnings = row.value("warnings", std::vector<std::string>{});
+  trial.samples = row.value("samples", std::string());
 }
 
 std::string write_training_samples(const Method& method, const std::string& out_dir,
@@ -97,7 +108,6 @@ std::string write_training_samples(const Method& method, const std::string& out_
   if (rows.empty() || out_dir.empty()) return "";
   const std::string file =
       "samples/" + dataset + "-" + method.name() + "-trial" + std::to_string(trial) + ".png";
-  // (training_samples_html shows these files for the methods of draws_training_samples.)
   std::filesystem::create_directories(out_dir + "/samples");
   const SampleGrid g = sample_grid(rows);
   write_png(out_dir + "/" + file, g.pixels, g.height, g.width, g.channels);

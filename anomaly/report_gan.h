@@ -2,7 +2,8 @@
 /// report_gan.h — what a generative method's training shows besides its scores: the images
 /// its generator drew after every epoch (Method::training_samples(), anogan) as one PNG, so
 /// a user sees whether the GAN trains at all, and its warnings (Method::training_warnings():
-/// mode collapse, a discriminator that wins).
+/// mode collapse, a discriminator that wins), and how both reach results.json (per trial:
+/// "warnings", "samples") and report.html.
 ///
 /// The sample grid: one row per epoch (top: the first), one column per image, each image
 /// zoomed 2× (nearest), 2 white pixels between images and rows; grey or RGB as the images.
@@ -12,6 +13,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "anomaly/results.h"
 #include "tensor/tensor.h"
@@ -47,14 +50,18 @@ std::vector<std::string> gan_training_warnings(const std::string& method,
                                                const std::vector<double>& g_losses,
                                                double sample_spread, double real_spread);
 
-/// The methods that draw training samples (anogan): their PNGs follow
-/// write_training_samples's naming.
-bool draws_training_samples(const std::string& method);
-
-/// The report's section on the generators' samples (report.html, anomaly/report.cpp): one
-/// figure per (dataset, method, trial) of such a method in `results`, showing its
-/// `samples/DATASET-METHOD-trialT.png`; "" when there is none.
+/// The report's section on the generators (report.html, anomaly/report.cpp): for each
+/// (dataset, method, trial) with TrialResult::samples or warnings, its warnings and the
+/// figure of its samples; "" when there is none.
 std::string training_samples_html(const BenchmarkResults& results);
+
+/// results.json's record of TrialResult::warnings and ::samples (keys "warnings", "samples",
+/// absent when empty, so earlier files read as before), written into a trial's row and read
+/// back from it (anomaly/report.cpp calls these).
+///@{
+void training_notes_to_json(const TrialResult& trial, nlohmann::ordered_json& row);
+void training_notes_from_json(const nlohmann::json& row, TrialResult& trial);
+///@}
 
 /// Writes the method's training samples (if any) as `OUT_DIR/FILE` with FILE
 /// `samples/DATASET-METHOD-trialT.png` (folders made as needed) and returns that relative

@@ -64,6 +64,11 @@ struct TrialResult {
   double normal_train_mean = 0.0, normal_train_std = 0.0;
   ///@}
   std::vector<CurvePoint> curve;  ///< by epoch, with --eval-every; empty otherwise
+  /// The method's training warnings (Method::training_warnings(): a GAN's mode collapse, a
+  /// discriminator that wins); empty for most (anomaly/report_gan.h)
+  std::vector<std::string> warnings = {};
+  /// The PNG of its generator's images per epoch, relative to the output folder; "" for most
+  std::string samples = {};
 };
 
 /// A picture of where a method finds the test images anomalous (a method that gives maps):

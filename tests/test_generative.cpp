@@ -15,6 +15,7 @@
 
 #include "anomaly/experiment.h"
 #include "anomaly/model_file.h"
+#include "anomaly/report.h"
 #include "anomaly/report_gan.h"
 #include "anomaly/roc.h"
 #include "autograd/gradcheck.h"
@@ -505,19 +506,30 @@ TEST_CASE("generative: the sample grid lays out one row per epoch") {
   CHECK_THROWS_WITH_AS(sample_grid({{1, a}, {2, Tensor::zeros({2, 1, 4, 5})}}),
                        doctest::Contains("the images of epoch 2"), Error);
   CHECK_THROWS_WITH_AS(sample_grid({}), doctest::Contains("no rows"), Error);
-  // The report shows one figure per anogan trial, nothing for the other methods.
+  // The report shows each trial's warnings and samples, nothing for the other methods, and
+  // results.json keeps both (absent when empty).
   BenchmarkResults r;
   TrialResult t;
   t.dataset = "fashion-mnist";
   t.method = "ae";
+  t.scorer = "mse";
   r.trials.push_back(t);
   CHECK(training_samples_html(r).empty());
   t.method = "anogan";
-  r.trials.push_back(t);
-  t.trial = 1;
+  t.scorer = "anogan";
+  t.samples = "samples/fashion-mnist-anogan-trial0.png";
+  t.warnings = {"anogan: the discriminator wins <sic>"};
   r.trials.push_back(t);
   const std::string html = training_samples_html(r);
-  CHECK(html.find("samples/fashion-mnist-anogan-trial0.png") != std::string::npos);
-  CHECK(html.find("samples/fashion-mnist-anogan-trial1.png") != std::string::npos);
-  CHECK(html.find("-ae-") == std::string::npos);
+  CHECK(html.find("src=\"samples/fashion-mnist-anogan-trial0.png\"") != std::string::npos);
+  CHECK(html.find("the discriminator wins &lt;sic&gt;") != std::string::npos);
+  const BenchmarkResults back = results_from_json(nlohmann::json::parse(results_json_text(r)));
+  REQUIRE(back.trials.size() == 2);
+  CHECK(back.trials[0].warnings.empty());
+  CHECK(back.trials[0].samples.empty());
+  CHECK(back.trials[1].warnings == t.warnings);
+  CHECK(back.trials[1].samples == t.samples);
+  CHECK(results_json_text(r).find("\"warnings\"") != std::string::npos);
+  r.trials.pop_back();
+  CHECK(results_json_text(r).find("\"warnings\"") == std::string::npos);
 }
