@@ -55,9 +55,9 @@ std::vector<std::string> gan_training_warnings(const std::string& method,
 /// figure of its samples; "" when there is none.
 std::string training_samples_html(const BenchmarkResults& results);
 
-/// results.json's record of TrialResult::warnings and ::samples (keys "warnings", "samples",
-/// absent when empty, so earlier files read as before), written into a trial's row and read
-/// back from it (anomaly/report.cpp calls these).
+/// results.json's record of TrialResult::warnings and TrialResult::samples (keys "warnings",
+/// "samples", absent when empty, so earlier files read as before), written into a trial's row
+/// and read back from it (anomaly/report.cpp calls these).
 ///@{
 void training_notes_to_json(const TrialResult& trial, nlohmann::ordered_json& row);
 void training_notes_from_json(const nlohmann::json& row, TrialResult& trial);
