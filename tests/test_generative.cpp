@@ -56,7 +56,8 @@ StateDict state_of(const Safetensors& f, const std::string& prefix) {
 // norm has a zero gradient, rounding noise on both sides.
 void check_grads(const Safetensors& f, const std::string& prefix, Module& net) {
   for (const auto& [name, p] : net.named_parameters()) {
-    CAPTURE(name);
+    const std::string param = name;  // CAPTURE of a structured binding: not in clang 14
+    CAPTURE(param);
     const Tensor want = f.at(prefix + name);
     REQUIRE(p.grad().defined());
     const std::vector<float> w = want.to_vector(), g = p.grad().to_vector();
@@ -243,7 +244,8 @@ TEST_CASE("generative: adae and anogan trainings stopped mid-epoch resume to the
     CHECK(a.count("discriminator.features.0.weight") +
               a.count("discriminator.encoder.fc.weight") == 1);
     for (const auto& [k, t] : a) {
-      CAPTURE(k);
+      const std::string key = k;  // CAPTURE of a structured binding: not in clang 14
+      CAPTURE(key);
       CHECK(t.to_vector() == b.at(k).to_vector());
     }
     std::filesystem::remove(ckpt);
@@ -290,7 +292,8 @@ void check_dcgan_case(const Safetensors& f, const std::string& c, Module& net, b
   check_close(xv.grad(), f.at(c + ".dx"), 1e-4, "dx");
   for (const auto& [name, p] : net.named_parameters())
     if (f.tensors.count(c + ".grad." + name)) {
-      CAPTURE(name);
+      const std::string param = name;  // CAPTURE of a structured binding: not in clang 14
+      CAPTURE(param);
       const Tensor want = f.at(c + ".grad." + name);
       const std::vector<float> w = want.to_vector();
       if (std::all_of(w.begin(), w.end(), [](float v) { return std::abs(v) < 1e-6f; })) {
