@@ -474,6 +474,15 @@ TEST_CASE("generative: anogan trains, scores by its latent search, maps and relo
   CHECK(loaded.score(split.test).score == model.score(split.test).score);
   std::filesystem::remove(path);
 
+  // The search settings travel with the method's settings (results.json, model.kz), and are
+  // absent at their defaults so that earlier records still match.
+  MethodOptions json_in = o;
+  json_in.anogan_lambda = 0.25;
+  const MethodOptions json_out = method_options_from_json(method_options_json(json_in));
+  CHECK(json_out.anogan_steps == 20);
+  CHECK(json_out.anogan_lambda == 0.25);
+  CHECK(!method_options_json(MethodOptions{}).contains("anogan_steps"));
+  CHECK(!method_options_json(MethodOptions{}).contains("anogan_lambda"));
   o.anogan_steps = -1;
   CHECK_THROWS_WITH_AS(make_method(o)->train(split, 1, nullptr),
                        doctest::Contains("--anogan-steps -1"), Error);
