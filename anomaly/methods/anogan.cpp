@@ -8,7 +8,8 @@
 //   D's step:  BCE(D(x), 1) + BCE(D(G(z)), 0), G fixed (G(z) detached)
 //   G's step:  BCE(D(G(z)), 1), D fixed, on the same G(z)
 // One Adam with two parameter groups (G, D): Adam's state is per parameter, so these are the
-// paper's two optimisers (lr 2e-4, β1 0.5 in the presets), and a checkpoint holds both.
+// paper's two optimisers (β1 0.5 always, as DCGAN's; lr 2e-4 in the presets), and a
+// checkpoint holds both.
 // The progress loss is L_D + L_G.
 //
 // Scoring (§2.2 of the paper, "Mapping new images to the latent space"): for each chunk of
@@ -20,7 +21,8 @@
 //   reconstruction G(z_Γ) (in the network's [−1, 1] scaling).
 //
 // The GAN's known failures are checked after the last epoch (gan_training_warnings,
-// anomaly/report_gan.h) and reported in training_warnings(), which kizuki benchmark prints:
+// anomaly/report_gan.h) and reported in training_warnings(), which kizuki benchmark and
+// kizuki train print and results.json keeps (a resumed run judges the epochs it ran):
 //   mode collapse      G's images of 64 fixed z whose mean pairwise distance falls below a
 //                      quarter of that of 64 normal training images;
 //   the discriminator  its mean loss of the last epoch below 0.05 while G's loss grew over
