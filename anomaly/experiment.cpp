@@ -19,6 +19,7 @@
 #include <fmt/ranges.h>
 
 #include "anomaly/checkpoint.h"
+#include "anomaly/report_gan.h"
 #include "anomaly/map_figure.h"
 #include "anomaly/map_kinds.h"
 #include "anomaly/gradcam.h"
@@ -115,6 +116,20 @@ nlohmann::json environment_json() {
 // of scripts/sweep_reconstruction.sh on held-out normals against reference images (never
 // the test set; docs/results.md has the table): the VAE trains 10 epochs, the SSIM
 // autoencoder has latent size 32. On Fashion-MNIST no setting beat the defaults.
+// A generative method's training samples written as a PNG in the run's folder
+// (anomaly/report_gan.h) and its warnings passed to the callback, with the PNG's name, which
+// it returns ("" when none was written).
+std::string training_notes(const Method& method, const ExperimentOptions& o, int trial,
+                           const ExperimentCallbacks& callbacks) {
+  const std::string file = write_training_samples(method, o.out_dir, o.dataset, trial);
+  for (const std::string& w : method.training_warnings())
+    if (callbacks.warning)
+      callbacks.warning(trial, method.name(),
+                        file.empty() ? w : w + " (G's samples per epoch: " + file + ")");
+  return file;
+}
+
+// adae's two autoencoders take the same settings (its twin: scripts/generative_torch.py).
 MethodOptions reconstruction_preset(const std::string& name, const std::string& preset,
                                     const std::string& dataset) {
   MethodOptions m;
@@ -131,6 +146,27 @@ MethodOptions reconstruction_preset(const std::string& name, const std::string& 
   m.epochs = preset == "quick" ? 3 : 30;
   if (dataset == "cifar10" && name == "vae" && preset != "quick") m.epochs = 10;
   if (dataset == "cifar10" && name == "ssim-ae") m.latent_dim = 32;
+  return m;
+}
+
+// AnoGAN's DCGAN (Schlegl et al. 2017 and Radford et al. 2016's settings) learns from the
+// normal images alone, from random weights: the data's own channels and size (96 px in the
+// seed preset), pixels in [−1, 1] for the generator's tanh, Adam lr 2e-4 (β1 0.5 in the
+// method), batch 64, latent size 100; 25 epochs (quick: 3). Scoring takes anogan_steps (500)
+// latent-search steps per test image.
+MethodOptions anogan_preset(const std::string& preset, const std::string& dataset) {
+  MethodOptions m;
+  m.name = "anogan";
+  m.preprocess.rgb = false;
+  m.preprocess.scaling = Scaling::symmetric;
+  const int64_t native = dataset == "fashion-mnist" ? 28 : 32;
+  m.preprocess.height = m.preprocess.width = preset == "seed" ? 96 : native;
+  m.optimizer = "adam";
+  m.amsgrad = false;
+  m.lr = 2e-4;
+  m.batch_size = 64;
+  m.latent_dim = 100;
+  m.epochs = preset == "quick" ? 3 : 25;
   return m;
 }
 
@@ -379,8 +415,12 @@ ExperimentOptions preset_options(const std::string& preset, const std::string& d
     m.pretrained = pretrained;
     m.preprocess.rgb = true;
     m.batch_size = 128;
-    if (name == "ae" || name == "vae" || name == "ssim-ae") {
+    if (name == "ae" || name == "vae" || name == "ssim-ae" || name == "adae") {
       o.method_options.push_back(reconstruction_preset(name, preset, dataset));
+      continue;
+    }
+    if (name == "anogan") {
+      o.method_options.push_back(anogan_preset(preset, dataset));
       continue;
     }
     if (preset == "seed") {
@@ -794,6 +834,7 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
       if (watch) watch->finish();
       if (dp && writer && callbacks.synced)
         callbacks.synced(t, mo.name, method->sync_timing(), method->train_seconds());
+      const std::string samples = writer ? training_notes(*method, o, t, callbacks) : "";
       if (method->resumed_epochs() > 0 && callbacks.resumed && writer)
         callbacks.resumed(t, mo.name,
                           fmt::format("continued from {} after epoch {}", ck.path,
@@ -824,6 +865,8 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
         r.auc = roc_auc(sd, labels);
         r.roc = roc_curve(sd, labels);
         r.train_seconds = method->train_seconds();
+        r.warnings = method->training_warnings();
+        r.samples = samples;
         const auto member = members.find(scorer);
         if (member != members.end()) keep_member_scores(r, *method, *split, o, member->second, sd);
         if (watch) {

@@ -149,6 +149,9 @@ struct ExperimentCallbacks {
   std::function<void(int trial, const std::string& method, const GradSyncTiming&,
                      double train_seconds)>
       synced;
+  /// A warning about (trial, method)'s training (Method::training_warnings(): a GAN's mode
+  /// collapse, …), naming the PNG of its generator's samples when one was written.
+  std::function<void(int trial, const std::string& method, const std::string& warning)> warning;
 };
 
 /// The protocol's (trial × method) units, run by the processes of `comm` (nullptr: this one

@@ -46,6 +46,8 @@ nlohmann::json method_options_json(const MethodOptions& m) {
   if (m.with_reference != d.with_reference) j["with_reference"] = m.with_reference;
   if (m.goad_maps != d.goad_maps) j["goad_maps"] = m.goad_maps;
   if (m.goad_dims != d.goad_dims) j["goad_dims"] = m.goad_dims;
+  if (m.anogan_steps != d.anogan_steps) j["anogan_steps"] = m.anogan_steps;
+  if (m.anogan_lambda != d.anogan_lambda) j["anogan_lambda"] = m.anogan_lambda;
   return j;
 }
 
@@ -96,6 +98,8 @@ MethodOptions method_options_from_json(const nlohmann::json& j) {
   read("with_reference", m.with_reference);
   read("goad_maps", m.goad_maps);
   read("goad_dims", m.goad_dims);
+  read("anogan_steps", m.anogan_steps);
+  read("anogan_lambda", m.anogan_lambda);
   return m;
 }
 

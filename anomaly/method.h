@@ -77,6 +77,8 @@ struct MethodOptions {
   int threads = 0;                 ///< 0 = as configured
   /// twin: the reference classes as further classes of its head (--with-reference)
   bool with_reference = false;
+  int64_t anogan_steps = 500;      ///< AnoGAN's Γ, gradient steps of the latent search per image
+  double anogan_lambda = 0.1;      ///< AnoGAN's λ, the weight of the discrimination loss
 };
 
 /// Every setting above as one JSON object (results.json, checkpoint fingerprints, model.kz)
@@ -205,6 +207,12 @@ class Method {
   int64_t resumed_epochs() const { return resumed_epochs_; }
   /// A hook for the next train()s (none by default); methods that do not train never call it.
   void set_epoch_hook(EpochHook hook) { epoch_hook_ = std::move(hook); }
+  /// Warnings about the last train() that the user must see (a GAN's mode collapse, a
+  /// discriminator that wins: anomaly/methods/anogan.cpp); empty when nothing went wrong.
+  virtual std::vector<std::string> training_warnings() const { return {}; }
+  /// Images the last train() drew after each epoch, (epochs done, (n,C,H,W) in [0, 1]), for
+  /// the report (a GAN's samples); empty for most methods.
+  virtual std::vector<std::pair<int64_t, Tensor>> training_samples() const { return {}; }
 
  protected:
   explicit Method(const MethodOptions& options) : options_(options) {}  ///< keeps options

@@ -13,6 +13,7 @@
 
 #include "anomaly/report_curves.h"
 #include "anomaly/map_figure.h"
+#include "anomaly/report_gan.h"
 #include "tensor/error.h"
 #include "tensor/file_io.h"
 
@@ -241,6 +242,7 @@ nlohmann::ordered_json results_to_json(const BenchmarkResults& results) {
       row["curve"] = std::move(curve);
     }
     if (t.chosen_epoch >= 0) row["chosen_epoch"] = t.chosen_epoch;  // --early-stop proxy
+    training_notes_to_json(t, row);
     j["trials"].push_back(std::move(row));
   }
   j["maps"] = Json::array();
@@ -309,6 +311,7 @@ BenchmarkResults results_from_json(const nlohmann::json& j) {
         tr.curve.push_back(p);
       }
       tr.chosen_epoch = t.value("chosen_epoch", int64_t{-1});
+      training_notes_from_json(t, tr);
       r.trials.push_back(std::move(tr));
     }
   } catch (const nlohmann::json::exception& e) {
@@ -926,6 +929,7 @@ the better; the dashed diagonal is chance.</p></div>
            "</figure>\n";
   }
 
+  h += training_samples_html(results);
   h += "<h2>Trials</h2>\n<details><summary>" + std::to_string(results.trials.size()) +
        " rows (also in <code>results.csv</code> and <code>results.json</code>)</summary>\n"
        "<table>\n<tr><th>dataset</th><th>method</th><th>scorer</th><th>trial</th><th>seed</th>"

@@ -71,6 +71,11 @@ struct TrialResult {
   /// With --early-stop proxy: the epoch whose weights were kept (the best proxy AUC of the
   /// method's first scorer); −1 otherwise (the last epoch's weights).
   int64_t chosen_epoch = -1;
+  /// The method's training warnings (Method::training_warnings(): a GAN's mode collapse, a
+  /// discriminator that wins); empty for most (anomaly/report_gan.h)
+  std::vector<std::string> warnings = {};
+  /// The PNG of its generator's images per epoch, relative to the output folder; "" for most
+  std::string samples = {};
 };
 
 /// A picture of where a method finds the test images anomalous (a method that gives maps):

@@ -57,6 +57,7 @@ struct BenchmarkFlags {
   OcclusionOptions occlusion;
   bool with_reference = false;
   int64_t goad_maps = 0, goad_dims = 0;  // 0 = the defaults (256, 32)
+  int64_t anogan_steps = -1;  // -1 = the default (500)
 };
 
 std::string duration(double seconds) {
@@ -155,6 +156,7 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
     if (f.with_reference) m.with_reference = true;
     if (f.goad_maps > 0) m.goad_maps = f.goad_maps;
     if (f.goad_dims > 0) m.goad_dims = f.goad_dims;
+    if (f.anogan_steps >= 0) m.anogan_steps = f.anogan_steps;
   }
   if (root && !f.resume && std::filesystem::exists(f.out + "/checkpoints") &&
       !std::filesystem::is_empty(f.out + "/checkpoints"))
@@ -212,6 +214,9 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
                "started before the last gradient\n", trial + 1, o.trials, method, comm.size(),
                t.steps, 1e3 * train_seconds / steps, 1e3 * t.backward / steps,
                1e3 * t.hooks / steps, 1e3 * t.wait / steps, t.buckets_early, t.buckets);
+  };
+  callbacks.warning = [&](int trial, const std::string& method, const std::string& w) {
+    fmt::print(stderr, "{}[trial {}/{}] {:<10} WARNING: {}\n", who, trial + 1, o.trials, method, w);
   };
   BenchmarkResults results = run_benchmark(o, callbacks, &comm);
   if (!root) return;
@@ -367,6 +372,10 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
   cmd->add_flag("--with-reference", flags->with_reference,
                 "twin: the reference classes as further classes of its ArcFace head, beside "
                 "normal and twin");
+  cmd->add_option("--anogan-steps", flags->anogan_steps,
+                  "anogan: Γ, the gradient steps of each test image's latent search (default "
+                  "500; fewer are faster and fit the images less closely)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   cmd->callback([flags, &comm] { run(*flags, comm); });
 }
 

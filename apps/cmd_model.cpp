@@ -159,6 +159,7 @@ void train(const TrainFlags& f, Communicator& comm) {
     // The reconstruction networks' sigmoid outputs pixels in [0, 1]; the pretrained
     // MobileNetV2 wants [−1, 1].
     o.method.preprocess.scaling = o.method.pretrained.empty() ? Scaling::unit : Scaling::symmetric;
+    if (f.method == "anogan") o.method.preprocess.scaling = Scaling::symmetric;  // G's tanh
     o.method.epochs = f.epochs;
     o.method.batch_size = f.batch;
     o.method.lr = f.lr;
@@ -188,6 +189,8 @@ void train(const TrainFlags& f, Communicator& comm) {
                p.epoch + 1, p.epochs, p.batch + 1, p.batches, p.loss, p.images_per_second,
                p.epoch_end ? "\n" : "");
   });
+  for (const std::string& w : model.method->training_warnings())  // a GAN's failures
+    if (root) fmt::print(stderr, "WARNING: {}\n", w);
   if (f.data_parallel && root) {
     const GradSyncTiming& t = model.method->sync_timing();
     const double steps = static_cast<double>(std::max<int64_t>(t.steps, 1));

@@ -26,6 +26,8 @@ std::unique_ptr<Method> make_panda(const MethodOptions&);
 std::unique_ptr<Method> make_msc(const MethodOptions&);
 std::unique_ptr<Method> make_twin(const MethodOptions&);
 std::unique_ptr<Method> make_cutpaste(const MethodOptions&);
+std::unique_ptr<Method> make_adae(const MethodOptions&);
+std::unique_ptr<Method> make_anogan(const MethodOptions&);
 
 namespace {
 
@@ -51,6 +53,8 @@ std::vector<MethodInfo>& table() {
       {"msc", K::embedding, false, "Mean-Shifted Contrastive loss on the pretrained features (Reiss & Hoshen 2023)", make_msc},
       {"twin", K::embedding, false, "Anomaly Twin: ArcFace learns normal against a twin with a line defect (--with-reference adds the reference classes)", make_twin},
       {"cutpaste", K::embedding, false, "CutPaste: 3-way normal / cutpaste / scar classifier, Gaussian density, patch maps (Li et al. 2021)", make_cutpaste},
+      {"adae", K::scoring, false, "Adversarial Dual Autoencoders: G and D autoencoders, score ||G(x) - D(G(x))||^2 (Vu et al. 2019)", make_adae},
+      {"anogan", K::scoring, false, "AnoGAN: a DCGAN, each test image's code searched by gradient steps (Schlegl et al. 2017)", make_anogan},
   };
   return table;
 }
