@@ -72,7 +72,7 @@ Tensor detector_maps(const MapSource& s, MapKind kind, const ImageDataset& image
                              kind == MapKind::gradcam
                                  ? ": Grad-CAM needs an embedding method on a MobileNetV2 "
                                    "backbone and its normal training features, or deepsad"
-                             : kind == MapKind::own ? ": only ae, vae and ssim-ae have their own"
+                             : kind == MapKind::own ? ": only ae, vae, ssim-ae, cutpaste, adae and anogan have their own"
                                                     : ": occlusion needs the detector's score "
                                                       "and the mean normal image",
                              can.empty() ? std::string("none") : fmt::format("{}", fmt::join(can, ", "))));

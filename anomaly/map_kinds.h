@@ -6,7 +6,7 @@
 /// Every kind gives maps (N,H,W) at the method's preprocessed size H×W, higher = more
 /// anomalous. What each needs besides the method:
 /// \code{.unparsed}
-///   own        the method's maps() (ae, vae, ssim-ae)
+///   own        the method's maps() (ae, vae, ssim-ae, cutpaste, adae, anogan)
 ///   gradcam    normal_features: method.embed() of the normal training images (an embedding
 ///              method; deepsad explains its own score and needs none)
 ///   occlusion  mean_image: the mean normal training image at H×W; score: the detector's

@@ -56,6 +56,9 @@ void write_results_csv(const std::string& path, const BenchmarkResults& results)
 /// an undefined std is NaN). results_from_json reads null thresholds back as +inf.
 nlohmann::ordered_json results_to_json(const BenchmarkResults& results);  ///< keys in that order
 BenchmarkResults results_from_json(const nlohmann::json& j);  ///< throws "[report] ..."
+/// JSON text (indent < 0: one line); invalid UTF-8 in names (a folder name) becomes U+FFFD
+/// instead of throwing.
+std::string json_dump(const nlohmann::ordered_json& j, int indent = -1);
 /// The file's text: the keys above in that order, settings and environment indented, one
 /// summary row or trial per line.
 std::string results_json_text(const BenchmarkResults& results);

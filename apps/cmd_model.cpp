@@ -255,7 +255,7 @@ MapKind chosen_map_kind(const AnomalyModel& model, const std::string& model_path
   KZ_CHECK(gives_map_kind(source, kind), "score",
            "--map-kind {}: the method '{}' of {} gives no such maps ({})", to_string(kind),
            model.method->name(), model_path,
-           kind == MapKind::own ? "only ae, vae and ssim-ae have their own; try gradcam or occlusion"
+           kind == MapKind::own ? "only ae, vae, ssim-ae, cutpaste, adae and anogan have their own; try gradcam or occlusion"
            : kind == MapKind::gradcam
                ? "Grad-CAM takes an embedding method on a MobileNetV2, from a model file that "
                  "holds its normal features (retrain with this version); occlusion takes any"
@@ -430,7 +430,7 @@ void add_model_commands(CLI::App& app, Communicator& comm) {
                         "folder for one PNG per image: the image with its anomaly map over it "
                         "(any method: see --map-kind)");
   score_cmd->add_option("--map-kind", maps->kind,
-                        "own (the method's: ae, vae, ssim-ae, cutpaste), gradcam (embedding methods on "
+                        "own (the method's: ae, vae, ssim-ae, cutpaste, adae, anogan), gradcam (embedding methods on "
                         "MobileNetV2, deepsad) or occlusion (any method); default: own, else gradcam, "
                         "else occlusion")
       ->check(CLI::IsMember({"own", "gradcam", "occlusion"}));

@@ -343,7 +343,7 @@ TEST_CASE("reliability: kizuki train, then score --maps writes one map picture p
                "own", (dir / "normal").string()},
               dir / "score2.log")
             .wait() != 0);
-  CHECK(slurp(dir / "score2.log").find("only ae, vae and ssim-ae have their own") != std::string::npos);
+  CHECK(slurp(dir / "score2.log").find("only ae, vae, ssim-ae, cutpaste, adae and anogan have their own") != std::string::npos);
   CHECK(!fs::exists(dir / "maps2"));
   // Its default is Grad-CAM; occlusion takes any method; a mask larger than the images fails.
   REQUIRE(Child({"score", "--model", frozen, "--maps", (dir / "maps3").string(),
