@@ -155,7 +155,7 @@ Svg curves_figure(const BenchmarkResults& results) {
               svg.circle(pts.back().first, pts.back().second, 4,
                          fmt::format(R"(fill="none" stroke="{}" stroke-width="1.2")", colour));
           }
-          svg.polyline(pts, fmt::format(R"(fill="none" stroke="{}" stroke-width="1" stroke-opacity="0.25")",
+          svg.polyline(pts, fmt::format(R"(stroke="{}" stroke-width="1" stroke-opacity="0.25")",
                                         colour));
         }
         std::vector<std::pair<double, double>> med;
@@ -163,7 +163,7 @@ Svg curves_figure(const BenchmarkResults& results) {
           med.emplace_back(x(static_cast<double>(epoch)), y(median(values)));
         svg.open_group(fmt::format(R"(class="line" data-line="{}")", xml_escape(lines[l].first)));
         svg.tooltip(lines[l].first);
-        svg.polyline(med, fmt::format(R"(fill="none" stroke="{}" stroke-width="2.2" {})", colour, dash));
+        svg.polyline(med, fmt::format(R"(stroke="{}" stroke-width="2.2" {})", colour, dash));
         for (const auto& [px, pyv] : med) svg.circle(px, pyv, 2.2, fmt::format(R"(fill="{}")", colour));
         svg.close_group();
         // The legend under the panel.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <regex>
 #include <set>
 
 #include "anomaly/experiment.h"
@@ -194,4 +195,14 @@ TEST_CASE("training curves figure: a panel row per dataset, a line per method an
   CHECK(count(R"(data-line="panda · knn")") == 2);
   CHECK(count(R"(data-line="panda")") == 3);
   CHECK(report_html(r).find("Training curves") != std::string::npos);
+  // Valid XML: no element repeats an attribute (a repeated fill= once made it unreadable).
+  const std::regex tag("<[a-z]+((?:\\s+[a-z-]+=\"[^\"]*\")*)\\s*/?>"), attr("([a-z-]+)=\"");
+  for (auto t = std::sregex_iterator(svg.begin(), svg.end(), tag); t != std::sregex_iterator(); ++t) {
+    const std::string attrs = (*t)[1];
+    std::set<std::string> names;
+    for (auto a = std::sregex_iterator(attrs.begin(), attrs.end(), attr); a != std::sregex_iterator(); ++a) {
+      CAPTURE(t->str());
+      CHECK(names.insert((*a)[1]).second);
+    }
+  }
 }
