@@ -65,6 +65,12 @@ Tensor ImageDataset::to_tensor(int64_t start, int64_t count) const {
 void ImageDataset::validate() const {
   KZ_CHECK(channels >= 1 && height >= 1 && width >= 1, "dataset",
            "{}: image shape ({}, {}, {}) is empty", source, channels, height, width);
+  int64_t numel = 0;  // N·C·H·W, checked before image_numel() multiplies unchecked
+  KZ_CHECK(!__builtin_mul_overflow(channels, height, &numel) &&
+               !__builtin_mul_overflow(numel, width, &numel) &&
+               !__builtin_mul_overflow(numel, size(), &numel),
+           "dataset", "{}: {} images of ({}, {}, {}) are more values than can be counted",
+           source, size(), channels, height, width);
   if (table)
     KZ_CHECK(static_cast<int64_t>(values.size()) == size() * image_numel() && pixels.empty() &&
                  height == 1 && width == 1,

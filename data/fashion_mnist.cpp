@@ -151,6 +151,11 @@ ImageDataset parse_idx_dataset(const std::string& image_bytes, const std::string
            labels_name, labels.dims[0]);
   KZ_CHECK(images.dims[1] > 0 && images.dims[2] > 0, "idx", "{}: images of size {}x{}",
            images_name, images.dims[1], images.dims[2]);
+  // Sides beyond 65536 are no image kizuki reads, and with no images at all the file's size
+  // would not bound them: H·W could then overflow every count that multiplies by it.
+  KZ_CHECK(images.dims[1] <= 65536 && images.dims[2] <= 65536, "idx",
+           "{}: images of size {}x{}; kizuki reads at most 65536 pixels a side", images_name,
+           images.dims[1], images.dims[2]);
   ImageDataset ds;
   ds.channels = 1;
   ds.height = images.dims[1];

@@ -169,6 +169,23 @@ TEST_CASE("data: bad gzip is one error naming the file") {
   CHECK_ERROR(load("ok.gz", gz), "(no error)", "");
 }
 
+TEST_CASE("data: an idx file of no images does not let their sides overflow a count") {
+  // fuzz_idx found it: zero images of 4294967295² pixels passed the size check (0 bytes)
+  // and image_numel() overflowed later (fuzz/regressions/idx/).
+  CHECK_THROWS_WITH_AS(kz::parse_idx_dataset(idx_bytes({0, 70000, 3}, {}), "img.idx",
+                                             idx_bytes({0}, {}), "lab.idx",
+                                             kz::fashion_mnist_classes()),
+                       doctest::Contains("img.idx: images of size 70000x3; kizuki reads at most "
+                                         "65536 pixels a side"),
+                       kz::Error);
+  kz::ImageDataset huge;
+  huge.channels = 3;
+  huge.height = huge.width = int64_t{1} << 32;
+  huge.source = "huge";
+  CHECK_THROWS_WITH_AS(huge.validate(), doctest::Contains("more values than can be counted"),
+                       kz::Error);
+}
+
 TEST_CASE("data: bad idx headers and sizes are one error naming the file") {
   TempDir dir;
   const auto pixels = random_bytes(4 * 2 * 3, 3);
