@@ -73,6 +73,40 @@ LoaderOptions loader_options(const MethodOptions& o, uint64_t seed, uint64_t str
   return l;
 }
 
+LoaderOptions loader_options(const MethodOptions& o, const ImageDataset& data, uint64_t seed,
+                             uint64_t stream) {
+  LoaderOptions l = loader_options(o, seed, stream);
+  if (data.size() > 1 && data.size() % l.batch_size == 1) l.drop_last = true;
+  return l;
+}
+
+int64_t square_side(const MethodOptions& o, const ImageDataset& data, const std::string& method) {
+  KZ_CHECK(o.preprocess.width == o.preprocess.height, "method",
+           "{} needs square images, the preprocessing gives {}×{}", method, o.preprocess.height,
+           o.preprocess.width);
+  return o.preprocess.height > 0 ? o.preprocess.height : data.height;
+}
+
+std::unique_ptr<Adam> TrainedMethod::two_network_adam(std::vector<Variable> generator,
+                                                      std::vector<Variable> discriminator,
+                                                      double beta1) const {
+  KZ_CHECK(!parallel(), "method", "{} trains in one process (two alternating optimisers): "
+           "run it without --dist", name());
+  KZ_CHECK(options_.optimizer == "adam", "method", "{} trains with Adam (the paper's), not "
+           "'{}'", name(), options_.optimizer);
+  AdamOptions a;
+  a.lr = options_.lr;
+  a.beta1 = beta1;
+  a.weight_decay = options_.weight_decay;
+  a.amsgrad = options_.amsgrad;
+  std::vector<ParamGroup> groups(2);
+  groups[0].params = std::move(generator);
+  groups[0].name = "generator";
+  groups[1].params = std::move(discriminator);
+  groups[1].name = "discriminator";
+  return std::make_unique<Adam>(std::move(groups), a);
+}
+
 void Guard::stop(const std::string& what, int64_t epoch, int64_t batch,
                  const Optimizer& opt) const {
   std::string cause =

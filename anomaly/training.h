@@ -21,6 +21,7 @@
 
 #include "anomaly/method.h"
 #include "autograd/variable.h"
+#include "optim/adam.h"
 #include "optim/optimizer.h"
 
 namespace kz {
@@ -33,6 +34,14 @@ std::unique_ptr<Optimizer> make_optimizer(const MethodOptions& o, std::vector<Va
 /// 2 or more threads), so --threads T means T compute threads plus at most one mostly idle
 /// batch-building thread.
 LoaderOptions loader_options(const MethodOptions& o, uint64_t seed, uint64_t stream);
+/// loader_options for the set `data`, leaving out a last batch of one image: batch
+/// normalisation cannot train on one value per channel (PyTorch refuses it too).
+LoaderOptions loader_options(const MethodOptions& o, const ImageDataset& data, uint64_t seed,
+                             uint64_t stream);
+
+/// The side of the square images `method` trains on: the preprocessing's height, or the
+/// data's own. Throws unless the preprocessing gives square images.
+int64_t square_side(const MethodOptions& o, const ImageDataset& data, const std::string& method);
 
 /// The divergence guard: a NaN or Inf in the loss, a gradient or the weights stops training
 /// with the epoch, the batch, the likely cause and what is kept.
@@ -92,6 +101,16 @@ class TrainedMethod : public Method {
   void run_epochs(Guard& guard, Optimizer& opt, DataLoader& loader,
                   const std::vector<uint64_t>& seeds, const nlohmann::json& fp,
                   const ProgressFn& progress, TrainBatch&& train_batch);
+
+  /// The optimiser of a method that trains two networks in turn (adae's two autoencoders,
+  /// anogan's generator and discriminator): one Adam (the options' lr, weight decay and
+  /// AMSGrad; β1 = `beta1`) with the parameter groups "generator" (0) and "discriminator"
+  /// (1). Adam's state is per parameter, so these are the papers' two optimisers, and one
+  /// checkpoint holds both. Throws unless the options ask for Adam and training runs in one
+  /// process (the two alternating steps have no data-parallel form here).
+  std::unique_ptr<Adam> two_network_adam(std::vector<Variable> generator,
+                                         std::vector<Variable> discriminator,
+                                         double beta1) const;
 
   double resumed_seconds_ = 0.0;  ///< training time of the resumed epochs
 

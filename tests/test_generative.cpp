@@ -489,6 +489,10 @@ TEST_CASE("generative: anogan trains, scores by its latent search, maps and relo
   o.anogan_steps = -1;
   CHECK_THROWS_WITH_AS(make_method(o)->train(split, 1, nullptr),
                        doctest::Contains("--anogan-steps -1"), Error);
+
+  // The paper's Γ = 500 in the scratch and seed presets; the quick preset searches 20 steps.
+  CHECK(preset_options("quick", "fashion-mnist", {"anogan"}, "").method_options.at(0).anogan_steps == 20);
+  CHECK(preset_options("scratch", "cifar10", {"anogan"}, "").method_options.at(0).anogan_steps == 500);
 }
 
 TEST_CASE("generative: a GAN's mode collapse and a winning discriminator are warned about") {

@@ -33,39 +33,21 @@ class AdaeMethod final : public ReconstructionMethod {
   std::vector<std::string> score_names() const override { return {"g-dg", "x-dg"}; }
 
   void train(const BenchmarkSplit& split, uint64_t seed, const ProgressFn& progress) override {
-    KZ_CHECK(!parallel(), "method", "{} trains in one process (two alternating optimisers): "
-             "run it without --dist", name());
-    KZ_CHECK(options_.optimizer == "adam", "method", "{} trains with Adam (the paper's), not "
-             "'{}'", name(), options_.optimizer);
     const ImageDataset& normal = split.normal_train;
-    const int64_t size =
-        options_.preprocess.height > 0 ? options_.preprocess.height : normal.height;
-    KZ_CHECK(options_.preprocess.width == options_.preprocess.height, "method",
-             "{} needs square images, the preprocessing gives {}×{}", name(),
-             options_.preprocess.height, options_.preprocess.width);
     net_options_ = ConvAutoencoderOptions{};
     net_options_.channels = options_.preprocess.rgb ? 3 : normal.channels;
-    net_options_.image_size = size;
+    net_options_.image_size = square_side(options_, normal, name());
     net_options_.latent_dim = options_.latent_dim;
-    net_options_.widths = default_widths(size);
+    net_options_.widths = default_widths(net_options_.image_size);
     Generator init(derive_seed(seed, 1, 0));
     net_ = std::make_shared<ConvAutoencoder>(net_options_, init);  // G first, then D
     disc_ = std::make_shared<ConvAutoencoder>(net_options_, init);
 
-    AdamOptions a;
-    a.lr = options_.lr;
-    a.weight_decay = options_.weight_decay;
-    a.amsgrad = options_.amsgrad;
-    std::vector<ParamGroup> groups(2);
-    groups[0].params = net_->parameters();
-    groups[0].name = "generator";
-    groups[1].params = disc_->parameters();
-    groups[1].name = "discriminator";
-    Adam opt(std::move(groups), a);
-    LoaderOptions lo = loader_options(options_, seed, 0);
-    lo.drop_last = normal.size() % options_.batch_size == 1;  // batch norm needs 2 images
-    DataLoader loader(normal, options_.preprocess, lo);
-    const std::vector<uint64_t> seeds{lo.seed};
+    const std::unique_ptr<Adam> adam =
+        two_network_adam(net_->parameters(), disc_->parameters(), AdamOptions{}.beta1);
+    Adam& opt = *adam;
+    DataLoader loader(normal, options_.preprocess, loader_options(options_, normal, seed, 0));
+    const std::vector<uint64_t> seeds{loader_options(options_, seed, 0).seed};
     const nlohmann::json fp = fingerprint(seed, split);
     Guard guard{options_, checkpoint_};
     guard.saved_epochs = resume(opt, loader, seeds, fp);

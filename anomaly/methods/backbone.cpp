@@ -62,13 +62,6 @@ Variable BackboneMethod::forward_features(const Variable& x) const {
   return mlp_ ? mlp_->forward(x) : backbone_->forward_features(x);
 }
 
-LoaderOptions BackboneMethod::data_loader_options(const ImageDataset& data, uint64_t seed,
-                                                  uint64_t stream) const {
-  LoaderOptions l = loader_options(options_, seed, stream);
-  if (data.size() > 1 && data.size() % l.batch_size == 1) l.drop_last = true;
-  return l;
-}
-
 std::vector<Variable> BackboneMethod::trainable() const {
   std::vector<Variable> params;
   for (auto& [name, p] : network().named_parameters()) {
@@ -189,20 +182,16 @@ ImageDataset classifier_training_set(const BenchmarkSplit& split) {
   return concat(data, known);
 }
 
-void ClassifierMethod::train(const BenchmarkSplit& split, uint64_t seed,
-                             const ProgressFn& progress) {
-  KZ_CHECK(split.reference.size() > 0, "method",
-           "{} classifies the reference classes and the normal one: it needs a reference set "
-           "(a table: --reference)", name());
-  build_backbone(seed, split.normal_train);
-  const ImageDataset data = classifier_training_set(split);
+void BackboneMethod::train_head(const BenchmarkSplit& split, const ImageDataset& data,
+                                const LoaderOptions& lo, int64_t classes, uint64_t seed,
+                                const ProgressFn& progress, const HeadBatchFn& make_rows) {
   Generator gen(derive_seed(seed, 2, 0));
-  head_ = make_head(feature_dim(), data.num_classes(), gen);
+  head_ = make_head(feature_dim(), classes, gen);
   const std::vector<Variable> params = trainable();
   auto opt = make_optimizer(options_, params);
   start_parallel(params);
-  DataLoader loader(data, options_.preprocess, shard(data_loader_options(data, seed, 0)));
-  const std::vector<uint64_t> seeds{loader_options(options_, seed, 0).seed};
+  DataLoader loader(data, options_.preprocess, shard(lo));
+  const std::vector<uint64_t> seeds{lo.seed};
   const nlohmann::json fp = fingerprint(seed, split);
   Guard guard{options_, checkpoint_};
   guard.saved_epochs = resume(*opt, loader, seeds, fp);
@@ -212,14 +201,28 @@ void ClassifierMethod::train(const BenchmarkSplit& split, uint64_t seed,
   auto train_batch = [&](int64_t e, int64_t b) -> std::optional<BatchResult> {
     const std::optional<Batch> batch = loader.next();
     if (!batch) return std::nullopt;
-    const Variable features = forward_features(Variable(batch->images));
-    const Variable loss = head_->loss(features, batch->labels);
+    Generator draw(derive_seed(derive_seed(seed, 3, static_cast<uint64_t>(e)),
+                               static_cast<uint64_t>(b), 0));
+    const HeadBatch rows = make_rows ? make_rows(*batch, draw)
+                                     : HeadBatch{batch->images, batch->labels};
+    const Variable loss = head_->loss(forward_features(Variable(rows.rows)), rows.labels);
     const double value = loss.item();
     guard.loss(value, e, b, *opt);
     step(*opt, loss, *batch, guard, nets, e, b);
     return BatchResult{value, batch->images.size(0)};
   };
   run_epochs(guard, *opt, loader, seeds, fp, progress, train_batch);
+}
+
+void ClassifierMethod::train(const BenchmarkSplit& split, uint64_t seed,
+                             const ProgressFn& progress) {
+  KZ_CHECK(split.reference.size() > 0, "method",
+           "{} classifies the reference classes and the normal one: it needs a reference set "
+           "(a table: --reference)", name());
+  build_backbone(seed, split.normal_train);
+  const ImageDataset data = classifier_training_set(split);
+  train_head(split, data, loader_options(options_, data, seed, 0), data.num_classes(), seed,
+             progress, nullptr);
 }
 
 }  // namespace kz

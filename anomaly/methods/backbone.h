@@ -65,10 +65,24 @@ class BackboneMethod : public TrainedMethod {
                       const std::function<void(const Tensor&)>& each) const;
   /// Features of a batch through the backbone (training or eval as the network is set).
   Variable forward_features(const Variable& x) const;
-  /// loader_options (anomaly/training.h) for `data`, leaving out a last batch of one row:
-  /// batch normalisation cannot train on one value per channel (PyTorch refuses it too).
-  LoaderOptions data_loader_options(const ImageDataset& data, uint64_t seed,
-                                    uint64_t stream) const;
+  /// What the head learns from, for one batch of the loader: rows (channels-last) and their
+  /// labels among the head's classes.
+  struct HeadBatch {
+    Tensor rows;                  ///< (M,C,H,W) channels-last, or (M,C) for a table
+    std::vector<int64_t> labels;  ///< M
+  };
+  /// Turns a loader batch into what the head learns from; `draw` is seeded by the batch's
+  /// epoch and index (for what a method draws, e.g. synthetic defects), so a resumed run
+  /// draws the same.
+  using HeadBatchFn = std::function<HeadBatch(const Batch& batch, Generator& draw)>;
+  /// The training of the methods that learn through a classification head (l2softmax,
+  /// arcface, twin, cutpaste): after build_backbone(), a new head of `classes` classes (random
+  /// from stream 2 of `seed`); every batch of `data` (loader `lo`, sharded when data-parallel)
+  /// made into rows and labels by `make_rows` (null: the batch as it is), the head's loss on
+  /// their features; the epochs with progress, checkpoints and resume.
+  void train_head(const BenchmarkSplit& split, const ImageDataset& data, const LoaderOptions& lo,
+                  int64_t classes, uint64_t seed, const ProgressFn& progress,
+                  const HeadBatchFn& make_rows);
   /// A head of this method for F features and C classes (random from gen); null if none.
   virtual std::shared_ptr<MarginHead> make_head(int64_t features, int64_t classes,
                                                 Generator& gen) const = 0;

@@ -148,46 +148,24 @@ void CutPasteMethod::train(const BenchmarkSplit& split, uint64_t seed,
            "cutpaste cuts and pastes patches of images; a table has none");
   density_ = nullptr;  // fitted after training: not part of the checkpoints
   build_backbone(seed, split.normal_train);
-  Generator gen(derive_seed(seed, 2, 0));
-  head_ = make_head(feature_dim(), kClasses, gen);
-  const std::vector<Variable> params = trainable();
-  auto opt = make_optimizer(options_, params);
-  start_parallel(params);
   MethodOptions per_step = options_;  // images per step, each with its two defective copies
   per_step.batch_size = std::max<int64_t>(1, options_.batch_size / kClasses);
   // A last batch of one image is still three rows: batch norm trains on it.
-  const LoaderOptions lo = loader_options(per_step, seed, 0);
-  DataLoader loader(split.normal_train, options_.preprocess, shard(lo));
-  const std::vector<uint64_t> seeds{lo.seed};
-  const nlohmann::json fp = fingerprint(seed, split);
-  Guard guard{options_, checkpoint_};
-  guard.saved_epochs = resume(*opt, loader, seeds, fp);
-  const std::vector<NamedNetwork> nets = networks();
-  network().train();
-  head_->train();
   const Scaling scaling = options_.preprocess.scaling;
   const DefectFn paste = [](const Tensor& image, Generator& g) { return cut_paste(image, g); };
   const DefectFn scar = [](const Tensor& image, Generator& g) { return cut_paste_scar(image, g); };
-  auto train_batch = [&](int64_t e, int64_t b) -> std::optional<BatchResult> {
-    const std::optional<Batch> batch = loader.next();
-    if (!batch) return std::nullopt;
-    const int64_t n = batch->images.size(0);
-    Generator draw(derive_seed(derive_seed(seed, 3, static_cast<uint64_t>(e)),
-                               static_cast<uint64_t>(b), 0));
-    const Tensor x = batch->images.contiguous();
+  // Each batch of n images: the n normal (class 0), n with a pasted patch (1), n scarred (2).
+  const HeadBatchFn three_ways = [&](const Batch& batch, Generator& draw) {
+    const int64_t n = batch.images.size(0);
+    const Tensor x = batch.images.contiguous();
     const DefectBatch pasted = defect_batch(x, scaling, paste, draw);
     const DefectBatch scarred = defect_batch(x, scaling, scar, draw);
-    std::vector<int64_t> labels;
-    for (int64_t k = 0; k < kClasses; ++k) labels.insert(labels.end(), n, k);
-    const Tensor rows = cat({x, pasted.images, scarred.images}, 0).to_channels_last();
-    const Variable features = forward_features(Variable(rows));
-    const Variable loss = head_->loss(features, labels);
-    const double value = loss.item();
-    guard.loss(value, e, b, *opt);
-    step(*opt, loss, *batch, guard, nets, e, b);
-    return BatchResult{value, n};
+    HeadBatch rows{cat({x, pasted.images, scarred.images}, 0).to_channels_last(), {}};
+    for (int64_t k = 0; k < kClasses; ++k) rows.labels.insert(rows.labels.end(), n, k);
+    return rows;
   };
-  run_epochs(guard, *opt, loader, seeds, fp, progress, train_batch);
+  train_head(split, split.normal_train, loader_options(per_step, seed, 0), kClasses, seed,
+             progress, three_ways);
   fit_patch_density(split.normal_train);
 }
 

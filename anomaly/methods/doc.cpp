@@ -35,9 +35,9 @@ class DocMethod final : public BackboneMethod {
     auto opt = make_optimizer(options_, params);
     start_parallel(params);
     DataLoader reference(split.reference, options_.preprocess,
-                         shard(data_loader_options(split.reference, seed, 0)));
+                         shard(loader_options(options_, split.reference, seed, 0)));
     DataLoader normal(split.normal_train, options_.preprocess,
-                      shard(data_loader_options(split.normal_train, seed, 1)));
+                      shard(loader_options(options_, split.normal_train, seed, 1)));
     const std::vector<uint64_t> seeds{loader_options(options_, seed, 0).seed,
                                       loader_options(options_, seed, 1).seed};
     const nlohmann::json fp = fingerprint(seed, split);

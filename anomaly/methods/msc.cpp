@@ -54,10 +54,9 @@ class MscMethod final : public BackboneMethod {
 
     Preprocess raw = options_.preprocess;  // pixels 0..255: the augmentations expect them
     raw.scaling = Scaling::none;
-    LoaderOptions lo = loader_options(options_, seed, 0);
+    LoaderOptions lo = loader_options(options_, split.normal_train, seed, 0);  // no batch of one
     lo.augment = Augment{};
     lo.channels_last = false;
-    lo.drop_last = split.normal_train.size() % options_.batch_size == 1;  // no batch of one
     DataLoader loader(split.normal_train, raw, lo);
     const std::vector<uint64_t> seeds{lo.seed};
     auto opt = make_optimizer(options_, params);

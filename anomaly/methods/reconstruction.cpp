@@ -23,10 +23,7 @@ void ReconstructionMethod::for_chunks(const ImageDataset& data, F&& f) const {
 void ReconstructionMethod::train(const BenchmarkSplit& split, uint64_t seed,
                                  const ProgressFn& progress) {
   const ImageDataset& normal = split.normal_train;
-  const int64_t size = options_.preprocess.height > 0 ? options_.preprocess.height : normal.height;
-  KZ_CHECK(options_.preprocess.width == options_.preprocess.height, "method",
-           "{} needs square images, the preprocessing gives {}×{}", name(),
-           options_.preprocess.height, options_.preprocess.width);
+  const int64_t size = square_side(options_, normal, name());
   net_options_ = ConvAutoencoderOptions{};
   net_options_.channels = options_.preprocess.rgb ? 3 : normal.channels;
   net_options_.image_size = size;
@@ -37,9 +34,7 @@ void ReconstructionMethod::train(const BenchmarkSplit& split, uint64_t seed,
 
   auto opt = make_optimizer(options_, net_->parameters());
   start_parallel(net_->parameters());
-  LoaderOptions lo = shard(loader_options(options_, seed, 0));
-  // A last batch of one image gives batch norm no statistics to train with: leave it out.
-  lo.drop_last = normal.size() % options_.batch_size == 1;
+  const LoaderOptions lo = shard(loader_options(options_, normal, seed, 0));
   DataLoader loader(normal, options_.preprocess, lo);
   const std::vector<uint64_t> seeds{lo.seed};
   const nlohmann::json fp = fingerprint(seed, split);

@@ -69,44 +69,23 @@ void TwinMethod::train(const BenchmarkSplit& split, uint64_t seed, const Progres
     reference.class_names = data.class_names;
     data = concat(reference, data);
   }
-  Generator gen(derive_seed(seed, 2, 0));
-  head_ = make_head(feature_dim(), normal_label + 2, gen);
-  const std::vector<Variable> params = trainable();
-  auto opt = make_optimizer(options_, params);
-  start_parallel(params);
-  DataLoader loader(data, options_.preprocess, shard(data_loader_options(data, seed, 0)));
-  const std::vector<uint64_t> seeds{loader_options(options_, seed, 0).seed};
-  const nlohmann::json fp = fingerprint(seed, split);
-  Guard guard{options_, checkpoint_};
-  guard.saved_epochs = resume(*opt, loader, seeds, fp);
-  const std::vector<NamedNetwork> nets = networks();
-  network().train();
-  head_->train();
+  // Each batch: its images, then a twin of each normal one with a line defect (class R+1).
   const Scaling scaling = options_.preprocess.scaling;
-  auto train_batch = [&](int64_t e, int64_t b) -> std::optional<BatchResult> {
-    const std::optional<Batch> batch = loader.next();
-    if (!batch) return std::nullopt;
+  const HeadBatchFn add_twins = [&](const Batch& batch, Generator& draw) {
     std::vector<int64_t> normal_rows;
-    for (size_t i = 0; i < batch->labels.size(); ++i)
-      if (batch->labels[i] == normal_label) normal_rows.push_back(static_cast<int64_t>(i));
-    Generator draw(derive_seed(derive_seed(seed, 3, static_cast<uint64_t>(e)),
-                               static_cast<uint64_t>(b), 0));
-    std::vector<int64_t> labels(batch->labels.begin(), batch->labels.end());
-    Tensor images = batch->images;
+    for (size_t i = 0; i < batch.labels.size(); ++i)
+      if (batch.labels[i] == normal_label) normal_rows.push_back(static_cast<int64_t>(i));
+    HeadBatch rows{batch.images, batch.labels};
     if (!normal_rows.empty()) {
-      const Tensor normal = index_select0(batch->images.contiguous(), normal_rows);
+      const Tensor normal = index_select0(batch.images.contiguous(), normal_rows);
       const DefectBatch twins = defect_batch(normal, scaling, line_defect, draw);
-      images = cat({batch->images.contiguous(), twins.images}, 0);
-      labels.insert(labels.end(), normal_rows.size(), normal_label + 1);
+      rows.rows = cat({batch.images.contiguous(), twins.images}, 0).to_channels_last();
+      rows.labels.insert(rows.labels.end(), normal_rows.size(), normal_label + 1);
     }
-    const Variable features = forward_features(Variable(images.to_channels_last()));
-    const Variable loss = head_->loss(features, labels);
-    const double value = loss.item();
-    guard.loss(value, e, b, *opt);
-    step(*opt, loss, *batch, guard, nets, e, b);
-    return BatchResult{value, batch->images.size(0)};
+    return rows;
   };
-  run_epochs(guard, *opt, loader, seeds, fp, progress, train_batch);
+  train_head(split, data, loader_options(options_, data, seed, 0), normal_label + 2, seed,
+             progress, add_twins);
 }
 
 }  // namespace
