@@ -5,9 +5,7 @@
 // Under `mpirun -np N` the (trial × method) units are spread over the N processes, each with
 // --threads threads; rank 0 prints the summary and writes the report files.
 // --table FILE.csv runs the same protocol on a table's rows (data/csv.h, data/table_split.h).
-#include <unistd.h>
-
-#include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
@@ -30,8 +28,8 @@ struct BenchmarkFlags {
   int64_t knn_k = 0;  // 0 = the default, 5
   bool center = false;
   int trials = 0;  // 0 = the preset's
-  int64_t image_size = 0, epochs = 0, batch = 0, latent_dim = 0;
-  double width = 0.0, lr = 0.0;
+  TrainingFlags training;  // --image-size, --width, --epochs, --batch, --lr
+  int64_t latent_dim = 0;
   uint64_t seed = 0;
   int threads = 0;
   int64_t reference_per_class = 0, normal_train = 0, test_each = 0;  // 0 = the preset's
@@ -59,22 +57,6 @@ struct BenchmarkFlags {
   int64_t goad_maps = 0, goad_dims = 0;  // 0 = the defaults (256, 32)
   int64_t anogan_steps = -1;  // -1 = the default (500)
 };
-
-std::string duration(double seconds) {
-  const auto s = static_cast<int64_t>(seconds + 0.5);
-  return s >= 3600 ? fmt::format("{}h{:02}m", s / 3600, s % 3600 / 60)
-                   : fmt::format("{}m{:02}s", s / 60, s % 60);
-}
-
-// A path as the settings record it: absolute and normalised, so that runs (and resumed runs)
-// started from different folders, or with different spellings of one path, compare equal.
-std::string recorded_path(const std::string& path) {
-  if (path.empty()) return path;
-  return std::filesystem::absolute(path).lexically_normal().string();
-}
-
-// Live progress on a terminal; nothing per batch when output is a pipe or CI.
-bool interactive() { return isatty(STDERR_FILENO) && std::getenv("CI") == nullptr; }
 
 void run(const BenchmarkFlags& f, Communicator& comm) {
   const bool root = comm.rank() == 0;
@@ -142,11 +124,7 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
   o.proxy_each = f.proxy_size;
   o.early_stop = f.early_stop;
   for (MethodOptions& m : o.method_options) {
-    if (f.image_size > 0) m.preprocess.height = m.preprocess.width = f.image_size;
-    if (f.width > 0) m.width = f.width;
-    if (f.epochs > 0) m.epochs = f.epochs;
-    if (f.batch > 0) m.batch_size = f.batch;
-    if (f.lr > 0) m.lr = f.lr;
+    apply_training_flags(f.training, m);
     if (f.latent_dim > 0) m.latent_dim = f.latent_dim;
     if (!f.mlp_widths.empty()) m.mlp_widths = parse_widths(f.mlp_widths, "benchmark");
     m.threads = f.threads;
@@ -183,13 +161,8 @@ void run(const BenchmarkFlags& f, Communicator& comm) {
   ExperimentCallbacks callbacks;
   callbacks.progress = [&](int trial, const std::string& method, const TrainProgress& p) {
     if (!live) return;
-    const double done = (static_cast<double>(p.epoch) +
-                         static_cast<double>(p.batch + 1) / static_cast<double>(p.batches)) /
-                        static_cast<double>(p.epochs);
-    const double eta = p.seconds * (1.0 / std::max(done, 1e-9) - 1.0);
-    fmt::print(stderr, "\r\033[K[trial {}/{} {}] epoch {}/{} batch {}/{} loss {:.4f} {:.0f} img/s ETA {}",
-               trial + 1, o.trials, method, p.epoch + 1, p.epochs, p.batch + 1, p.batches,
-               p.loss, p.images_per_second, duration(eta));
+    fmt::print(stderr, "\r\033[K[trial {}/{} {}] {}", trial + 1, o.trials, method,
+               progress_line(p));
     if (p.epoch_end) fmt::print(stderr, "\n");
   };
   callbacks.resumed = [&](int trial, const std::string& method, const std::string& what) {
@@ -266,13 +239,7 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
       ->check(CLI::IsMember({"scratch", "seed", "quick"}));
   cmd->add_option("--pretrained", flags->pretrained, "backbone weights (.safetensors)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--image-size", flags->image_size, "input size N (N×N)")
-      ->check(CLI::Range(8, 1024));
-  cmd->add_option("--width", flags->width, "MobileNetV2 width multiplier")
-      ->check(CLI::Range(0.1, 2.0));
-  cmd->add_option("--epochs", flags->epochs, "training epochs")->check(CLI::Range(1, 100000));
-  cmd->add_option("--batch", flags->batch, "batch size")->check(CLI::Range(2, 65536));
-  cmd->add_option("--lr", flags->lr, "learning rate")->check(CLI::Range(1e-12, 10.0));
+  add_training_flags(cmd, flags->training);
   cmd->add_option("--latent-dim", flags->latent_dim, "the autoencoders' bottleneck size")
       ->check(CLI::Range(1, 65536));
   cmd->add_flag("--validate", flags->validate,

@@ -10,10 +10,7 @@
 //                (CSV: file,score,flag[,class]; --maps: one PNG per image, map over image)
 //   kizuki score --model model.kz --table FILE.csv [--id COLUMN]
 //                (CSV: row,[id,]score,flag[,class]; row = the data row's number from 1)
-#include <unistd.h>
-
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -175,7 +172,7 @@ void train(const TrainFlags& f, Communicator& comm) {
   if (root && !f.resume && std::filesystem::exists(o.checkpoint.path))
     fmt::print(stderr, "note: {} is left from a stopped run; starting afresh (--resume "
                "continues it)\n", o.checkpoint.path);
-  const bool live = isatty(STDERR_FILENO) && std::getenv("CI") == nullptr && comm.size() == 1;
+  const bool live = interactive() && comm.size() == 1;
   if (root)
     fmt::print(stderr, "training {} on {} normal and {} reference {} ({} classes){}\n",
                f.method, normal.size(), reference.size(), normal.table ? "rows" : "images",
@@ -185,9 +182,7 @@ void train(const TrainFlags& f, Communicator& comm) {
                                : "");
   const AnomalyModel model = train_model(normal, reference, o, [&](const TrainProgress& p) {
     if (!root || (!live && !p.epoch_end)) return;
-    fmt::print(stderr, "{}epoch {}/{} batch {}/{} loss {:.4f} {:.0f} img/s{}", live ? "\r\033[K" : "",
-               p.epoch + 1, p.epochs, p.batch + 1, p.batches, p.loss, p.images_per_second,
-               p.epoch_end ? "\n" : "");
+    fmt::print(stderr, "{}{}{}", live ? "\r\033[K" : "", progress_line(p), p.epoch_end ? "\n" : "");
   });
   for (const std::string& w : model.method->training_warnings())  // a GAN's failures
     if (root) fmt::print(stderr, "WARNING: {}\n", w);

@@ -2,12 +2,6 @@
 // classifying method trains on every class but the --unknown ones; each test image gets a
 // known class and an unknown flag; the scores, the confusion matrix and (with two or more
 // unknown classes) the clustering of the flagged images are printed and written to --out.
-#include <unistd.h>
-
-#include <algorithm>
-#include <cstdlib>
-#include <filesystem>
-
 #include <fmt/format.h>
 
 #include "anomaly/experiment.h"
@@ -22,8 +16,8 @@ namespace {
 struct OpenSetFlags {
   std::string dataset = "cifar10", data_dir, unknown, method = "arcface", out = "openset";
   std::string preset = "scratch", pretrained;
-  int64_t image_size = 0, epochs = 0, batch = 0;
-  double width = 0.0, lr = 0.0, true_known_rate = 0.95;
+  TrainingFlags training;  // --image-size, --width, --epochs, --batch, --lr
+  double true_known_rate = 0.95;
   uint64_t seed = 0;
   int threads = 0;
   int64_t train_per_class = 1000, held_out_per_class = 200, test_known_per_class = 200,
@@ -31,21 +25,10 @@ struct OpenSetFlags {
   bool center = false;
 };
 
-std::string duration(double seconds) {
-  const auto s = static_cast<int64_t>(seconds + 0.5);
-  return fmt::format("{}m{:02}s", s / 60, s % 60);
-}
-
-// Live progress on a terminal; nothing per batch when output is a pipe or CI.
-bool interactive() { return isatty(STDERR_FILENO) && std::getenv("CI") == nullptr; }
-
 void run(const OpenSetFlags& f) {
   set_threads(f.threads);
-  const std::string pretrained =
-      f.pretrained.empty() ? "" : std::filesystem::absolute(f.pretrained).lexically_normal().string();
-  ExperimentOptions e = preset_options(f.preset, f.dataset, {f.method}, pretrained);
-  e.data_dir = f.data_dir.empty() ? ""
-                                  : std::filesystem::absolute(f.data_dir).lexically_normal().string();
+  ExperimentOptions e = preset_options(f.preset, f.dataset, {f.method}, recorded_path(f.pretrained));
+  e.data_dir = recorded_path(f.data_dir);
   const TrainTest data = load_benchmark_dataset(e);
   OpenSetOptions o;
   o.dataset = f.dataset;
@@ -54,11 +37,7 @@ void run(const OpenSetFlags& f) {
   o.unknown = f.unknown;
   o.method = e.method_options.front();
   MethodOptions& m = o.method;
-  if (f.image_size > 0) m.preprocess.height = m.preprocess.width = f.image_size;
-  if (f.width > 0) m.width = f.width;
-  if (f.epochs > 0) m.epochs = f.epochs;
-  if (f.batch > 0) m.batch_size = f.batch;
-  if (f.lr > 0) m.lr = f.lr;
+  apply_training_flags(f.training, m);
   m.threads = f.threads;
   o.n_train_per_class = f.train_per_class;
   o.n_held_out_per_class = f.held_out_per_class;
@@ -75,13 +54,7 @@ void run(const OpenSetFlags& f) {
   callbacks.stage = [](const std::string& what) { fmt::print(stderr, "{}\n", what); };
   callbacks.progress = [live](const TrainProgress& p) {
     if (!live) return;
-    const double done = (static_cast<double>(p.epoch) +
-                         static_cast<double>(p.batch + 1) / static_cast<double>(p.batches)) /
-                        static_cast<double>(p.epochs);
-    const double eta = p.seconds * (1.0 / std::max(done, 1e-9) - 1.0);
-    fmt::print(stderr, "\r\033[Kepoch {}/{} batch {}/{} loss {:.4f} {:.0f} img/s ETA {}",
-               p.epoch + 1, p.epochs, p.batch + 1, p.batches, p.loss, p.images_per_second,
-               duration(eta));
+    fmt::print(stderr, "\r\033[K{}", progress_line(p));
     if (p.epoch_end) fmt::print(stderr, "\n");
   };
   const OpenSetResult r = run_openset(o, data, callbacks);
@@ -115,13 +88,7 @@ void add_openset_command(CLI::App& app) {
       ->check(CLI::IsMember({"scratch", "seed", "quick"}));
   cmd->add_option("--pretrained", flags->pretrained, "backbone weights (.safetensors)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--image-size", flags->image_size, "input size N (N×N)")
-      ->check(CLI::Range(8, 1024));
-  cmd->add_option("--width", flags->width, "MobileNetV2 width multiplier")
-      ->check(CLI::Range(0.1, 2.0));
-  cmd->add_option("--epochs", flags->epochs, "training epochs")->check(CLI::Range(1, 100000));
-  cmd->add_option("--batch", flags->batch, "batch size")->check(CLI::Range(2, 65536));
-  cmd->add_option("--lr", flags->lr, "learning rate")->check(CLI::Range(1e-12, 10.0));
+  add_training_flags(cmd, flags->training);
   cmd->add_option("--seed", flags->seed, "seed of the split, the training and the clustering");
   cmd->add_option("--threads", flags->threads, "threads for oneDNN, OpenBLAS and kizuki")
       ->check(CLI::Range(1, 1024));

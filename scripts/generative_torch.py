@@ -26,7 +26,6 @@ Run from the repository root:
   /usr/bin/python3 scripts/generative_torch.py --methods adae --epochs 3 --trials 2 --threads 1
   /usr/bin/python3 scripts/generative_torch.py --methods anogan --epochs 3 --anogan-steps 50
 """
-import argparse
 import json
 import os
 import statistics
@@ -39,10 +38,9 @@ import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reconstruction_torch import (CLASSES, ConvDecoder, ConvEncoder, benchmark_split,  # noqa: E402
-                                  default_widths, load_cifar10, load_fashion_mnist)
+from reconstruction_torch import (ConvDecoder, ConvEncoder, benchmark_split,  # noqa: E402
+                                  default_widths, driver_arguments, driver_setup)
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCORES = {"adae": ["g-dg", "x-dg"], "anogan": ["anogan"]}
 
 
@@ -236,26 +234,11 @@ SCORE = {"adae": score_adae, "anogan": score_anogan}
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", choices=sorted(CLASSES), default="fashion-mnist")
-    p.add_argument("--methods", default="adae")
-    p.add_argument("--trials", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
+    p = driver_arguments(__doc__.split("\n\n")[0], "adae", 1)
     p.add_argument("--epochs", type=int, default=3)
-    p.add_argument("--fmnist-dir", default="/usr/share/datasets/fashion-mnist")
-    p.add_argument("--cifar-dir", default=os.path.join(REPO, "..", "shared", "data", "cifar10"))
-    p.add_argument("--threads", type=int, default=1)
     p.add_argument("--anogan-steps", type=int, default=500)
-    p.add_argument("--json", help="write the results here")
     a = p.parse_args()
-    methods = a.methods.split(",")
-    for m in methods:
-        if m not in SCORES:
-            p.error("unknown method %r (%s)" % (m, ", ".join(SCORES)))
-    torch.set_num_threads(a.threads)
-    data = (load_fashion_mnist(a.fmnist_dir) if a.dataset == "fashion-mnist"
-            else load_cifar10(a.cifar_dir))
-    normal, anomaly = CLASSES[a.dataset]
+    methods, data, normal, anomaly = driver_setup(p, a, SCORES)
     rows = []
     for t in range(a.trials):
         seed = a.seed + t

@@ -58,7 +58,6 @@ Run from the repository root:
   /usr/bin/python3 scripts/metric_torch.py --dataset fashion-mnist --methods arcface,adacos \
       --trials 2 --preset quick --json /tmp/metric_torch_fmnist.json
 """
-import argparse
 import json
 import math
 import os
@@ -76,7 +75,7 @@ from sklearn.neighbors import LocalOutlierFactor
 from sklearn.preprocessing import MinMaxScaler
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reconstruction_torch import CLASSES, REPO, load_cifar10, load_fashion_mnist  # noqa: E402
+from reconstruction_torch import driver_arguments, driver_setup  # noqa: E402
 
 METHODS = ("l2softmax", "arcface", "adacos", "adacos-fixed", "geom", "goad", "deepsad", "twin",
            "cutpaste")
@@ -497,27 +496,12 @@ def score(scorer, train_f, test_f):
 # --- driver ----------------------------------------------------------------------------------
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--dataset", choices=sorted(CLASSES), default="fashion-mnist")
-    p.add_argument("--methods", default="arcface,adacos")
+    p = driver_arguments(__doc__.split("\n\n")[0], "arcface,adacos", 2)
     p.add_argument("--preset", choices=("quick", "scratch"), default="scratch")
-    p.add_argument("--trials", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--width", type=float, default=0.5)
     p.add_argument("--known-anomalies", type=int, default=0)
-    p.add_argument("--fmnist-dir", default="/usr/share/datasets/fashion-mnist")
-    p.add_argument("--cifar-dir", default=os.path.join(REPO, "..", "shared", "data", "cifar10"))
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--json", help="write the results here")
     a = p.parse_args()
-    methods = a.methods.split(",")
-    for m in methods:
-        if m not in METHODS:
-            p.error("unknown method %r (%s)" % (m, ", ".join(METHODS)))
-    torch.set_num_threads(a.threads)
-    data = (load_fashion_mnist(a.fmnist_dir) if a.dataset == "fashion-mnist"
-            else load_cifar10(a.cifar_dir))
-    normal, anomaly = CLASSES[a.dataset]
+    methods, data, normal, anomaly = driver_setup(p, a, METHODS)
     epochs = 3 if a.preset == "quick" else 10
     n_reference = 500 if a.preset == "quick" else 1000
 

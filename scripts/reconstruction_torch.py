@@ -276,26 +276,39 @@ def score(method, net, images, seed, chunk=256):
 
 # --- driver --------------------------------------------------------------------------------
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def driver_arguments(description, methods, threads):
+    """The arguments every twin script's driver takes (its own are added by the caller)."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--dataset", choices=sorted(CLASSES), default="fashion-mnist")
-    p.add_argument("--methods", default="ae,vae,ssim-ae")
+    p.add_argument("--methods", default=methods)
     p.add_argument("--trials", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--fmnist-dir", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--cifar-dir", default=os.path.join(REPO, "..", "shared", "data", "cifar10"))
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=threads)
     p.add_argument("--json", help="write the results here")
-    a = p.parse_args()
+    return p
+
+
+def driver_setup(p, a, known):
+    """Checks --methods against `known`, sets the thread count and loads the data set:
+    returns (methods, data, normal class, anomaly class)."""
     methods = a.methods.split(",")
     for m in methods:
-        if m not in SCORES:
-            p.error("unknown method %r (%s)" % (m, ", ".join(SCORES)))
+        if m not in known:
+            p.error("unknown method %r (%s)" % (m, ", ".join(known)))
     torch.set_num_threads(a.threads)
     data = (load_fashion_mnist(a.fmnist_dir) if a.dataset == "fashion-mnist"
             else load_cifar10(a.cifar_dir))
     normal, anomaly = CLASSES[a.dataset]
+    return methods, data, normal, anomaly
+
+
+def main():
+    p = driver_arguments(__doc__.split("\n\n")[0], "ae,vae,ssim-ae", 2)
+    p.add_argument("--epochs", type=int, default=30)
+    a = p.parse_args()
+    methods, data, normal, anomaly = driver_setup(p, a, SCORES)
 
     rows, timings = [], []
     for t in range(a.trials):

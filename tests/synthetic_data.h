@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <string>
 
+#include "anomaly/method.h"
 #include "data/split.h"
 #include "tensor/generator.h"
 
@@ -37,6 +38,21 @@ inline ImageDataset synthetic(int64_t per_class, uint64_t seed) {
 inline BenchmarkSplit tiny_split(uint64_t seed) {
   TrainTest data{synthetic(30, 1), synthetic(20, 2)};
   return benchmark_split(data, 3, 8, 10, 30, 20, seed);
+}
+
+// The options the method tests train with: a MobileNetV2 of width 0.25 on 16×16 images in
+// [0, 1], Adam lr 1e-3, 2 epochs of batches of 16.
+inline MethodOptions tiny_method(const std::string& name) {
+  MethodOptions m;
+  m.name = name;
+  m.width = 0.25;
+  m.preprocess.height = m.preprocess.width = 16;
+  m.preprocess.scaling = Scaling::unit;
+  m.epochs = 2;
+  m.batch_size = 16;
+  m.optimizer = "adam";
+  m.lr = 1e-3;
+  return m;
 }
 
 }  // namespace kz::test

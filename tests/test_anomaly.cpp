@@ -17,22 +17,10 @@
 
 using namespace kz;
 using kz::test::synthetic;
+using kz::test::tiny_method;
 using kz::test::tiny_split;
 
 namespace {
-
-MethodOptions tiny(const std::string& name) {
-  MethodOptions m;
-  m.name = name;
-  m.width = 0.25;
-  m.preprocess.height = m.preprocess.width = 16;
-  m.preprocess.scaling = Scaling::unit;
-  m.epochs = 2;
-  m.batch_size = 16;
-  m.optimizer = "adam";
-  m.lr = 1e-3;
-  return m;
-}
 
 double auc_of(Method& method, const BenchmarkSplit& split, const std::string& scorer) {
   const Tensor train = method.embed(split.normal_train), test = method.embed(split.test);
@@ -49,7 +37,7 @@ TEST_CASE("anomaly: every method trains end to end and its loss falls") {
   const BenchmarkSplit split = tiny_split(0);
   for (const std::string name : {"doc", "l2softmax", "arcface", "adacos", "adacos-fixed", "frozen", "twin", "cutpaste"}) {
     CAPTURE(name);
-    MethodOptions o = tiny(name);
+    MethodOptions o = tiny_method(name);
     o.epochs = 8;  // ArcFace's epoch loss on 80 images moves by ±0.1 from epoch to epoch: 3
                    // epochs can rise by rounding alone (3.81 → 3.84), 8 fall well (→ 3.31)
     std::unique_ptr<Method> method = make_method(o);
@@ -79,7 +67,7 @@ TEST_CASE("anomaly: every method trains end to end and its loss falls") {
 TEST_CASE("anomaly: the same seed gives the same AUC, another seed another") {
   const BenchmarkSplit split = tiny_split(0);
   auto run = [&](uint64_t seed, std::vector<float>* features) {
-    std::unique_ptr<Method> m = make_method(tiny("arcface"));
+    std::unique_ptr<Method> m = make_method(tiny_method("arcface"));
     m->train(split, seed, nullptr);
     *features = m->embed(split.test).to_vector();
     return auc_of(*m, split, "lof");
@@ -93,22 +81,22 @@ TEST_CASE("anomaly: the same seed gives the same AUC, another seed another") {
 }
 
 TEST_CASE("anomaly: bad settings are refused with a clear message") {
-  CHECK_THROWS_WITH_AS(make_method(tiny("svm")), doctest::Contains("unknown method 'svm'"), Error);
+  CHECK_THROWS_WITH_AS(make_method(tiny_method("svm")), doctest::Contains("unknown method 'svm'"), Error);
   CHECK_THROWS_WITH_AS(preset_options("seed", "cifar10", {"doc"}, ""),
                        doctest::Contains("--preset seed needs --pretrained"), Error);
   CHECK_THROWS_WITH_AS(preset_options("fast", "cifar10", {"doc"}, ""),
                        doctest::Contains("unknown --preset 'fast'"), Error);
-  MethodOptions o = tiny("l2softmax");
+  MethodOptions o = tiny_method("l2softmax");
   o.optimizer = "rmsprop";
   std::unique_ptr<Method> m = make_method(o);
   CHECK_THROWS_WITH_AS(m->train(tiny_split(0), 0, nullptr),
                        doctest::Contains("unknown optimizer 'rmsprop'"), Error);
-  CHECK_THROWS_WITH_AS(make_method(tiny("doc"))->embed(tiny_split(0).test),
+  CHECK_THROWS_WITH_AS(make_method(tiny_method("doc"))->embed(tiny_split(0).test),
                        doctest::Contains("has not been trained"), Error);
 }
 
 TEST_CASE("anomaly: a diverging loss stops training and says why") {
-  MethodOptions o = tiny("l2softmax");
+  MethodOptions o = tiny_method("l2softmax");
   o.lr = 1e30;  // the first step sends the weights to infinity
   o.optimizer = "sgd";
   o.epochs = 3;
@@ -140,7 +128,7 @@ TEST_CASE("anomaly: model.kz round trip scores identically, flags by threshold, 
   ImageDataset normal, reference;
   model_data(&normal, &reference);
   TrainModelOptions o;
-  o.method = tiny("l2softmax");
+  o.method = tiny_method("l2softmax");
   o.scorer = "lof";
   const AnomalyModel model = train_model(normal, reference, o, nullptr);
   CHECK(model.class_names == std::vector<std::string>{"c0", "c1", "c2", "normal"});
@@ -163,7 +151,7 @@ TEST_CASE("anomaly: a version-1 model.kz still loads") {
   ImageDataset normal, reference;
   model_data(&normal, &reference);
   TrainModelOptions o;
-  o.method = tiny("l2softmax");
+  o.method = tiny_method("l2softmax");
   o.method.epochs = 1;
   const AnomalyModel model = train_model(normal, reference, o, nullptr);
   const std::string path = temp_path("v1.kz");
@@ -206,7 +194,7 @@ TEST_CASE("anomaly: a corrupt or mismatched model.kz gives one clear error") {
   ImageDataset normal, reference;
   model_data(&normal, &reference);
   TrainModelOptions o;
-  o.method = tiny("arcface");
+  o.method = tiny_method("arcface");
   o.method.epochs = 1;
   const std::string path = temp_path("good.kz"), bad = temp_path("bad.kz");
   save_model(path, train_model(normal, reference, o, nullptr));
@@ -249,7 +237,7 @@ TEST_CASE("anomaly: a corrupt or mismatched model.kz gives one clear error") {
 // feature the mean of the two embeddings.
 TEST_CASE("anomaly: --tta flip embeds each image as the mean of its and its mirror image's features") {
   const BenchmarkSplit split = tiny_split(0);
-  std::unique_ptr<Method> m = make_method(tiny("frozen"));
+  std::unique_ptr<Method> m = make_method(tiny_method("frozen"));
   m->train(split, 3, nullptr);
   const ImageDataset& data = split.test;
   ImageDataset mirror = data;
@@ -289,7 +277,7 @@ TEST_CASE("anomaly: --tta flip embeds each image as the mean of its and its mirr
   CHECK(scored[0].second.to_vector() == score_features("cosine", train_f, test_f, 5, true).to_vector());
   CHECK(scored[1].second.to_vector() == score_features("knn", train_f, test_f, 2).to_vector());
 
-  MethodOptions ae = tiny("ae");
+  MethodOptions ae = tiny_method("ae");
   ae.latent_dim = 8;
   CHECK_THROWS_WITH_AS(embed_features(*make_method(ae), data, "flip"),
                        doctest::Contains("ae is a scoring method"), Error);
@@ -299,7 +287,7 @@ TEST_CASE("anomaly: model.kz keeps --center and --tta; they are refused where th
   ImageDataset normal, reference;
   model_data(&normal, &reference);
   TrainModelOptions o;
-  o.method = tiny("frozen");
+  o.method = tiny_method("frozen");
   o.scorer = "cosine";
   o.center = true;
   o.tta = "flip";
@@ -325,7 +313,7 @@ TEST_CASE("anomaly: model.kz keeps --center and --tta; they are refused where th
                        doctest::Contains("unknown test-time augmentation 'rotate'"), Error);
   bad = o;
   bad.center = false;
-  bad.method = tiny("ae");
+  bad.method = tiny_method("ae");
   bad.scorer.clear();
   CHECK_THROWS_WITH_AS(train_model(normal, reference, bad, nullptr),
                        doctest::Contains("--tta flip averages features, but --method ae is a "
@@ -356,11 +344,11 @@ TEST_CASE("anomaly: known anomalies come from the anomaly class's training image
                        doctest::Contains("31 known anomalies wanted, but class 8 has 30"), Error);
 
   // The classifiers: one class more.
-  const std::vector<std::string> classes = make_method(tiny("arcface"))->head_classes(split);
+  const std::vector<std::string> classes = make_method(tiny_method("arcface"))->head_classes(split);
   CHECK(classes.size() == plain.reference.class_names.size() + 1);
   CHECK(classes.back() == "known anomaly: c8");
 
-  MethodOptions arc = tiny("arcface");
+  MethodOptions arc = tiny_method("arcface");
   arc.epochs = 1;
   std::unique_ptr<Method> arcface = make_method(arc);
   arcface->train(split, 5, nullptr);
@@ -371,7 +359,7 @@ TEST_CASE("anomaly: known anomalies come from the anomaly class's training image
   for (const int64_t known : {0, 5}) {
     CAPTURE(known);
     const BenchmarkSplit s = known == 0 ? plain : split;
-    MethodOptions o = tiny("deepsad");
+    MethodOptions o = tiny_method("deepsad");
     o.epochs = 6;
     std::unique_ptr<Method> m = make_method(o);
     std::vector<double> epoch_loss;

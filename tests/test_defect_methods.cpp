@@ -14,22 +14,10 @@
 #include "tests/temp_dir.h"
 
 using namespace kz;
+using kz::test::tiny_method;
 using kz::test::tiny_split;
 
 namespace {
-
-MethodOptions small(const std::string& name) {
-  MethodOptions m;
-  m.name = name;
-  m.width = 0.25;
-  m.preprocess.height = m.preprocess.width = 16;
-  m.preprocess.scaling = Scaling::unit;
-  m.epochs = 2;
-  m.batch_size = 16;
-  m.optimizer = "adam";
-  m.lr = 1e-3;
-  return m;
-}
 
 // The largest difference between two state dicts with the same keys.
 float state_diff(const StateDict& a, const StateDict& b) {
@@ -46,7 +34,7 @@ float state_diff(const StateDict& a, const StateDict& b) {
 
 TEST_CASE("twin: normal against twin, the reference classes with --with-reference") {
   const BenchmarkSplit split = tiny_split(0);
-  MethodOptions o = small("twin");
+  MethodOptions o = tiny_method("twin");
   std::unique_ptr<Method> twin = make_method(o);
   CHECK(twin->kind() == MethodKind::embedding);
   CHECK(twin->default_scorer() == "gde");
@@ -86,7 +74,7 @@ TEST_CASE("twin: normal against twin, the reference classes with --with-referenc
 
 TEST_CASE("cutpaste: a 3-way head, gde by default, patch maps that survive a model file") {
   const BenchmarkSplit split = tiny_split(0);
-  const MethodOptions o = small("cutpaste");
+  const MethodOptions o = tiny_method("cutpaste");
   std::unique_ptr<Method> m = make_method(o);
   CHECK(m->kind() == MethodKind::embedding);
   CHECK(m->default_scorer() == "gde");
@@ -123,7 +111,7 @@ TEST_CASE("twin and cutpaste: stopped and resumed training ends with the same we
   const BenchmarkSplit split = tiny_split(0);
   for (const std::string name : {"twin", "cutpaste"}) {
     CAPTURE(name);
-    const MethodOptions o = small(name);
+    const MethodOptions o = tiny_method(name);
     kz::test::TempDir dir("defect_resume");
     std::unique_ptr<Method> whole = make_method(o);
     whole->train(split, 4, nullptr);
@@ -149,7 +137,7 @@ TEST_CASE("twin and cutpaste: model.kz scores as the trained model did") {
   for (const std::string name : {"twin", "cutpaste"}) {
     CAPTURE(name);
     TrainModelOptions o;
-    o.method = small(name);
+    o.method = tiny_method(name);
     const AnomalyModel model = train_model(split.normal_train, split.reference, o, nullptr);
     kz::test::TempDir dir("defect_model");
     save_model(dir / "model.kz", model);

@@ -16,9 +16,12 @@
 #include "layers/conv_vae.h"
 #include "tensor/ops.h"
 #include "tensor/safetensors.h"
+#include "tests/stop_and_resume.h"
 #include "tests/synthetic_data.h"
 
 using namespace kz;
+using kz::test::check_same_state;
+using kz::test::stop_and_resume;
 using kz::test::tiny_split;
 
 namespace {
@@ -198,24 +201,6 @@ TEST_CASE("reconstruction: a VAE training stopped mid-epoch resumes to the same 
   o.epochs = 3;
   std::unique_ptr<Method> ref = make_method(o);
   ref->train(split, 5, nullptr);
-  struct Stop {};
-  {
-    std::unique_ptr<Method> m = make_method(o);
-    m->set_checkpoint({ckpt, true});
-    CHECK_THROWS_AS(m->train(split, 5, [](const TrainProgress& p) {
-                      if (p.epoch == 1 && p.batch == 1) throw Stop{};
-                    }),
-                    Stop);
-  }
-  std::unique_ptr<Method> m = make_method(o);
-  m->set_checkpoint({ckpt, true});
-  m->train(split, 5, nullptr);
-  CHECK(m->resumed_epochs() == 1);
-  const StateDict a = ref->state_dict(), b = m->state_dict();
-  REQUIRE(a.size() == b.size());
-  for (const auto& [k, t] : a) {
-    CAPTURE(k);
-    CHECK(t.to_vector() == b.at(k).to_vector());
-  }
+  check_same_state(stop_and_resume(split, o, 1, 1, ckpt), ref->state_dict());
   std::filesystem::remove(ckpt);
 }

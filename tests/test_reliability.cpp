@@ -60,7 +60,12 @@ extern char** environ;
 #include "../fuzz/fuzz_csv.cpp"
 #undef LLVMFuzzerTestOneInput
 
+#include "tests/stop_and_resume.h"
+
 using namespace kz;
+using kz::test::check_same_state;
+using kz::test::stop_and_resume;
+using kz::test::Stop;
 namespace fs = std::filesystem;
 
 namespace {
@@ -108,46 +113,6 @@ fs::path temp_dir(const std::string& name) {
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
-}
-
-struct Stop {};  // thrown from a progress callback: the "kill" of an in-process run
-
-// Everything a trained method holds, to compare bit for bit.
-StateDict weights(const Method& m) { return m.state_dict(); }
-
-void check_same(const StateDict& a, const StateDict& b) {
-  REQUIRE(a.size() == b.size());
-  for (const auto& [k, t] : a) {
-    CAPTURE(k);
-    REQUIRE(b.count(k) == 1);
-    CHECK(t.to_vector() == b.at(k).to_vector());
-  }
-}
-
-// Trains `name`, stopping (by an exception from the progress callback) at batch
-// `stop_batch` of epoch `stop_epoch` (0-based), then resumes; returns the final weights.
-StateDict stop_and_resume(const BenchmarkSplit& split, const std::string& name, int64_t epochs,
-                          int64_t stop_epoch, int64_t stop_batch, const fs::path& ckpt) {
-  fs::remove(ckpt);
-  {
-    std::unique_ptr<Method> m = make_method(small(name, epochs));
-    m->set_checkpoint({ckpt.string(), true});
-    CHECK_THROWS_AS(m->train(split, 5,
-                             [&](const TrainProgress& p) {
-                               if (p.epoch == stop_epoch && p.batch == stop_batch) throw Stop{};
-                             }),
-                    Stop);
-  }
-  CHECK(fs::exists(ckpt) == (stop_epoch > 0));
-  std::unique_ptr<Method> m = make_method(small(name, epochs));
-  m->set_checkpoint({ckpt.string(), true});
-  int64_t first_epoch = -1;
-  m->train(split, 5, [&](const TrainProgress& p) {
-    if (first_epoch < 0) first_epoch = p.epoch;
-  });
-  CHECK(m->resumed_epochs() == stop_epoch);
-  CHECK(first_epoch == stop_epoch);  // the finished epochs were not run again
-  return weights(*m);
 }
 
 // A child process running the kizuki program with `args`; stdout and stderr go to `log`.
@@ -198,12 +163,12 @@ TEST_CASE("reliability: a training stopped between epochs or mid-epoch resumes t
     CAPTURE(name);
     std::unique_ptr<Method> ref = make_method(small(name, 3));
     ref->train(split, 5, nullptr);  // no checkpoints at all
-    const StateDict expected = weights(*ref);
+    const StateDict expected = ref->state_dict();
     // Stopped right after the checkpoint of epoch 1, in the middle of epoch 2 (DOC: where
     // its normal loader is in the middle of an epoch of its own), and before any checkpoint.
-    check_same(stop_and_resume(split, name, 3, 1, 0, dir / "a.ckpt"), expected);
-    check_same(stop_and_resume(split, name, 3, 2, 1, dir / "b.ckpt"), expected);
-    check_same(stop_and_resume(split, name, 3, 0, 1, dir / "c.ckpt"), expected);
+    check_same_state(stop_and_resume(split, small(name, 3), 1, 0, (dir / "a.ckpt").string()), expected);
+    check_same_state(stop_and_resume(split, small(name, 3), 2, 1, (dir / "b.ckpt").string()), expected);
+    check_same_state(stop_and_resume(split, small(name, 3), 0, 1, (dir / "c.ckpt").string()), expected);
     // And the features it embeds are the same.
     std::unique_ptr<Method> again = make_method(small(name, 3));
     again->set_checkpoint({(dir / "a.ckpt").string(), true});  // holds the finished run
