@@ -1,10 +1,13 @@
 // kernel_checks.h — helpers shared by the kernel tests (test_conv.cpp, test_fused.cpp,
-// test_decoder_ops.cpp, test_ssim.cpp): a tolerance check that reports the largest
-// difference, a tensor in either layout, and reading a fixture's metadata.
+// test_decoder_ops.cpp, test_ssim.cpp, and the method fixtures' tests): tolerance checks
+// that report the largest difference, a tensor in either layout, and reading a fixture's
+// metadata.
 #pragma once
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -21,6 +24,21 @@ inline void check_close(const Tensor& got, const Tensor& want, float rtol, float
   CHECK_MESSAGE(allclose(got, want, rtol, atol), what, ": max |diff| ",
                 got.shape() == want.shape() ? max_abs_diff(got, want) : -1.0f, " got shape ",
                 shape_str(got.shape()), " want ", shape_str(want.shape()));
+}
+
+// max |got − want| ≤ tol · max(max |want|, 1e-6): a tolerance relative to the fixture's
+// largest entry (for whole networks' outputs and gradients, whose scales vary).
+inline void check_close_scaled(const Tensor& got, const Tensor& want, double tol,
+                               const std::string& what) {
+  CAPTURE(what);
+  REQUIRE(got.shape() == want.shape());
+  const std::vector<float> a = got.to_vector(), b = want.to_vector();
+  double worst = 0.0, scale = 1e-6;
+  for (size_t i = 0; i < a.size(); ++i) {
+    worst = std::max(worst, std::abs(static_cast<double>(a[i]) - b[i]));
+    scale = std::max(scale, std::abs(static_cast<double>(b[i])));
+  }
+  CHECK(worst <= tol * scale);
 }
 
 // t as channels-last (N,C,H,W) strides, or contiguous NCHW.

@@ -55,4 +55,23 @@ inline MethodOptions tiny_method(const std::string& name) {
   return m;
 }
 
+// The options the autoencoder and GAN tests train with: 16×16 grey images in [0, 1], a
+// bottleneck of 16, Adam lr 3e-3 without AMSGrad, 6 epochs of batches of 10 (the VAE draws 4
+// samples).
+inline MethodOptions tiny_autoencoder_method(const std::string& name) {
+  MethodOptions m;
+  m.name = name;
+  m.preprocess.height = m.preprocess.width = 16;
+  m.preprocess.rgb = false;
+  m.preprocess.scaling = Scaling::unit;
+  m.latent_dim = 16;
+  m.epochs = 6;
+  m.batch_size = 10;
+  m.optimizer = "adam";
+  m.amsgrad = false;
+  m.lr = 3e-3;
+  m.vae_samples = 4;
+  return m;
+}
+
 }  // namespace kz::test

@@ -25,28 +25,18 @@
 #include "losses/gan.h"
 #include "tensor/ops.h"
 #include "tensor/safetensors.h"
+#include "tests/kernel_checks.h"
 #include "tests/stop_and_resume.h"
 #include "tests/synthetic_data.h"
 
 using namespace kz;
+using kz::test::check_close_scaled;
 using kz::test::check_same_state;
 using kz::test::stop_and_resume;
+using kz::test::tiny_autoencoder_method;
 using kz::test::tiny_split;
 
 namespace {
-
-// max |got − want| ≤ tol · max(|want|, 1e-6)
-void check_close(const Tensor& got, const Tensor& want, double tol, const std::string& what) {
-  CAPTURE(what);
-  REQUIRE(got.shape() == want.shape());
-  const std::vector<float> a = got.to_vector(), b = want.to_vector();
-  double worst = 0.0, scale = 1e-6;
-  for (size_t i = 0; i < a.size(); ++i) {
-    worst = std::max(worst, std::abs(static_cast<double>(a[i]) - b[i]));
-    scale = std::max(scale, std::abs(static_cast<double>(b[i])));
-  }
-  CHECK(worst <= tol * scale);
-}
 
 StateDict state_of(const Safetensors& f, const std::string& prefix) {
   StateDict s;
@@ -68,23 +58,8 @@ void check_grads(const Safetensors& f, const std::string& prefix, Module& net) {
       CHECK(std::all_of(g.begin(), g.end(), [](float v) { return std::abs(v) < 1e-5f; }));
       continue;
     }
-    check_close(p.grad(), want, 2e-4, "grad " + name);
+    check_close_scaled(p.grad(), want, 2e-4, "grad " + name);
   }
-}
-
-MethodOptions tiny_generative(const std::string& name) {
-  MethodOptions m;
-  m.name = name;
-  m.preprocess.height = m.preprocess.width = 16;
-  m.preprocess.rgb = false;
-  m.preprocess.scaling = Scaling::unit;
-  m.latent_dim = 16;
-  m.epochs = 6;
-  m.batch_size = 10;
-  m.optimizer = "adam";
-  m.amsgrad = false;
-  m.lr = 3e-3;
-  return m;
 }
 
 std::vector<double> doubles(const Tensor& t) {
@@ -125,7 +100,7 @@ TEST_CASE("generative: adae's losses and the gradients of both networks match Py
       gx = g.forward(x);
     }
     const Variable loss_d = adae_discriminator_loss(x, d.forward(x), gx, d.forward(gx));
-    check_close(reshape(loss_d, {1}).data(), f.at("adae.loss_d"), 1e-5, "L_D");
+    check_close_scaled(reshape(loss_d, {1}).data(), f.at("adae.loss_d"), 1e-5, "L_D");
     d.zero_grad();
     loss_d.backward();
     check_grads(f, "adae.d_grad.", d);
@@ -135,7 +110,7 @@ TEST_CASE("generative: adae's losses and the gradients of both networks match Py
     for (Variable& p : d.parameters()) p.set_requires_grad(false);
     const Variable gx2 = g.forward(x);
     const Variable loss_g = adae_generator_loss(x, gx2, d.forward(gx2));
-    check_close(reshape(loss_g, {1}).data(), f.at("adae.loss_g"), 1e-5, "L_G");
+    check_close_scaled(reshape(loss_g, {1}).data(), f.at("adae.loss_g"), 1e-5, "L_G");
     g.zero_grad();
     loss_g.backward();
     check_grads(f, "adae.g_grad.", g);
@@ -166,7 +141,7 @@ TEST_CASE("generative: adae trains, scores, maps and reloads") {
   const BenchmarkSplit split = tiny_split(0);
   const std::string path = temp_path("kizuki_adae_") + ".kz";
   const std::string name = "adae";
-  MethodOptions o = tiny_generative(name);
+  MethodOptions o = tiny_autoencoder_method(name);
   o.lr = 1e-3;  // at 3e-3 D wins the game on these 30 images and the ranking inverts
   std::unique_ptr<Method> m = make_method(o);
   CHECK(m->kind() == MethodKind::scoring);
@@ -211,7 +186,7 @@ TEST_CASE("generative: adae trains, scores, maps and reloads") {
   none.channels = 1;
   none.height = none.width = 12;
   TrainModelOptions t;
-  t.method = tiny_generative(name);
+  t.method = tiny_autoencoder_method(name);
   t.method.epochs = 1;
   const AnomalyModel model = train_model(normal, none, t, nullptr);
   CHECK(model.scorer_name == names.front());
@@ -227,7 +202,7 @@ TEST_CASE("generative: adae and anogan trainings stopped mid-epoch resume to the
   for (const std::string name : {"adae", "anogan"}) {
     CAPTURE(name);
     const std::string ckpt = temp_path("kizuki_" + name + "_") + ".ckpt";
-    MethodOptions o = tiny_generative(name);
+    MethodOptions o = tiny_autoencoder_method(name);
     o.epochs = 3;
     std::unique_ptr<Method> ref = make_method(o);
     ref->train(split, 5, nullptr);
@@ -242,11 +217,11 @@ TEST_CASE("generative: adae and anogan trainings stopped mid-epoch resume to the
 
 TEST_CASE("generative: adae refuses settings it cannot train with") {
   const BenchmarkSplit split = tiny_split(0);
-  MethodOptions o = tiny_generative("adae");
+  MethodOptions o = tiny_autoencoder_method("adae");
   o.optimizer = "sgd";
   CHECK_THROWS_WITH_AS(make_method(o)->train(split, 1, nullptr),
                        doctest::Contains("trains with Adam"), Error);
-  o = tiny_generative("adae");
+  o = tiny_autoencoder_method("adae");
   std::unique_ptr<Method> m = make_method(o);
   CHECK_THROWS_WITH_AS(m->score(split.test), doctest::Contains("has not been trained"), Error);
 }
@@ -275,9 +250,9 @@ void check_dcgan_case(const Safetensors& f, const std::string& c, Module& net, b
   if (channels_last && x.dim() == 4) x = x.to_channels_last();
   Variable xv(x, true);
   const Variable y = forward(xv);
-  check_close(y.data(), f.at(c + ".y"), 1e-4, "y");
+  check_close_scaled(y.data(), f.at(c + ".y"), 1e-4, "y");
   sum(mul(y, Variable(f.at(c + ".r")))).backward();
-  check_close(xv.grad(), f.at(c + ".dx"), 1e-4, "dx");
+  check_close_scaled(xv.grad(), f.at(c + ".dx"), 1e-4, "dx");
   for (const auto& [name, p] : net.named_parameters())
     if (f.tensors.count(c + ".grad." + name)) {
       const std::string param = name;  // CAPTURE of a structured binding: not in clang 14
@@ -290,7 +265,7 @@ void check_dcgan_case(const Safetensors& f, const std::string& c, Module& net, b
         CHECK(std::all_of(g.begin(), g.end(), [](float v) { return std::abs(v) < 1e-4f; }));
         continue;
       }
-      check_close(p.grad(), want, 2e-4, "grad " + name);
+      check_close_scaled(p.grad(), want, 2e-4, "grad " + name);
     }
 }
 
@@ -332,7 +307,7 @@ TEST_CASE("generative: the GAN losses and both networks' gradients match PyTorch
   const Variable fake = g.forward(z);
   const Variable loss_d = add(binary_cross_entropy_with_logits(d.forward(x), ones),
                               binary_cross_entropy_with_logits(d.forward(fake.detach()), zeros));
-  check_close(reshape(loss_d, {1}).data(), f.at("gan.loss_d"), 1e-5, "L_D");
+  check_close_scaled(reshape(loss_d, {1}).data(), f.at("gan.loss_d"), 1e-5, "L_D");
   loss_d.backward();
   check_grads(f, "gan.d_grad.", d);
   for (const auto& [name, p] : g.named_parameters()) CHECK(!p.grad().defined());
@@ -340,7 +315,7 @@ TEST_CASE("generative: the GAN losses and both networks' gradients match PyTorch
   d.zero_grad();
   for (Variable& p : d.parameters()) p.set_requires_grad(false);
   const Variable loss_g = binary_cross_entropy_with_logits(d.forward(g.forward(z)), ones);
-  check_close(reshape(loss_g, {1}).data(), f.at("gan.loss_g"), 1e-5, "L_G");
+  check_close_scaled(reshape(loss_g, {1}).data(), f.at("gan.loss_g"), 1e-5, "L_G");
   loss_g.backward();
   check_grads(f, "gan.g_grad.", g);
 }
@@ -364,9 +339,9 @@ TEST_CASE("generative: anogan's latent-search loss and its gradient w.r.t. z mat
     Variable z(f.at("search.z").contiguous(), true);
     const Variable gz = g.forward(z);
     const Variable loss = anogan_search_loss(x, gz, d.features(x), d.features(gz), 0.1);
-    check_close(loss.data(), f.at("search.loss"), 1e-5, "loss");
+    check_close_scaled(loss.data(), f.at("search.loss"), 1e-5, "loss");
     sum(loss).backward();
-    check_close(z.grad(), f.at("search.dz"), 2e-4, "dz");
+    check_close_scaled(z.grad(), f.at("search.dz"), 2e-4, "dz");
   }
   CHECK_THROWS_WITH_AS(anogan_search_loss(Variable(Tensor::zeros({2, 1, 2, 2})),
                                           Variable(Tensor::zeros({2, 1, 2, 2})),
@@ -393,7 +368,7 @@ TEST_CASE("generative: gradcheck of anogan's search loss, away from the kinks of
 TEST_CASE("generative: anogan trains, scores by its latent search, maps and reloads") {
   const BenchmarkSplit split = tiny_split(0);
   const std::string path = temp_path("kizuki_anogan_") + ".kz";
-  MethodOptions o = tiny_generative("anogan");
+  MethodOptions o = tiny_autoencoder_method("anogan");
   o.preprocess.scaling = Scaling::symmetric;
   o.latent_dim = 8;
   o.epochs = 15;

@@ -16,27 +16,18 @@
 #include "layers/conv_vae.h"
 #include "tensor/ops.h"
 #include "tensor/safetensors.h"
+#include "tests/kernel_checks.h"
 #include "tests/stop_and_resume.h"
 #include "tests/synthetic_data.h"
 
 using namespace kz;
+using kz::test::check_close_scaled;
 using kz::test::check_same_state;
 using kz::test::stop_and_resume;
+using kz::test::tiny_autoencoder_method;
 using kz::test::tiny_split;
 
 namespace {
-
-void check_close(const Tensor& got, const Tensor& want, double tol, const std::string& what) {
-  CAPTURE(what);
-  REQUIRE(got.shape() == want.shape());
-  const std::vector<float> a = got.to_vector(), b = want.to_vector();
-  double worst = 0.0, scale = 1e-6;
-  for (size_t i = 0; i < a.size(); ++i) {
-    worst = std::max(worst, std::abs(static_cast<double>(a[i]) - b[i]));
-    scale = std::max(scale, std::abs(static_cast<double>(b[i])));
-  }
-  CHECK(worst <= tol * scale);
-}
 
 // Runs the fixture case through `forward` of `net` (state loaded from the fixture) with x in
 // the given layout, and compares output, input gradient, parameter gradients and buffers.
@@ -55,9 +46,9 @@ void check_case(const Safetensors& f, const std::string& c, Module& net, bool ch
   if (channels_last) x = x.to_channels_last();
   Variable xv(x, true);
   const Variable y = forward(xv);
-  check_close(y.data(), f.at(c + ".y"), 1e-4, "y");
+  check_close_scaled(y.data(), f.at(c + ".y"), 1e-4, "y");
   sum(mul(y, Variable(f.at(c + ".r")))).backward();
-  check_close(xv.grad(), f.at(c + ".dx"), 1e-4, "dx");
+  check_close_scaled(xv.grad(), f.at(c + ".dx"), 1e-4, "dx");
   for (const auto& [name, p] : net.named_parameters()) {
     const Tensor want = f.at(c + ".grad." + name);
     const std::vector<float> w = want.to_vector(), g = p.grad().to_vector();
@@ -68,27 +59,11 @@ void check_case(const Safetensors& f, const std::string& c, Module& net, bool ch
       CHECK(std::all_of(g.begin(), g.end(), [](float v) { return std::abs(v) < 1e-4f; }));
       continue;
     }
-    check_close(p.grad(), want, 1e-4, "grad " + name);
+    check_close_scaled(p.grad(), want, 1e-4, "grad " + name);
   }
   for (const auto& [name, t] : net.state_dict())
     if (f.tensors.count(c + ".after." + name) && name.find("running") != std::string::npos)
-      check_close(t, f.at(c + ".after." + name), 1e-4, "after " + name);
-}
-
-MethodOptions tiny_reconstruction(const std::string& name) {
-  MethodOptions m;
-  m.name = name;
-  m.preprocess.height = m.preprocess.width = 16;
-  m.preprocess.rgb = false;
-  m.preprocess.scaling = Scaling::unit;
-  m.latent_dim = 16;
-  m.epochs = 6;
-  m.batch_size = 10;
-  m.optimizer = "adam";
-  m.amsgrad = false;
-  m.lr = 3e-3;
-  m.vae_samples = 4;
-  return m;
+      check_close_scaled(t, f.at(c + ".after." + name), 1e-4, "after " + name);
 }
 
 std::vector<int> test_labels(const BenchmarkSplit& s) {
@@ -142,7 +117,7 @@ TEST_CASE("reconstruction: ae, vae and ssim-ae train, score, map and reload") {
       (std::filesystem::temp_directory_path() / ("kizuki_recon_" + std::to_string(::getpid()) + ".kz")).string();
   for (const std::string name : {"ae", "vae", "ssim-ae"}) {
     CAPTURE(name);
-    std::unique_ptr<Method> m = make_method(tiny_reconstruction(name));
+    std::unique_ptr<Method> m = make_method(tiny_autoencoder_method(name));
     CHECK(m->kind() == MethodKind::scoring);
     CHECK(m->gives_maps());
     std::vector<double> epoch_loss;
@@ -178,7 +153,7 @@ TEST_CASE("reconstruction: ae, vae and ssim-ae train, score, map and reload") {
     none.channels = 1;
     none.height = none.width = 12;
     TrainModelOptions t;
-    t.method = tiny_reconstruction(name);
+    t.method = tiny_autoencoder_method(name);
     t.method.epochs = 1;
     const AnomalyModel model = train_model(normal, none, t, nullptr);
     CHECK(model.scorer_name == names.front());
@@ -197,7 +172,7 @@ TEST_CASE("reconstruction: a VAE training stopped mid-epoch resumes to the same 
   const BenchmarkSplit split = tiny_split(0);
   const std::string ckpt =
       (std::filesystem::temp_directory_path() / ("kizuki_vae_" + std::to_string(::getpid()) + ".ckpt")).string();
-  MethodOptions o = tiny_reconstruction("vae");
+  MethodOptions o = tiny_autoencoder_method("vae");
   o.epochs = 3;
   std::unique_ptr<Method> ref = make_method(o);
   ref->train(split, 5, nullptr);
