@@ -5,7 +5,8 @@ The step of bench/train_vs_torch.py (torchvision mobilenet_v2, batch 128, SGD mo
 weight decay 4e-5, cross-entropy over 10 classes, zero_grad(set_to_none=True)), tuned the same
 way (threads, OPENBLAS_NUM_THREADS=1 and the malloc settings must be in the environment, as
 train_vs_torch.py sets them), run under torch.autograd.profiler for --steps steps after
---warmup; prints each op's self CPU time per step (ms), most first, and the step's wall time.
+--warmup; prints each op's self CPU time per step (ms), most first, the step's wall time and
+the process's CPU time per step (all threads; the steadier figure on a shared machine).
 Set DNNL_MAX_CPU_ISA / ATEN_CPU_CAPABILITY in the environment to emulate another ISA.
 
   OPENBLAS_NUM_THREADS=1 MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=100000000000 \
@@ -48,16 +49,18 @@ def main():
 
     for _ in range(a.warmup):
         step()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     with torch.autograd.profiler.profile() as prof:
         for _ in range(a.steps):
             step()
     wall = (time.perf_counter() - t0) / a.steps
+    cpu = (time.process_time() - c0) / a.steps
     rows = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
     total = sum(e.self_cpu_time_total for e in rows) / a.steps / 1e3
     print(f"torch {torch.__version__}, {a.image}x{a.image} w{a.width} batch {a.batch} "
           f"{a.threads} threads {a.format}: {wall * 1e3:.1f} ms per profiled step "
-          f"({a.batch / wall:.0f} img/s), self CPU of all ops {total:.1f} ms")
+          f"({a.batch / wall:.0f} img/s), process CPU {cpu * 1e3:.1f} ms per step (all threads), "
+          f"self CPU of all ops {total:.1f} ms")
     print(f"{'op':<44} {'calls':>6} {'self ms/step':>12} {'%':>6}")
     for e in rows[:a.top]:
         ms = e.self_cpu_time_total / a.steps / 1e3
