@@ -127,15 +127,34 @@ MaskedSums masked_pass(const float* dz, const float* z, const float* x, const fl
 // and an eltwise_clip post-op, which oneDNN 2.6's brgconv_1x1 runs at half the speed of its
 // plain convolution (16→96 at 48×48, batch 128: 8.4 ms against 4.6). bench_ops
 // expansion_fused/16to96_48px/fwd_train, the whole fused forward: 9.3–9.9 ms with that
-// convolution, 4.6–5.0 ms with this loop. Eight rows at a time, 16 output channels (one
-// AVX-512 register, GCC's vector extension) per accumulator: each weight vector loaded once
-// serves eight rows, and eight independent sums keep both FMA units busy (four rows: 5.8–6.4
-// ms).
-using Floats16 = float __attribute__((vector_size(64)));
-constexpr int64_t kLanes = 16;
+// convolution, 4.6–5.0 ms with this loop. kRowsPerBlock rows at a time, 16 output channels
+// per step: each weight vector loaded once serves every row, and the independent sums keep
+// both FMA units busy (AVX-512, four rows: 5.8–6.4 ms).
+// The accumulators are the CPU's own vector width (GCC's vector extension), and the rows are
+// as many as the register file holds: AVX-512 has 32 registers of 16 floats, 8 rows × 1
+// vector; AVX2 has 16 registers of 8 floats, 6 rows × 2 vectors (12 accumulators, 2 weight
+// vectors and the broadcast x: the shape of OpenBLAS's Haswell sgemm kernel). Written with
+// 16-float vectors for both, the AVX2 build (-march=haswell) split each into two halves that
+// GCC kept on the stack: the 8-row kernel was 1228 instructions, 571 of them stack accesses,
+// against 160 and 13 now (objdump of bench_ops), and bench_ops
+// expansion_fused/16to96_48px/fwd_train took 118 ms of CPU (1 thread) against 25 ms now and
+// 20–23 ms on AVX-512 (docs/performance.md, "AVX2 emulated on an AVX-512 Xeon (issue 23)").
+#if defined(__AVX512F__)
+constexpr int64_t kVectorLanes = 16;
+constexpr int64_t kRowsPerBlock = 8;
+#elif defined(__AVX__)
+constexpr int64_t kVectorLanes = 8;
+constexpr int64_t kRowsPerBlock = 6;
+#else
+constexpr int64_t kVectorLanes = 4;  // SSE: 16 registers of 4 floats
+constexpr int64_t kRowsPerBlock = 3;
+#endif
+using Floats = float __attribute__((vector_size(kVectorLanes * sizeof(float))));
+constexpr int64_t kLanes = 16;  // output channels per step; O must divide by it
+constexpr int64_t kVectors = kLanes / kVectorLanes;
 
-Floats16 load16(const float* p) {
-  Floats16 v;
+Floats load_floats(const float* p) {
+  Floats v;
   std::memcpy(&v, p, sizeof v);
   return v;
 }
@@ -143,25 +162,32 @@ Floats16 load16(const float* p) {
 template <int64_t kRows>
 void affine_relu6_rows(const float* __restrict x, const float* __restrict wt,
                        const float* __restrict b, float* __restrict z, int64_t c, int64_t o) {
-  const Floats16 zero = {}, six = zero + 6.0f;
+  const Floats zero = {}, six = zero + 6.0f;
   for (int64_t o0 = 0; o0 < o; o0 += kLanes) {
-    Floats16 acc[kRows];
-    for (int64_t r = 0; r < kRows; ++r) acc[r] = load16(b + o0);
+    Floats acc[kRows][kVectors];
+    for (int64_t r = 0; r < kRows; ++r)
+      for (int64_t v = 0; v < kVectors; ++v) acc[r][v] = load_floats(b + o0 + v * kVectorLanes);
     for (int64_t j = 0; j < c; ++j) {
-      const Floats16 w = load16(wt + j * o + o0);
-      for (int64_t r = 0; r < kRows; ++r) acc[r] += x[r * c + j] * w;
+      Floats w[kVectors];
+      for (int64_t v = 0; v < kVectors; ++v)
+        w[v] = load_floats(wt + j * o + o0 + v * kVectorLanes);
+      for (int64_t r = 0; r < kRows; ++r) {
+        const float xv = x[r * c + j];
+        for (int64_t v = 0; v < kVectors; ++v) acc[r][v] += xv * w[v];
+      }
     }
-    for (int64_t r = 0; r < kRows; ++r) {
-      Floats16 v = acc[r] < zero ? zero : acc[r];
-      v = v > six ? six : v;
-      std::memcpy(z + r * o + o0, &v, sizeof v);
-    }
+    for (int64_t r = 0; r < kRows; ++r)
+      for (int64_t v = 0; v < kVectors; ++v) {
+        Floats y = acc[r][v] < zero ? zero : acc[r][v];
+        y = y > six ? six : y;
+        std::memcpy(z + r * o + o0 + v * kVectorLanes, &y, sizeof y);
+      }
   }
 }
 
 void affine_relu6(const float* x, const float* wt, const float* b, float* z, int64_t rows,
                   int64_t c, int64_t o) {
-  constexpr int64_t kRows = 8;
+  constexpr int64_t kRows = kRowsPerBlock;
   const int64_t blocks = rows / kRows;
 #pragma omp parallel for schedule(static) if (rows * o >= kSerialBelow)
   for (int64_t i = 0; i < blocks; ++i)

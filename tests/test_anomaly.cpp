@@ -51,11 +51,17 @@ TEST_CASE("anomaly: every method trains end to end and its loss falls") {
       CHECK(epoch_loss.empty());
     } else {
       REQUIRE(epoch_loss.size() == static_cast<size_t>(o.epochs));
-      MESSAGE(name << " loss by epoch: first " << epoch_loss.front() << ", last " << epoch_loss.back());
+      std::string losses;
+      for (const double l : epoch_loss) losses += " " + std::to_string(l);
+      MESSAGE(name << " loss by epoch:" << losses);
       // twin's task here is a line of at most 12/5 px on 12-px images, drawn afresh every
       // epoch: at chance in kizuki and in its PyTorch twin alike (docs/results.md), so its
       // epoch loss wanders (1.82 → 2.27 over 8 epochs) and only its end-to-end run is checked.
-      if (name != "twin") CHECK(epoch_loss.back() < epoch_loss.front());
+      // cutpaste's likewise (fresh cut-paste patches every epoch on 12-px images): 8 epochs
+      // wander in 0.83–1.15 with no trend, and whether the last lies below the first is
+      // decided by rounding: 1.04 → 0.89 with oneDNN's AVX-512 kernels, 0.96 → 1.06 with its
+      // AVX2 ones (DNNL_MAX_CPU_ISA=AVX2, the same binary; issue 23).
+      if (name != "twin" && name != "cutpaste") CHECK(epoch_loss.back() < epoch_loss.front());
     }
     const double auc = auc_of(*method, split, method->default_scorer());
     MESSAGE(name << " AUC " << auc);
