@@ -411,6 +411,7 @@ ExperimentOptions preset_options(const std::string& preset, const std::string& d
       m.batch_size = 64;
       m.epochs = preset == "quick" ? 10 : 50;
       if (name == "goad") m.mlp_widths = {8, 8, 8, 8, 8};  // the authors' netC5, ndf 8
+      if (name == "ae") m.mlp_widths = {32, 16, 8};  // Deep SAD's tabular autoencoder
       o.method_options.push_back(m);
       continue;
     }
@@ -709,8 +710,6 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
              o.lof_neighbors);
     KZ_CHECK(o.known_anomalies >= 0, "benchmark", "--known-anomalies must be >= 0, got {}",
              o.known_anomalies);
-    KZ_CHECK(o.known_anomalies == 0 || o.table.empty(), "benchmark",
-             "--known-anomalies is for images; a table's protocol has no labelled anomalies yet");
     check_tta(o.tta, "--tta");
     check_ensembles(o);
     KZ_CHECK(o.eval_every >= 0, "benchmark", "--eval-every must be >= 0 (0 = off), got {}",
@@ -732,7 +731,11 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
                "--validate scores reference-set images as anomalies, but --with-reference "
                "trains {} on the reference set; leave one of them out", m.name);
     data = load_benchmark_dataset(o);
-    if (!o.table.empty()) (void)draw_split(data, o, o.seed);  // a bad --normal fails now
+    if (!o.table.empty() && o.known_anomalies > 0)  // too few rows left fails now too
+      (void)table_known_anomalies(data.train, draw_split(data, o, o.seed), o.table_protocol,
+                                  o.known_anomalies, o.seed);
+    else if (!o.table.empty())
+      (void)draw_split(data, o, o.seed);  // a bad --normal fails now
     results.settings = settings_json(o);
     results.environment = environment_json();
     results.environment["ranks"] = size;
@@ -815,7 +818,10 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
       ck.resume = o.resume;
       if (split_trial != t) {
         split = draw_split(data, o, seed);
-        if (o.known_anomalies > 0)
+        if (o.known_anomalies > 0 && !o.table.empty())
+          split = table_known_anomalies(data.train, *split, o.table_protocol,
+                                        o.known_anomalies, seed);
+        else if (o.known_anomalies > 0)
           split = with_known_anomalies(data, *split, o.anomaly_class, o.known_anomalies, seed);
         if (o.eval_every > 0 && o.table.empty() && o.proxy_each > 0)
           split = with_proxy_set(data, *split, o.normal_class, o.proxy_each, seed);

@@ -93,7 +93,9 @@ struct ExperimentOptions {
   /// test scores.
   std::vector<EnsembleSpec> ensembles;
   /// Weak supervision: this many labelled anomaly-class images of the train split
-  /// (data/split.h with_known_anomalies), the same for every method of a trial. deepsad
+  /// (data/split.h with_known_anomalies; for a table, rows of its anomaly classes outside
+  /// the test set, data/table_split.h table_known_anomalies), the same for every method of
+  /// a trial. deepsad
   /// pushes them away from its centre; l2softmax, arcface and adacos take them as one class
   /// more; the other methods do not use them.
   int64_t known_anomalies = 0;

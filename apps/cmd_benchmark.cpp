@@ -232,7 +232,8 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
   cmd->add_option("--known-anomalies", flags->known_anomalies,
                   "weak supervision: N labelled anomalies from the anomaly class's training "
                   "images (never test images), the same for every method of a trial; used by "
-                  "deepsad, l2softmax, arcface and adacos (default 0)")
+                  "deepsad, l2softmax, arcface and adacos (default 0); with --table rows of the "
+                  "anomaly classes outside the test set (see --test-anomaly)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 20));
   cmd->add_option("--trials", flags->trials, "trials (default: the preset's, 10)");
   cmd->add_option("--preset", flags->preset, "scratch, seed or quick")

@@ -29,22 +29,13 @@ std::vector<int64_t> draw(const std::vector<int64_t>& members, int64_t count, Ge
   return out;
 }
 
-}  // namespace
+// The protocol's classes as label indices of `rows`, checked (see table_split.h).
+struct Classes {
+  int64_t normal = 0;
+  std::vector<int64_t> reference, anomaly;  // ascending
+};
 
-ImageDataset table_dataset(const Table& t) {
-  ImageDataset d;
-  d.channels = t.features();
-  d.height = d.width = 1;
-  d.table = true;
-  d.values = t.values;
-  d.labels = t.labels;
-  d.class_names = t.class_names;
-  d.source = t.source;
-  d.validate();
-  return d;
-}
-
-BenchmarkSplit table_split(const ImageDataset& rows, const TableProtocol& p, uint64_t seed) {
+Classes classes_of(const ImageDataset& rows, const TableProtocol& p) {
   KZ_CHECK(rows.table, "table_split", "{}: not a table", rows.source);
   KZ_CHECK(!p.normal.empty(), "table_split", "{}: no normal class given", rows.source);
   const int64_t normal = class_of(rows, p.normal, "normal");
@@ -69,6 +60,29 @@ BenchmarkSplit table_split(const ImageDataset& rows, const TableProtocol& p, uin
              rows.source, p.normal);
   KZ_CHECK(!anomaly.empty(), "table_split",
            "{}: no anomaly class: every label is normal or reference", rows.source);
+  return {normal, reference, anomaly};
+}
+
+}  // namespace
+
+ImageDataset table_dataset(const Table& t) {
+  ImageDataset d;
+  d.channels = t.features();
+  d.height = d.width = 1;
+  d.table = true;
+  d.values = t.values;
+  d.labels = t.labels;
+  d.class_names = t.class_names;
+  d.source = t.source;
+  d.validate();
+  return d;
+}
+
+BenchmarkSplit table_split(const ImageDataset& rows, const TableProtocol& p, uint64_t seed) {
+  const Classes classes = classes_of(rows, p);
+  const int64_t normal = classes.normal;
+  const std::vector<int64_t>& reference = classes.reference;
+  const std::vector<int64_t>& anomaly = classes.anomaly;
 
   Generator gen(seed);
   BenchmarkSplit s;
@@ -189,6 +203,37 @@ void standardize_by_normal_train(BenchmarkSplit& s) {
              d->source, d->channels, s.normal_train.channels);
   const TableScaling t = table_scaling(s.normal_train);
   for (ImageDataset* d : {&s.reference, &s.normal_train, &s.test}) apply_table_scaling(*d, t);
+}
+
+BenchmarkSplit table_known_anomalies(const ImageDataset& rows, const BenchmarkSplit& split,
+                                     const TableProtocol& p, int64_t n, uint64_t seed) {
+  const Classes classes = classes_of(rows, p);
+  KZ_CHECK(n >= 0, "table_split", "{}: {} known anomalies wanted", rows.source, n);
+  std::vector<int64_t> pool;  // rows of the anomaly classes in no test set, ascending
+  std::vector<int64_t> test = split.test_index;
+  std::sort(test.begin(), test.end());
+  for (int64_t i = 0; i < rows.size(); ++i)
+    if (std::binary_search(classes.anomaly.begin(), classes.anomaly.end(),
+                           rows.labels[static_cast<size_t>(i)]) &&
+        !std::binary_search(test.begin(), test.end(), i))
+      pool.push_back(i);
+  std::vector<std::string> names;
+  for (int64_t c : classes.anomaly) names.push_back(rows.class_names[static_cast<size_t>(c)]);
+  KZ_CHECK(n <= static_cast<int64_t>(pool.size()), "table_split",
+           "{}: {} known anomalies wanted, but only {} rows of the anomaly classes ({}) are "
+           "outside the test set (it takes every anomalous row unless --test-anomaly asks for "
+           "fewer)", rows.source, n, pool.size(), fmt::join(names, ", "));
+  Generator gen(seed, /*stream=*/78);
+  const std::vector<int64_t> pick = random_permutation(static_cast<int64_t>(pool.size()), gen);
+  BenchmarkSplit s = split;
+  s.known_anomaly_index.clear();
+  for (int64_t k = 0; k < n; ++k)
+    s.known_anomaly_index.push_back(pool[static_cast<size_t>(pick[static_cast<size_t>(k)])]);
+  s.known_anomalies = rows.subset(s.known_anomaly_index);
+  s.known_anomalies.labels.assign(static_cast<size_t>(n), 0);
+  s.known_anomalies.class_names = {fmt::format("known anomaly: {}", fmt::join(names, ", "))};
+  apply_table_scaling(s.known_anomalies, table_scaling(rows.subset(split.normal_train_index)));
+  return s;
 }
 
 }  // namespace kz

@@ -70,6 +70,16 @@ TableScaling table_scaling(const ImageDataset& rows);
 /// Standardises the values of `data` (a table of the scaling's F features, or empty) in place.
 void apply_table_scaling(ImageDataset& data, const TableScaling& scaling);
 
+/// The same split with `n` rows of the protocol's anomaly classes that its test set does not
+/// hold as known_anomalies (weak supervision, as data/split.h with_known_anomalies: label 0,
+/// class "known anomaly: <names>"), standardised with the normal training rows' statistics
+/// like the other sets. Drawn from Generator(seed, stream 78), so every other set stays as
+/// it is. By default the test set holds every anomalous row: then no row is left and any
+/// n > 0 fails, saying so (TableProtocol::n_test_anomaly leaves rows out). `rows` and `p` are
+/// those that table_split drew `split` from.
+BenchmarkSplit table_known_anomalies(const ImageDataset& rows, const BenchmarkSplit& split,
+                                     const TableProtocol& p, int64_t n, uint64_t seed);
+
 /// Standardises the values of the split's three sets in place with the mean and population
 /// std (1 where it is 0) of its normal training rows, as table_split does; every set must be
 /// a table of the same F features and normal_train must have at least one row.

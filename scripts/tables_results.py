@@ -17,7 +17,13 @@ trial by trial. goad's reference is its PyTorch twin (goad_torch_trials below: t
 tabular GOAD — github.com/lironber/GOAD train_ad_tabular.py, opt_tc_tabular.py — with
 kizuki's network and settings, on the same kind of splits). Ensembles (--ensemble) average
 their members' scores standardised on the normal training rows (anomaly/ensemble.h); they
-have no reference column. Writes docs/figures/tables-results.md (spliced into docs/results.md by
+have no reference column. ae's reference is its PyTorch twin (ae_torch below: kizuki's MLP
+autoencoder, PyTorch's default initialisation, Adam(amsgrad) lr 1e-3, batches of 64, 50
+epochs, score the squared error summed over a row's features). deepsad runs twice: with no
+labels (Deep SVDD), and with 5 known anomalies (--known-anomalies 5) in a second run
+results/tables-NAME-known5/ whose split leaves 5 anomalous rows out of the test set
+(--test-anomaly = the anomalous rows less 5: its test set is the first run's less those 5
+rows, the normal rows the same), so the 5 labelled rows are those. Writes docs/figures/tables-results.md (spliced into docs/results.md by
 scripts/splice.sh, which this script runs). The files are read where the package put them
 and never copied.
 """
@@ -39,18 +45,21 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = "/usr/lib/python3/dist-packages/sklearn/datasets/data"
-DEEP = "l2softmax,arcface,doc,frozen,goad"
+DEEP = "l2softmax,arcface,doc,frozen,goad,deepsad,ae"
+KNOWN = 5  # deepsad's labelled anomalies in the second run of each table
 # Ensembles: the classical pair, the deep models (the seed's "ensemble of deep models"), and
 # deep and classical together.
 CLASSICAL = ["--ensemble", "iforest+lof=iforest,identity:lof"]
 MIXED = ["--ensemble", "goad+iforest+lof=goad,iforest,identity:lof"]
-ENSEMBLES = CLASSICAL + MIXED + [
+# ae with the classical pair, and the two new deep scoring methods with GOAD.
+NEW = ["--ensemble", "ae+iforest+lof=ae,iforest,identity:lof", "--ensemble", "ae+deepsad+goad=ae,deepsad,goad"]
+ENSEMBLES = CLASSICAL + MIXED + NEW + [
     "--ensemble", "l2softmax+arcface+goad=l2softmax:cosine,arcface:cosine,goad",
     "--ensemble", "l2softmax+goad+iforest=l2softmax:cosine,goad,iforest"]
 # name -> (file, kizuki's table arguments, label column, normal, anomaly, methods, ensembles)
 TABLES = {
     "breast_cancer": ("breast_cancer.csv", "--skip-rows 1 --no-header --label 30 --normal 1 --anomaly 0",
-                      30, ["1"], ["0"], "iforest,identity,frozen,goad", CLASSICAL + MIXED),
+                      30, ["1"], ["0"], "iforest,identity,frozen,goad,deepsad,ae", CLASSICAL + MIXED + NEW),
     "wine": ("wine_data.csv", "--skip-rows 1 --no-header --label 13 --normal 0 --anomaly 1 --reference 2",
              13, ["0"], ["1"], "iforest,identity," + DEEP, ENSEMBLES),
     "digits": ("digits.csv.gz", "--no-header --label 64 --normal 7 --anomaly 9 --reference 0 1 2 3 4 5 6 8",
@@ -151,7 +160,62 @@ def goad_torch(xtr, xte, seed, n_maps=256, d_out=32, widths=(8, 8, 8, 8, 8), epo
         return (-torch.diagonal(logp, 0, 1, 2).sum(1)).numpy()
 
 
-def goad_torch_trials(x, y, normal, anomaly, trials):
+class MlpAutoencoder(torch.nn.Module):
+    """layers/mlp_autoencoder.h: Linear-BatchNorm1d-ReLU stages down to a linear bottleneck,
+    the mirrored stages back, a last Linear to F with no activation (the same names and
+    PyTorch's default initialisation, as tests/fixtures/make_mlp_autoencoder.py)."""
+
+    def __init__(self, in_features, widths):
+        super().__init__()
+
+        def stage(i, o):
+            return torch.nn.Sequential(torch.nn.Linear(i, o), torch.nn.BatchNorm1d(o), torch.nn.ReLU())
+        enc, prev = [], in_features
+        for w in widths[:-1]:
+            enc.append(stage(prev, w))
+            prev = w
+        enc.append(torch.nn.Linear(prev, widths[-1]))
+        dec, prev = [], widths[-1]
+        for w in reversed(widths[:-1]):
+            dec.append(stage(prev, w))
+            prev = w
+        dec.append(torch.nn.Linear(prev, in_features))
+        self.encoder = torch.nn.Sequential(*enc)
+        self.decoder = torch.nn.Sequential(*dec)
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
+def ae_torch(xtr, xte, seed, widths=(32, 16, 8), epochs=50, batch=64, lr=1e-3):
+    """kizuki's ae on a table (anomaly/methods/ae.cpp) in PyTorch: the MLP autoencoder trained
+    on the normal training rows with the mean squared error, Adam(amsgrad) lr 1e-3, batches of
+    64 rows reshuffled every epoch (a last batch of one row left out, as kizuki does: batch norm
+    cannot train on it), 50 epochs; score sum over features of (x - x_hat)^2 in eval mode."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    x = torch.from_numpy(xtr.astype(np.float32))
+    net = MlpAutoencoder(x.shape[1], list(widths))
+    opt = torch.optim.Adam(net.parameters(), lr=lr, amsgrad=True)
+    for _ in range(epochs):
+        net.train()
+        perm = torch.from_numpy(rng.permutation(len(x)))
+        for i in range(0, len(x), batch):
+            idx = perm[i:i + batch]
+            if len(idx) < 2:
+                continue
+            loss = F.mse_loss(net(x[idx]), x[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    net.eval()
+    with torch.no_grad():
+        xt = torch.from_numpy(xte.astype(np.float32))
+        return ((xt - net(xt)) ** 2).sum(1).numpy()
+
+
+def twin_trials(x, y, normal, anomaly, trials, twin):
+
     out = []
     normals = np.flatnonzero(np.isin(y, normal))
     anomalous = np.flatnonzero(np.isin(y, anomaly))
@@ -162,8 +226,8 @@ def goad_torch_trials(x, y, normal, anomaly, trials):
         test = np.concatenate([test_n, anomalous])
         labels = np.concatenate([np.zeros(len(test_n)), np.ones(len(anomalous))])
         scaler = StandardScaler().fit(x[train])
-        out.append(roc_auc_score(labels, goad_torch(scaler.transform(x[train]),
-                                                    scaler.transform(x[test]), t)))
+        out.append(roc_auc_score(labels, twin(scaler.transform(x[train]),
+                                              scaler.transform(x[test]), t)))
     return out
 
 
@@ -180,24 +244,35 @@ def main():
         cmd = [kizuki, "benchmark", "--table", os.path.join(DATA, file), *args.split(),
                "--methods", methods, "--scorers", "lof,cosine", *ensembles,
                "--trials", str(trials), "--out", out]
-        print(" ".join(cmd), flush=True)
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
-        with open(os.path.join(out, "results.json")) as f:
-            results = json.load(f)
-        runs = {}
-        for r in results["trials"]:
-            runs.setdefault((r["method"], r["scorer"]), []).append(r["auc"])
         x, y = read_table(file, label)
+        n_anomalous = int(np.isin(y, anomaly).sum())
+        known = [kizuki, "benchmark", "--table", os.path.join(DATA, file), *args.split(),
+                 "--methods", "deepsad", "--known-anomalies", str(KNOWN),
+                 "--test-anomaly", str(n_anomalous - KNOWN), "--trials", str(trials),
+                 "--out", out + "-known%d" % KNOWN]
+        runs = {}
+        for c, suffix in ((cmd, ""), (known, " (%d known)" % KNOWN)):
+            print(" ".join(c), flush=True)
+            subprocess.run(c, check=True, stdout=subprocess.DEVNULL, env={**os.environ, "OMP_NUM_THREADS": "1"})
+            with open(os.path.join(c[-1], "results.json")) as f:
+                results = json.load(f)
+            for r in results["trials"]:
+                runs.setdefault((r["method"] + suffix, r["scorer"]), []).append(r["auc"])
         sk = sklearn_trials(x, y, normal, anomaly, trials)
-        sk["goad"] = goad_torch_trials(x, y, normal, anomaly, trials)
-        for (method, scorer), aucs in runs.items():
+        sk["goad"] = twin_trials(x, y, normal, anomaly, trials, goad_torch)
+        sk["ae"] = twin_trials(x, y, normal, anomaly, trials, ae_torch)
+        # deepsad's row with labels right after its row without
+        order = [k for k in runs if not k[0].endswith("known)")]
+        order.insert(order.index(("deepsad", "distance")) + 1, ("deepsad" + " (%d known)" % KNOWN, "distance"))
+        for method, scorer in order:
+            aucs = runs[(method, scorer)]
             ref = sk["iforest"] if method == "iforest" else sk["lof"] if (method, scorer) == ("identity", "lof") \
-                else sk["goad"] if method == "goad" else None
+                else sk.get(method) if method in ("goad", "ae") else None
             lines.append("| %s | %s | %s | %s | %.4f | %.4f | %s |" % (
                 name, method, scorer, summary(aucs), min(aucs), max(aucs),
                 summary(ref) if ref else ""))
     lines.append("")
-    lines.append("scikit-learn %s, PyTorch %s (goad's twin), %d trials per table; kizuki's settings in "
+    lines.append("scikit-learn %s, PyTorch %s (goad's and ae's twins), %d trials per table; kizuki's settings in "
                  "results/tables-NAME/results.json." % (sklearn.__version__, torch.__version__, trials))
     figures = os.path.join(ROOT, "docs", "figures")
     with open(os.path.join(figures, "tables-results.md"), "w") as f:

@@ -1,7 +1,9 @@
 // test_mlp.cpp — tests for layers/mlp.h and BatchNorm1d: the forward, the input gradient,
 // every parameter gradient and the running statistics against PyTorch
 // (tests/fixtures/make_mlp.py), table rows (N,F,1,1) taken as (N,F), the parameter names
-// and initialisation, and bad shapes.
+// and initialisation, and bad shapes; the MLP autoencoder of ae on tables
+// (layers/mlp_autoencoder.h) against PyTorch (tests/fixtures/make_mlp_autoencoder.py): output,
+// loss, score, every gradient and one Adam step.
 // Shape letters: N rows, F features, D = the last stage's width.
 #include <doctest/doctest.h>
 
@@ -9,6 +11,9 @@
 #include <string>
 
 #include "layers/mlp.h"
+#include "layers/mlp_autoencoder.h"
+#include "losses/reconstruction.h"
+#include "optim/adam.h"
 #include "tensor/ops.h"
 #include "tensor/safetensors.h"
 #include "tests/error_of.h"
@@ -152,4 +157,133 @@ TEST_CASE("mlp: plain stages (GOAD's tabular network): bias-free linear maps, Le
   double sq = 0.0;
   for (float v : w) sq += static_cast<double>(v) * v;
   CHECK(std::sqrt(sq / static_cast<double>(w.size())) == doctest::Approx(0.1).epsilon(0.02));
+}
+
+namespace {
+
+const Safetensors& ae_fixture() {
+  static const Safetensors f = load_safetensors(KZ_FIXTURES "/mlp_autoencoder.safetensors");
+  return f;
+}
+
+StateDict ae_group(const std::string& c, const std::string& part) {
+  StateDict out;
+  const std::string prefix = c + "." + part + ".";
+  for (const auto& [k, t] : ae_fixture().tensors)
+    if (k.rfind(prefix, 0) == 0) out[k.substr(prefix.size())] = t;
+  return out;
+}
+
+// Loads case c's state into a fresh MlpAutoencoder, runs the forward and ae's loss, and
+// checks x̂, the loss, the scores Σ_f (x − x̂)², every gradient, the buffers after the
+// forward and the parameters after one Adam(amsgrad, lr 1e-3) step.
+void check_ae_case(const std::string& c, int64_t features, std::vector<int64_t> widths,
+                   bool training) {
+  MlpAutoencoderOptions o;
+  o.in_features = features;
+  o.widths = std::move(widths);
+  Generator gen(0);
+  MlpAutoencoder ae(o, gen);
+  ae.train(training);
+  ae.load_state_dict(ae_group(c, "state"));
+  const Safetensors& f = ae_fixture();
+  const Variable x(f.at(c + ".x").clone());
+  const Variable y = ae.forward(x);
+  CHECK_MESSAGE(rel_err(y.data(), f.at(c + ".y")) < 1e-5f, c, " y");
+  const Variable loss = mse_loss(y, x);
+  CHECK_MESSAGE(rel_err(loss.data().reshape({1}), f.at(c + ".loss")) < 1e-5f, c, " loss");
+  const Tensor score = sum(mse_loss(y, x, Reduction::none), {1}).data();
+  CHECK_MESSAGE(rel_err(score, f.at(c + ".score")) < 1e-5f, c, " score");
+  AdamOptions ao;
+  ao.lr = 1e-3;
+  ao.amsgrad = true;
+  Adam opt(ae.parameters(), ao);
+  opt.zero_grad();
+  loss.backward();
+  const StateDict grads = ae_group(c, "grad");
+  const auto params = ae.named_parameters();
+  CHECK(params.size() == grads.size());
+  for (const auto& [name, p] : params) {
+    REQUIRE_MESSAGE(grads.count(name), c, " no PyTorch gradient for ", name);
+    const Tensor& expected = grads.at(name);
+    // A Linear bias before training-mode batch norm has gradient 0 (see check_case).
+    if (max_all(abs(expected)) < 1e-6f)
+      CHECK_MESSAGE(max_all(abs(p.grad())) < 1e-5f, c, " d", name, " (exactly 0)");
+    else
+      CHECK_MESSAGE(rel_err(p.grad(), expected) < 1e-4f, c, " d", name);
+  }
+  const StateDict after = ae_group(c, "after");
+  CHECK(after.size() == ae.named_buffers().size());
+  for (const auto& [name, b] : ae.named_buffers())
+    CHECK_MESSAGE(rel_err(*b, after.at(name)) < 1e-6f, c, " ", name);
+  opt.step();
+  // Parameters whose exact gradient is 0 (the biases before training-mode batch norm, and
+  // the code layer's bias, whose shift the next stage's batch norm takes away) are left out:
+  // Adam divides a gradient by its own size, so their steps are float rounding noise
+  // magnified to ±lr, in PyTorch's float64 as in kizuki's float32.
+  const StateDict stepped = ae_group(c, "step");
+  int64_t compared = 0;
+  for (const auto& [name, p] : ae.named_parameters()) {
+    if (max_all(abs(grads.at(name))) < 1e-6f) continue;
+    CHECK_MESSAGE(rel_err(p.data(), stepped.at(name)) < 1e-5f, c, " ", name, " after a step");
+    ++compared;
+  }
+  CHECK(compared >= static_cast<int64_t>(params.size()) / 2);
+  if (!training) CHECK(compared == static_cast<int64_t>(params.size()));
+}
+
+}  // namespace
+
+TEST_CASE("mlp autoencoder: output, loss, score, gradients and an Adam step match PyTorch") {
+  check_ae_case("ae_train", 6, {5, 4, 3}, true);
+  check_ae_case("ae_eval", 6, {5, 4, 3}, false);
+  check_ae_case("ae_linear", 4, {2}, true);
+}
+
+TEST_CASE("mlp autoencoder: names, shapes, init, table rows (N,F,1,1) and bad widths") {
+  MlpAutoencoderOptions o;
+  o.in_features = 6;
+  o.widths = {5, 4, 3};
+  Generator gen(4);
+  MlpAutoencoder ae(o, gen);
+  // PyTorch's names: the fixture's state has exactly kizuki's keys.
+  const StateDict s = ae.state_dict(), want = ae_group("ae_train", "state");
+  std::vector<std::string> names, want_names;
+  for (const auto& [k, t] : s) names.push_back(k);
+  for (const auto& [k, t] : want) want_names.push_back(k);
+  CHECK(names == want_names);
+  for (const auto& [k, t] : want) CHECK_MESSAGE(s.at(k).shape() == t.shape(), k);
+  CHECK(s.at("encoder.2.weight").shape() == Shape{3, 4});   // the bottleneck code
+  CHECK(s.at("decoder.0.0.weight").shape() == Shape{4, 3});
+  CHECK(s.at("decoder.2.weight").shape() == Shape{6, 5});   // back to F, no activation
+  // PyTorch's initialisation: U(−1/√in, 1/√in), batch norm weight 1 and bias 0.
+  CHECK(max_all(abs(s.at("encoder.0.0.weight"))) <= 1.0f / std::sqrt(6.0f));
+  CHECK(max_all(abs(s.at("decoder.2.bias"))) <= 1.0f / std::sqrt(5.0f));
+  CHECK(max_all(abs(sub(s.at("decoder.1.1.weight"), Tensor::ones({5})))) == 0.0f);
+  CHECK(max_all(abs(s.at("encoder.1.1.bias"))) == 0.0f);
+  // Rows as the loader gives them: the same values, in the input's shape.
+  ae.eval();
+  const Tensor x = ae_fixture().at("ae_eval.x");
+  const Tensor y2 = ae.forward(Variable(x)).data();
+  const Tensor y4 = ae.forward(Variable(x.reshape({8, 6, 1, 1}))).data();
+  CHECK(y4.shape() == Shape{8, 6, 1, 1});
+  CHECK(max_abs_diff(y4.reshape({8, 6}), y2) == 0.0f);
+  CHECK(ae.encode(Variable(x)).shape() == Shape{8, 3});
+  CHECK(error_of([&] { (void)ae.forward(Variable(Tensor::zeros({2, 5}))); })
+            .find("expected input (N, 6) or (N, 6, 1, 1), got (2, 5)") != std::string::npos);
+  // Bad widths: one clear error each.
+  MlpAutoencoderOptions bad = o;
+  bad.widths = {4, 7};
+  CHECK_THROWS_WITH_AS(MlpAutoencoder(bad, gen),
+                       doctest::Contains("the bottleneck (the last of --mlp-widths) is 7, "
+                                         "more than the 6 input features"),
+                       Error);
+  bad.widths = {4, 0};
+  CHECK_THROWS_WITH_AS(MlpAutoencoder(bad, gen), doctest::Contains("width 0 in --mlp-widths"),
+                       Error);
+  bad.widths = {-2};
+  CHECK_THROWS_WITH_AS(MlpAutoencoder(bad, gen), doctest::Contains("width -2 in --mlp-widths"),
+                       Error);
+  bad.widths = {};
+  CHECK_THROWS_WITH_AS(MlpAutoencoder(bad, gen), doctest::Contains("one width"), Error);
 }

@@ -351,9 +351,9 @@ TEST_CASE("tables: doc, l2softmax, arcface and frozen take the MLP backbone on a
     CHECK(error_of([&] { make_method(m)->train(bare, 0, {}); }).find("reference set") !=
           std::string::npos);
   }
-  MethodOptions ae = preset_options("scratch", "fashion-mnist", {"ae"}, "").method_options[0];
-  CHECK(error_of([&] { make_method(ae)->train(s, 0, {}); }).find("cannot be resized") !=
-        std::string::npos);
+  MethodOptions ssim = preset_options("scratch", "fashion-mnist", {"ssim-ae"}, "").method_options[0];
+  CHECK(error_of([&] { make_method(ssim)->train(s, 0, {}); })
+            .find("ssim-ae reconstructs images; a table has none") != std::string::npos);
 }
 
 TEST_CASE("tables: identity + lof is scikit-learn's StandardScaler, MinMaxScaler and LOF") {
@@ -691,4 +691,196 @@ TEST_CASE("tables: kizuki train and score --table refuse what does not fit, nami
   CHECK(nobody.status != 0);
   CHECK(nobody.output.find("no row has the label 'nobody'") != std::string::npos);
   CHECK(!std::filesystem::exists(dir / "x.kz"));
+}
+
+namespace {
+
+// The AUC of `scores` against the test set's labels.
+double test_auc(const Tensor& scores, const BenchmarkSplit& s) {
+  const std::vector<float> sv = scores.to_vector();
+  return roc_auc(std::vector<double>(sv.begin(), sv.end()),
+                 std::vector<int>(s.test.labels.begin(), s.test.labels.end()));
+}
+
+}  // namespace
+
+TEST_CASE("tables: table_known_anomalies draws anomaly-class rows outside the test set") {
+  const ImageDataset rows = synthetic_table(30, 16);  // classes a b c d, 30 rows each
+  TableProtocol p;
+  p.normal = "a";
+  p.anomaly = {"b", "d"};
+  // By default every anomalous row is a test row: none is left to label.
+  const BenchmarkSplit all = table_split(rows, p, 3);
+  CHECK_THROWS_WITH_AS(table_known_anomalies(rows, all, p, 5, 3),
+                       doctest::Contains("5 known anomalies wanted, but only 0 rows of the "
+                                         "anomaly classes (b, d) are outside the test set"),
+                       Error);
+  CHECK(table_known_anomalies(rows, all, p, 0, 3).known_anomalies.size() == 0);
+  p.n_test_anomaly = 52;  // 8 of the 60 anomalous rows are left out of the test set
+  const BenchmarkSplit s = table_split(rows, p, 3);
+  CHECK_THROWS_WITH_AS(table_known_anomalies(rows, s, p, 9, 3),
+                       doctest::Contains("only 8 rows"), Error);
+  const BenchmarkSplit k = table_known_anomalies(rows, s, p, 5, 3);
+  REQUIRE(k.known_anomalies.size() == 5);
+  CHECK(k.known_anomalies.table);
+  CHECK(k.known_anomalies.class_names == std::vector<std::string>{"known anomaly: b, d"});
+  // The other sets are the split's; the known rows are anomalous, in no other set, and
+  // standardised with the normal training rows' statistics.
+  CHECK(k.test_index == s.test_index);
+  CHECK(k.test.values == s.test.values);
+  CHECK(k.normal_train.values == s.normal_train.values);
+  const TableScaling scaling = table_scaling(rows.subset(s.normal_train_index));
+  for (size_t r = 0; r < 5; ++r) {
+    const int64_t i = k.known_anomaly_index[r];
+    const std::string& c = rows.class_names[static_cast<size_t>(rows.labels[static_cast<size_t>(i)])];
+    CHECK((c == "b" || c == "d"));
+    CHECK(std::find(s.test_index.begin(), s.test_index.end(), i) == s.test_index.end());
+    CHECK(std::find(s.normal_train_index.begin(), s.normal_train_index.end(), i) ==
+          s.normal_train_index.end());
+    for (size_t j = 0; j < 3; ++j) {
+      const double raw = rows.values[static_cast<size_t>(i) * 3 + j];
+      CHECK(k.known_anomalies.values[r * 3 + j] ==
+            doctest::Approx((raw - scaling.mean[j]) / scaling.scale[j]).epsilon(1e-5));
+    }
+  }
+  // The same seed the same rows; another seed others.
+  CHECK(table_known_anomalies(rows, s, p, 5, 3).known_anomaly_index == k.known_anomaly_index);
+  CHECK(table_known_anomalies(rows, s, p, 8, 4).known_anomaly_index.size() == 8);
+}
+
+TEST_CASE("tables: ae (MLP autoencoder) and deepsad separate shifted rows and reload") {
+  const ImageDataset rows = synthetic_table(40, 17);
+  TableProtocol p;
+  p.normal = "a";
+  p.anomaly = {"b", "c"};
+  p.n_test_anomaly = 70;  // 10 anomalous rows outside the test set, for known anomalies
+  const BenchmarkSplit s = table_split(rows, p, 2);
+  const BenchmarkSplit known = table_known_anomalies(rows, s, p, 5, 2);
+  const ExperimentOptions preset = preset_options("scratch", "table", {"ae", "deepsad"}, "");
+  CHECK(preset.method_options[0].mlp_widths == std::vector<int64_t>{32, 16, 8});
+  for (const MethodOptions& base : preset.method_options) {
+    for (const BenchmarkSplit* split : {&s, &known}) {
+      if (base.name == "ae" && split == &known) continue;  // ae takes no labels
+      CAPTURE(base.name);
+      CAPTURE(split->known_anomalies.size());
+      MethodOptions m = base;
+      m.epochs = 10;
+      m.batch_size = 8;
+      m.mlp_widths = m.name == "ae" ? std::vector<int64_t>{16, 8, 2} : std::vector<int64_t>{16, 8};
+      std::unique_ptr<Method> method = make_method(m);
+      std::vector<double> losses;
+      method->train(*split, 3, [&](const TrainProgress& t) {
+        CHECK(std::isfinite(t.loss));
+        if (t.epoch_end) losses.push_back(t.loss);
+      });
+      REQUIRE(losses.size() == 10);
+      MESSAGE(m.name << " loss " << losses.front() << " -> " << losses.back());
+      CHECK(losses.back() < losses.front());
+      CHECK(method->score_names() == std::vector<std::string>{m.name == "ae" ? "mse" : "distance"});
+      const Tensor score = method->score(split->test)[0];
+      REQUIRE(score.shape() == Shape{split->test.size()});
+      const double auc = test_auc(score, *split);
+      MESSAGE(m.name << " AUC " << auc);
+      CHECK(auc > 0.9);  // b and c are 6 widths out in every feature
+      const nlohmann::json arch = method->architecture();
+      if (m.name == "ae") {
+        CHECK(arch.at("network") == "mlp_autoencoder");
+        CHECK(arch.at("widths") == nlohmann::json({16, 8, 2}));
+        CHECK(!method->gives_maps());  // a row has no pixels
+        CHECK(error_of([&] { (void)method->maps(split->test); }).find("gives no maps") !=
+              std::string::npos);
+      } else {
+        CHECK(arch.at("backbone") == "mlp");
+        CHECK(arch.at("projection") == 32);
+        CHECK(method->state_dict().at("projection.weight").shape() == Shape{32, 8});
+      }
+      // Its networks' state and architecture rebuild it: the same scores.
+      std::unique_ptr<Method> back = make_method(m);
+      back->build_untrained(arch);
+      back->load_state_dict(method->state_dict());
+      CHECK(max_abs_diff(back->score(split->test)[0], score) == 0.0f);
+      // A table model refuses images.
+      CHECK(error_of([&] { (void)method->score(test::tiny_split(0).test); })
+                .find(m.name == "ae" ? "was trained on a table" : "expected input") !=
+            std::string::npos);
+    }
+  }
+  // A bottleneck wider than the rows, and the image-only reconstruction methods: one clear
+  // error each.
+  MethodOptions ae = preset.method_options[0];
+  ae.epochs = 1;  // the preset's 32, 16, 8 on 3 features
+  CHECK_THROWS_WITH_AS(make_method(ae)->train(s, 0, {}),
+                       doctest::Contains("the bottleneck (the last of --mlp-widths) is 8, more "
+                                         "than the 3 input features"),
+                       Error);
+  ae.name = "vae";
+  CHECK_THROWS_WITH_AS(make_method(ae)->train(s, 0, {}),
+                       doctest::Contains("vae reconstructs images; a table has none"), Error);
+}
+
+TEST_CASE("tables: kizuki train --table and score --table with ae and deepsad round-trip model.kz") {
+  kz::test::TempDir dir("tables-ae-deepsad");
+  write_file_atomic(dir / "syn.csv", synthetic_csv(25, 18));  // id,x,y,z,kind
+  const std::string kizuki = KZ_KIZUKI;
+  CsvOptions csv;
+  csv.label = "kind";
+  csv.drop = {"id"};
+  const Table table = load_csv(dir / "syn.csv", csv);
+  std::vector<int> anomalous;
+  for (const int64_t l : table.labels) anomalous.push_back(l == table.class_index("a") ? 0 : 1);
+  for (const char* name : {"ae", "deepsad"}) {
+    CAPTURE(name);
+    const std::string model = dir / (std::string(name) + ".kz");
+    const kz::test::Ran trained = kz::test::shell(
+        kizuki + " train --table " + (dir / "syn.csv") + " --label kind --drop id --normal a "
+        "--method " + name + " --epochs 5 --batch 8 --mlp-widths " +
+        (std::string(name) == "ae" ? "8,2" : "8") + " --seed 5 --threads 1 --out " + model);
+    INFO(trained.output);
+    REQUIRE(trained.status == 0);
+    const std::string out = dir / (std::string(name) + ".csv");
+    const kz::test::Ran scored = kz::test::shell(kizuki + " score --model " + model +
+                                                 " --table " + (dir / "syn.csv") +
+                                                 " --id id --out " + out);
+    INFO(scored.output);
+    REQUIRE(scored.status == 0);
+    const ScoreCsv cli = read_scores(out);
+    REQUIRE(cli.scores.size() == anomalous.size());
+    // The model file read back in this process scores every row as the program did.
+    const AnomalyModel loaded = load_model(model);
+    CHECK(loaded.scorer_name == (std::string(name) == "ae" ? "mse" : "distance"));
+    const AnomalyModel::Scores again = loaded.score(table_dataset(table));
+    REQUIRE(again.score.size() == cli.scores.size());
+    for (size_t i = 0; i < cli.scores.size(); ++i)
+      CHECK(cli.scores[i] == doctest::Approx(again.score[i]).epsilon(1e-5));
+    const double auc = roc_auc(cli.scores, anomalous);
+    MESSAGE(name << " AUC over the file's rows " << auc);
+    CHECK(auc > 0.9);  // b, c and d are 6 widths out in every feature
+  }
+}
+
+TEST_CASE("tables: kizuki benchmark --table --known-anomalies: deepsad with labelled rows") {
+  kz::test::TempDir dir("tables-known");
+  write_file_atomic(dir / "syn.csv", synthetic_csv(30, 19));
+  const std::string kizuki = KZ_KIZUKI;
+  const std::string base = kizuki + " benchmark --table " + (dir / "syn.csv") +
+                           " --label kind --drop id --normal a --anomaly b --methods deepsad,ae "
+                           "--mlp-widths 8,2 --epochs 3 --batch 8 --trials 1 --threads 1 "
+                           "--known-anomalies 4";
+  // Every anomalous row is a test row unless --test-anomaly leaves some out.
+  const kz::test::Ran refused = kz::test::shell(base + " --out " + (dir / "refused"));
+  CHECK(refused.status != 0);
+  CHECK(refused.output.find("4 known anomalies wanted, but only 0 rows of the anomaly classes "
+                            "(b) are outside the test set") != std::string::npos);
+  const kz::test::Ran ran = kz::test::shell(base + " --test-anomaly 26 --out " + (dir / "out"));
+  INFO(ran.output);
+  REQUIRE(ran.status == 0);
+  const nlohmann::json r = nlohmann::json::parse(read_file(dir / "out/results.json"));
+  CHECK(r.at("settings").at("known_anomalies") == 4);
+  int rows = 0;
+  for (const auto& t : r.at("trials")) {
+    ++rows;
+    MESSAGE(t.at("method").get<std::string>() << " AUC " << t.at("auc").get<double>());
+    CHECK(t.at("auc").get<double>() > 0.9);
+  }
+  CHECK(rows == 2);
 }

@@ -7,6 +7,12 @@
 // reconstruction.h). The idea: what the network never saw it reconstructs badly.
 //   score "mse"  ‖x − x̂‖² = Σ over channels and pixels of (x − x̂)², per image
 //   map          (1/C) Σ_c (x − x̂)², per pixel
+//
+// On a table (Sakurada & Yairi's own setting): the MlpAutoencoder (layers/
+// mlp_autoencoder.h) of options.mlp_widths (the table preset's 32, 16, 8: Deep SAD's tabular
+// autoencoder), x̂ = dec(enc(x)) with no output activation on the standardised rows, the same
+// loss (1/(N·F)) Σ (x − x̂)², and score "mse" ‖x − x̂‖² = Σ_f (x_f − x̂_f)² per row (F times
+// the row's mean squared error: the same ranking); no maps.
 #include "anomaly/methods/reconstruction.h"
 #include "losses/reconstruction.h"
 
@@ -20,6 +26,7 @@ class AutoencoderMethod final : public ReconstructionMethod {
   std::vector<std::string> score_names() const override { return {"mse"}; }
 
  protected:
+  bool takes_tables() const override { return true; }
   std::shared_ptr<Module> make_network(const ConvAutoencoderOptions& o,
                                        Generator& gen) const override {
     return std::make_shared<ConvAutoencoder>(o, gen);

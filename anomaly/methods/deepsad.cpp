@@ -9,6 +9,12 @@
 // ‖φ(x) − c‖², higher = more anomalous. The projection has no bias, as the authors require
 // against the trivial solution φ ≡ c; MobileNetV2's batch norms do have biases, so a
 // collapse stays possible (docs/decisions.md).
+//
+// On a table: the MLP backbone of options.mlp_widths (layers/mlp.h, as the other table
+// methods; 64, 64 in the table preset), then the bias-free projection to 32 dimensions (the
+// authors' tabular representation size for their largest table, arrhythmia; they use 8 for
+// tables of 6–36 features). The known anomalies are rows of the anomaly classes outside the
+// test set (data/table_split.h table_known_anomalies). The same centre, loss and score.
 #include "anomaly/methods/backbone.h"
 #include "autograd/functions.h"
 #include "losses/deep_sad.h"
@@ -18,17 +24,19 @@ namespace kz {
 
 namespace {
 
-constexpr int64_t kOutputs = 128;  // the authors' representation size for CIFAR-10
+constexpr int64_t kOutputs = 128;      // the authors' representation size for CIFAR-10
+constexpr int64_t kTableOutputs = 32;  // a table's (see the file's description)
 
-// The bias-free projection F -> 128 (weight as torch.nn.Linear's, no bias) and the centre
-// c (buffer "centre", 128), saved with the backbone.
+// The bias-free projection F -> P (weight as torch.nn.Linear's, no bias; P = 128 for images,
+// 32 for a table) and the centre c (buffer "centre", P), saved with the backbone.
 class SadProjection final : public Module {
  public:
-  SadProjection(int64_t features, Generator& gen)
-      : weight_(register_parameter("weight", linear_weight_init(kOutputs, features, gen))),
-        centre_(register_buffer("centre", Tensor::zeros({kOutputs}))) {}
+  SadProjection(int64_t features, int64_t outputs, Generator& gen)
+      : weight_(register_parameter("weight", linear_weight_init(outputs, features, gen))),
+        centre_(register_buffer("centre", Tensor::zeros({outputs}))) {}
   Variable forward(const Variable& x) override { return linear(x, weight_, Variable()); }
-  Tensor& centre() { return centre_; }  ///< (128)
+  Tensor& centre() { return centre_; }  ///< (P)
+  int64_t outputs() const { return centre_.size(0); }  ///< P
   std::string type_name() const override { return "SadProjection"; }
 
  private:
@@ -48,10 +56,20 @@ class DeepSadMethod final : public BackboneMethod {
     return out;
   }
 
+  /// BackboneMethod's, and for a table "projection": P.
+  nlohmann::json architecture() const override {
+    nlohmann::json a = BackboneMethod::architecture();
+    if (mlp_ && projection_) a["projection"] = projection_->outputs();
+    return a;
+  }
+
   void build_untrained(const nlohmann::json& architecture) override {
     BackboneMethod::build_untrained(architecture);
+    const auto outputs = architecture.value("projection", kOutputs);
+    KZ_CHECK(outputs >= 1 && outputs <= 65536, "method", "deepsad projection {} is out of range",
+             outputs);
     Generator gen(0);  // overwritten by the loaded state
-    projection_ = std::make_shared<SadProjection>(feature_dim(), gen);
+    projection_ = std::make_shared<SadProjection>(feature_dim(), outputs, gen);
   }
 
   void train(const BenchmarkSplit& split, uint64_t seed, const ProgressFn& progress) override;
@@ -59,8 +77,9 @@ class DeepSadMethod final : public BackboneMethod {
   bool has_feature_score() const override { return projection_ != nullptr; }
   /// ‖φ(f) − c‖² of pooled features f (N,F): the score "distance", differentiable (Grad-CAM).
   Variable feature_score(const Variable& features) const override {
-    const Variable d = sub(projection_->forward(features),
-                           Variable(projection_->centre().reshape({1, kOutputs})));
+    const Variable d =
+        sub(projection_->forward(features),
+            Variable(projection_->centre().reshape({1, projection_->outputs()})));
     return sum(mul(d, d), {1});
   }
 
@@ -100,14 +119,18 @@ void DeepSadMethod::train(const BenchmarkSplit& split, uint64_t seed,
                           const ProgressFn& progress) {
   build_backbone(seed, split.normal_train);
   Generator gen(derive_seed(seed, 2, 0));
-  projection_ = std::make_shared<SadProjection>(feature_dim(), gen);
+  const bool table = split.normal_train.table;
+  projection_ =
+      std::make_shared<SadProjection>(feature_dim(), table ? kTableOutputs : kOutputs, gen);
   const ImageDataset data = sad_training_set(split);
   projection_->centre() = deep_sad_centre(outputs(data));
   std::vector<Variable> params = trainable();
   for (const Variable& p : projection_->parameters()) params.push_back(p);
   auto opt = make_optimizer(options_, params);
   start_parallel(params);
-  const LoaderOptions lo = loader_options(options_, seed, 0);
+  // A table's MLP has batch norm on one value per row: no last batch of one row there.
+  const LoaderOptions lo =
+      table ? data_loader_options(data, seed, 0) : loader_options(options_, seed, 0);
   DataLoader loader(data, options_.preprocess, shard(lo));
   const std::vector<uint64_t> seeds{lo.seed};
   const nlohmann::json fp = fingerprint(seed, split);
@@ -135,7 +158,7 @@ std::vector<Tensor> DeepSadMethod::score(const ImageDataset& data) const {
   KZ_CHECK(projection_ != nullptr, "score",
            "the method '{}' has not been trained", name());
   const Tensor z = outputs(data);
-  const Tensor d = sub(z, projection_->centre().reshape({1, kOutputs}));
+  const Tensor d = sub(z, projection_->centre().reshape({1, projection_->outputs()}));
   return {sum(mul(d, d), {1})};
 }
 

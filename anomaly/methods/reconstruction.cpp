@@ -10,6 +10,8 @@ template <class F>
 void ReconstructionMethod::for_chunks(const ImageDataset& data, F&& f) const {
   KZ_CHECK(net_ != nullptr, "method", "the method '{}' has not been trained", name());
   KZ_CHECK(data.size() > 0, "method", "{}: no images", data.source);
+  KZ_CHECK(data.table == (table_ != nullptr), "score", "{} was trained on {}; {} holds {}",
+           name(), table_ ? "a table" : "images", data.source, data.table ? "a table" : "images");
   NoGradGuard no_grad;
   net_->eval();
   constexpr int64_t kChunk = 256;
@@ -23,14 +25,26 @@ void ReconstructionMethod::for_chunks(const ImageDataset& data, F&& f) const {
 void ReconstructionMethod::train(const BenchmarkSplit& split, uint64_t seed,
                                  const ProgressFn& progress) {
   const ImageDataset& normal = split.normal_train;
-  const int64_t size = square_side(options_, normal, name());
-  net_options_ = ConvAutoencoderOptions{};
-  net_options_.channels = options_.preprocess.rgb ? 3 : normal.channels;
-  net_options_.image_size = size;
-  net_options_.latent_dim = options_.latent_dim;
-  net_options_.widths = default_widths(size);
+  table_ = nullptr;
   Generator init(derive_seed(seed, 1, 0));
-  net_ = make_network(net_options_, init);
+  if (normal.table) {
+    KZ_CHECK(takes_tables(), "method",
+             "{} reconstructs images; a table has none (ae takes tables, with an MLP "
+             "autoencoder)", name());
+    MlpAutoencoderOptions t;
+    t.in_features = normal.channels;
+    t.widths = options_.mlp_widths;
+    table_ = std::make_shared<MlpAutoencoder>(t, init);
+    net_ = table_;
+  } else {
+    const int64_t size = square_side(options_, normal, name());
+    net_options_ = ConvAutoencoderOptions{};
+    net_options_.channels = options_.preprocess.rgb ? 3 : normal.channels;
+    net_options_.image_size = size;
+    net_options_.latent_dim = options_.latent_dim;
+    net_options_.widths = default_widths(size);
+    net_ = make_network(net_options_, init);
+  }
 
   auto opt = make_optimizer(options_, net_->parameters());
   start_parallel(net_->parameters());
@@ -68,6 +82,7 @@ std::vector<Tensor> ReconstructionMethod::score(const ImageDataset& data) const 
 }
 
 AnomalyMaps ReconstructionMethod::maps(const ImageDataset& data) const {
+  KZ_CHECK(!table_, "method", "{} on a table gives no maps (a row has no pixels)", name());
   std::vector<Tensor> maps, reconstructions;
   for_chunks(data, [&](const Tensor& x, int64_t) {
     AnomalyMaps m = batch_maps(x);
@@ -83,6 +98,11 @@ std::vector<NamedNetwork> ReconstructionMethod::networks() const {
 }
 
 nlohmann::json ReconstructionMethod::architecture() const {
+  if (table_)
+    return {{"network", "mlp_autoencoder"},
+            {"in_features", table_->options().in_features},
+            {"widths", table_->options().widths},
+            {"bn_eps", table_->options().bn_eps}};
   return {{"channels", net_options_.channels},
           {"image_size", net_options_.image_size},
           {"latent_dim", net_options_.latent_dim},
@@ -90,6 +110,25 @@ nlohmann::json ReconstructionMethod::architecture() const {
 }
 
 void ReconstructionMethod::build_untrained(const nlohmann::json& a) {
+  table_ = nullptr;
+  if (a.value("network", std::string()) == "mlp_autoencoder") {
+    KZ_CHECK(takes_tables(), "method", "{} has no table form (architecture {})", name(),
+             a.dump());
+    MlpAutoencoderOptions t;
+    t.in_features = a.at("in_features").get<int64_t>();
+    t.widths = a.at("widths").get<std::vector<int64_t>>();
+    t.bn_eps = a.at("bn_eps").get<float>();
+    // Bounds that keep a damaged file from asking for gigabytes before its weights are read.
+    KZ_CHECK(t.in_features >= 1 && t.in_features <= (int64_t{1} << 20) && !t.widths.empty() &&
+                 t.widths.size() <= 64,
+             "method", "MLP autoencoder architecture {} is out of range", a.dump());
+    for (const int64_t w : t.widths)
+      KZ_CHECK(w >= 1 && w <= 65536, "method", "MLP autoencoder width {} is out of range", w);
+    Generator gen(0);  // the values are overwritten by the loaded state
+    table_ = std::make_shared<MlpAutoencoder>(t, gen);
+    net_ = table_;
+    return;
+  }
   ConvAutoencoderOptions o;
   o.channels = a.at("channels").get<int64_t>();
   o.image_size = a.at("image_size").get<int64_t>();

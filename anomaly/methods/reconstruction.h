@@ -11,6 +11,11 @@
 /// in [0, 1]), which the decoders' sigmoid outputs match. The network is saved as
 /// "autoencoder" (its parameters "autoencoder.encoder.features.0.weight", …), and
 /// architecture() records C, H, d and the stage widths.
+///
+/// A method whose takes_tables() is true (ae) also trains on a table's rows (N,F): its
+/// network is then the MlpAutoencoder of options.mlp_widths (layers/mlp_autoencoder.h), saved
+/// as "autoencoder" too ("autoencoder.encoder.0.0.weight", …); the same loss and scores, no
+/// maps (a row has no pixels). The others refuse a table.
 #pragma once
 
 #include <memory>
@@ -19,6 +24,7 @@
 
 #include "anomaly/training.h"
 #include "layers/conv_autoencoder.h"
+#include "layers/mlp_autoencoder.h"
 
 namespace kz {
 
@@ -26,18 +32,23 @@ namespace kz {
 class ReconstructionMethod : public TrainedMethod {
  public:
   MethodKind kind() const override { return MethodKind::scoring; }
-  bool gives_maps() const override { return true; }
-  /// Builds the network (random from seed) and trains it on split.normal_train.
+  /// True, but false once trained on a table.
+  bool gives_maps() const override { return !table_; }
+  /// Builds the network (random from seed) and trains it on split.normal_train (a table's
+  /// rows only where takes_tables()).
   void train(const BenchmarkSplit& split, uint64_t seed, const ProgressFn& progress) override;
   std::vector<Tensor> score(const ImageDataset& data) const override;
   AnomalyMaps maps(const ImageDataset& data) const override;
   std::vector<NamedNetwork> networks() const override;
-  /// {"channels", "image_size", "latent_dim", "widths"}
+  /// {"channels", "image_size", "latent_dim", "widths"}; on a table
+  /// {"network": "mlp_autoencoder", "in_features", "widths", "bn_eps"}.
   nlohmann::json architecture() const override;
   void build_untrained(const nlohmann::json& architecture) override;
 
  protected:
   using TrainedMethod::TrainedMethod;
+  /// Whether the method trains on tables, with the MlpAutoencoder (default: no).
+  virtual bool takes_tables() const { return false; }
   /// The method's network for these options.
   virtual std::shared_ptr<Module> make_network(const ConvAutoencoderOptions& o,
                                                Generator& gen) const = 0;
@@ -56,8 +67,10 @@ class ReconstructionMethod : public TrainedMethod {
   template <class F>
   void for_chunks(const ImageDataset& data, F&& f) const;
 
-  ConvAutoencoderOptions net_options_;  ///< the network's architecture
+  ConvAutoencoderOptions net_options_;  ///< the network's architecture (images)
   std::shared_ptr<Module> net_;         ///< the network, "autoencoder"
+  /// The table's network (the same object as net_), null for images.
+  std::shared_ptr<MlpAutoencoder> table_;
 };
 
 }  // namespace kz
