@@ -130,7 +130,7 @@ void DeepSadMethod::train(const BenchmarkSplit& split, uint64_t seed,
   start_parallel(params);
   // A table's MLP has batch norm on one value per row: no last batch of one row there.
   const LoaderOptions lo =
-      table ? data_loader_options(data, seed, 0) : loader_options(options_, seed, 0);
+      table ? loader_options(options_, data, seed, 0) : loader_options(options_, seed, 0);
   DataLoader loader(data, options_.preprocess, shard(lo));
   const std::vector<uint64_t> seeds{lo.seed};
   const nlohmann::json fp = fingerprint(seed, split);
