@@ -217,7 +217,7 @@ MapSource experiment_map_source(const Method& method, const BenchmarkSplit& spli
     };
     return s;
   }
-  const std::string name = o.scorers.empty() ? method.default_scorer() : o.scorers.front();
+  const std::string name = scorers_of(method, o).front();
   std::shared_ptr<Scaler> scaler = make_scaler(scaler_for(name, o.center));
   std::shared_ptr<Scorer> scorer = make_scorer(name, name == "knn" ? o.knn_neighbors : o.lof_neighbors);
   scorer->fit(scaler->fit_transform(embed_features(method, split.normal_train, o.tta)));
@@ -396,7 +396,7 @@ ExperimentOptions preset_options(const std::string& preset, const std::string& d
   for (const std::string& name : methods) {
     MethodOptions m;
     m.name = name;
-    if (name == "iforest" || name == "identity") {  // no network: nothing to preset
+    if (name == "iforest" || name == "identity" || name == "lof" || name == "knn") {  // no network
       o.method_options.push_back(m);
       continue;
     }
@@ -511,15 +511,19 @@ std::vector<std::pair<std::string, Tensor>> test_scores(const Method& method,
                           o);
 }
 
+std::vector<std::string> scorers_of(const Method& method, const ExperimentOptions& o) {
+  if (o.scorers.empty() || method.name() == method.default_scorer())
+    return {method.default_scorer()};
+  return o.scorers;
+}
+
 std::vector<std::pair<std::string, Tensor>> embedding_scores(const Method& method,
                                                             const Tensor& train_features,
                                                             const ImageDataset& data,
                                                             const ExperimentOptions& o) {
   const Tensor features = embed_features(method, data, o.tta);
-  std::vector<std::string> scorers = o.scorers;
-  if (scorers.empty()) scorers = {method.default_scorer()};
   std::vector<std::pair<std::string, Tensor>> out;
-  for (const std::string& scorer : scorers) {
+  for (const std::string& scorer : scorers_of(method, o)) {
     const int64_t k = scorer == "knn" ? o.knn_neighbors : o.lof_neighbors;
     out.emplace_back(scorer_label(scorer, o),
                      score_features(scorer, train_features, features, k, o.center));
@@ -581,8 +585,7 @@ void check_ensembles(const ExperimentOptions& o) {
                  "--ensemble", "{}: {} gives no score '{}' ({})", e.name, method, score,
                  fmt::join(names_of, ", "));
       } else {
-        const std::vector<std::string> scorers =
-            o.scorers.empty() ? std::vector<std::string>{m->default_scorer()} : o.scorers;
+        const std::vector<std::string> scorers = scorers_of(*m, o);
         KZ_CHECK(std::find(scorers.begin(), scorers.end(), score) != scorers.end(), "--ensemble",
                  "{}: {} is scored by {} in this run, not '{}'", e.name, method,
                  fmt::join(scorers, ", "), score);

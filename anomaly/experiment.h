@@ -185,8 +185,13 @@ TrainTest load_benchmark_dataset(ExperimentOptions& options);
 BenchmarkSplit draw_split(const TrainTest& data, const ExperimentOptions& options,
                           uint64_t seed);
 
+/// The scorers an embedding method is scored by: o.scorers, or its default scorer when none
+/// are given; a method named after its scorer (the classical detectors `lof` and `knn`: the
+/// rows scored by that scorer) is scored by that one alone.
+std::vector<std::string> scorers_of(const Method& method, const ExperimentOptions& o);
+
 /// The test set's scores of a trained method, each under its name: for an embedding method
-/// one per scorer of o.scorers (or its default scorer), for a scoring method its own.
+/// one per scorer of scorers_of(), for a scoring method its own.
 std::vector<std::pair<std::string, Tensor>> test_scores(const Method& method,
                                                        const BenchmarkSplit& split,
                                                        const ExperimentOptions& o);

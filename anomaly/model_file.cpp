@@ -193,7 +193,11 @@ AnomalyModel train_model(const ImageDataset& normal_rows, const ImageDataset& re
              options.scorer);
   }
   if (embeds(model)) {
-    model.scorer_name = options.scorer.empty() ? model.method->default_scorer() : options.scorer;
+    const std::string own = model.method->default_scorer();
+    KZ_CHECK(info.name != own || options.scorer.empty() || options.scorer == own, "train",
+             "--method {} is the rows scored by {}; for --scorer {} on the rows use --method "
+             "identity", info.name, own, options.scorer);
+    model.scorer_name = options.scorer.empty() ? own : options.scorer;
     model.scaler_name = scaler_for(model.scorer_name, options.center);
     model.scorer = make_scorer(model.scorer_name, options.neighbors);  // unknown names fail
   } else {

@@ -204,6 +204,54 @@ TEST_CASE("tables: bad protocols are one clear error") {
         std::string::npos);
 }
 
+TEST_CASE("tables: the classical detectors by name: lof and knn are the rows scored by LOF and k-NN") {
+  const ImageDataset rows = synthetic_table(60, 5);
+  TableProtocol p;
+  p.normal = "a";
+  const BenchmarkSplit s = table_split(rows, p, 3);
+  ExperimentOptions o;
+  o.methods = {"identity", "lof", "knn"};
+  std::map<std::string, std::vector<std::pair<std::string, Tensor>>> scored;
+  for (const std::string& name : o.methods) {
+    MethodOptions m;
+    m.name = name;
+    std::unique_ptr<Method> method = make_method(m);
+    method->train(s, 7, {});
+    scored[name] = test_scores(*method, s, o);  // each its default scorer
+    REQUIRE(scored[name].size() == 1);
+    if (name == "identity") {  // and the rows under both scorers, asked for by name
+      ExperimentOptions both = o;
+      both.scorers = {"lof", "knn"};
+      const auto two = test_scores(*method, s, both);
+      REQUIRE(two.size() == 2);
+      scored["identity-lof"] = {two[0]};
+      scored["identity-knn"] = {two[1]};
+    }
+  }
+  CHECK(scored["identity"][0].first == "lof");
+  CHECK(scored["lof"][0].first == "lof");
+  CHECK(scored["knn"][0].first == "knn");
+  CHECK(scored["lof"][0].second.to_vector() == scored["identity-lof"][0].second.to_vector());
+  CHECK(scored["knn"][0].second.to_vector() == scored["identity-knn"][0].second.to_vector());
+  // Named after their scorer, they keep it when a run asks for other scorers too.
+  ExperimentOptions many = o;
+  many.scorers = {"cosine", "lof"};
+  MethodOptions m;
+  m.name = "knn";
+  std::unique_ptr<Method> knn = make_method(m);
+  knn->train(s, 7, {});
+  CHECK(scorers_of(*knn, many) == std::vector<std::string>{"knn"});
+  CHECK(test_scores(*knn, s, many).size() == 1);
+  // kizuki train: another scorer for `lof` is refused, pointing at identity.
+  TrainModelOptions t;
+  t.method.name = "lof";
+  t.scorer = "cosine";
+  for (int64_t c = 0; c < s.normal_train.channels; ++c) t.table.features.push_back(fmt::format("x{}", c));
+  CHECK_THROWS_WITH_AS(train_model(s.normal_train, ImageDataset{}, t, nullptr),
+                       doctest::Contains("use --method identity"), Error);
+  CHECK(scored["knn"][0].second.to_vector() != scored["lof"][0].second.to_vector());
+}
+
 TEST_CASE("tables: iforest and identity (LOF) separate shifted rows; model.kz keeps the forest") {
   const ImageDataset rows = synthetic_table(60, 5);
   TableProtocol p;

@@ -3,6 +3,9 @@
 // score the data as it is: a table's standardised features (data/table_split.h), or an
 // image's pixel values flattened (N, C·H·W). Its default scorer is LOF (Breunig et al. 2000),
 // as scikit-learn's LocalOutlierFactor(novelty=True) on the same rows.
+// The classical detectors by their own names are this method with one default scorer: `lof`
+// (LOF) and `knn` (the distance to the k-th nearest normal row), so that `--methods
+// iforest,lof,knn` reads as a user of scikit-learn expects.
 #include "anomaly/method.h"
 
 namespace kz {
@@ -13,7 +16,7 @@ class IdentityMethod final : public Method {
  public:
   explicit IdentityMethod(const MethodOptions& o) : Method(o) {}
   MethodKind kind() const override { return MethodKind::embedding; }
-  std::string default_scorer() const override { return "lof"; }
+  std::string default_scorer() const override { return options_.name == "knn" ? "knn" : "lof"; }
   void train(const BenchmarkSplit& split, uint64_t, const ProgressFn&) override {
     features_ = split.normal_train.image_numel();
     train_seconds_ = 0.0;

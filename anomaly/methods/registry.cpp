@@ -49,6 +49,8 @@ std::vector<MethodInfo>& table() {
       {"deepsad", K::scoring, false, "Deep SAD: normal images or rows pulled to a centre, known anomalies pushed away (Ruff et al. 2020)", make_deepsad},
       {"iforest", K::scoring, false, "Isolation Forest on the raw rows (Liu et al. 2008)", make_iforest},
       {"identity", K::embedding, false, "the raw rows as features, no network (LOF, k-NN, cosine on the data itself)", make_identity},
+      {"lof", K::embedding, false, "Local Outlier Factor on the raw rows (Breunig et al. 2000): identity with the lof scorer", make_identity},
+      {"knn", K::embedding, false, "k-NN distance on the raw rows: identity with the knn scorer", make_identity},
       {"panda", K::embedding, false, "PANDA: compactness about the pretrained mean, pulled toward the pretrained weights (Reiss et al. 2021)", make_panda},
       {"msc", K::embedding, false, "Mean-Shifted Contrastive loss on the pretrained features (Reiss & Hoshen 2023)", make_msc},
       {"twin", K::embedding, false, "Anomaly Twin: ArcFace learns normal against a twin with a line defect (--with-reference adds the reference classes)", make_twin},
