@@ -199,7 +199,9 @@ TEST_CASE("occlusion: mask offsets cover every pixel; bad sizes are refused") {
   CHECK_THROWS_WITH_AS(check_occlusion_options(o, "x"), doctest::Contains("stride"), Error);
   o.stride = 2;
   o.inpaint = "unet";
-  CHECK_THROWS_WITH_AS(check_occlusion_options(o, "x"), doctest::Contains("'unet' is not available"),
+  check_occlusion_options(o, "x");
+  o.inpaint = "foo";
+  CHECK_THROWS_WITH_AS(check_occlusion_options(o, "--inpaint"), doctest::Contains("unknown inpainting 'foo'"),
                        Error);
   Generator gen(1);
   const ImageDataset d = random_images(1, 6, 6, gen);
