@@ -25,7 +25,7 @@ namespace kz {
 
 /// How an inpainter is trained (defaults: small enough for the quick preset).
 struct InpainterOptions {
-  std::vector<int64_t> widths{32, 64, 128};  ///< the U-Net's levels, w_1 … w_L
+  std::vector<int64_t> widths{16, 32, 64};   ///< the U-Net's levels, w_1 … w_L
   int64_t epochs = 5;         ///< passes over the normal images
   int64_t batch_size = 32;    ///< images per Adam step
   double lr = 1e-3;           ///< Adam's learning rate (β 0.9, 0.999)

@@ -5,7 +5,7 @@
 /// loss (§3.4) without the terms that need VGG.
 ///
 /// Shapes: x is (N,C,H,W) with pixels in [0, 1], M (N,1,H,W) the mask, 1 valid and 0 hole;
-/// L levels of widths w_1 … w_L (default 32/64/128: 3 levels, 32 → 16 → 8 → 4 px, or 28 → 14
+/// L levels of widths w_1 … w_L (default 16/32/64: 3 levels, 32 → 16 → 8 → 4 px, or 28 → 14
 /// → 7 → 4); s_0 = H, s_i = ⌊(s_{i−1} − 1)/2⌋ + 1 the size after level i; e_0 = x, m_0 = M.
 /// \code{.unparsed}
 ///   encoder, i = 1 … L:  (e_i, m_i) = PConv(e_{i−1}, m_{i−1}; k 5 pad 2 at i = 1, else k 3
@@ -46,7 +46,7 @@ namespace kz {
 /// The U-Net's size (see the file's description).
 struct PartialUNetOptions {
   int64_t channels = 1;                      ///< C of the images
-  std::vector<int64_t> widths{32, 64, 128};  ///< w_1 … w_L
+  std::vector<int64_t> widths{16, 32, 64};   ///< w_1 … w_L
 };
 
 /// Liu et al.'s partial-convolution U-Net (see the file's description).
