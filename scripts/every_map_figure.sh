@@ -54,7 +54,7 @@ train cutpaste cutpaste --image-size 32 --width 0.5 --epochs 3 --inpaint unet
 train vae vae --image-size 28 --epochs 10 --batch 64
 train ssim-ae ssim-ae --image-size 28 --epochs 10 --batch 64
 train adae adae --image-size 28 --epochs 10 --batch 64
-train anogan anogan --image-size 32 --epochs 5 --batch 64
+train anogan anogan --image-size 32 --epochs 3 --batch 64
 train arcface arcface --reference "$work/reference" --image-size 32 --width 0.5 --epochs 3 \
     --inpaint unet
 maps() {  # row model kind extra-flags...
