@@ -192,10 +192,12 @@ void pretrained_training_preset(MethodOptions& m, const std::string& preset) {
 
 // What the map kinds need of a trained method in a trial: for occlusion its first score (a
 // scoring method's first, or the first scorer fitted on the normal training features as
-// test_scores fits it) and the mean normal training image; for Grad-CAM the normal training
-// features. Built only when o.map_kinds asks for a kind that needs them.
+// test_scores fits it) and the mean normal training image, and with --inpaint unet an
+// inpainter trained on the normal training images from Generator(derive_seed(seed, 7, 0))
+// (seed: the trial's); for Grad-CAM the normal training features. Built only when
+// o.map_kinds asks for a kind that needs them.
 MapSource experiment_map_source(const Method& method, const BenchmarkSplit& split,
-                                const ExperimentOptions& o) {
+                                const ExperimentOptions& o, uint64_t seed) {
   MapSource s;
   s.method = &method;
   s.occlusion = o.occlusion;
@@ -207,9 +209,16 @@ MapSource experiment_map_source(const Method& method, const BenchmarkSplit& spli
     s.normal_features = method.embed(split.normal_train);
   if (!wants("occlusion")) return s;
   const Preprocess& pre = method.options().preprocess;
-  s.mean_image = mean_image(resize_images(split.normal_train,
-                                          pre.height > 0 ? pre.height : split.normal_train.height,
-                                          pre.width > 0 ? pre.width : split.normal_train.width));
+  const ImageDataset sized = resize_images(split.normal_train,
+                                           pre.height > 0 ? pre.height : split.normal_train.height,
+                                           pre.width > 0 ? pre.width : split.normal_train.width);
+  s.mean_image = mean_image(sized);
+  if (o.occlusion.inpaint == "unet") {
+    InpainterOptions io = o.occlusion.unet;
+    io.mask_size = o.occlusion.size;
+    Generator gen(derive_seed(seed, 7, 0));
+    s.inpainter = Inpainter::train(sized, io, gen);
+  }
   if (method.kind() == MethodKind::scoring) {
     s.score = [&method](const ImageDataset& images) {
       const std::vector<float> v = method.score(images).front().to_vector();
@@ -852,7 +861,7 @@ BenchmarkResults run_benchmark(const ExperimentOptions& options,
                                       method->resumed_epochs()));
       const std::vector<std::pair<std::string, Tensor>> scored = test_scores(*method, *split, o);
       if (t == 0 && !o.out_dir.empty() && writer) {
-        const MapSource source = experiment_map_source(*method, *split, o);
+        const MapSource source = experiment_map_source(*method, *split, o, seed);
         std::vector<MapKind> kinds;
         if (method->gives_maps()) kinds.push_back(MapKind::own);
         for (const std::string& k : o.map_kinds) {

@@ -34,7 +34,9 @@ bool gives_map_kind(const MapSource& s, MapKind kind) {
     case MapKind::gradcam:
       return gives_gradcam(*s.method) &&
              (s.normal_features.defined() || !gradcam_needs_normal_features(*s.method));
-    case MapKind::occlusion: return static_cast<bool>(s.score) && s.mean_image.defined();
+    case MapKind::occlusion:
+      return static_cast<bool>(s.score) && s.mean_image.defined() &&
+             (s.occlusion.inpaint != "unet" || s.inpainter != nullptr);
   }
   return false;
 }
@@ -73,8 +75,12 @@ Tensor detector_maps(const MapSource& s, MapKind kind, const ImageDataset& image
                                  ? ": Grad-CAM needs an embedding method on a MobileNetV2 "
                                    "backbone and its normal training features, or deepsad"
                              : kind == MapKind::own ? ": only ae, vae, ssim-ae, cutpaste, adae and anogan have their own"
-                                                    : ": occlusion needs the detector's score "
-                                                      "and the mean normal image",
+                             : s.occlusion.inpaint == "unet" && s.inpainter == nullptr
+                                 ? ": occlusion with --inpaint unet needs an inpainter trained "
+                                   "on the normal images, which this detector lacks (`kizuki "
+                                   "train --inpaint unet` saves one with the model)"
+                                 : ": occlusion needs the detector's score and the mean normal "
+                                   "image",
                              can.empty() ? std::string("none") : fmt::format("{}", fmt::join(can, ", "))));
   }
   const Preprocess& pre = s.method->options().preprocess;
@@ -83,9 +89,12 @@ Tensor detector_maps(const MapSource& s, MapKind kind, const ImageDataset& image
   switch (kind) {
     case MapKind::own: return s.method->maps(images).maps;
     case MapKind::gradcam: return gradcam_maps(*s.method, images, s.normal_features);
-    case MapKind::occlusion:
-      return occlusion_maps(resize_images(with_fill_channels(images, s.mean_image), h, w),
-                            s.mean_image, s.occlusion, s.score);
+    case MapKind::occlusion: {
+      const ImageDataset sized = resize_images(with_fill_channels(images, s.mean_image), h, w);
+      if (s.occlusion.inpaint == "unet")
+        return occlusion_maps(sized, inpainter_fill(s.inpainter), s.occlusion, s.score);
+      return occlusion_maps(sized, s.mean_image, s.occlusion, s.score);
+    }
   }
   fail("maps", "unknown map kind");
 }
@@ -114,6 +123,7 @@ MapSource map_source(const AnomalyModel& model, const OcclusionOptions& occlusio
   s.normal_features = model.normal_features;
   s.mean_image = model.mean_image;
   s.occlusion = occlusion;
+  s.inpainter = model.inpainter;
   return s;
 }
 

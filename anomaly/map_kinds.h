@@ -9,10 +9,12 @@
 ///   own        the method's maps() (ae, vae, ssim-ae, cutpaste, adae, anogan)
 ///   gradcam    normal_features: method.embed() of the normal training images (an embedding
 ///              method; deepsad explains its own score and needs none)
-///   occlusion  mean_image: the mean normal training image at H×W; score: the detector's
+///   occlusion  mean_image: the mean normal training image at H×W; score: the detector's;
+///              with --inpaint unet also inpainter: the U-Net trained on the normal images
 /// \endcode
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,11 +38,13 @@ struct MapSource {
   Tensor normal_features;          ///< (M,F), for gradcam; undefined when it has none
   Tensor mean_image;               ///< (C,H,W) pixel values 0…255, for occlusion
   OcclusionOptions occlusion;      ///< mask size, stride and fill
+  /// The trained inpainter of occlusion.inpaint "unet" (anomaly/inpainter.h); null: none.
+  std::shared_ptr<const Inpainter> inpainter;
 };
 
 /// Whether `source` can give maps of `kind` (own: method.gives_maps(); gradcam: an embedding
 /// method on a MobileNetV2 with normal_features, or deepsad; occlusion: a score and a mean
-/// image).
+/// image, and with occlusion.inpaint "unet" an inpainter).
 bool gives_map_kind(const MapSource& source, MapKind kind);
 
 /// The maps (N,H,W) of `kind` for `images` (any size: they are resized to the method's
@@ -55,7 +59,7 @@ double map_pixel_auroc(const MapSource& source, MapKind kind, const ImageDataset
 
 /// The MapSource of a model file's detector (anomaly/model_file.h): its method, its score
 /// (scaler, scorer, test-time augmentation, or the scoring method's score), and the normal
-/// features and mean image it was saved with.
+/// features, mean image and inpainter it was saved with.
 MapSource map_source(const AnomalyModel& model, const OcclusionOptions& occlusion);
 
 }  // namespace kz

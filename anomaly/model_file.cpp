@@ -95,6 +95,7 @@ nlohmann::json config_json(const AnomalyModel& model) {
                       {"threshold", model.threshold},
                       {"class_names", model.class_names}};
   if (model.tta != "none") c["tta"] = model.tta;  // absent: older readers' files unchanged
+  if (model.inpainter) c["inpainter"] = model.inpainter->architecture();
   if (!model.table.features.empty())
     c["table"] = {{"columns", model.table.features},
                   {"label", model.table.label},
@@ -233,6 +234,14 @@ AnomalyModel train_model(const ImageDataset& normal_rows, const ImageDataset& re
                                                 pre.width > 0 ? pre.width : normal.width));
     if (gives_gradcam(*model.method) && gradcam_needs_normal_features(*model.method))
       model.normal_features = model.method->embed(split.normal_train);
+    if (options.occlusion.inpaint == "unet") {
+      InpainterOptions io = options.occlusion.unet;
+      io.mask_size = options.occlusion.size;
+      Generator gen(derive_seed(options.seed, 7, 0));
+      model.inpainter = Inpainter::train(
+          resize_images(split.normal_train, model.mean_image.size(1), model.mean_image.size(2)),
+          io, gen);
+    }
   }
   return model;
 }
@@ -245,6 +254,8 @@ void save_model(const std::string& path, const AnomalyModel& model) {
   }
   if (model.normal_features.defined()) tensors["maps.normal_features"] = model.normal_features;
   if (model.mean_image.defined()) tensors["maps.mean_image"] = model.mean_image;
+  if (model.inpainter)
+    for (const auto& [k, t] : model.inpainter->state_dict()) tensors["maps.inpainter." + k] = t;
   save_safetensors(path, tensors,
                    {{"format", "kizuki-model"},
                     {"format_version", std::to_string(kModelFormat)},
@@ -359,6 +370,31 @@ AnomalyModel parse_model(const std::string& bytes, const std::string& path) {
       bad(fmt::format("maps.normal_features is {}, not (M, the {} method's features)",
                       shape_str(t.shape()), m.name));
     model.normal_features = t;
+  }
+  const StateDict inpainter = with_prefix(file.tensors, "maps.inpainter.");
+  nlohmann::json inpainter_architecture;
+  try {
+    inpainter_architecture = nlohmann::json::parse(meta("config")).value("inpainter", nlohmann::json());
+  } catch (const nlohmann::json::exception& e) {
+    bad(std::string("its config is not valid: ") + e.what());
+  }
+  if (!inpainter_architecture.is_null() || !inpainter.empty()) {
+    if (inpainter_architecture.is_null() || inpainter.empty() || !model.mean_image.defined())
+      bad("it holds part of an inpainter (its architecture, its weights and the mean image "
+          "are needed together)");
+    std::shared_ptr<Inpainter> in;
+    try {
+      in = Inpainter::from_architecture(inpainter_architecture, "model");
+      in->load_state_dict(inpainter);
+    } catch (const Error& e) {
+      bad(std::string("its inpainter is not valid: ") + e.what());
+    }
+    if (in->channels() != model.mean_image.size(0) || in->height() != model.mean_image.size(1) ||
+        in->width() != model.mean_image.size(2))
+      bad(fmt::format("its inpainter takes {}×{}×{} images, its mean image is {}",
+                      in->channels(), in->height(), in->width(),
+                      shape_str(model.mean_image.shape())));
+    model.inpainter = in;
   }
   if (!embeds(model)) {
     if (model.tta != "none") bad(fmt::format("tta '{}' for the scoring method {}", model.tta, m.name));

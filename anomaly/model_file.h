@@ -14,10 +14,14 @@
 ///             "scaler.<key>", "scorer.<key>"  their fitted state (embedding methods)
 ///             "maps.normal_features", "maps.mean_image"  what Grad-CAM and occlusion maps
 ///                                 need (optional: AnomalyModel)
+///             "maps.inpainter.<name>"  the inpainting U-Net of occlusion's --inpaint unet
+///                                 (optional: `kizuki train --inpaint unet`; its
+///                                 architecture in the config's "inpainter")
 ///   metadata  "format" = "kizuki-model", "format_version" = "2", and "config": one JSON
 ///             object {"method": the method's settings (method_options_json), "architecture":
 ///             Method::architecture(), "scorer", "scaler", "neighbors", "threshold",
-///             "class_names"} and, when not "none", "tta" (test-time augmentation).
+///             "class_names"} and, when not "none", "tta" (test-time augmentation); with an
+///             inpainter, "inpainter": Inpainter::architecture().
 ///             Scaler "center" is centring before the cosine scorer (--center).
 /// \endcode
 /// Version 1 (MobileNetV2 methods only, written before scoring methods existed) still loads.
@@ -39,6 +43,7 @@
 #include <vector>
 
 #include "anomaly/method.h"
+#include "anomaly/occlusion.h"
 #include "anomaly/scalers.h"
 #include "anomaly/scorers.h"
 #include "data/dataset.h"
@@ -78,6 +83,10 @@ struct AnomalyModel {
   ///@{
   Tensor normal_features, mean_image;
   ///@}
+  /// The inpainting U-Net of occlusion maps with --inpaint unet (anomaly/inpainter.h),
+  /// trained on the normal training images at the preprocessed size; null unless `kizuki
+  /// train --inpaint unet` asked for one. Saved as "maps.inpainter.<name>".
+  std::shared_ptr<const Inpainter> inpainter;
   TableColumns table;                    ///< a table model's (no features: an image model)
 
   /// What score() gives for a set of images.
@@ -107,6 +116,10 @@ struct TrainModelOptions {
   /// Training on a table's rows: their columns (features, label, drop; its scaling is
   /// train_model's to compute). Required then, one feature name per feature.
   TableColumns table;
+  /// inpaint "unet": an inpainter is trained on the normal training images (how:
+  /// occlusion.unet, its training squares occlusion.size px) after the method, from
+  /// Generator(derive_seed(seed, 7, 0)), and kept in the model. "mean": none.
+  OcclusionOptions occlusion;
 };
 
 /// The normal images train_model trains on (`fit`) and those it holds out to set the

@@ -336,7 +336,11 @@ void add_benchmark_command(CLI::App& app, Communicator& comm) {
                   "--maps occlusion: the mask's step in pixels, at most --mask-size (default 4)")
       ->check(CLI::Range(int64_t{1}, int64_t{4096}));
   cmd->add_option("--inpaint", flags->occlusion.inpaint,
-                  "--maps occlusion: what fills the mask: mean (the mean normal training image)");
+                  "--maps occlusion: what fills the mask: mean (the mean normal training image) "
+                  "or unet (a partial-convolution U-Net trained on them in trial 0)");
+  cmd->add_option("--inpaint-epochs", flags->occlusion.unet.epochs,
+                  "--inpaint unet: the U-Net's training epochs (default 5)")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
   cmd->add_flag("--with-reference", flags->with_reference,
                 "twin: the reference classes as further classes of its ArcFace head, beside "
                 "normal and twin");

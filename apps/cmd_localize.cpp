@@ -6,6 +6,7 @@
 //
 //   kizuki localize --model model.kz --dataset fashion-mnist --defect cutpaste
 //                   [--images 100] [--map-kind own,gradcam,occlusion] [--json out.json]
+//                   [--mask-size 8 --mask-stride 4 --inpaint mean|unet]
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -50,8 +51,12 @@ void run(const LocalizeFlags& f) {
     for (const std::string& name : f.kinds) {
       const MapKind k = parse_map_kind(name, "--map-kind");
       KZ_CHECK(gives_map_kind(source, k), "localize",
-               "--map-kind {}: the method '{}' of {} gives no such maps", name,
-               model.method->name(), f.model);
+               "--map-kind {}: the method '{}' of {} gives no such maps{}", name,
+               model.method->name(), f.model,
+               k == MapKind::occlusion && f.occlusion.inpaint == "unet" && !model.inpainter
+                   ? " (--inpaint unet needs the inpainter that `kizuki train --inpaint unet` "
+                     "keeps in the model; this one has none)"
+                   : "");
       kinds.push_back(k);
     }
   }
@@ -91,9 +96,13 @@ void run(const LocalizeFlags& f) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() /
         static_cast<double>(f.images);
-    fmt::print("  {:<10} pixel AUROC {:.4f}  ({:.3g} s per image)\n", to_string(k), auc, seconds);
-    out["maps"].push_back({{"kind", to_string(k)}, {"pixel_auroc", auc},
-                           {"seconds_per_image", seconds}});
+    const bool unet = k == MapKind::occlusion && f.occlusion.inpaint == "unet";
+    fmt::print("  {:<14} pixel AUROC {:.4f}  ({:.3g} s per image)\n",
+               unet ? "occlusion-unet" : to_string(k), auc, seconds);
+    nlohmann::json m = {{"kind", to_string(k)}, {"pixel_auroc", auc},
+                        {"seconds_per_image", seconds}};
+    if (k == MapKind::occlusion) m["inpaint"] = f.occlusion.inpaint;
+    out["maps"].push_back(m);
   }
   if (!f.json.empty()) write_file_atomic(f.json, out.dump(1) + "\n");
 }
@@ -123,6 +132,9 @@ void add_localize_command(CLI::App& app) {
   cmd->add_option("--mask-stride", flags->occlusion.stride,
                   "occlusion: the mask's step, at most --mask-size (default 4)")
       ->check(CLI::Range(int64_t{1}, int64_t{4096}));
+  cmd->add_option("--inpaint", flags->occlusion.inpaint,
+                  "occlusion: what fills the mask: mean (the mean normal training image) or "
+                  "unet (the inpainter of a model trained with --inpaint unet)");
   cmd->add_option("--seed", flags->seed, "which images, and their defects (default 0)");
   cmd->add_option("--threads", flags->threads, "OpenMP threads (default: as configured)");
   cmd->add_option("--json", flags->json, "also write the numbers here (atomically)");

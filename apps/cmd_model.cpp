@@ -1,12 +1,14 @@
 // cmd_model.cpp — the practitioner's commands on their own images and tables:
 //   kizuki train --normal DIR [--reference DIR] --method M ... --out model.kz [--resume]
+//                [--inpaint unet [--inpaint-epochs N --mask-size N]]  (keeps an inpainter
+//                for `score --map-kind occlusion --inpaint unet`)
 //                (model.kz.ckpt holds the last epoch checkpoint until model.kz is written)
 //   kizuki train --table FILE.csv --label COLUMN --normal VALUE [--reference VALUE…]
 //                [--drop A,B] --method M ... --out model.kz
 //                (the benchmark's table preset, anomaly/experiment.h; model.kz keeps the
 //                columns and the standardisation, anomaly/model_file.h)
 //   kizuki score --model model.kz IMAGES...|DIR [--maps DIR [--map-kind own|gradcam|occlusion
-//                [--mask-size N --mask-stride N --inpaint mean]]]
+//                [--mask-size N --mask-stride N --inpaint mean|unet]]]
 //                (CSV: file,score,flag[,class]; --maps: one PNG per image, map over image)
 //   kizuki score --model model.kz --table FILE.csv [--id COLUMN]
 //                (CSV: row,[id,]score,flag[,class]; row = the data row's number from 1)
@@ -50,6 +52,7 @@ struct TrainFlags {
   int64_t skip_rows = 0, goad_maps = 0, goad_dims = 0;
   bool no_header = false;
   bool epochs_given = false, batch_given = false, lr_given = false;
+  OcclusionOptions occlusion;  // --inpaint unet: train and keep an inpainter
 };
 
 // The rows of `rows` whose class is one of `classes`, labelled by their position there.
@@ -161,6 +164,10 @@ void train(const TrainFlags& f, Communicator& comm) {
     o.method.batch_size = f.batch;
     o.method.lr = f.lr;
   }
+  check_occlusion_options(f.occlusion, "--inpaint/--mask-size");
+  KZ_CHECK(f.occlusion.inpaint == "mean" || f.table.empty(), "train",
+           "--inpaint {}: a table has no pixels to inpaint", f.occlusion.inpaint);
+  o.occlusion = f.occlusion;
   o.scorer = f.scorer;
   if (f.knn_k > 0) o.neighbors = f.knn_k;
   o.center = f.center;
@@ -201,9 +208,12 @@ void train(const TrainFlags& f, Communicator& comm) {
                model.method->resumed_epochs());
   save_model(f.out, model);
   remove_file(o.checkpoint.path);
-  fmt::print("wrote {} (scorer {}{}{}, threshold {:.6g}); peak memory {} resident\n", f.out,
+  fmt::print("wrote {} (scorer {}{}{}{}, threshold {:.6g}); peak memory {} resident\n", f.out,
              model.scorer_name, model.scaler_name == "center" ? ", centred" : "",
-             model.tta != "none" ? ", tta " + model.tta : "", model.threshold,
+             model.tta != "none" ? ", tta " + model.tta : "",
+             model.inpainter ? fmt::format(", inpainter loss {:.4f}", model.inpainter->final_loss())
+                             : "",
+             model.threshold,
              format_bytes(peak_rss_bytes()));
 }
 
@@ -254,6 +264,9 @@ MapKind chosen_map_kind(const AnomalyModel& model, const std::string& model_path
            : kind == MapKind::gradcam
                ? "Grad-CAM takes an embedding method on a MobileNetV2, from a model file that "
                  "holds its normal features (retrain with this version); occlusion takes any"
+           : flags.occlusion.inpaint == "unet" && model.mean_image.defined()
+               ? "--inpaint unet needs the inpainter that `kizuki train --inpaint unet` keeps "
+                 "in the model, and this one has none: retrain with it, or use --inpaint mean"
                : "the model file holds no mean normal image: retrain it with this version");
   return kind;
 }
@@ -392,6 +405,16 @@ void add_model_commands(CLI::App& app, Communicator& comm) {
                       "continue from OUT.ckpt, the last epoch checkpoint of a stopped run "
                       "with the same settings");
   add_data_parallel_flags(train_cmd, t->data_parallel, t->sync_bn, t->bucket_mb);
+  train_cmd->add_option("--inpaint", t->occlusion.inpaint,
+                        "unet: also train a partial-convolution U-Net on the normal images and "
+                        "keep it in the model, for `score --map-kind occlusion --inpaint unet` "
+                        "(default mean: the mean normal image, always kept)");
+  train_cmd->add_option("--inpaint-epochs", t->occlusion.unet.epochs,
+                        "--inpaint unet: the U-Net's training epochs (default 5)")
+      ->check(CLI::Range(int64_t{1}, int64_t{100000}));
+  train_cmd->add_option("--mask-size", t->occlusion.size,
+                        "--inpaint unet: the occlusion square every training mask holds (default 8)")
+      ->check(CLI::Range(int64_t{1}, int64_t{4096}));
   train_cmd->callback([t, train_cmd, &comm] {
     t->epochs_given = train_cmd->count("--epochs") > 0;
     t->batch_given = train_cmd->count("--batch") > 0;
@@ -436,7 +459,8 @@ void add_model_commands(CLI::App& app, Communicator& comm) {
                         "occlusion: the mask's step in pixels (at most --mask-size)")
       ->check(CLI::Range(int64_t{1}, int64_t{4096}));
   score_cmd->add_option("--inpaint", maps->occlusion.inpaint,
-                        "occlusion: what fills the mask: mean (the mean normal training image)");
+                        "occlusion: what fills the mask: mean (the mean normal training image) "
+                        "or unet (the inpainter of a model trained with --inpaint unet)");
   score_cmd->callback([=] {
     if (tf->table.empty()) {
       KZ_CHECK(!inputs->empty(), "score", "give image files or folders, or --table FILE.csv");

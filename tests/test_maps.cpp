@@ -199,7 +199,9 @@ TEST_CASE("occlusion: mask offsets cover every pixel; bad sizes are refused") {
   CHECK_THROWS_WITH_AS(check_occlusion_options(o, "x"), doctest::Contains("stride"), Error);
   o.stride = 2;
   o.inpaint = "unet";
-  CHECK_THROWS_WITH_AS(check_occlusion_options(o, "x"), doctest::Contains("'unet' is not available"),
+  check_occlusion_options(o, "x");
+  o.inpaint = "foo";
+  CHECK_THROWS_WITH_AS(check_occlusion_options(o, "--inpaint"), doctest::Contains("unknown inpainting 'foo'"),
                        Error);
   Generator gen(1);
   const ImageDataset d = random_images(1, 6, 6, gen);
@@ -212,7 +214,7 @@ TEST_CASE("occlusion: mask offsets cover every pixel; bad sizes are refused") {
   CHECK_THROWS_WITH_AS(occlusion_maps(d, Tensor::zeros({3, 6, 6}), OcclusionOptions{}, zero),
                        doctest::Contains("fill image"), Error);
   const ImageScoreFn short_score = [](const ImageDataset&) { return std::vector<double>{1.0}; };
-  CHECK_THROWS_WITH_AS(occlusion_maps(d, Tensor::zeros({1, 6, 6}), OcclusionOptions{4, 2, "mean"}, short_score),
+  CHECK_THROWS_WITH_AS(occlusion_maps(d, Tensor::zeros({1, 6, 6}), OcclusionOptions{4, 2, "mean", {}}, short_score),
                        doctest::Contains("scores for"), Error);
 }
 
@@ -222,7 +224,7 @@ TEST_CASE("occlusion: a 1-pixel mask on a weighted-sum detector gives weight · 
   std::vector<double> w;
   for (int i = 0; i < 30; ++i) w.push_back(gen.uniform(-1.0f, 1.0f));
   const Tensor fill = Tensor::uniform({1, 5, 6}, 0.0f, 255.0f, gen);
-  const Tensor maps = occlusion_maps(d, fill, OcclusionOptions{1, 1, "mean"}, weighted_sum(w));
+  const Tensor maps = occlusion_maps(d, fill, OcclusionOptions{1, 1, "mean", {}}, weighted_sum(w));
   REQUIRE(maps.shape() == Shape{2, 5, 6});
   const std::vector<float> m = maps.to_vector(), fv = fill.to_vector();
   for (int64_t n = 0; n < 2; ++n)
@@ -249,7 +251,7 @@ TEST_CASE("occlusion: a detector of one square region has its maxima exactly the
     scored += x.size();
     return weighted_sum(w)(x);
   };
-  const std::vector<float> m = occlusion_maps(d, Tensor::zeros({1, 12, 12}), OcclusionOptions{3, 1, "mean"}, score).to_vector();
+  const std::vector<float> m = occlusion_maps(d, Tensor::zeros({1, 12, 12}), OcclusionOptions{3, 1, "mean", {}}, score).to_vector();
   CHECK(scored == 1 + 10 * 10);
   const float top = *std::max_element(m.begin(), m.end());
   for (int y = 0; y < 12; ++y)
@@ -262,7 +264,7 @@ TEST_CASE("occlusion: a detector of one square region has its maxima exactly the
       CHECK((m[size_t(y * 12 + x)] > 0) == near);
     }
   // One mask as large as the image: every pixel gets score(x) − score(fill).
-  const std::vector<float> whole = occlusion_maps(d, Tensor::zeros({1, 12, 12}), OcclusionOptions{12, 5, "mean"}, weighted_sum(w)).to_vector();
+  const std::vector<float> whole = occlusion_maps(d, Tensor::zeros({1, 12, 12}), OcclusionOptions{12, 5, "mean", {}}, weighted_sum(w)).to_vector();
   for (float v : whole) CHECK(v == doctest::Approx(400.0));
 }
 
@@ -304,7 +306,7 @@ TEST_CASE("maps: a model file keeps what Grad-CAM and occlusion need; the pixel-
   save_model(path, model);
   const AnomalyModel loaded = load_model(path);
   CHECK(max_abs_diff(loaded.mean_image, model.mean_image) == 0.0f);
-  const MapSource source = map_source(loaded, OcclusionOptions{4, 4, "mean"});
+  const MapSource source = map_source(loaded, OcclusionOptions{4, 4, "mean", {}});
   const ImageDataset probe = test::synthetic(1, 9).subset({0, 1});
   CHECK_FALSE(gives_map_kind(source, MapKind::own));
   CHECK_THROWS_WITH_AS(detector_maps(source, MapKind::own, probe), doctest::Contains("gives no own maps"),
@@ -325,7 +327,7 @@ TEST_CASE("maps: a model file keeps what Grad-CAM and occlusion need; the pixel-
       for (int x = 0; x < 6; ++x) masks.data()[n * 144 + y * 12 + x] = 1.0f;
   square.score = weighted_sum(w);
   square.mean_image = Tensor::zeros({1, 16, 16});
-  square.occlusion = OcclusionOptions{2, 2, "mean"};
+  square.occlusion = OcclusionOptions{2, 2, "mean", {}};
   ImageDataset flat = probe;
   std::fill(flat.pixels.begin(), flat.pixels.end(), uint8_t{50});
   CHECK(map_pixel_auroc(square, MapKind::occlusion, flat, masks) > 0.95);

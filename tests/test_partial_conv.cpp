@@ -65,6 +65,6 @@ TEST_CASE("partial_conv2d: output, mask and gradients equal NVIDIA's PartialConv
   const Conv2dParams p = Conv2dParams::symmetric(1, 1);
   CHECK_THROWS_WITH_AS(partial_conv2d(Variable(x0), half, Variable(w0), Variable(b0), p),
                        doctest::Contains("mask value 0.5"), Error);
-  CHECK_THROWS_WITH_AS(partial_conv2d(Variable(x0), Tensor::ones({2, 3, 8, 8}), Variable(w0), Variable(b0), p),
+  CHECK_THROWS_WITH_AS(partial_conv2d(Variable(x0), Tensor::ones({2, 2, 8, 8}), Variable(w0), Variable(b0), p),
                        doctest::Contains("expected (N,C,H,W) and (N,1,H,W)"), Error);
 }

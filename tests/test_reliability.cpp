@@ -328,6 +328,31 @@ TEST_CASE("reliability: kizuki train, then score --maps writes one map picture p
               dir / "score5.log")
             .wait() != 0);
   CHECK(slurp(dir / "score5.log").find("larger than the 16x16") != std::string::npos);
+  // --inpaint unet: refused for a model trained without an inpainter, and for an unknown fill;
+  // a model trained with one draws its maps.
+  CHECK(Child({"score", "--model", frozen, "--maps", (dir / "maps6").string(), "--map-kind",
+               "occlusion", "--inpaint", "unet", (dir / "normal").string()},
+              dir / "score6.log")
+            .wait() != 0);
+  CHECK(slurp(dir / "score6.log").find("kizuki train --inpaint unet") != std::string::npos);
+  CHECK(!fs::exists(dir / "maps6"));
+  CHECK(Child({"score", "--model", frozen, "--maps", (dir / "maps7").string(), "--map-kind",
+               "occlusion", "--inpaint", "foo", (dir / "normal").string()},
+              dir / "score7.log")
+            .wait() != 0);
+  CHECK(slurp(dir / "score7.log").find("unknown inpainting 'foo'") != std::string::npos);
+  const std::string inpainted = (dir / "unet.kz").string();
+  REQUIRE(Child({"train", "--normal", (dir / "normal").string(), "--method", "frozen", "--width",
+                 "0.25", "--image-size", "16", "--inpaint", "unet", "--inpaint-epochs", "1",
+                 "--mask-size", "4", "--out", inpainted},
+                dir / "train3.log")
+              .wait() == 0);
+  REQUIRE(Child({"score", "--model", inpainted, "--maps", (dir / "maps8").string(), "--map-kind",
+                 "occlusion", "--inpaint", "unet", "--mask-size", "4", (dir / "normal").string()},
+                dir / "score8.log")
+              .wait() == 0);
+  for (int i = 0; i < 6; ++i)
+    CHECK(load_image((dir / "maps8" / fmt::format("n{}.png.map.png", i)).string()).width == 16);
   fs::remove_all(dir);
 }
 
