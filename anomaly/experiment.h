@@ -124,7 +124,7 @@ struct ExperimentOptions {
   /// with its cost in seconds per image. Gradcam and occlusion explain the first scorer (or
   /// score) of the method. Not a setting of the experiment: no AUC changes.
   std::vector<std::string> map_kinds;
-  OcclusionOptions occlusion;  ///< the mask of the occlusion maps
+  OcclusionOptions occlusion;  ///< the mask of the occlusion maps and its fill (mean or unet)
 };
 
 /// The options of `preset` ("seed", "scratch" or "quick") for `dataset` and `methods`.

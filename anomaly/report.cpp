@@ -604,7 +604,8 @@ the better; the dashed diagonal is chance.</p></div>
          "coloured on one scale per method (its legend beside it: 1st to 99th percentile "
          "of the shown maps). The caption names the kind of map: the method's own, Grad-CAM "
          "of its score over the backbone, or occlusion (the score drop when a square is "
-         "filled with the mean normal image; <code>--maps gradcam,occlusion</code>), and its "
+         "filled with the mean normal image, or by the partial-convolution U-Net with "
+         "<code>--inpaint unet</code>; <code>--maps gradcam,occlusion</code>), and its "
          "cost. The PNG files lie beside this page.</p>\n";
     for (const MapFigure& m : results.map_figures)
       h += "<figure>\n<img src=\"" + xml_escape(m.file) + "\" alt=\"anomaly maps of " +
