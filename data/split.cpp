@@ -136,16 +136,22 @@ BenchmarkSplit with_known_anomalies(const TrainTest& data, const BenchmarkSplit&
   KZ_CHECK(n >= 0 && n <= static_cast<int64_t>(pool.size()), "with_known_anomalies",
            "{}: {} known anomalies wanted, but class {} has {} training images", train.source, n,
            anomaly, pool.size());
+  return with_drawn_known_anomalies(split, train, pool, n, seed,
+                                    "known anomaly: " + train.class_names[static_cast<size_t>(anomaly)]);
+}
+
+BenchmarkSplit with_drawn_known_anomalies(const BenchmarkSplit& split, const ImageDataset& source,
+                                          const std::vector<int64_t>& pool, int64_t n,
+                                          uint64_t seed, const std::string& class_name) {
   Generator gen(seed, /*stream=*/78);
   const std::vector<int64_t> pick = random_permutation(static_cast<int64_t>(pool.size()), gen);
   BenchmarkSplit s = split;
   s.known_anomaly_index.clear();
   for (int64_t k = 0; k < n; ++k)
     s.known_anomaly_index.push_back(pool[static_cast<size_t>(pick[static_cast<size_t>(k)])]);
-  s.known_anomalies = train.subset(s.known_anomaly_index);
+  s.known_anomalies = source.subset(s.known_anomaly_index);
   s.known_anomalies.labels.assign(static_cast<size_t>(n), 0);
-  s.known_anomalies.class_names = {"known anomaly: " +
-                                   train.class_names[static_cast<size_t>(anomaly)]};
+  s.known_anomalies.class_names = {class_name};
   return s;
 }
 

@@ -77,6 +77,12 @@ BenchmarkSplit validation_split(const TrainTest& data, const BenchmarkSplit& spl
 /// same seed, and every method of a trial gets the same images.
 BenchmarkSplit with_known_anomalies(const TrainTest& data, const BenchmarkSplit& split,
                                     int64_t anomaly_class, int64_t n, uint64_t seed);
+/// The draw both with_known_anomalies and tables (data/table_split.h) make: the split with
+/// `n` of the positions `pool` of `source` (n ≤ pool.size(), checked by the caller) drawn on
+/// Generator stream 78 of `seed` as known_anomalies, all labelled 0, one class `class_name`.
+BenchmarkSplit with_drawn_known_anomalies(const BenchmarkSplit& split, const ImageDataset& source,
+                                          const std::vector<int64_t>& pool, int64_t n,
+                                          uint64_t seed, const std::string& class_name);
 
 /// The same split with a proxy set: n normal-class images of the train split outside
 /// normal_train (label 0, "held-out normal: <name>") and n images of the reference classes

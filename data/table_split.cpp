@@ -223,15 +223,8 @@ BenchmarkSplit table_known_anomalies(const ImageDataset& rows, const BenchmarkSp
            "{}: {} known anomalies wanted, but only {} rows of the anomaly classes ({}) are "
            "outside the test set (it takes every anomalous row unless --test-anomaly asks for "
            "fewer)", rows.source, n, pool.size(), fmt::join(names, ", "));
-  Generator gen(seed, /*stream=*/78);
-  const std::vector<int64_t> pick = random_permutation(static_cast<int64_t>(pool.size()), gen);
-  BenchmarkSplit s = split;
-  s.known_anomaly_index.clear();
-  for (int64_t k = 0; k < n; ++k)
-    s.known_anomaly_index.push_back(pool[static_cast<size_t>(pick[static_cast<size_t>(k)])]);
-  s.known_anomalies = rows.subset(s.known_anomaly_index);
-  s.known_anomalies.labels.assign(static_cast<size_t>(n), 0);
-  s.known_anomalies.class_names = {fmt::format("known anomaly: {}", fmt::join(names, ", "))};
+  BenchmarkSplit s = with_drawn_known_anomalies(
+      split, rows, pool, n, seed, fmt::format("known anomaly: {}", fmt::join(names, ", ")));
   apply_table_scaling(s.known_anomalies, table_scaling(rows.subset(split.normal_train_index)));
   return s;
 }

@@ -35,6 +35,19 @@ inline ImageDataset synthetic(int64_t per_class, uint64_t seed) {
   return d;
 }
 
+// The images of class `c` of `all`, and an empty reference set of their shape: what a
+// one-class detector (kizuki train without --reference) trains on.
+struct OneClass {
+  ImageDataset normal, reference;
+};
+inline OneClass one_class(const ImageDataset& all, int64_t c) {
+  OneClass o{all.subset(all.indices_of_class(c)), ImageDataset{}};
+  o.reference.channels = o.normal.channels;
+  o.reference.height = o.normal.height;
+  o.reference.width = o.normal.width;
+  return o;
+}
+
 inline BenchmarkSplit tiny_split(uint64_t seed) {
   TrainTest data{synthetic(30, 1), synthetic(20, 2)};
   return benchmark_split(data, 3, 8, 10, 30, 20, seed);

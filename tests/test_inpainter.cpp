@@ -155,14 +155,9 @@ TEST_CASE("inpainter: trained on a family of ramps, it fills a square better tha
 }
 
 TEST_CASE("occlusion --inpaint unet: maps of the right shape, only the square changed; model.kz keeps the inpainter") {
-  const ImageDataset all = test::synthetic(8, 5);
-  std::vector<int64_t> idx;
-  for (int64_t i = 0; i < all.size(); ++i)
-    if (all.labels[size_t(i)] == 3) idx.push_back(i);
-  ImageDataset normal = all.subset(idx), reference;
-  reference.channels = normal.channels;
-  reference.height = normal.height;
-  reference.width = normal.width;
+  const test::OneClass images = test::one_class(test::synthetic(8, 5), 3);
+  const ImageDataset& normal = images.normal;
+  const ImageDataset& reference = images.reference;
   TrainModelOptions o;
   o.method.name = "frozen";
   o.method.width = 0.25;

@@ -54,11 +54,9 @@ TEST_CASE("localize: `kizuki localize` scores a model's maps against pasted defe
   }
   // A frozen MobileNetV2 detector (no training) fitted on a few synthetic images: it gives
   // Grad-CAM and occlusion maps, no own maps.
-  const ImageDataset all = test::synthetic(8, 5);
-  ImageDataset normal = all.subset(all.indices_of_class(3)), reference;
-  reference.channels = normal.channels;
-  reference.height = normal.height;
-  reference.width = normal.width;
+  const test::OneClass images = test::one_class(test::synthetic(8, 5), 3);
+  const ImageDataset& normal = images.normal;
+  const ImageDataset& reference = images.reference;
   TrainModelOptions o;
   o.method.name = "frozen";
   o.method.width = 0.25;
