@@ -97,7 +97,9 @@ def main(run_dir, name, figures, *torch_jsons):
     lines += [head, rule]
     epochs = {m["name"]: m["epochs"] for m in s["methods"]}
     for r in results["summary"]:
-        ep = "–" if r["method"] == "frozen" else epochs[r["method"]]
+        ep = epochs.get(r["method"], "–")  # frozen: its 0 epochs; an ensemble: its members'
+        if r["method"] == "frozen":
+            ep = "–"
         row = (f"| {r['method']} | {ep} | {r['scorer']} | {r['n']} | **{r['median']:.4f}** | "
                f"{r['mean']:.4f} | {'–' if r['std'] is None else format(r['std'], '.4f')} | {r['min']:.4f} | {r['max']:.4f} | "
                f"{r['train_seconds_mean']:.1f} |")
