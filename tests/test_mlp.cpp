@@ -42,6 +42,27 @@ StateDict group(const std::string& c, const std::string& part) {
   return out;
 }
 
+// Every parameter gradient of `net` against the fixture's `grads` (relative error below
+// `tol`), then every buffer against `after`. A Linear bias just before training-mode batch
+// norm has gradient 0 (the batch mean takes it away): PyTorch's is rounding noise (~1e-17),
+// so that one is compared absolutely.
+void check_grads_and_buffers(Module& net, const StateDict& grads, const StateDict& after,
+                             float tol, const std::string& c) {
+  const auto params = net.named_parameters();
+  CHECK(params.size() == grads.size());
+  for (const auto& [name, p] : params) {
+    REQUIRE_MESSAGE(grads.count(name), c, " no PyTorch gradient for ", name);
+    const Tensor& expected = grads.at(name);
+    if (max_all(abs(expected)) < 1e-6f)
+      CHECK_MESSAGE(max_all(abs(p.grad())) < 1e-5f, c, " d", name, " (exactly 0)");
+    else
+      CHECK_MESSAGE(rel_err(p.grad(), expected) < tol, c, " d", name);
+  }
+  CHECK(after.size() == net.named_buffers().size());
+  for (const auto& [name, b] : net.named_buffers())
+    CHECK_MESSAGE(rel_err(*b, after.at(name)) < 1e-6f, c, " ", name);
+}
+
 // Loads case c's state into a fresh Mlp of that shape (eval mode unless training), runs
 // the forward on its input, backpropagates sum(y * r), and checks y, dx, every gradient and
 // the buffers after the forward.
@@ -56,22 +77,7 @@ void check_case(const std::string& c, MlpOptions o, bool training) {
   CHECK_MESSAGE(rel_err(y.data(), f.at(c + ".y")) < 1e-5f, c, " y");
   y.backward(f.at(c + ".r"));
   CHECK_MESSAGE(rel_err(x.grad(), f.at(c + ".dx")) < 1e-5f, c, " dx");
-  const StateDict grads = group(c, "grad");
-  const auto params = mlp.named_parameters();
-  CHECK(params.size() == grads.size());
-  for (const auto& [name, p] : params) {
-    REQUIRE_MESSAGE(grads.count(name), c, " no PyTorch gradient for ", name);
-    const Tensor& expected = grads.at(name);
-    // A Linear bias just before training-mode batch norm has gradient 0 (the batch mean
-    // takes it away): PyTorch's is rounding noise (~1e-17), so compare absolutely.
-    if (max_all(abs(expected)) < 1e-6f)
-      CHECK_MESSAGE(max_all(abs(p.grad())) < 1e-5f, c, " d", name, " (exactly 0)");
-    else
-      CHECK_MESSAGE(rel_err(p.grad(), expected) < 1e-5f, c, " d", name);
-  }
-  const StateDict after = group(c, "after");
-  for (const auto& [name, b] : mlp.named_buffers())
-    CHECK_MESSAGE(rel_err(*b, after.at(name)) < 1e-6f, c, " ", name);
+  check_grads_and_buffers(mlp, group(c, "grad"), group(c, "after"), 1e-5f, c);
 }
 
 }  // namespace
@@ -202,20 +208,7 @@ void check_ae_case(const std::string& c, int64_t features, std::vector<int64_t> 
   loss.backward();
   const StateDict grads = ae_group(c, "grad");
   const auto params = ae.named_parameters();
-  CHECK(params.size() == grads.size());
-  for (const auto& [name, p] : params) {
-    REQUIRE_MESSAGE(grads.count(name), c, " no PyTorch gradient for ", name);
-    const Tensor& expected = grads.at(name);
-    // A Linear bias before training-mode batch norm has gradient 0 (see check_case).
-    if (max_all(abs(expected)) < 1e-6f)
-      CHECK_MESSAGE(max_all(abs(p.grad())) < 1e-5f, c, " d", name, " (exactly 0)");
-    else
-      CHECK_MESSAGE(rel_err(p.grad(), expected) < 1e-4f, c, " d", name);
-  }
-  const StateDict after = ae_group(c, "after");
-  CHECK(after.size() == ae.named_buffers().size());
-  for (const auto& [name, b] : ae.named_buffers())
-    CHECK_MESSAGE(rel_err(*b, after.at(name)) < 1e-6f, c, " ", name);
+  check_grads_and_buffers(ae, grads, ae_group(c, "after"), 1e-4f, c);
   opt.step();
   // Parameters whose exact gradient is 0 (the biases before training-mode batch norm, and
   // the code layer's bias, whose shift the next stage's batch norm takes away) are left out:

@@ -46,8 +46,9 @@ class AdaeMethod final : public ReconstructionMethod {
     const std::unique_ptr<Adam> adam =
         two_network_adam(net_->parameters(), disc_->parameters(), AdamOptions{}.beta1);
     Adam& opt = *adam;
-    DataLoader loader(normal, options_.preprocess, loader_options(options_, normal, seed, 0));
-    const std::vector<uint64_t> seeds{loader_options(options_, seed, 0).seed};
+    const LoaderOptions lo = loader_options(options_, normal, seed, 0);
+    DataLoader loader(normal, options_.preprocess, lo);
+    const std::vector<uint64_t> seeds{lo.seed};
     const nlohmann::json fp = fingerprint(seed, split);
     Guard guard{options_, checkpoint_};
     guard.saved_epochs = resume(opt, loader, seeds, fp);

@@ -111,8 +111,9 @@ class AnoganMethod final : public TrainedMethod {
     const std::unique_ptr<Adam> adam =
         two_network_adam(gen_->parameters(), disc_->parameters(), 0.5);  // DCGAN's β1
     Adam& opt = *adam;
-    DataLoader loader(normal, options_.preprocess, loader_options(options_, normal, seed, 0));
-    const std::vector<uint64_t> seeds{loader_options(options_, seed, 0).seed};
+    const LoaderOptions lo = loader_options(options_, normal, seed, 0);
+    DataLoader loader(normal, options_.preprocess, lo);
+    const std::vector<uint64_t> seeds{lo.seed};
     const nlohmann::json fp = fingerprint(seed, split);
     Guard guard{options_, checkpoint_};
     guard.saved_epochs = resume(opt, loader, seeds, fp);
