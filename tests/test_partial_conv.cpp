@@ -4,6 +4,8 @@
 // finite differences; bad masks refused.
 #include <doctest/doctest.h>
 
+#include <span>
+
 #include "layers/partial_conv.h"
 #include "tensor/ops.h"
 #include "tensor/safetensors.h"
@@ -67,4 +69,53 @@ TEST_CASE("partial_conv2d: output, mask and gradients equal NVIDIA's PartialConv
                        doctest::Contains("mask value 0.5"), Error);
   CHECK_THROWS_WITH_AS(partial_conv2d(Variable(x0), Tensor::ones({2, 2, 8, 8}), Variable(w0), Variable(b0), p),
                        doctest::Contains("expected (N,C,H,W) and (N,1,H,W)"), Error);
+}
+
+TEST_CASE("partial_conv2d with a mask per input channel: the one-channel case exactly, and finite differences") {
+  // The decoder of the inpainting U-Net (layers/partial_unet.h) concatenates features and
+  // masks, so its masks differ between channels (NVIDIA's multi_channel mode). A mask that is
+  // the same in every channel must give exactly the one-channel result checked above against
+  // NVIDIA's code; a mask that differs between channels is checked by finite differences.
+  const Safetensors f = load_safetensors(std::string(KZ_FIXTURES) + "/partial_conv.safetensors");
+  Generator gx(31), gw(33), gm(35);
+  const Tensor x0 = Tensor::uniform({2, 3, 8, 8}, -1.0f, 1.0f, gx);
+  const Tensor w0 = Tensor::uniform({4, 3, 3, 3}, -0.5f, 0.5f, gw);
+  const Tensor b0 = Tensor::uniform({4}, -0.5f, 0.5f, gw);
+  const Tensor one = f.tensors.at("mask");  // (2,1,8,8)
+  const Tensor same = cat({one, one, one}, 1).contiguous();
+  for (const int64_t stride : {1, 2}) {
+    CAPTURE(stride);
+    const Conv2dParams p = Conv2dParams::symmetric(stride, 1);
+    const PartialConv a = partial_conv2d(Variable(x0), one, Variable(w0), Variable(b0), p);
+    const PartialConv b = partial_conv2d(Variable(x0), same, Variable(w0), Variable(b0), p);
+    CHECK(max_abs_diff(a.out.data(), b.out.data()) <= 1e-6f);
+    CHECK(max_abs_diff(a.mask.contiguous(), b.mask.contiguous()) == 0.0f);
+
+    Tensor holes = Tensor::uniform({2, 3, 8, 8}, 0.0f, 1.0f, gm);
+    for (float& v : std::span<float>(holes.data(), static_cast<size_t>(holes.numel())))
+      v = v < 0.4f ? 0.0f : 1.0f;
+    Variable x(x0.clone(), true), w(w0.clone(), true);
+    const PartialConv y = partial_conv2d(x, holes, w, Variable(b0), p);
+    Generator gr(36);
+    const Tensor r = Tensor::uniform(y.out.shape(), -1.0f, 1.0f, gr);
+    sum(mul(y.out, Variable(r))).backward();
+    auto loss = [&](const Tensor& xv, const Tensor& wv) {
+      NoGradGuard no_grad;
+      return sum(mul(partial_conv2d(Variable(xv), holes, Variable(wv), Variable(b0), p).out.data(), r)).item();
+    };
+    const std::vector<float> gxv = x.grad().to_vector(), gwv = w.grad().to_vector();
+    const float h = 0.25f;  // L is linear in x and in W: a large step is exact up to rounding
+    for (const int64_t i : {0L, 77L, 200L, 383L}) {
+      Tensor up = x0.clone(), down = x0.clone();
+      up.data()[i] += h;
+      down.data()[i] -= h;
+      CHECK((loss(up, w0) - loss(down, w0)) / (2 * h) == doctest::Approx(gxv[size_t(i)]).epsilon(1e-3).scale(1.0));
+    }
+    for (const int64_t i : {0L, 50L, 107L}) {
+      Tensor up = w0.clone(), down = w0.clone();
+      up.data()[i] += h;
+      down.data()[i] -= h;
+      CHECK((loss(x0, up) - loss(x0, down)) / (2 * h) == doctest::Approx(gwv[size_t(i)]).epsilon(1e-3).scale(1.0));
+    }
+  }
 }
