@@ -13,6 +13,10 @@
 // state and grows the storage cache to its steady size (later steps call malloc 0 times). --median reports each row's
 // median over the steps (robust when other processes share the cores); images/s always uses
 // the mean step.
+//
+// --network ae|vae|ssim-ae|mlp-ae profiles an autoencoder's step instead
+// (profile/autoencoder_step.h: the network, loss and Adam of the method of that name, C from
+// --image-size as the presets: grey at 28 px, RGB above; mlp-ae on (B, --features) rows).
 #include <omp.h>
 
 #include <filesystem>
@@ -20,6 +24,7 @@
 #include <fmt/format.h>
 
 #include "apps/commands.h"
+#include "profile/autoencoder_step.h"
 #include "profile/train_step.h"
 #include "profile/profiler.h"
 #include "tensor/blas.h"
@@ -29,6 +34,8 @@ namespace kz {
 namespace {
 
 struct ProfileFlags {
+  std::string network = "mobilenet_v2";
+  int64_t features = 32;
   double width = 1.0;
   int64_t image_size = 32, batch = 128, classes = 10;
   int steps = 5, warmup = 2, threads = 0;
@@ -47,25 +54,48 @@ void run(const ProfileFlags& f) {
     omp_set_num_threads(f.threads);  // oneDNN and kizuki's kernels
     blas_set_num_threads(f.threads);
   }
-  profiling::TrainSetup setup = profiling::make_train_setup(
-      {.width = f.width, .image_size = f.image_size, .batch = f.batch, .classes = f.classes,
-       .seed = f.seed});
-  Profiler profiler(*setup.net);
-  auto step = [&] { profiling::train_step(setup, &profiler); };
-  for (int i = 0; i < f.warmup; ++i) step();
-  profiler.reset();
-  for (int i = 0; i < f.steps; ++i) step();
-
-  const ProfileReport report =
-      profiler.report(f.median ? ProfileStatistic::median : ProfileStatistic::mean);
-  const std::string title = fmt::format(
-      "kizuki profile: MobileNetV2 width {}, {}x{} input, batch {}, {} threads, {} step(s) "
-      "after {} warm-up; cross-entropy over {} classes, SGD momentum",
-      f.width, f.image_size, f.image_size, f.batch, omp_get_max_threads(), f.steps, f.warmup,
-      f.classes);
+  profiling::check_network(f.network);
+  const auto statistic = f.median ? ProfileStatistic::median : ProfileStatistic::mean;
+  std::unique_ptr<Profiler> profiler;
+  ProfileReport report;
+  std::string title;
+  if (f.network == "mobilenet_v2") {
+    profiling::TrainSetup setup = profiling::make_train_setup(
+        {.width = f.width, .image_size = f.image_size, .batch = f.batch, .classes = f.classes,
+         .seed = f.seed});
+    profiler = std::make_unique<Profiler>(*setup.net);
+    for (int i = 0; i < f.warmup; ++i) profiling::train_step(setup, profiler.get());
+    profiler->reset();
+    for (int i = 0; i < f.steps; ++i) profiling::train_step(setup, profiler.get());
+    report = profiler->report(statistic);
+    title = fmt::format(
+        "kizuki profile: MobileNetV2 width {}, {}x{} input, batch {}, {} threads, {} step(s) "
+        "after {} warm-up; cross-entropy over {} classes, SGD momentum",
+        f.width, f.image_size, f.image_size, f.batch, omp_get_max_threads(), f.steps, f.warmup,
+        f.classes);
+  } else {
+    profiling::AutoencoderSetup setup = profiling::make_autoencoder_setup(
+        {.network = f.network, .image_size = f.image_size, .batch = f.batch,
+         .features = f.features, .seed = f.seed});
+    profiler = std::make_unique<Profiler>(*setup.net);
+    for (int i = 0; i < f.warmup; ++i) profiling::autoencoder_step(setup, profiler.get());
+    profiler->reset();
+    for (int i = 0; i < f.steps; ++i) profiling::autoencoder_step(setup, profiler.get());
+    report = profiler->report(statistic);
+    const std::string input =
+        f.network == "mlp-ae"
+            ? fmt::format("{} features", f.features)
+            : fmt::format("{}x{}x{} input", profiling::autoencoder_channels(f.image_size),
+                          f.image_size, f.image_size);
+    title = fmt::format(
+        "kizuki profile: {} ({}), {}, batch {}, {} threads, {} step(s) after {} warm-up; "
+        "loss {}, {}",
+        f.network, setup.net->type_name(), input, f.batch, omp_get_max_threads(), f.steps,
+        f.warmup, setup.loss_type, f.network == "mlp-ae" ? "Adam AMSGrad" : "Adam");
+  }
   fmt::print("{}", format_profile(report, title));
   if (!f.trace.empty()) {
-    profiler.write_trace(f.trace);
+    profiler->write_trace(f.trace);
     fmt::print("wrote {} (open it in https://ui.perfetto.dev or chrome://tracing)\n", f.trace);
   }
   fmt::print("images/s: {:.1f}\n", static_cast<double>(f.batch) / (report.mean_step_ms / 1e3));
@@ -76,10 +106,17 @@ void run(const ProfileFlags& f) {
 void add_profile_command(CLI::App& app) {
   auto flags = std::make_shared<ProfileFlags>();
   CLI::App* cmd = app.add_subcommand(
-      "profile", "profile MobileNetV2 training steps: per-layer time, FLOPs, bytes, oneDNN");
+      "profile", "profile training steps (MobileNetV2 or an autoencoder): per-layer time, "
+                 "FLOPs, bytes, oneDNN");
+  cmd->add_option("--network", flags->network,
+                  "mobilenet_v2 (default), ae, vae, ssim-ae (conv autoencoders: 1 channel at "
+                  "--image-size 28 as Fashion-MNIST, else 3 as CIFAR-10; Adam) or mlp-ae "
+                  "(MLP autoencoder 32-16-8 on --features columns; Adam AMSGrad)");
+  cmd->add_option("--features", flags->features, "mlp-ae: columns of the table (default 32)")
+      ->check(CLI::Range(8, 1000000));
   cmd->add_option("--width", flags->width, "MobileNetV2 width multiplier (default 1.0)")
       ->check(CLI::Range(0.1, 2.0));
-  cmd->add_option("--image-size", flags->image_size, "input size N (N×N, default 32)")
+  cmd->add_option("--image-size", flags->image_size, "input size N (N×N, default 32; the autoencoders' presets: 28 or 32)")
       ->check(CLI::Range(8, 1024));
   cmd->add_option("--batch", flags->batch, "batch size (default 128)")
       ->check(CLI::Range(2, 65536));

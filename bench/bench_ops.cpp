@@ -15,6 +15,11 @@
 // max_pool2d 2×2 stride 2 on C×32×32, kizuki's loops (tensor/pool2d.cpp) against oneDNN's
 // pooling primitive (forward_training with its workspace, then backward), GB/s counting x
 // and y (forward) or dy and dx (backward); upsample2d ×2, nearest and bilinear.
+// Linear layers (issue 23) at the autoencoders' shapes, batch 64: the mlp-ae table preset
+// (F = 32 features, widths 32, 16, 8: 32→32→16→8 and back) and the conv ae's fc layers at
+// 28 px (128·3·3 = 1152 ↔ d = 128); the kernels Linear runs (autograd/matmul.cpp): forward
+// x (B,in) @ Wᵀ + bias, 2·B·in·out + B·out FLOPs; backward dx = dy @ W, dW = dyᵀ @ x,
+// dbias = Σ dy, 4·B·in·out + B·out FLOPs. GFLOP/s and peak% as the gemm rows.
 //   ./build/bench/bench_ops [--benchmark_filter=gemm]
 #include <benchmark/benchmark.h>
 
@@ -31,6 +36,7 @@
 #include "tensor/conv_transpose2d.h"
 #include "tensor/dnnl.h"
 #include "tensor/generator.h"
+#include "tensor/ops.h"
 #include "tensor/pool2d.h"
 #include "tensor/upsample.h"
 
@@ -80,6 +86,45 @@ void bench_gemm(benchmark::State& state, GemmShape s, Gemm kind, Limits limits) 
     benchmark::DoNotOptimize(c.data());
   }
   const double flops = 2.0 * double(s.m) * double(s.n) * double(s.k);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak%"] = benchmark::Counter(
+      100.0 * flops / 1e9 / limits.peak_gflops, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+struct LinearShape {
+  const char* name;
+  int64_t in, out;
+};
+
+const std::vector<LinearShape> kLinears = {
+    {"mlp_ae/32to32", 32, 32}, {"mlp_ae/32to16", 32, 16}, {"mlp_ae/16to8", 16, 8},
+    {"mlp_ae/8to16", 8, 16},   {"mlp_ae/16to32", 16, 32}, {"conv_ae_28px/fc_1152to128", 1152, 128},
+    {"conv_ae_28px/fc_128to1152", 128, 1152},
+};
+
+void bench_linear(benchmark::State& state, LinearShape s, bool backward, Limits limits) {
+  constexpr int64_t kBatch = 64;
+  kz::Generator gen(0);
+  const Tensor x = Tensor::uniform({kBatch, s.in}, -1, 1, gen);
+  const Tensor w = Tensor::uniform({s.out, s.in}, -1, 1, gen);
+  const Tensor b = Tensor::uniform({s.out}, -1, 1, gen);
+  const Tensor dy = Tensor::uniform({kBatch, s.out}, -1, 1, gen);
+  for (auto _ : state) {
+    if (backward) {
+      const Tensor dx = kz::matmul(dy, w), dw = kz::matmul(dy.transpose(0, 1), x);
+      const Tensor db = kz::sum(dy, {0});
+      benchmark::DoNotOptimize(dx.data());
+      benchmark::DoNotOptimize(dw.data());
+      benchmark::DoNotOptimize(db.data());
+    } else {
+      Tensor y = kz::matmul(x, w.transpose(0, 1));
+      kz::add_(y, b);
+      benchmark::DoNotOptimize(y.data());
+    }
+  }
+  const double macs = double(kBatch) * double(s.in) * double(s.out);
+  const double flops = (backward ? 4.0 : 2.0) * macs + double(kBatch) * double(s.out);
   state.counters["GFLOP/s"] =
       benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
   state.counters["peak%"] = benchmark::Counter(
@@ -298,6 +343,13 @@ void register_all(Limits limits) {
       if (kind == Gemm::naive && s.m * s.n * s.k > 50'000'000) continue;
       const std::string full = std::string("gemm/") + s.name + "/" + name;
       benchmark::RegisterBenchmark(full.c_str(), bench_gemm, s, kind, limits)
+          ->Unit(benchmark::kMicrosecond)
+          ->UseRealTime();
+    }
+  for (const LinearShape& s : kLinears)
+    for (bool backward : {false, true}) {
+      const std::string full = std::string("linear/") + s.name + (backward ? "/bwd" : "/fwd");
+      benchmark::RegisterBenchmark(full.c_str(), bench_linear, s, backward, limits)
           ->Unit(benchmark::kMicrosecond)
           ->UseRealTime();
     }

@@ -58,7 +58,7 @@ Variable ConvEncoder::forward(const Variable& x) {
   KZ_CHECK(xs.size() == 4 && xs[1] == channels_ && xs[2] == image_size_ && xs[3] == image_size_,
            "ConvEncoder", "expected (N,{},{},{}) images, got {}", channels_, image_size_,
            image_size_, shape_str(xs));
-  return fc_->forward(flatten(features_->forward(x), 1));
+  return observed_forward(*fc_, flatten(observed_forward(*features_, x), 1));
 }
 
 ConvDecoder::ConvDecoder(const ConvAutoencoderOptions& o, int64_t out_channels, Generator& gen)
@@ -90,9 +90,9 @@ ConvDecoder::ConvDecoder(const ConvAutoencoderOptions& o, int64_t out_channels, 
 Variable ConvDecoder::forward(const Variable& z) {
   KZ_CHECK(z.dim() == 2 && z.shape()[1] == latent_dim_, "ConvDecoder",
            "expected (N,{}) codes, got {}", latent_dim_, shape_str(z.shape()));
-  const Variable h = reshape(fc_->forward(z), {z.shape()[0], first_channels_, first_size_,
+  const Variable h = reshape(observed_forward(*fc_, z), {z.shape()[0], first_channels_, first_size_,
                                                first_size_});
-  return features_->forward(h);
+  return observed_forward(*features_, h);
 }
 
 ConvAutoencoder::ConvAutoencoder(const ConvAutoencoderOptions& o, Generator& gen)
@@ -101,8 +101,8 @@ ConvAutoencoder::ConvAutoencoder(const ConvAutoencoderOptions& o, Generator& gen
   decoder_ = register_module("decoder", std::make_shared<ConvDecoder>(o, o.channels, gen));
 }
 
-Variable ConvAutoencoder::encode(const Variable& x) { return encoder_->forward(x); }
-Variable ConvAutoencoder::decode(const Variable& z) { return sigmoid(decoder_->forward(z)); }
+Variable ConvAutoencoder::encode(const Variable& x) { return observed_forward(*encoder_, x); }
+Variable ConvAutoencoder::decode(const Variable& z) { return sigmoid(observed_forward(*decoder_, z)); }
 Variable ConvAutoencoder::forward(const Variable& x) { return decode(encode(x)); }
 
 }  // namespace kz

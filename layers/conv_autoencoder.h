@@ -66,6 +66,11 @@ class ConvDecoder : public Module {
   ConvDecoder(const ConvAutoencoderOptions& o, int64_t out_channels, Generator& gen);
   Variable forward(const Variable& z) override;  ///< (N,d) -> (N,out_channels,H,H) logits
   std::string type_name() const override { return "ConvDecoder"; }
+  /// The map fc's output is reshaped to: w_S channels of s_S×s_S
+  ///@{
+  int64_t first_channels() const { return first_channels_; }
+  int64_t first_size() const { return first_size_; }
+  ///@}
 
  private:
   int64_t latent_dim_, first_channels_, first_size_;

@@ -9,13 +9,13 @@ ConvVAE::ConvVAE(const ConvAutoencoderOptions& o, Generator& gen) : options_(o) 
 }
 
 GaussianCode ConvVAE::encode(const Variable& x) {
-  const Variable h = encoder_->forward(x);
+  const Variable h = observed_forward(*encoder_, x);
   const int64_t d = options_.latent_dim;
   return {narrow(h, 1, 0, d), narrow(h, 1, d, d)};
 }
 
 GaussianImage ConvVAE::decode(const Variable& z) {
-  const Variable out = decoder_->forward(z);
+  const Variable out = observed_forward(*decoder_, z);
   const int64_t c = options_.channels;
   const Variable raw_logvar = narrow(out, 1, c, c);
   return {sigmoid(narrow(out, 1, 0, c)),

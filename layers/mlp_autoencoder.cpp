@@ -52,11 +52,11 @@ Variable MlpAutoencoder::encode(const Variable& x) {
   KZ_CHECK((x.dim() == 2 || table_rows) && x.size(1) == options_.in_features, "MlpAutoencoder",
            "expected input (N, {}) or (N, {}, 1, 1), got {}", options_.in_features,
            options_.in_features, shape_str(x.shape()));
-  return encoder_->forward(x.dim() == 2 ? x : reshape(x, {x.size(0), x.size(1)}));
+  return observed_forward(*encoder_, x.dim() == 2 ? x : reshape(x, {x.size(0), x.size(1)}));
 }
 
 Variable MlpAutoencoder::forward(const Variable& x) {
-  const Variable xh = decoder_->forward(encode(x));  // (N,F)
+  const Variable xh = observed_forward(*decoder_, encode(x));  // (N,F)
   return x.dim() == 2 ? xh : reshape(xh, x.shape());
 }
 

@@ -43,6 +43,14 @@ thread_local ForwardObserver* g_forward_observer = nullptr;
 void set_forward_observer(ForwardObserver* observer) { g_forward_observer = observer; }
 ForwardObserver* forward_observer() { return g_forward_observer; }
 
+Variable observed_forward(Module& m, const Variable& x) {
+  ForwardObserver* observer = g_forward_observer;
+  if (observer) observer->begin(m, x);
+  Variable y = m.forward(x);
+  if (observer) observer->end(m, y);
+  return y;
+}
+
 Variable Module::forward(const Variable&) {
   fail("forward", type_name() + " has no one-input forward");
 }

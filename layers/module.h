@@ -92,6 +92,9 @@ struct ForwardObserver {
 };
 void set_forward_observer(ForwardObserver* observer);  ///< nullptr = off
 ForwardObserver* forward_observer();  ///< this thread's, or nullptr
+/// m.forward(x) with this thread's ForwardObserver around it: how a container calls a child
+/// so that the profiler gives the child a row of its own (Sequential, the autoencoders).
+Variable observed_forward(Module& m, const Variable& x);
 
 /// A module's state_dict as a safetensors file (F32, atomic write), with optional
 /// "__metadata__" strings.

@@ -39,11 +39,17 @@ Variable Upsample::forward(const Variable& x) {
   KZ_CHECK(x.dim() == 4, "Upsample", "expected input (N, C, H, W), got {}",
            shape_str(x.shape()));
   if (scale_ == 0) return upsample2d(x, out_h_, out_w_, mode_);
+  const auto [oh, ow] = output_size(x.size(2), x.size(3));
+  return upsample2d(x, oh, ow, mode_, scale_, scale_);
+}
+
+std::pair<int64_t, int64_t> Upsample::output_size(int64_t h, int64_t w) const {
+  if (scale_ == 0) return {out_h_, out_w_};
   // As F.interpolate: floor(in·scale) in double, the kernel stepping by 1/scale.
-  const auto out = [&](int64_t in) {
+  const auto out = [this](int64_t in) {
     return static_cast<int64_t>(std::floor(static_cast<double>(in) * scale_));
   };
-  return upsample2d(x, out(x.size(2)), out(x.size(3)), mode_, scale_, scale_);
+  return {out(h), out(w)};
 }
 
 }  // namespace kz

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <optional>
+#include <utility>
 
 #include "autograd/functions.h"
 #include "layers/module.h"
@@ -102,6 +103,8 @@ class Upsample : public Module {
   Upsample(int64_t out_h, int64_t out_w, UpsampleMode mode);
   Variable forward(const Variable& x) override;
   UpsampleMode mode() const { return mode_; }  ///< nearest or bilinear
+  /// The output's (OH, OW) for an input of h×w (as forward computes it).
+  std::pair<int64_t, int64_t> output_size(int64_t h, int64_t w) const;
   std::string type_name() const override { return "Upsample"; }
 
  private:

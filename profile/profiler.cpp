@@ -12,7 +12,11 @@
 
 #include "layers/batch_norm.h"
 #include "layers/conv.h"
+#include "layers/conv_autoencoder.h"
+#include "layers/conv_transpose.h"
+#include "layers/conv_vae.h"
 #include "layers/linear.h"
+#include "layers/mlp_autoencoder.h"
 #include "layers/mobilenet_v2.h"
 #include "layers/sequential.h"
 #include "layers/simple.h"
@@ -58,6 +62,16 @@ Shape leaf_output_shape(Module& m, const Shape& x) {
   }
   if (auto* fc = dynamic_cast<Linear*>(&m)) return {x[0], fc->out_features()};
   if (dynamic_cast<GlobalAvgPool2d*>(&m)) return {x[0], x[1]};
+  if (auto* deconv = dynamic_cast<ConvTranspose2d*>(&m)) {
+    KZ_CHECK(x.size() == 4, "count_costs", "ConvTranspose2d expects (N,C,H,W), got {}",
+             shape_str(x));
+    return conv_transpose2d_output_shape(x, deconv->weight().shape(), deconv->params());
+  }
+  if (auto* up = dynamic_cast<Upsample*>(&m)) {
+    KZ_CHECK(x.size() == 4, "count_costs", "Upsample expects (N,C,H,W), got {}", shape_str(x));
+    const auto size = up->output_size(x[2], x[3]);
+    return {x[0], x[1], size.first, size.second};
+  }
   return x;  // BatchNorm2d, activations, Dropout
 }
 
@@ -65,6 +79,12 @@ bool any_param_requires_grad(const Module& m) {
   for (const auto& [name, p] : m.named_parameters())
     if (p.requires_grad()) return true;
   return false;
+}
+
+Module& child_of(Module& m, const std::string& name) {
+  for (auto& [child_name, child] : m.named_children())
+    if (child_name == name) return *child;
+  fail("count_costs", fmt::format("{} has no child '{}'", m.type_name(), name));
 }
 
 // Propagates x through m, appending the cost of every leaf and own-op module to *out
@@ -91,6 +111,33 @@ Shape walk(Module& m, const std::string& name, const Shape& x, bool& grad,
       y = walk(*child, join_name(name, child_name), y, grad, out);
     if (block->uses_residual()) add_entry(y);
     return y;
+  }
+  // The autoencoders (layers/conv_autoencoder.h, conv_vae.h, mlp_autoencoder.h): their
+  // children in call order; the reshapes between them are views of no cost.
+  if (dynamic_cast<ConvEncoder*>(&m)) {
+    Shape h = walk(child_of(m, "features"), join_name(name, "features"), x, grad, out);
+    h = {h[0], static_cast<int64_t>(count(h)) / h[0]};
+    return walk(child_of(m, "fc"), join_name(name, "fc"), h, grad, out);
+  }
+  if (auto* decoder = dynamic_cast<ConvDecoder*>(&m)) {
+    Shape h = walk(child_of(m, "fc"), join_name(name, "fc"), x, grad, out);
+    h = {h[0], decoder->first_channels(), decoder->first_size(), decoder->first_size()};
+    return walk(child_of(m, "features"), join_name(name, "features"), h, grad, out);
+  }
+  if (dynamic_cast<ConvAutoencoder*>(&m) || dynamic_cast<ConvVAE*>(&m)) {
+    auto* vae = dynamic_cast<ConvVAE*>(&m);
+    Shape h = walk(child_of(m, "encoder"), join_name(name, "encoder"), x, grad, out);
+    if (vae) h[1] /= 2;  // the decoder takes z, half of the encoder's (μ, log σ²)
+    Shape y = walk(child_of(m, "decoder"), join_name(name, "decoder"), h, grad, out);
+    if (vae) y[1] /= 2;  // the mean, half of the decoder's (m, log v)
+    add_entry(y);  // the output sigmoid; the VAE's sampling and heads
+    return y;
+  }
+  if (dynamic_cast<MlpAutoencoder*>(&m)) {
+    const Shape rows = {x[0], x[1]};
+    const Shape z = walk(child_of(m, "encoder"), join_name(name, "encoder"), rows, grad, out);
+    walk(child_of(m, "decoder"), join_name(name, "decoder"), z, grad, out);
+    return x;
   }
   if (dynamic_cast<Sequential*>(&m)) {
     Shape h = x;
@@ -153,6 +200,46 @@ LayerCost layer_cost(Module& m, const Shape& x, const Shape& y, bool dx_needed) 
     }
     return c;
   }
+  if (auto* deconv = dynamic_cast<ConvTranspose2d*>(&m)) {
+    // The adjoint of the Conv2d from y to x: each of x's elements meets (O/groups)·k² weights,
+    // MACs = N·C·H·W·(O/groups)·k², as that convolution's N·C·H·W outputs times its
+    // (O/groups)·k² inputs each. Backward-data is that convolution's forward.
+    const Shape& w = deconv->weight().shape();  // (C, O/groups, k, k)
+    const double macs = nx * static_cast<double>(w[1] * w[2] * w[3]);
+    LayerCost c =
+        product_cost(macs, nx, count(w), ny, dx_needed, deconv->weight().requires_grad());
+    if (deconv->bias().defined()) {
+      c.forward += {ny, kFloat * ny};
+      if (deconv->bias().requires_grad()) c.backward += {ny, kFloat * ny};
+    }
+    return c;
+  }
+  if (auto* up = dynamic_cast<Upsample*>(&m)) {
+    // Bandwidth-bound: reads x, writes y; the backward zeroes dx, then adds each dy into it.
+    // Nearest copies (the backward: one add per dy element); bilinear blends 4 sources
+    // (4 multiplies, 3 adds) and its backward scatters 4 products (8 FLOPs per dy element).
+    const bool bilinear = up->mode() == UpsampleMode::bilinear;
+    LayerCost c;
+    c.forward = {bilinear ? 7 * ny : 0.0, kFloat * (nx + ny)};
+    c.backward = {bilinear ? 8 * ny : ny, kFloat * (ny + 2 * nx)};
+    return c;
+  }
+  if (dynamic_cast<LeakyReLU*>(&m)) return elementwise_cost(nx, 2, 2 * kFloat, 2, 3 * kFloat);
+  // sigmoid and tanh: ≈ 4 FLOPs forward (an exp counted as one), 3 backward (from y)
+  if (dynamic_cast<Sigmoid*>(&m) || dynamic_cast<Tanh*>(&m))
+    return elementwise_cost(nx, 4, 2 * kFloat, 3, 3 * kFloat);
+  if (dynamic_cast<ConvAutoencoder*>(&m)) return elementwise_cost(ny, 4, 2 * kFloat, 3, 3 * kFloat);
+  if (auto* vae = dynamic_cast<ConvVAE*>(&m)) {
+    // Its own ops around the encoder and decoder: z = μ + exp(½ log σ²)·ε on the N·d latents
+    // (4 FLOPs; reads μ, log σ², ε, writes z), then per output pixel the mean's sigmoid and
+    // log v = −6 + softplus(raw + 6) (≈ 4 + 6 FLOPs; each of the 4 element-wise ops reads
+    // and writes once). Backward ≈ the same FLOPs, one more read per op (dy).
+    const double latents = static_cast<double>(x[0] * vae->options().latent_dim);
+    LayerCost c = elementwise_cost(ny, 10, 8 * kFloat, 10, 12 * kFloat);
+    c.forward += {4 * latents, 4 * kFloat * latents};
+    c.backward += {4 * latents, 5 * kFloat * latents};
+    return c;
+  }
   if (dynamic_cast<BatchNorm2d*>(&m))
     return m.is_training() ? elementwise_cost(nx, 5, 3 * kFloat, 9, 5 * kFloat)
                            : elementwise_cost(nx, 2, 2 * kFloat, 2, 3 * kFloat);
@@ -185,6 +272,20 @@ LayerCost layer_cost(Module& m, const Shape& x, const Shape& y, bool dx_needed) 
   return {};
 }
 
+LayerCost ssim_loss_cost(const Shape& x, int64_t window) {
+  KZ_CHECK(x.size() == 4 && window >= 1 && window % 2 == 1, "ssim_loss_cost",
+           "expected (N,C,H,W) images and an odd window, got {} and {}", shape_str(x), window);
+  const double r = static_cast<double>((window - 1) / 2), w = static_cast<double>(window);
+  const double nc = static_cast<double>(x[0] * x[1]), h = static_cast<double>(x[2]),
+               wd = static_cast<double>(x[3]);
+  const double P = nc * (h + 2 * r) * (wd + 2 * r), V = nc * h * (wd + 2 * r), M = nc * h * wd;
+  LayerCost c;
+  c.forward = {10 * w * (V + M) + 3 * P + 20 * M,
+               8 * (M + P) * 2 + 12 * 3 * P + 20 * (P + 2 * V + M) + (12 * 17 + 8 * 2 + 4) * M};
+  c.backward = {6 * w * (V + M) + 4 * P + 40 * M, 12 * (P + 2 * V + M) + 16 * 3 * P + 16 * 20 * M};
+  return c;
+}
+
 std::vector<CostEntry> count_costs(Module& model, const Shape& x) {
   std::vector<CostEntry> out;
   bool grad = false;
@@ -201,7 +302,20 @@ std::string describe_layer(Module& m) {
     return fmt::format("Conv2d {}x{}{} {}->{}{}", k, k, stride, c, n,
                        o.groups == 1 ? "" : fmt::format(" g{}", o.groups));
   }
+  if (auto* deconv = dynamic_cast<ConvTranspose2d*>(&m)) {
+    const ConvTranspose2dOptions& o = deconv->options();
+    const int64_t k = deconv->kernel();
+    return fmt::format("ConvTranspose2d {}x{}{} {}->{}{}", k, k,
+                       o.stride == 1 ? "" : fmt::format("/s{}", o.stride),
+                       deconv->in_channels(), deconv->out_channels(),
+                       o.groups == 1 ? "" : fmt::format(" g{}", o.groups));
+  }
+  if (auto* up = dynamic_cast<Upsample*>(&m))
+    return up->mode() == UpsampleMode::bilinear ? "Upsample bilinear" : "Upsample nearest";
+  if (auto* bn = dynamic_cast<BatchNorm1d*>(&m)) return fmt::format("BatchNorm1d {}", bn->channels());
   if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) return fmt::format("BatchNorm2d {}", bn->channels());
+  if (dynamic_cast<ConvAutoencoder*>(&m)) return "ConvAutoencoder sigmoid";
+  if (dynamic_cast<ConvVAE*>(&m)) return "ConvVAE sampling+heads";
   if (auto* fc = dynamic_cast<Linear*>(&m))
     return fmt::format("Linear {}->{}", fc->in_features(), fc->out_features());
   if (auto* drop = dynamic_cast<Dropout*>(&m)) return fmt::format("Dropout {}", drop->p());
@@ -256,7 +370,7 @@ std::string fmt_cost(double value, double scale, int width) {
 std::string format_profile(const ProfileReport& r, const std::string& title) {
   const double step = r.step_ms > 0 ? r.step_ms : 1;
   std::string s = title + "\n";
-  s += fmt::format("{:>3} {:<24} {:<24} {:<3} {:>8} {:>6} {:>8} {:>8} {:>8} {:>6}  {}\n", "#",
+  s += fmt::format("{:>3} {:<24} {:<30} {:<3} {:>8} {:>6} {:>8} {:>8} {:>8} {:>6}  {}\n", "#",
                    "layer", "op", "dir", "ms", "step%", "MFLOP", "GFLOP/s", "MB", "FLOP/B",
                    "oneDNN");
   int i = 0;
@@ -264,25 +378,25 @@ std::string format_profile(const ProfileReport& r, const std::string& title) {
     const std::string dir = row.phase == "forward" ? "fwd" : row.phase == "backward" ? "bwd" : "upd";
     const double gflops = row.ms >= kNoRateBelowMs ? row.cost.flops / (row.ms * 1e6) : 0;
     const double intensity = row.cost.bytes > 0 ? row.cost.flops / row.cost.bytes : 0;
-    s += fmt::format("{:>3} {:<24} {:<24} {:<3} {:>8.3f} {:>5.1f}% {} {} {} {}  {}\n", ++i,
+    s += fmt::format("{:>3} {:<24} {:<30} {:<3} {:>8.3f} {:>5.1f}% {} {} {} {}  {}\n", ++i,
                      row.name, row.type, dir, row.ms, 100 * row.ms / step,
                      fmt_cost(row.cost.flops, 1e6, 8), fmt_cost(gflops, 1, 8),
                      fmt_cost(row.cost.bytes, 1e6, 8), fmt_cost(intensity, 1, 6), row.impl);
   }
   const Cost total = r.total_cost();
   const bool median = r.statistic == ProfileStatistic::median;
-  s += fmt::format("    {:<52} {:>8.3f} {:>5.1f}%   (autograd engine {:.3f} ms, module glue "
+  s += fmt::format("    {:<58} {:>8.3f} {:>5.1f}%   (autograd engine {:.3f} ms, module glue "
                    "{:.3f} ms{})\n",
                    "outside kernels", r.outside_ms, 100 * r.outside_ms / step, r.engine_ms,
                    r.glue_ms,
                    median ? "" : fmt::format(", untimed {:.3f} ms", r.untimed_ms()));
   if (median)
-    s += fmt::format("    {:<52} {:>8.3f} {:>5.1f}%   (median step − Σ medians: steps in which "
+    s += fmt::format("    {:<58} {:>8.3f} {:>5.1f}%   (median step − Σ medians: steps in which "
                      "some layer waited for a core)\n",
                      "unattributed", r.unattributed_ms, 100 * r.unattributed_ms / step);
   const std::string step_label =
       r.statistic == ProfileStatistic::median ? "step (median of measured)" : "step (measured)";
-  s += fmt::format("    {:<52} {:>8.3f} {:>5.1f}% {} {} {} {}\n", step_label, r.step_ms,
+  s += fmt::format("    {:<58} {:>8.3f} {:>5.1f}% {} {} {} {}\n", step_label, r.step_ms,
                    100.0, fmt_cost(total.flops, 1e6, 8),
                    fmt_cost(total.flops / (step * 1e6), 1, 8), fmt_cost(total.bytes, 1e6, 8),
                    fmt_cost(total.bytes > 0 ? total.flops / total.bytes : 0, 1, 6));

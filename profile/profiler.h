@@ -43,6 +43,14 @@
 ///                FLOPs, 12 bytes (x, dy → dx).
 ///   Dropout      (training) 1 FLOP/element and 8 bytes each way; nothing in eval mode.
 ///   Linear       MACs = N·in·out, as Conv2d with x (N,in), y (N,out).
+///   ConvTranspose2d  MACs = N·C·H·W·(O/groups)·k² with x (N,C,H,W): those of the Conv2d
+///                it is the adjoint of (from y to x); the three passes as Conv2d's.
+///   Upsample     bandwidth-bound: forward reads x, writes y (bilinear 7 FLOPs per output);
+///                backward zeroes dx and adds dy into it (1, bilinear 8 FLOPs per dy element).
+///   LeakyReLU    as ReLU6; Sigmoid, Tanh ≈ 4 FLOPs/element forward, 3 backward.
+///   BatchNorm1d  as BatchNorm2d over (N,C).
+///   ConvAutoencoder, ConvVAE  their own ops: the output sigmoid; the VAE's sampling and the
+///                mean/log-variance heads (profiler.cpp).
 ///   GlobalAvgPool2d   one add per input element each way; reads x, writes y (or the reverse).
 ///   InvertedResidual  its own op: the residual add, 1 FLOP and 12 bytes per output element;
 ///                     its backward passes dy through (the engine sums the two branches).
@@ -102,6 +110,24 @@ struct CostEntry {
 /// and InvertedResidual / MobileNetV2 for their own ops. Knows Sequential,
 /// InvertedResidual, MobileNetV2 and the leaves above; other container types throw.
 std::vector<CostEntry> count_costs(Module& model, const Shape& x);
+
+/// The ssim-ae training loss Σ (1 − SSIM(x̂, x)) (losses/ssim.h, whole map) on images of
+/// shape x (N,C,H,W) with a w×w Gaussian window, r = (w−1)/2; x̂ needs a gradient, x not.
+/// With P = N·C·(H+2r)·(W+2r) padded elements, V = N·C·H·(W+2r) after the first (vertical)
+/// window pass and M = N·C·H·W map elements:
+/// \code{.unparsed}
+///   forward   FLOPs = 10·w·(V + M)   5 filtered maps (x̂, x, x̂², x², x̂·x) × 2 separable
+///                                     passes of w multiply-adds per output
+///                   + 3·P            the three products on the padded images
+///                   + 20·M           the map's 17 element-wise ops, 1 − map (neg,
+///                                     add), the sum
+///             bytes = 8·(M + P)·2 + 12·3·P + 20·(P + 2V + M) + (12·17 + 8·2 + 4)·M
+///   backward  FLOPs = 6·w·(V + M) + 4·P + 40·M   (the 3 filtered maps that depend on x̂;
+///                                                  2 FLOPs per element-wise op)
+///             bytes = 12·(P + 2V + M) + 16·3·P + 16·20·M
+/// \endcode
+/// SSIM is bandwidth-bound at these sizes: about w FLOPs per byte moved in its passes.
+LayerCost ssim_loss_cost(const Shape& x, int64_t window);
 
 /// A short description of a layer for tables: "Conv2d 3x3/s2 3->32", "Conv2d dw3x3 96",
 /// "Conv2d 1x1 16->96", "BatchNorm2d 96", "ReLU6", "Linear 1280->10", ...
