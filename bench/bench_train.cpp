@@ -17,6 +17,10 @@
 //   ./build/bench/bench_train [--threads=2] [--benchmark_filter=train/96]
 //       [--benchmark_repetitions=5 --benchmark_format=json]
 //   ./build/bench/bench_train --benchmark_filter=profile_coverage --benchmark_repetitions=5
+// BM_autoencoder/NET/image:28 (issue 23): the training steps of ae, vae, ssim-ae
+// (image 28: 1×28×28 as Fashion-MNIST, 32: 3×32×32 as CIFAR-10) and mlp-ae (32 features; its
+// image argument is unused) at the presets' batch 64, profile/autoencoder_step.h's step;
+// counters "images" (rows for mlp-ae) and "GFLOP" (autoencoder_step_flops) as above.
 // --threads (default 2) sets the OpenMP threads of oneDNN, OpenBLAS and kizuki's kernels.
 // bench/train_vs_torch.py runs this next to PyTorch and prints the ratios.
 #include <benchmark/benchmark.h>
@@ -27,6 +31,7 @@
 #include <string>
 #include <tuple>
 
+#include "profile/autoencoder_step.h"
 #include "profile/train_step.h"
 #include "tensor/blas.h"
 
@@ -80,6 +85,32 @@ void configs(benchmark::internal::Benchmark* b) {
 
 BENCHMARK_CAPTURE(BM_mobilenet_v2, train, true)->Apply(configs);
 BENCHMARK_CAPTURE(BM_mobilenet_v2, infer, false)->Apply(configs);
+
+void BM_autoencoder(benchmark::State& state, const std::string& network) {
+  const int64_t image = state.range(0);
+  kz::profiling::AutoencoderSetup s = kz::profiling::make_autoencoder_setup(
+      {.network = network, .image_size = image, .batch = 64, .features = 32});
+  for (int i = 0; i < 2; ++i) kz::profiling::autoencoder_step(s);  // warm-up
+  for (auto _ : state) benchmark::DoNotOptimize(kz::profiling::autoencoder_step(s));
+  state.counters["images"] = benchmark::Counter(static_cast<double>(s.x.size(0)),
+                                                benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP"] =
+      benchmark::Counter(kz::profiling::autoencoder_step_flops(s) / 1e9,
+                         benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void autoencoder_configs(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"image"})->Arg(28)->Arg(32)->UseRealTime()->Unit(benchmark::kMillisecond);
+}
+
+BENCHMARK_CAPTURE(BM_autoencoder, ae, std::string("ae"))->Apply(autoencoder_configs);
+BENCHMARK_CAPTURE(BM_autoencoder, vae, std::string("vae"))->Apply(autoencoder_configs);
+BENCHMARK_CAPTURE(BM_autoencoder, ssim_ae, std::string("ssim-ae"))->Apply(autoencoder_configs);
+BENCHMARK_CAPTURE(BM_autoencoder, mlp_ae, std::string("mlp-ae"))
+    ->ArgNames({"image"})
+    ->Arg(0)
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 void BM_profile_coverage(benchmark::State& state) {
   TrainSetup& s = setup_for(state.range(0), state.range(1), true);

@@ -9,12 +9,7 @@ Sequential::Sequential(std::initializer_list<std::shared_ptr<Module>> modules) {
 
 Variable Sequential::forward(const Variable& x) {
   Variable h = x;
-  ForwardObserver* observer = forward_observer();
-  for (const auto& m : modules_) {
-    if (observer) observer->begin(*m, h);
-    h = m->forward(h);
-    if (observer) observer->end(*m, h);
-  }
+  for (const auto& m : modules_) h = observed_forward(*m, h);
   return h;
 }
 
