@@ -89,7 +89,7 @@ void run(const ProfileFlags& f) {
                           f.image_size, f.image_size);
     title = fmt::format(
         "kizuki profile: {} ({}), {}, batch {}, {} threads, {} step(s) after {} warm-up; "
-        "loss {}, {}",
+        "loss: {}, {}",
         f.network, setup.net->type_name(), input, f.batch, omp_get_max_threads(), f.steps,
         f.warmup, setup.loss_type, f.network == "mlp-ae" ? "Adam AMSGrad" : "Adam");
   }

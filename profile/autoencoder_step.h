@@ -140,7 +140,7 @@ inline AutoencoderSetup make_autoencoder_setup(const AutoencoderConfig& c) {
     s.loss_cost.forward = {7 * n + 6 * latents, 12 * (7 * n + 6 * latents)};
     s.loss_cost.backward = {8 * n + 5 * latents, 16 * (7 * n + 6 * latents)};
   } else if (c.network == "ssim-ae") {
-    s.loss_type = fmt::format("SSIM {}x{} loss", s.ssim.window, s.ssim.window);
+    s.loss_type = fmt::format("SSIM {}x{}", s.ssim.window, s.ssim.window);
     s.loss_cost = ssim_loss_cost(s.x.shape(), s.ssim.window);
   } else {
     s.loss_type = "MSE";

@@ -134,7 +134,7 @@ TEST_CASE("profile networks: each autoencoder's step has a row per layer kind, F
       if (row.name == "loss" && row.phase == "forward") {
         loss_seen = true;
         if (network == "ssim-ae") {
-          CHECK(row.type == "SSIM 7x7 loss");
+          CHECK(row.type == "SSIM 7x7");
           const LayerCost c = ssim_loss_cost(p.setup.x.shape(), 7);
           CHECK(row.cost.flops == c.forward.flops);
           CHECK(row.cost.bytes == c.forward.bytes);
