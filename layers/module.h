@@ -83,7 +83,8 @@ class Module {
   bool training_ = true;
 };
 
-/// Called around each child's forward by Sequential (the profiler, profile/profiler.h).
+/// Called around each child's forward by Sequential and the autoencoders (observed_forward;
+/// the profiler, profile/profiler.h).
 /// Per thread; not set = no cost beyond a null check.
 struct ForwardObserver {
   virtual ~ForwardObserver() = default;

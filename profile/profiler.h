@@ -107,8 +107,10 @@ struct CostEntry {
 };
 /// The cost of every module below `model` for an input of shape x, found by propagating
 /// shapes through the module tree without running anything. Rows in forward order: leaves,
-/// and InvertedResidual / MobileNetV2 for their own ops. Knows Sequential,
-/// InvertedResidual, MobileNetV2 and the leaves above; other container types throw.
+/// and InvertedResidual / MobileNetV2 / ConvAutoencoder / ConvVAE for their own ops. Knows
+/// Sequential, InvertedResidual, MobileNetV2, the autoencoders (ConvEncoder, ConvDecoder,
+/// ConvAutoencoder, ConvVAE, MlpAutoencoder) and the leaves above; other container types
+/// throw.
 std::vector<CostEntry> count_costs(Module& model, const Shape& x);
 
 /// The ssim-ae training loss Σ (1 − SSIM(x̂, x)) (losses/ssim.h, whole map) on images of
