@@ -4,7 +4,8 @@
     python3 scripts/training_table.py OUT.md RESULTS.json [RESULTS.json ...]
 
 The trials of every RESULTS.json (runs of one dataset, e.g. one per --seed, or a frozen run
-and a trained run on the same seeds) are pooled by (method, scorer, seed). Writes OUT.md:
+and a trained run on the same seeds) are pooled by (method, scorer, seed); a method run with
+different learning rates or epochs in different files is one row per setting. Writes OUT.md:
 1. One row per method and scorer: n, median, mean ± sd, min, max of the AUC, and, where
    `frozen` was scored by the same scorer on the same seed (the same split), the paired gain:
    the mean over those trials of (AUC − frozen's AUC) and in how many the method is above.
@@ -22,15 +23,29 @@ import sys
 
 
 def trials_of(paths):
-    trials, dataset = {}, set()
+    """{(method label, scorer, seed): trial}. A method trained with different settings in
+    different runs (e.g. msc at two learning rates) gets them in its label: "msc (lr 0.0001,
+    20 epochs)"; otherwise the label is the method's name."""
+    runs, dataset = [], set()
     for p in paths:
         with open(p) as f:
             r = json.load(f)
         dataset.add(r["settings"]["dataset"])
-        for t in r["trials"]:
-            trials[(t["method"], t["scorer"], t["seed"])] = t
+        settings = {m["name"]: (m["lr"], m["epochs"]) for m in r["settings"]["methods"]}
+        runs.append((r["trials"], settings))
     if len(dataset) != 1:
         sys.exit(f"training_table.py: runs of more than one dataset: {sorted(dataset)}")
+    variants = {}
+    for _, settings in runs:
+        for name, s in settings.items():
+            variants.setdefault(name, set()).add(s)
+    trials = {}
+    for run_trials, settings in runs:
+        for t in run_trials:
+            name = t["method"]
+            lr, epochs = settings[name]
+            label = name if len(variants[name]) == 1 else f"{name} (lr {lr:g}, {epochs} epochs)"
+            trials[(label, t["scorer"], t["seed"])] = t
     return trials, dataset.pop()
 
 
