@@ -129,8 +129,7 @@ inline AutoencoderSetup make_autoencoder_setup(const AutoencoderConfig& c) {
   }
   s.net->train();
   s.optimizer = std::make_unique<Adam>(s.net->parameters(), adam);
-  double params = 0;
-  for (const Variable& p : s.net->parameters()) params += static_cast<double>(p.numel());
+  const double params = parameter_values(*s.net);
   s.adam_cost.forward = {(table ? 13 : 12) * params, (table ? 36 : 28) * params};
   const double n = static_cast<double>(s.x.numel());
   if (c.network == "vae") {
@@ -152,15 +151,10 @@ inline AutoencoderSetup make_autoencoder_setup(const AutoencoderConfig& c) {
 
 /// One training step (network in train mode); returns the loss. Throws when it is not finite.
 inline float autoencoder_step(AutoencoderSetup& s, Profiler* profiler = nullptr) {
-  if (profiler) profiler->begin_step();
-  float value = 0;
-  {
-    std::optional<Profiler::Region> region;
-    if (profiler) region.emplace(*profiler, "zero_grad", "", "update");
-    s.optimizer->zero_grad();
-    region.reset();
+  const std::string adam = s.network == "mlp-ae" ? "Adam AMSGrad" : "Adam";
+  return profiled_training_step(*s.optimizer, profiler, adam, s.adam_cost, "autoencoder_step", [&] {
     const Variable x(s.x);
-    Variable loss;
+    std::optional<Profiler::Region> region;
     if (s.network == "vae") {
       // The training pass is not forward() (that decodes μ): the model's frame is opened
       // here, through the observer the profiler installed, so the sampling and heads are its row.
@@ -171,30 +165,15 @@ inline float autoencoder_step(AutoencoderSetup& s, Profiler* profiler = nullptr)
       const GaussianImage p = vae.decode(reparameterize(q.mu, q.logvar, s.gen));
       if (observer) observer->end(vae, p.mean);
       if (profiler) region.emplace(*profiler, "loss", s.loss_type, "forward", s.loss_cost);
-      loss = mean(add(gaussian_nll(x, p.mean, p.logvar), gaussian_kl_standard(q.mu, q.logvar)));
-    } else {
-      const Variable y = profiler ? profiler->forward(x) : s.net->forward(x);
-      if (profiler) region.emplace(*profiler, "loss", s.loss_type, "forward", s.loss_cost);
-      if (s.network == "ssim-ae")
-        loss = mul(sum(add(neg(ssim_map(y, x, s.ssim)), 1.0f)),
-                   1.0f / static_cast<float>(s.x.size(0)));
-      else
-        loss = mse_loss(y, x);
+      return mean(add(gaussian_nll(x, p.mean, p.logvar), gaussian_kl_standard(q.mu, q.logvar)));
     }
-    region.reset();
-    value = loss.item();
-    KZ_CHECK(std::isfinite(value), "autoencoder_step", "the loss diverged ({})", value);
-    if (profiler)
-      profiler->backward(loss);
-    else
-      loss.backward();
-    if (profiler)
-      region.emplace(*profiler, "optimizer", s.network == "mlp-ae" ? "Adam AMSGrad" : "Adam",
-                     "update", s.adam_cost);
-    s.optimizer->step();
-  }  // the graph is freed inside the step
-  if (profiler) profiler->end_step();
-  return value;
+    const Variable y = profiler ? profiler->forward(x) : s.net->forward(x);
+    if (profiler) region.emplace(*profiler, "loss", s.loss_type, "forward", s.loss_cost);
+    if (s.network == "ssim-ae")
+      return mul(sum(add(neg(ssim_map(y, x, s.ssim)), 1.0f)),
+                 1.0f / static_cast<float>(s.x.size(0)));
+    return mse_loss(y, x);
+  });
 }
 
 /// FLOPs of one training step: every layer's forward and backward, the loss and Adam.

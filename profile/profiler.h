@@ -59,6 +59,8 @@
 #pragma once
 
 #include <chrono>
+#include <cmath>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -66,6 +68,7 @@
 #include <nlohmann/json.hpp>
 
 #include "layers/module.h"
+#include "optim/optimizer.h"
 
 namespace kz {
 
@@ -308,5 +311,43 @@ class Profiler : private ForwardObserver, private BackwardObserver {
   int64_t allocations_at_reset_ = 0;
   int32_t outer_scope_ = 0;
 };
+
+/// One training step as the profiled steps (profile/train_step.h, profile/autoencoder_step.h)
+/// share it, with or without a profiler: zero_grad, `forward_loss()` (the forward pass and the
+/// loss; it opens their rows itself, e.g. through profiler->forward and a "loss" Region),
+/// backward, and the optimizer's step, each a row of its own under a profiler (the optimizer's
+/// row is described as `optimizer_type`, with `optimizer_cost`). Returns the loss; throws,
+/// naming `where`, when it is not finite.
+template <class ForwardLoss>
+float profiled_training_step(Optimizer& optimizer, Profiler* profiler,
+                             const std::string& optimizer_type, const LayerCost& optimizer_cost,
+                             const char* where, ForwardLoss&& forward_loss) {
+  if (profiler) profiler->begin_step();
+  float value = 0;
+  {
+    std::optional<Profiler::Region> region;
+    if (profiler) region.emplace(*profiler, "zero_grad", "", "update");
+    optimizer.zero_grad();
+    region.reset();
+    const Variable loss = forward_loss();
+    value = loss.item();
+    KZ_CHECK(std::isfinite(value), where, "the loss diverged ({})", value);
+    if (profiler)
+      profiler->backward(loss);
+    else
+      loss.backward();
+    if (profiler) region.emplace(*profiler, "optimizer", optimizer_type, "update", optimizer_cost);
+    optimizer.step();
+  }  // the graph is freed inside the step
+  if (profiler) profiler->end_step();
+  return value;
+}
+
+/// The number of parameter values of `model` (what an optimizer's cost is counted per).
+inline double parameter_values(Module& model) {
+  double n = 0;
+  for (const Variable& p : model.parameters()) n += static_cast<double>(p.numel());
+  return n;
+}
 
 }  // namespace kz

@@ -61,8 +61,7 @@ inline TrainSetup make_train_setup(const TrainConfig& c) {
   s.x = Tensor::normal({c.batch, 3, c.image_size, c.image_size}, 0.0f, 1.0f, gen);
   s.labels.resize(static_cast<size_t>(c.batch));
   for (int64_t& t : s.labels) t = static_cast<int64_t>(gen.below(static_cast<uint64_t>(c.classes)));
-  double params = 0;
-  for (const Variable& p : s.net->parameters()) params += static_cast<double>(p.numel());
+  const double params = parameter_values(*s.net);
   const double logits = static_cast<double>(c.batch * c.classes);
   s.loss_cost.forward = {5 * logits, 12 * logits};
   s.loss_cost.backward = {3 * logits, 12 * logits};
@@ -73,28 +72,16 @@ inline TrainSetup make_train_setup(const TrainConfig& c) {
 /// One training step (the network must be in train mode); returns the loss. Throws when the
 /// loss is not finite.
 inline float train_step(TrainSetup& s, Profiler* profiler = nullptr) {
-  if (profiler) profiler->begin_step();
-  float value = 0;
-  {
-    std::optional<Profiler::Region> region;
-    if (profiler) region.emplace(*profiler, "zero_grad", "", "update");
-    s.optimizer->zero_grad();
-    region.reset();
-    const Variable y = profiler ? profiler->forward(Variable(s.x)) : s.net->forward(Variable(s.x));
-    if (profiler) region.emplace(*profiler, "loss", "cross_entropy", "forward", s.loss_cost);
-    const Variable loss = cross_entropy(y, s.labels);
-    region.reset();
-    value = loss.item();
-    KZ_CHECK(std::isfinite(value), "train_step", "the loss diverged ({})", value);
-    if (profiler)
-      profiler->backward(loss);
-    else
-      loss.backward();
-    if (profiler) region.emplace(*profiler, "optimizer", "SGD momentum", "update", s.sgd_cost);
-    s.optimizer->step();
-  }  // the graph is freed inside the step
-  if (profiler) profiler->end_step();
-  return value;
+  return profiled_training_step(*s.optimizer, profiler, "SGD momentum", s.sgd_cost, "train_step",
+                                [&] {
+                                  const Variable y = profiler ? profiler->forward(Variable(s.x))
+                                                              : s.net->forward(Variable(s.x));
+                                  std::optional<Profiler::Region> region;
+                                  if (profiler)
+                                    region.emplace(*profiler, "loss", "cross_entropy", "forward",
+                                                   s.loss_cost);
+                                  return cross_entropy(y, s.labels);
+                                });
 }
 
 /// One inference pass (call s.net->eval() first): logits (B,classes).

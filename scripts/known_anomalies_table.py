@@ -28,7 +28,8 @@ def load(run_dirs):
             cells.setdefault((t["method"], t["scorer"]), {})[t["seed"]] = t["auc"]
         m0 = s["methods"][0]
         about[s["dataset"]] = (
-            f"{s['dataset']}, preset `{s['preset']}`: seeds {s['seed']}…{s['seed'] + s['trials'] - 1}, "
+            f"{s['dataset']}, preset `{s['preset']}`: "
+            f"seeds {s['seed']}…{s['seed'] + s['trials'] - 1}, "
             f"MobileNetV2 width {m0['width']}, {m0['image_size']}×{m0['image_size']}, "
             f"{m0['epochs']} epochs; {s['n_reference_per_class']}/class reference, "
             f"{s['n_normal_train']} normal, {s['n_test_each']}+{s['n_test_each']} test; "

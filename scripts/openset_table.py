@@ -42,7 +42,8 @@ def main(*dirs):
         if len(runs) < 2:
             continue
         cells = [f"{statistics.median(r['metrics'][k] for r in runs):.4f}" for k in METRICS]
-        print(f"| {unknown}, median of {len(runs)} | – | {epochs} | {'yes' if center else 'no'} | "
+        print(f"| {unknown}, median of {len(runs)} | – | {epochs} | "
+              f"{'yes' if center else 'no'} | "
               + " | ".join(cells) + " | | | |")
 
 
