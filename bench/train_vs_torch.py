@@ -43,7 +43,7 @@ TORCH_ENV = {
     "MALLOC_TRIM_THRESHOLD_": "100000000000",
     "MALLOC_TOP_PAD_": "1073741824",
 }
-TARGET = {"train": 1.5, "infer": 1.0}
+TARGET = {"train": 2.0, "infer": 1.5}  # issue 23 (issue 7 had 1.5 and 1.0)
 MODES = ("train", "infer")
 
 
