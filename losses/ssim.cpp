@@ -93,6 +93,12 @@ Variable ssim(const Variable& x, const Variable& y, const SsimOptions& options) 
   return mean(map, {1, 2, 3});
 }
 
+Variable ssim_loss(const Variable& reconstruction, const Variable& x, const SsimOptions& options) {
+  check_arguments(reconstruction, x, options, "ssim_loss");
+  const Variable map = ssim_map_checked(reconstruction, x, options);
+  return mul(sum(add(neg(map), 1.0f)), 1.0f / static_cast<float>(x.size(0)));
+}
+
 Variable ssim_pixel_map(const Variable& x, const Variable& y, const SsimOptions& options) {
   check_arguments(x, y, options, "ssim_pixel_map");
   return mean(ssim_map_checked(x, y, options), {1});

@@ -67,9 +67,15 @@ Tensor ssim_window(int64_t window, float sigma);
 Variable ssim_map(const Variable& x, const Variable& y, const SsimOptions& options = {});
 
 /// x, y (N,C,H,W) -> (N): each image's mean SSIM over channels and the interior
-/// (H−w+1)×(W−w+1) (the whole H×W with crop_border = false). The SSIM autoencoder's loss is
-/// 1 − mean(ssim(x, x̂)) over the batch; its per-image anomaly score 1 − ssim(x, x̂).
+/// (H−w+1)×(W−w+1) (the whole H×W with crop_border = false). The SSIM autoencoder's
+/// per-image anomaly score is 1 − ssim(x, x̂).
 Variable ssim(const Variable& x, const Variable& y, const SsimOptions& options = {});
+
+/// x̂, x (N,C,H,W) -> scalar: the SSIM autoencoder's training loss, the structural
+/// dissimilarity summed over channels and pixels and averaged over images,
+/// (1/N) Σ_{n,c,h,w} (1 − SSIM map(x̂, x)) — every pixel, whatever options.crop_border says.
+Variable ssim_loss(const Variable& reconstruction, const Variable& x,
+                   const SsimOptions& options = {});
 
 /// x, y (N,C,H,W) -> (N,H,W): the map averaged over channels. 1 − it is the anomaly map.
 Variable ssim_pixel_map(const Variable& x, const Variable& y, const SsimOptions& options = {});

@@ -169,9 +169,7 @@ inline float autoencoder_step(AutoencoderSetup& s, Profiler* profiler = nullptr)
     }
     const Variable y = profiler ? profiler->forward(x) : s.net->forward(x);
     if (profiler) region.emplace(*profiler, "loss", s.loss_type, "forward", s.loss_cost);
-    if (s.network == "ssim-ae")
-      return mul(sum(add(neg(ssim_map(y, x, s.ssim)), 1.0f)),
-                 1.0f / static_cast<float>(s.x.size(0)));
+    if (s.network == "ssim-ae") return ssim_loss(y, x, s.ssim);
     return mse_loss(y, x);
   });
 }

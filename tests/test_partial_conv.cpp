@@ -19,6 +19,34 @@ float rel_err(const Tensor& a, const Tensor& b) {
   return max_abs_diff(a.contiguous(), b.contiguous()) / std::max(max_all(abs(b)), 1e-30f);
 }
 
+// Central differences of L = Σ r ⊙ partial_conv2d(x, mask, W, b).out at a few entries of x
+// (2,3,8,8) and W (4,3,3,3), against the gradients gx, gw that backward gave at x0, w0. L is
+// linear in x and in W, so a large step is exact up to rounding.
+void check_differences(const Tensor& x0, const Tensor& w0, const Tensor& b0, const Tensor& mask,
+                       const Conv2dParams& p, const Tensor& r, const Tensor& gx, const Tensor& gw) {
+  auto loss = [&](const Tensor& xv, const Tensor& wv) {
+    NoGradGuard no_grad;
+    return sum(mul(partial_conv2d(Variable(xv), mask, Variable(wv), Variable(b0), p).out.data(), r))
+        .item();
+  };
+  const std::vector<float> gxv = gx.to_vector(), gwv = gw.to_vector();
+  const float h = 0.25f;
+  for (const int64_t i : {0L, 77L, 200L, 383L}) {
+    Tensor up = x0.clone(), down = x0.clone();
+    up.data()[i] += h;
+    down.data()[i] -= h;
+    CHECK((loss(up, w0) - loss(down, w0)) / (2 * h) ==
+          doctest::Approx(gxv[size_t(i)]).epsilon(1e-3).scale(1.0));
+  }
+  for (const int64_t i : {0L, 50L, 107L}) {
+    Tensor up = w0.clone(), down = w0.clone();
+    up.data()[i] += h;
+    down.data()[i] -= h;
+    CHECK((loss(x0, up) - loss(x0, down)) / (2 * h) ==
+          doctest::Approx(gwv[size_t(i)]).epsilon(1e-3).scale(1.0));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("partial_conv2d: output, mask and gradients equal NVIDIA's PartialConv2d (make_partial_conv.py)") {
@@ -42,25 +70,7 @@ TEST_CASE("partial_conv2d: output, mask and gradients equal NVIDIA's PartialConv
     CHECK(rel_err(x.grad(), f.tensors.at("grad_x." + c)) < 1e-5f);
     CHECK(rel_err(w.grad(), f.tensors.at("grad_w." + c)) < 1e-5f);
     CHECK(rel_err(b.grad(), f.tensors.at("grad_b." + c)) < 1e-5f);
-    // Finite differences: L is linear in x and W, so a large step is exact up to rounding.
-    auto loss = [&](const Tensor& xv, const Tensor& wv) {
-      NoGradGuard no_grad;
-      return sum(mul(partial_conv2d(Variable(xv), mask, Variable(wv), Variable(b0), p).out.data(), r)).item();
-    };
-    const std::vector<float> gxv = x.grad().to_vector(), gwv = w.grad().to_vector();
-    const float h = 0.25f;
-    for (const int64_t i : {0L, 77L, 200L, 383L}) {
-      Tensor up = x0.clone(), down = x0.clone();
-      up.data()[i] += h;
-      down.data()[i] -= h;
-      CHECK((loss(up, w0) - loss(down, w0)) / (2 * h) == doctest::Approx(gxv[size_t(i)]).epsilon(1e-3).scale(1.0));
-    }
-    for (const int64_t i : {0L, 50L, 107L}) {
-      Tensor up = w0.clone(), down = w0.clone();
-      up.data()[i] += h;
-      down.data()[i] -= h;
-      CHECK((loss(x0, up) - loss(x0, down)) / (2 * h) == doctest::Approx(gwv[size_t(i)]).epsilon(1e-3).scale(1.0));
-    }
+    check_differences(x0, w0, b0, mask, p, r, x.grad(), w.grad());
   }
   Tensor half = mask.clone();
   half.data()[0] = 0.5f;
@@ -99,23 +109,6 @@ TEST_CASE("partial_conv2d with a mask per input channel: the one-channel case ex
     Generator gr(36);
     const Tensor r = Tensor::uniform(y.out.shape(), -1.0f, 1.0f, gr);
     sum(mul(y.out, Variable(r))).backward();
-    auto loss = [&](const Tensor& xv, const Tensor& wv) {
-      NoGradGuard no_grad;
-      return sum(mul(partial_conv2d(Variable(xv), holes, Variable(wv), Variable(b0), p).out.data(), r)).item();
-    };
-    const std::vector<float> gxv = x.grad().to_vector(), gwv = w.grad().to_vector();
-    const float h = 0.25f;  // L is linear in x and in W: a large step is exact up to rounding
-    for (const int64_t i : {0L, 77L, 200L, 383L}) {
-      Tensor up = x0.clone(), down = x0.clone();
-      up.data()[i] += h;
-      down.data()[i] -= h;
-      CHECK((loss(up, w0) - loss(down, w0)) / (2 * h) == doctest::Approx(gxv[size_t(i)]).epsilon(1e-3).scale(1.0));
-    }
-    for (const int64_t i : {0L, 50L, 107L}) {
-      Tensor up = w0.clone(), down = w0.clone();
-      up.data()[i] += h;
-      down.data()[i] -= h;
-      CHECK((loss(x0, up) - loss(x0, down)) / (2 * h) == doctest::Approx(gwv[size_t(i)]).epsilon(1e-3).scale(1.0));
-    }
+    check_differences(x0, w0, b0, holes, p, r, x.grad(), w.grad());
   }
 }

@@ -291,6 +291,17 @@ TEST_CASE("ssim: shapes of the results") {
   const Tensor map = ssim_map(x, y, o).data();
   check_close(ssim(x, y, o).data(), mean(map.narrow(2, 3, 10).narrow(3, 3, 9), {1, 2, 3}), 0.0f,
               1e-6f, "interior mean");
+  // The autoencoder's loss over every pixel: C·H·W times (1 − the whole-image mean SSIM),
+  // averaged over the images, and its gradient the same as through that mean.
+  o.crop_border = false;
+  Variable xa(x.data().clone(), true), xb(x.data().clone(), true);
+  const Variable loss = ssim_loss(xa, y, o);
+  CHECK(loss.shape() == Shape{});
+  const Variable by_mean = mul(mean(add(neg(ssim(xb, y, o)), 1.0f)), 3.0f * 16 * 15);
+  CHECK(loss.item() == doctest::Approx(by_mean.item()).epsilon(1e-5));
+  loss.backward();
+  by_mean.backward();
+  check_close(xa.grad(), xb.grad(), 1e-5f, 1e-4f, "ssim_loss gradient");
 }
 
 TEST_CASE("ssim: bad arguments throw naming the op and the shapes") {

@@ -60,8 +60,7 @@ class SsimAutoencoderMethod final : public ReconstructionMethod {
     return s;
   }
   Variable batch_loss(const Tensor& x, Generator&) const override {
-    const Variable map = ssim_map(net_->forward(Variable(x)), Variable(x), ssim_options());
-    return mul(sum(one_minus(map)), 1.0f / static_cast<float>(x.size(0)));
+    return ssim_loss(net_->forward(Variable(x)), Variable(x), ssim_options());
   }
   std::vector<Tensor> batch_scores(const Tensor& x, int64_t) const override {
     const Variable xh = net_->forward(Variable(x));
