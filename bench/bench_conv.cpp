@@ -4,7 +4,9 @@
 // forward (training) and backward through oneDNN.
 // Convolutions report GFLOP/s (the counter "GFLOP=…/s"): 2·N·O·OH·OW·(C/G)·kH·kW flops per
 // call, padding taps included, the same count for each of the three directions. Batch norm
-// reports GB/s ("GB=…/s") of activations read and written. Rates use wall-clock time.
+// reports GB/s ("GB=…/s") of activations read and written. pointwise_infer/… times inference's
+// pointwise layers (bias, with or without ReLU6) at batch 128 as MobileNetV2 runs them,
+// kizuki's GEMM on 1×1 maps included. Rates use wall-clock time.
 // "peak%" and "bw%" are the fractions of this machine's FMA peak and triad bandwidth on the
 // same threads, measured at start by bench/peak.h (printed in the context as measured_*).
 // Shapes: x (N,C,H,W), weight (O,C/G,kH,kW).
@@ -128,7 +130,52 @@ void bench_batch_norm(benchmark::State& state, int64_t c, int64_t hw, bool backw
                                              benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// Inference's pointwise Conv-BN-ReLU6 (batch norm folded: a bias, then ReLU6) or projection
+// (a bias, no ReLU6) at batch 128, channels-last: conv2d_relu6_forward / conv2d_forward.
+struct PointwiseShape {
+  const char* name;
+  int64_t c, hw, o;
+  bool relu6;
+};
+const std::vector<PointwiseShape> kPointwiseShapes = {
+    {"expand_16to96_48px", 16, 48, 96, true},     {"expand_24to144_24px", 24, 24, 144, true},
+    {"expand_32to192_12px", 32, 12, 192, true},   {"expand_64to384_6px", 64, 6, 384, true},
+    {"expand_96to576_6px", 96, 6, 576, true},     {"expand_160to960_3px", 160, 3, 960, true},
+    {"expand_320to1280_3px", 320, 3, 1280, true}, {"project_960to320_3px", 960, 3, 320, false},
+    {"project_960to160_3px", 960, 3, 160, false}, {"project_144to24_24px", 144, 24, 24, false},
+    {"expand_96to576_2px", 96, 2, 576, true},     {"project_576to96_2px", 576, 2, 96, false},
+    {"expand_160to960_1px", 160, 1, 960, true},   {"project_960to160_1px", 960, 1, 160, false},
+    {"expand_320to1280_1px", 320, 1, 1280, true}, {"project_960to320_1px", 960, 1, 320, false},
+};
+
+void bench_pointwise_infer(benchmark::State& state, PointwiseShape s, Limits limits) {
+  constexpr int64_t batch = 128;
+  kz::Generator gen(0);
+  const Tensor x = Tensor::normal({batch, s.c, s.hw, s.hw}, 0, 1, gen).to_channels_last();
+  const Tensor w = Tensor::normal({s.o, s.c, 1, 1}, 0, 0.1f, gen);
+  const Tensor b = Tensor::normal({s.o}, 0, 1, gen);
+  const Conv2dParams p{};
+  auto run = [&] {
+    return s.relu6 ? kz::conv2d_relu6_forward(x, w, b, p) : kz::conv2d_forward(x, w, b, p);
+  };
+  run();
+  for (auto _ : state) {
+    Tensor out = run();
+    benchmark::DoNotOptimize(out.data());
+  }
+  const double flops = 2.0 * double(batch * s.hw * s.hw) * double(s.c) * double(s.o);
+  state.counters["GFLOP"] =
+      benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak%"] = benchmark::Counter(100.0 * flops / 1e9 / limits.peak_gflops,
+                                               benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void register_all(Limits limits) {
+  for (const PointwiseShape& s : kPointwiseShapes)
+    benchmark::RegisterBenchmark((std::string("pointwise_infer/") + s.name).c_str(),
+                                 bench_pointwise_infer, s, limits)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
   const std::pair<Direction, const char*> dirs[] = {{Direction::forward, "fwd"},
                                                     {Direction::backward_data, "bwd_data"},
                                                     {Direction::backward_weights, "bwd_weights"}};

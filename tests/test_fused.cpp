@@ -375,6 +375,35 @@ TEST_CASE("fused conv2d_relu6_forward: the naive conv then the clamp") {
     }
 }
 
+TEST_CASE("pointwise forward on 1x1 maps as GEMM: the naive conv, plus bias and clamp") {
+  // 1×1 maps run y = x·Wᵀ through sgemm (tensor/conv2d.cpp, use_gemm_forward); 2×2 maps stay
+  // on oneDNN. Both against the naive loops, with and without bias and ReLU6.
+  dnnl_cache_clear();
+  Generator gen(5);
+  for (int64_t hw : {1, 2})
+    for (bool with_bias : {false, true}) {
+      const Tensor x = Tensor::normal({6, 20, hw, hw}, 0, 1, gen).to_channels_last();
+      const Tensor w = Tensor::normal({36, 20, 1, 1}, 0, 1.5f, gen);
+      const Tensor b = with_bias ? Tensor::normal({36}, 1, 2, gen) : Tensor();
+      const Conv2dParams p{};
+      const Tensor y_ref = conv2d_forward_naive(x, w, b, p).contiguous();
+      Tensor z_ref = y_ref.clone();
+      float* v = z_ref.data();
+      for (int64_t i = 0; i < z_ref.numel(); ++i) v[i] = std::min(std::max(v[i], 0.0f), 6.0f);
+      const auto [zeros, sixes] = clamped_fractions(z_ref);
+      CHECK((zeros > 0.05 && sixes > 0.05));
+      const std::string what = fmt::format("{}x{} bias {}", hw, hw, with_bias);
+      const Tensor y = conv2d_forward(x, w, b, p), z = conv2d_relu6_forward(x, w, b, p);
+      CHECK(layout_of(y) == Layout::nhwc);
+      check_close(y, y_ref, 1e-4f, 1e-4f, what + " y");
+      check_close(z, z_ref, 1e-4f, 1e-4f, what + " relu6");
+    }
+  int gemm = 0;
+  for (const DnnlImpl& i : dnnl_impls())
+    gemm += i.impl == "kizuki:pointwise_gemm" && i.what.find("forward") != std::string::npos;
+  CHECK(gemm == 4);  // conv2d_forward and conv2d_relu6_forward, with and without bias, 1×1 only
+}
+
 TEST_CASE("fused MobileNetV2 inference (BN folded into convs) equals the unfolded eval forward") {
   Generator gen(21);
   MobileNetV2Options o;
