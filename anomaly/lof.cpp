@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <bit>
 #include <cfloat>
 #include <cmath>
 #include <limits>
@@ -95,36 +96,37 @@ double squared_distance(const float* a, const float* b, int64_t d) {
 // g[i][j] = -2 q_i . b_j for query/base rows i0 + i and j0 + j; qn, bn are their squared
 // norms. key = max(0, g + qn + bn) goes to row i0+i's heap (rows), and with `columns` also
 // to row j0+j's heap in `col_heaps` as a neighbour i0+i; `skip_diagonal` skips i0+i == j0+j.
-// A chunk of 16 keys is compared with the bounds at once: most chunks enter no heap.
+// A chunk of 32 keys is compared with the bounds at once, into a bit mask: most chunks
+// enter no heap, and in the others only the keys whose bits are set are visited.
 void scan_tile(const float* g, int64_t ld, int64_t rows, int64_t cols, int64_t i0,
                int64_t j0, const float* qn, const float* bn, CandidateHeaps& row_heaps,
                CandidateHeaps* col_heaps, bool skip_diagonal) {
-  constexpr int64_t kChunk = 16;
+  constexpr int64_t kChunk = 32;
   const float* cb = col_heaps ? col_heaps->bounds() + j0 : nullptr;
   for (int64_t i = 0; i < rows; ++i) {
     const float* gi = g + i * ld;
     const float qi = qn[i];
     for (int64_t c0 = 0; c0 < cols; c0 += kChunk) {
-      const int64_t c1 = std::min(cols, c0 + kChunk);
+      const int64_t width = std::min(kChunk, cols - c0);
       float key[kChunk];
       const float rb = row_heaps.bounds()[i0 + i];
-      int hit = 0;
-#pragma omp simd reduction(| : hit)
-      for (int64_t j = c0; j < c1; ++j) {
-        key[j - c0] = std::max(0.0f, gi[j] + qi + bn[j]);
-        hit |= key[j - c0] < rb;
+      uint32_t below = 0;  // bit j: key j is below row i's bound (or column c0+j's)
+#pragma omp simd reduction(| : below)
+      for (int64_t j = 0; j < width; ++j) {
+        const float sum = gi[c0 + j] + qi + bn[c0 + j];
+        key[j] = sum > 0.0f ? sum : 0.0f;  // std::max(0, sum) in a form gcc vectorises
+        below |= uint32_t(key[j] < rb) << j;
       }
       if (cb) {
-#pragma omp simd reduction(| : hit)
-        for (int64_t j = c0; j < c1; ++j) hit |= key[j - c0] < cb[j];
+#pragma omp simd reduction(| : below)
+        for (int64_t j = 0; j < width; ++j) below |= uint32_t(key[j] < cb[c0 + j]) << j;
       }
-      if (!hit) continue;
-      for (int64_t j = c0; j < c1; ++j) {
-        if (skip_diagonal && i0 + i == j0 + j) continue;
-        const float kv = key[j - c0];
-        if (kv < row_heaps.bounds()[i0 + i])
-          row_heaps.offer(i0 + i, kv, j0 + j);
-        if (cb && kv < cb[j]) col_heaps->offer(j0 + j, kv, i0 + i);
+      for (; below != 0; below &= below - 1) {  // the set bits, lowest first
+        const int64_t j = std::countr_zero(below);
+        if (skip_diagonal && i0 + i == j0 + c0 + j) continue;
+        const float kv = key[j];
+        if (kv < row_heaps.bounds()[i0 + i]) row_heaps.offer(i0 + i, kv, j0 + c0 + j);
+        if (cb && kv < cb[c0 + j]) col_heaps->offer(j0 + c0 + j, kv, i0 + i);
       }
     }
   }
