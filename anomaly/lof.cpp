@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <bit>
 #include <cfloat>
 #include <cmath>
 #include <limits>
@@ -18,6 +19,12 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // Searches with fewer flops than this run on one thread: waking the team costs more.
 constexpr double kParallelFlops = 1 << 22;
+// Element-wise passes over fewer values than this run on one thread.
+constexpr double kParallelValues = 1 << 16;
+// The automatic distance block of a search: about 16 MB of floats.
+constexpr int64_t kBlockFloats = int64_t(1) << 22;
+// Rows of a distance block one thread scans and refines at a time.
+constexpr int64_t kScanRows = 16;
 
 // A neighbour candidate: its approximate squared distance (the key) and its base row.
 struct Candidate {
@@ -89,36 +96,37 @@ double squared_distance(const float* a, const float* b, int64_t d) {
 // g[i][j] = -2 q_i . b_j for query/base rows i0 + i and j0 + j; qn, bn are their squared
 // norms. key = max(0, g + qn + bn) goes to row i0+i's heap (rows), and with `columns` also
 // to row j0+j's heap in `col_heaps` as a neighbour i0+i; `skip_diagonal` skips i0+i == j0+j.
-// A chunk of 16 keys is compared with the bounds at once: most chunks enter no heap.
+// A chunk of 32 keys is compared with the bounds at once, into a bit mask: most chunks
+// enter no heap, and in the others only the keys whose bits are set are visited.
 void scan_tile(const float* g, int64_t ld, int64_t rows, int64_t cols, int64_t i0,
                int64_t j0, const float* qn, const float* bn, CandidateHeaps& row_heaps,
-               int64_t row_base, CandidateHeaps* col_heaps, bool skip_diagonal) {
-  constexpr int64_t kChunk = 16;
+               CandidateHeaps* col_heaps, bool skip_diagonal) {
+  constexpr int64_t kChunk = 32;
   const float* cb = col_heaps ? col_heaps->bounds() + j0 : nullptr;
   for (int64_t i = 0; i < rows; ++i) {
     const float* gi = g + i * ld;
     const float qi = qn[i];
     for (int64_t c0 = 0; c0 < cols; c0 += kChunk) {
-      const int64_t c1 = std::min(cols, c0 + kChunk);
+      const int64_t width = std::min(kChunk, cols - c0);
       float key[kChunk];
-      const float rb = row_heaps.bounds()[i0 - row_base + i];
-      int hit = 0;
-#pragma omp simd reduction(| : hit)
-      for (int64_t j = c0; j < c1; ++j) {
-        key[j - c0] = std::max(0.0f, gi[j] + qi + bn[j]);
-        hit |= key[j - c0] < rb;
+      const float rb = row_heaps.bounds()[i0 + i];
+      uint32_t below = 0;  // bit j: key j is below row i's bound (or column c0+j's)
+#pragma omp simd reduction(| : below)
+      for (int64_t j = 0; j < width; ++j) {
+        const float sum = gi[c0 + j] + qi + bn[c0 + j];
+        key[j] = sum > 0.0f ? sum : 0.0f;  // std::max(0, sum) in a form gcc vectorises
+        below |= uint32_t(key[j] < rb) << j;
       }
       if (cb) {
-#pragma omp simd reduction(| : hit)
-        for (int64_t j = c0; j < c1; ++j) hit |= key[j - c0] < cb[j];
+#pragma omp simd reduction(| : below)
+        for (int64_t j = 0; j < width; ++j) below |= uint32_t(key[j] < cb[c0 + j]) << j;
       }
-      if (!hit) continue;
-      for (int64_t j = c0; j < c1; ++j) {
-        if (skip_diagonal && i0 + i == j0 + j) continue;
-        const float kv = key[j - c0];
-        if (kv < row_heaps.bounds()[i0 - row_base + i])
-          row_heaps.offer(i0 - row_base + i, kv, j0 + j);
-        if (cb && kv < cb[j]) col_heaps->offer(j0 + j, kv, i0 + i);
+      for (; below != 0; below &= below - 1) {  // the set bits, lowest first
+        const int64_t j = std::countr_zero(below);
+        if (skip_diagonal && i0 + i == j0 + c0 + j) continue;
+        const float kv = key[j];
+        if (kv < row_heaps.bounds()[i0 + i]) row_heaps.offer(i0 + i, kv, j0 + c0 + j);
+        if (cb && kv < cb[c0 + j]) col_heaps->offer(j0 + c0 + j, kv, i0 + i);
       }
     }
   }
@@ -176,7 +184,7 @@ KnnIndex::KnnIndex(const Tensor& base_in, int64_t block_rows) : block_rows_(bloc
   const int64_t n = base.size(0), d = base.size(1);
   KZ_CHECK(n < std::numeric_limits<int32_t>::max(), "knn", "base {} has too many rows",
            shape_str(base.shape()));
-  const bool parallel = double(n) * double(d) > kParallelFlops;
+  const bool parallel = double(n) * double(d) > kParallelValues;
   const float* x = base.data();
   base_ = Tensor::empty({n, d});
   centred_ = Tensor::empty({n, d});
@@ -220,28 +228,26 @@ Neighbors KnnIndex::search(const Tensor& query_in, int64_t k) const {
 
   const bool parallel = 2.0 * double(m) * double(n) * double(d) > kParallelFlops;
   const int threads = parallel ? omp_get_max_threads() : 1;
-  // A task is a panel of query rows against every base row, one column tile at a time.
-  const int64_t panel =
-      block_rows_ > 0 ? block_rows_
-                      : std::clamp<int64_t>(((m + 4 * threads - 1) / (4 * threads) + 15) & ~15,
-                                            16, 256);
-  const int64_t tile = std::min(n, block_rows_ > 0 ? block_rows_ : 512);
+  // A block of query rows against every base row: one GEMM on the whole team (the shape
+  // closest to the GEMM's peak), then the rows' selection and refinement in parallel.
+  const int64_t block =
+      std::min(m, block_rows_ > 0 ? block_rows_ : std::max<int64_t>(16, kBlockFloats / n));
   const int64_t capacity = candidate_count(k, n);
-  // Per-thread work buffers from the tensor allocator's cache: no page faults on repeats.
-  Tensor q_buf = Tensor::empty({threads, panel, d}), g_buf = Tensor::empty({threads, panel, tile});
+  // Work buffers from the tensor allocator's cache: no page faults on repeats.
+  Tensor q_buf = Tensor::empty({block, d}), g_buf = Tensor::empty({block, n});
+  float *q = q_buf.data(), *g = g_buf.data();
+  std::vector<float> qn(block);
   const float *x = query.data(), *base = base_.data(), *c = centred_.data();
   Neighbors nb;
   nb.rows = m, nb.k = k;
   nb.index.resize(m * k);
   nb.distance.resize(m * k);
 
-#pragma omp parallel for schedule(dynamic) num_threads(threads)
-  for (int64_t r0 = 0; r0 < m; r0 += panel) {
-    const int64_t rows = std::min(panel, m - r0);
-    float* q = q_buf.data() + omp_get_thread_num() * panel * d;
-    float* g = g_buf.data() + omp_get_thread_num() * panel * tile;
-    std::vector<float> qn(rows);
-    for (int64_t i = 0; i < rows; ++i) {  // centre the panel on the base mean
+  for (int64_t r0 = 0; r0 < m; r0 += block) {
+    const int64_t rows = std::min(block, m - r0);
+    // q (rows, D) = the block centred on the base mean; qn (rows) = its squared norms
+#pragma omp parallel for schedule(static) num_threads(threads)
+    for (int64_t i = 0; i < rows; ++i) {
       double s = 0;
 #pragma omp simd reduction(+ : s)
       for (int64_t j = 0; j < d; ++j) {
@@ -251,25 +257,30 @@ Neighbors KnnIndex::search(const Tensor& query_in, int64_t k) const {
       }
       qn[i] = float(s);
     }
-    CandidateHeaps heaps(rows, capacity);
-    for (int64_t j0 = 0; j0 < n; j0 += tile) {
-      const int64_t cols = std::min(tile, n - j0);
-      // g (rows, cols) = -2 q c[j0:j0+cols]^T; one thread inside a parallel loop
-      sgemm(false, true, rows, cols, d, -2.0f, q, d, c + j0 * d, d, 0.0f, g, cols);
-      scan_tile(g, cols, rows, cols, r0, j0, qn.data(), sq_norm_.data() + j0, heaps, r0,
-                nullptr, false);
-    }
-    std::vector<Candidate> cand;
-    for (int64_t i = 0; i < rows; ++i) {
-      cand.assign(heaps.row(i), heaps.row(i) + heaps.size(i));
-      const float* xi = x + (r0 + i) * d;
-      refine_row(
-          cand, heaps.full(i) ? heaps.bounds()[i] : kInf, key_error(qn[i], max_sq_norm_, d), k,
-          [&](int64_t j) { return squared_distance(xi, base + j * d, d); },
-          [&](auto visit) {
-            for (int64_t j = 0; j < n; ++j) visit(j);
-          },
-          nb.index.data() + (r0 + i) * k, nb.distance.data() + (r0 + i) * k);
+    // g (rows, N) = -2 q c^T, on the GEMM's own threads
+    sgemm(false, true, rows, n, d, -2.0f, q, d, c, d, 0.0f, g, n);
+#pragma omp parallel num_threads(threads)
+    {
+      std::vector<Candidate> cand;
+#pragma omp for schedule(dynamic)
+      for (int64_t i0 = 0; i0 < rows; i0 += kScanRows) {
+        const int64_t rs = std::min(kScanRows, rows - i0);
+        CandidateHeaps heaps(rs, capacity);  // g rows i0 .. i0 + rs are heaps' rows 0 .. rs
+        scan_tile(g + i0 * n, n, rs, n, 0, 0, qn.data() + i0, sq_norm_.data(), heaps, nullptr,
+                  false);
+        for (int64_t i = 0; i < rs; ++i) {
+          cand.assign(heaps.row(i), heaps.row(i) + heaps.size(i));
+          const float* xi = x + (r0 + i0 + i) * d;
+          refine_row(
+              cand, heaps.full(i) ? heaps.bounds()[i] : kInf,
+              key_error(qn[i0 + i], max_sq_norm_, d), k,
+              [&](int64_t j) { return squared_distance(xi, base + j * d, d); },
+              [&](auto visit) {
+                for (int64_t j = 0; j < n; ++j) visit(j);
+              },
+              nb.index.data() + (r0 + i0 + i) * k, nb.distance.data() + (r0 + i0 + i) * k);
+        }
+      }
     }
   }
   return nb;
@@ -305,7 +316,7 @@ Neighbors KnnIndex::search_self(int64_t k) const {
     CandidateHeaps& h = heaps[omp_get_thread_num()];
     // g (rows, cols) = -2 c[i0:i0+rows] c[j0:j0+cols]^T; one thread inside a parallel loop
     sgemm(false, true, rows, cols, d, -2.0f, c + i0 * d, d, c + j0 * d, d, 0.0f, g, cols);
-    scan_tile(g, cols, rows, cols, i0, j0, norm + i0, norm + j0, h, 0, i0 == j0 ? nullptr : &h,
+    scan_tile(g, cols, rows, cols, i0, j0, norm + i0, norm + j0, h, i0 == j0 ? nullptr : &h,
               i0 == j0);
   }
 

@@ -21,9 +21,10 @@
 /// The neighbour search (KnnIndex), d = Euclidean distance:
 /// \code{.unparsed}
 ///   1. the base is centred on its column mean, and so is each query (less cancellation);
-///   2. d^2 ~ |q|^2 + |b|^2 - 2 q.b, clamped at 0, by kz::sgemm on blocks of query rows
-///      (a block is block_rows x N floats; nothing else grows with N*M);
-///   3. each row keeps its k + pad smallest in a bounded heap (pad = max(8, k/2));
+///   2. d^2 ~ |q|^2 + |b|^2 - 2 q.b, clamped at 0, by kz::sgemm on blocks of query rows,
+///      one GEMM per block on all threads (a block is block_rows x N floats, about 16 MB
+///      when automatic; nothing else grows with N*M);
+///   3. each row keeps its k + pad smallest in a bounded heap (pad = max(4, k/4));
 ///   4. those candidates' distances are recomputed exactly, in double from the original
 ///      values, and the k nearest kept, nearest first; exact ties go to the lower index.
 /// \endcode
@@ -61,7 +62,8 @@ struct Neighbors {
 class KnnIndex {
  public:
   /// base is (N,D) with N >= 1, finite values; it is copied. block_rows = query rows per
-  /// GEMM block (0 = automatic: a distance block of about 16 MB).
+  /// GEMM block, and the self search's square tile (0 = automatic: a query block of about
+  /// 16 MB of distances).
   explicit KnnIndex(const Tensor& base, int64_t block_rows = 0);
 
   /// query is (M,D): the k nearest base rows of each query row, 1 <= k <= N.

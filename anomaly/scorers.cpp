@@ -23,8 +23,8 @@ Tensor checked_features(const Tensor& x, const std::string& op, const std::strin
   Tensor c = x.contiguous();
   const float* p = c.data();
   const int64_t count = c.numel();
-  int finite = 1;  // one vectorised pass; the scan for the culprit only on failure
-#pragma omp simd reduction(& : finite)
+  int finite = 1;  // one vectorised pass, on all threads when long; the culprit only on failure
+#pragma omp parallel for simd reduction(& : finite) schedule(static) if (count > (1 << 18))
   for (int64_t i = 0; i < count; ++i) finite &= std::abs(p[i]) <= FLT_MAX;
   for (int64_t i = 0; !finite && i < count; ++i)
     KZ_CHECK(std::isfinite(p[i]), op, "{} {} has a non-finite value ({}) at row {}, column {}",

@@ -3,10 +3,13 @@
 // (N = 9000, k = 20). Arguments: N, D, k, M.
 // "GFLOP/s" counts the full distance matrices (2·D·(N·N + M·N) flops per iteration): the
 // fit computes only half of N·N (symmetry), so this is an effective rate and can exceed
-// the GEMM's own.
+// the GEMM's own. `lof/seed_floor` is the GEMM floor of the seed's case, timed in the same
+// run: one kz::sgemm with the flops LOF cannot avoid, 2·D·N·(N/2 + M) (the fit's symmetric
+// half and the scoring), on all threads; lof/seed over lof/seed_floor is issue 23's ratio.
 #include <benchmark/benchmark.h>
 
 #include "anomaly/lof.h"
+#include "tensor/blas.h"
 #include "tensor/generator.h"
 #include "tensor/tensor.h"
 
@@ -36,6 +39,22 @@ void BM_lof(benchmark::State& state) {
       benchmark::Counter::kIs1000);
 }
 
+// The GEMM floor of BM_lof(N, D, k, M): C (N/2 + M, N) = A B^T with A (N/2 + M, D) and
+// B (N, D), one sgemm call. Arguments: N, D, M.
+void BM_gemm_floor(benchmark::State& state) {
+  const int64_t n = state.range(0), d = state.range(1), rows = n / 2 + state.range(2);
+  kz::Generator gen(0);
+  const kz::Tensor a = features(rows, d, gen), b = features(n, d, gen);
+  kz::Tensor c = kz::Tensor::empty({rows, n});
+  for (auto _ : state) {
+    kz::sgemm(false, true, rows, n, d, -2.0f, a.data(), d, b.data(), d, 0.0f, c.data(), n);
+    benchmark::DoNotOptimize(c.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(d) * double(n) * double(rows),
+                                                 benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+}
+
 }  // namespace
 
 // Fit + score as N grows (D = 128, k = 20, M = N).
@@ -62,6 +81,12 @@ BENCHMARK(BM_lof)
     ->Name("lof/seed")
     ->ArgNames({"N", "D", "k", "M"})
     ->Args({1000, 1280, 5, 2000})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_gemm_floor)
+    ->Name("lof/seed_floor")
+    ->ArgNames({"N", "D", "M"})
+    ->Args({1000, 1280, 2000})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_lof)

@@ -190,6 +190,23 @@ TEST_CASE("scoring: k-NN search with more duplicates than candidates, and exact 
   for (int64_t k : {3, 10, 45}) check_search(base, query, k);
 }
 
+TEST_CASE("scoring: k-NN search over several automatic query blocks matches brute force") {
+  // The automatic block is about 2^22 distances: 30000 base rows give blocks of 139 query
+  // rows, so 300 queries take three GEMMs (139, 139, 22 rows). Every 7th query copies a
+  // base row (distance 0), and the coordinates sit on a coarse grid (exact ties).
+  kz::Generator gen(13);
+  Tensor base = Tensor::uniform({30000, 4}, 0.0f, 20.0f, gen);
+  Tensor query = Tensor::uniform({300, 4}, 0.0f, 20.0f, gen);
+  for (Tensor* t : {&base, &query})
+    for (int64_t i = 0; i < t->size(0); ++i)
+      for (int64_t j = 0; j < 4; ++j) t->at({i, j}) = std::floor(t->at({i, j}));
+  for (int64_t i = 0; i < 300; i += 7) query.select(0, i).copy_(base.select(0, 101 * i));
+  const kz::Neighbors want = brute_knn(query, base, 3, false);
+  const kz::Neighbors got = kz::KnnIndex(base).search(query, 3);
+  CHECK(got.index == want.index);
+  check_close(got.distance, want.distance, "search", 1e-12, 1e-12);
+}
+
 TEST_CASE("scoring: k-NN scorer matches scikit-learn NearestNeighbors") {
   for (const std::string set : {"blobs", "dups"}) {
     for (int k : {1, 2, 4}) {  // 2: PANDA's and DN2's k
