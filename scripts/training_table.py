@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """training_table.py — does training add to the frozen features? Two tables from benchmark runs.
 
-    python3 scripts/training_table.py OUT.md RESULTS.json [RESULTS.json ...]
+    python3 scripts/training_table.py [--every N] OUT.md RESULTS.json [RESULTS.json ...]
 
 The trials of every RESULTS.json (runs of one dataset, e.g. one per --seed, or a frozen run
 and a trained run on the same seeds) are pooled by (method, scorer, seed); a method run with
@@ -14,7 +14,8 @@ different learning rates or epochs in different files is one row per setting. Wr
    normalised as the method scores them (msc's k-NN is on unit features).
 2. For methods with an --eval-every curve, per epoch the medians over trials of the test AUC,
    the proxy AUC (held-out normals against held-out reference-class images: never the test
-   set), the mean cosine of the centred normals, their effective rank and ‖θ − θ0‖.
+   set), the mean cosine of the centred normals, their effective rank and ‖θ − θ0‖; with
+   --every N only epoch 0, every N-th epoch and the last (shorter tables of long curves).
 Standard library only; nothing is typed in by hand.
 """
 import json
@@ -56,7 +57,7 @@ def gain(pairs):
     return f"{statistics.mean(d):+.4f}, {sum(x > 0 for x in d)} of {len(d)}"
 
 
-def main(out, *paths):
+def main(out, *paths, every=1):
     trials, dataset = trials_of(paths)
     rows = list(dict.fromkeys((m, s) for m, s, _ in trials))
     lines = [f"{dataset}: {len({seed for _, _, seed in trials})} seeds", "",
@@ -83,7 +84,10 @@ def main(out, *paths):
                   "|---|---|---:|---:|---:|---:|---:|---:|"]
     for method, scorer in curves:
         ts = [t for (m, s, _), t in trials.items() if (m, s) == (method, scorer) and t.get("curve")]
+        last = len(ts[0]["curve"]) - 1
         for i, point in enumerate(ts[0]["curve"]):
+            if point["epoch"] % every != 0 and i != last:
+                continue
             at = [t["curve"][i] for t in ts if len(t["curve"]) > i]
 
             def med(key):
@@ -98,6 +102,12 @@ def main(out, *paths):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 3:
+    args = sys.argv[1:]
+    every = 1
+    if args and args[0] == "--every":
+        if len(args) < 2 or not args[1].isdigit() or int(args[1]) < 1:
+            sys.exit("training_table.py: --every needs a whole number of epochs >= 1")
+        every, args = int(args[1]), args[2:]
+    if len(args) < 2:
         sys.exit(__doc__)
-    main(*sys.argv[1:])
+    main(*args, every=every)
