@@ -2,9 +2,9 @@
 // as one differentiable op.
 //   forward:  z = relu6(batch_norm(dwconv(x, W))) with batch statistics; the conv's output
 //             is never stored (tensor/dw_bn_relu6.h).
-//   backward: dx, dW, dγ, dβ from dz, z and x, the conv's output recomputed from x.
+//   backward: dx, dW, dγ, dβ from dz and x, the conv's output recomputed from x.
 // Equal to relu6(batch_norm(conv2d(x, W, groups = C))) (autograd/conv2d.cpp,
-// autograd/bn_relu6.cpp) up to float rounding; saves x, W, γ, z and per-channel statistics.
+// autograd/bn_relu6.cpp) up to float rounding; saves x, W, γ, β and per-channel statistics (not z).
 #include "autograd/dw_bn_relu6.h"
 #include "tensor/dw_bn_relu6.h"
 
@@ -23,12 +23,12 @@ Variable dw_bn_relu6(const Variable& x, const Variable& weight, const Variable& 
   if (!grad) return Variable(std::move(out));
   const bool dx_needed = x.requires_grad(), dw_needed = weight.requires_grad(),
              dg_needed = gamma.requires_grad(), db_needed = beta.requires_grad();
-  const Tensor xd = x.data(), w = weight.data(), gd = gamma.data(), z = out;
+  const Tensor xd = x.data(), w = weight.data(), gd = gamma.data(), bd = beta.data();
   return make_result(
       std::move(out), "dw_bn_relu6", {x, weight, gamma, beta},
-      [xd, w, gd, z, saved, dx_needed, dw_needed, dg_needed, db_needed](const Tensor& dout) {
+      [xd, w, gd, bd, saved, dx_needed, dw_needed, dg_needed, db_needed](const Tensor& dout) {
         Tensor dx, dweight, dgamma, dbeta;
-        dw_bn_relu6_backward(dout, z, xd, w, gd, saved, dx_needed ? &dx : nullptr,
+        dw_bn_relu6_backward(dout, xd, w, gd, bd, saved, dx_needed ? &dx : nullptr,
                              dw_needed ? &dweight : nullptr, dg_needed ? &dgamma : nullptr,
                              db_needed ? &dbeta : nullptr);
         return std::vector<Tensor>{dx, dweight, dgamma, dbeta};

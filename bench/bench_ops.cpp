@@ -261,7 +261,7 @@ void bench_dw_block(benchmark::State& state, int64_t c, int64_t hw, bool backwar
   Tensor dz_work = dz.contiguous().to_channels_last();
   auto run_backward = [&] {
     if (fused) {
-      kz::dw_bn_relu6_backward(dz_work, z, x, w, gamma, saved, &dx, &dw, &dg, &db);
+      kz::dw_bn_relu6_backward(dz_work, x, w, gamma, beta, saved, &dx, &dw, &dg, &db);
     } else {
       Tensor dy = dz_work;
       kz::batch_norm_relu6_backward(dz_work, y, gamma, beta, bn_saved, true, 1e-5f, &dy, &dg, &db);

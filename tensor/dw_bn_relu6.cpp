@@ -1,6 +1,7 @@
 // dw_bn_relu6.cpp — 3×3 depthwise conv (stride 1, padding 1) + training batch norm + ReLU6
 // as one op (the formulas are in tensor/dw_bn_relu6.h): the row kernel, the forward's two
-// passes and the backward's two.
+// passes and the backward's two. Neither y nor z is read back: y is recomputed from x, and
+// the backward's ReLU6 mask from y (as batch_norm_relu6_backward finds it from its input).
 //
 // Shapes: x, z, dz, dx channels-last, rows of W·C floats ((n,h) row r at r·W·C); weights
 // rearranged per tap, (9,C) with tap t = 3i + j. Loops run along C (contiguous), vectorised
@@ -50,6 +51,42 @@ Vec relu6(Vec v) {
   return v > six ? six : v;
 }
 
+// g: d where 0 < z < 6, else 0 (ReLU6's mask), per lane.
+float in_range(float z, float d) { return z > 0.0f && z < 6.0f ? d : 0.0f; }
+Vec in_range(Vec z, Vec d) {
+  const Vec zero = {}, six = zero + 6.0f;
+  return (z > zero) & (z < six) ? d : zero;
+}
+
+// Per-channel sums over a row of W pixels of the two terms f(i, j) returns for element
+// i = v·C + j (channel j), added to s1, s2 (C); f is called with V = Vec for kLanes channels
+// at a time, then with float. The sums stay in registers along the row (kept in memory from
+// one pixel to the next, the chain through the store ran at a third of the speed).
+template <class F>
+void row_sums(int64_t width, int64_t c, const F& f, float* s1, float* s2) {
+  int64_t c0 = 0;
+  for (; c0 + kLanes <= c; c0 += kLanes) {
+    Vec a = {}, b = {};
+    for (int64_t v = 0; v < width; ++v) {
+      const auto t = f.template operator()<Vec>(v * c + c0, c0);
+      a += t.first;
+      b += t.second;
+    }
+    store(s1 + c0, load<Vec>(s1 + c0) + a);
+    store(s2 + c0, load<Vec>(s2 + c0) + b);
+  }
+  for (; c0 < c; ++c0) {
+    float a = 0.0f, b = 0.0f;
+    for (int64_t v = 0; v < width; ++v) {
+      const auto t = f.template operator()<float>(v * c + c0, c0);
+      a += t.first;
+      b += t.second;
+    }
+    s1[c0] += a;
+    s2[c0] += b;
+  }
+}
+
 // The input rows h−1, h, h+1 of image n (null outside the map: zero padding).
 void rows_around(const float* base, int64_t n, int64_t h, int64_t height, int64_t row_len,
                  const float* rows[3]) {
@@ -59,27 +96,61 @@ void rows_around(const float* base, int64_t n, int64_t h, int64_t height, int64_
   }
 }
 
+// Asks for input row h + 2 of image n, the one the next row's convolution first reads,
+// all its cache lines at once: the row kernel's chunks stride through a row C floats at a
+// time, a pattern the hardware prefetcher follows less well than this.
+void prefetch_next(const float* base, int64_t n, int64_t h, int64_t height, int64_t row_len) {
+  if (h + 2 >= height) return;
+  const float* p = base + (n * height + h + 2) * row_len;
+  for (int64_t k = 0; k < row_len; k += 16) __builtin_prefetch(p + k, 0, 3);
+}
+
 // Channels [c0, c0 + lanes of V) of one output row: out[v·C + c] = bias[c] +
 // Σ_{i,j} wt[(3i+j)·C + c]·rows[i][(v+j−1)·C + c], clamped to [0, 6] when kClamp. The nine
-// weights stay in registers along the row.
+// weights stay in registers along the row (a missing row reads the middle one with weights
+// 0). Inner columns two at a time, each input column loaded once for both, and each sum
+// split in two (kernel rows 0 and 2, row 1) so that no chain of nine dependent multiply-adds
+// sets the pace (one accumulator per output ran at half the speed: bench_ops dw_block).
 template <class V, bool kClamp>
 void dw_chunk(const float* const rows[3], const float* wt, const float* bias, int64_t width,
               int64_t c, int64_t c0, float* __restrict out) {
   V w[9];
-  for (int64_t t = 0; t < 9; ++t) w[t] = load<V>(wt + t * c + c0);
+  const float* r[3];
+  for (int64_t i = 0; i < 3; ++i) {
+    r[i] = (rows[i] ? rows[i] : rows[1]) + c0;
+    for (int64_t j = 0; j < 3; ++j) w[3 * i + j] = rows[i] ? load<V>(wt + (3 * i + j) * c + c0) : V{};
+  }
   const V b = bias ? load<V>(bias + c0) : V{};
-  for (int64_t v = 0; v < width; ++v) {
-    V acc = b;
-    for (int64_t i = 0; i < 3; ++i) {
-      if (!rows[i]) continue;
-      const float* r = rows[i] + c0;
-      if (v > 0) acc += w[3 * i] * load<V>(r + (v - 1) * c);
-      acc += w[3 * i + 1] * load<V>(r + v * c);
-      if (v + 1 < width) acc += w[3 * i + 2] * load<V>(r + (v + 1) * c);
-    }
+  auto put = [&](int64_t v, V acc) {
     if (kClamp) acc = relu6(acc);
     store(out + v * c + c0, acc);
+  };
+  auto edge = [&](int64_t v) {  // any column, the ones outside the map skipped
+    V acc = b;
+    for (int64_t i = 0; i < 3; ++i) {
+      if (v > 0) acc += w[3 * i] * load<V>(r[i] + (v - 1) * c);
+      acc += w[3 * i + 1] * load<V>(r[i] + v * c);
+      if (v + 1 < width) acc += w[3 * i + 2] * load<V>(r[i] + (v + 1) * c);
+    }
+    put(v, acc);
+  };
+  edge(0);
+  int64_t v = 1;
+  for (; v + 2 < width; v += 2) {  // columns v and v + 1, both with neighbours each side
+    V p = b, q = {}, s = b, t = {};
+    for (int64_t i = 0; i < 3; ++i) {
+      const float* ri = r[i] + (v - 1) * c;
+      const V x0 = load<V>(ri), x1 = load<V>(ri + c), x2 = load<V>(ri + 2 * c),
+              x3 = load<V>(ri + 3 * c);
+      V& a = i == 1 ? q : p;
+      V& e = i == 1 ? t : s;
+      a += w[3 * i] * x0 + w[3 * i + 1] * x1 + w[3 * i + 2] * x2;
+      e += w[3 * i] * x1 + w[3 * i + 1] * x2 + w[3 * i + 2] * x3;
+    }
+    put(v, p + q);
+    put(v + 1, s + t);
   }
+  for (; v < width; ++v) edge(v);
 }
 
 // One output row (W·C) of the depthwise convolution of rows (see dw_chunk).
@@ -196,16 +267,15 @@ Tensor dw_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Tensor& 
     for (int64_t line = 0; line < lines; ++line) {
       const float* r3[3];
       rows_around(xp, line / h, line % h, h, row_len, r3);
+      prefetch_next(xp, line / h, line % h, h, row_len);
       dw_row<false>(r3, wt.data(), nullptr, w, c, y.data());
       std::fill(f1.begin(), f1.end(), 0.0f);
       std::fill(f2.begin(), f2.end(), 0.0f);
-      const float* __restrict yp = y.data();
-      for (int64_t v = 0; v < w; ++v)
-        for (int64_t j = 0; j < c; ++j) {
-          const float d = yp[v * c + j] - kp[j];
-          a1[j] += d;
-          a2[j] += d * d;
-        }
+      const float* yp = y.data();
+      row_sums(w, c, [&]<class V>(int64_t i, int64_t j) {
+        const V d = load<V>(yp + i) - load<V>(kp + j);
+        return std::pair<V, V>{d, d * d};
+      }, a1, a2);
       for (size_t j = 0; j < cc; ++j) t1[j] += f1[j], t2[j] += f2[j];
     }
 #pragma omp critical
@@ -226,13 +296,21 @@ Tensor dw_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Tensor& 
     bias[j] = static_cast<float>(double(be[j]) - a * mu);
     for (size_t t = 0; t < 9; ++t) folded[t * cc + j] = static_cast<float>(a * wt[t * cc + j]);
   }
+  // Each row of z made in a buffer in L1, then copied out whole: written in place, the
+  // chunks' strided stores to memory not yet in cache cost more than the copy.
   Tensor z = empty_in_layout(x.shape(), Layout::nhwc);
   float* zp = z.data();
-#pragma omp parallel for schedule(static) if (rows * c >= kSerialBelow)
-  for (int64_t line = 0; line < lines; ++line) {
-    const float* r3[3];
-    rows_around(xp, line / h, line % h, h, row_len, r3);
-    dw_row<true>(r3, folded.data(), bias.data(), w, c, zp + line * row_len);
+#pragma omp parallel if (rows * c >= kSerialBelow)
+  {
+    std::vector<float> row(static_cast<size_t>(row_len));
+#pragma omp for schedule(static)
+    for (int64_t line = 0; line < lines; ++line) {
+      const float* r3[3];
+      rows_around(xp, line / h, line % h, h, row_len, r3);
+      prefetch_next(xp, line / h, line % h, h, row_len);
+      dw_row<true>(r3, folded.data(), bias.data(), w, c, row.data());
+      std::memcpy(zp + line * row_len, row.data(), sizeof(float) * size_t(row_len));
+    }
   }
   if (running_mean.defined())
     batch_norm_update_running(running_mean, running_var, Tensor::from_vector(mean, {c}),
@@ -241,26 +319,34 @@ Tensor dw_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Tensor& 
   return z;
 }
 
-void dw_bn_relu6_backward(const Tensor& dz, const Tensor& z, const Tensor& x,
-                          const Tensor& weight, const Tensor& gamma, const DwBnSaved& saved,
+void dw_bn_relu6_backward(const Tensor& dz, const Tensor& x, const Tensor& weight,
+                          const Tensor& gamma, const Tensor& beta, const DwBnSaved& saved,
                           Tensor* dx, Tensor* dweight, Tensor* dgamma, Tensor* dbeta) {
   const char* op = "dw_bn_relu6_backward";
-  const int64_t c = check_args(x, weight, {{&gamma, "gamma"}}, op);
+  const int64_t c = check_args(x, weight, {{&gamma, "gamma"}, {&beta, "beta"}}, op);
   const auto cc = static_cast<size_t>(c);
-  KZ_CHECK(dz.shape() == x.shape() && z.shape() == x.shape(), op,
-           "dz {} and z {} must match x {}", shape_str(dz.shape()), shape_str(z.shape()),
+  KZ_CHECK(dz.shape() == x.shape(), op, "dz {} must match x {}", shape_str(dz.shape()),
            shape_str(x.shape()));
-  KZ_CHECK(layout_of(z) == Layout::nhwc, op, "z must be the forward's channels-last output");
   KZ_CHECK(saved.mean.size() == cc && saved.inv_std.size() == cc, op,
            "the saved statistics must have {} channels, have {}", c, saved.mean.size());
   note_kernel(op, x);
   const int64_t n = x.size(0), h = x.size(2), w = x.size(3), row_len = w * c;
   const int64_t rows = n * h * w, lines = n * h;
   const Tensor dz_in = to_layout(dz, Layout::nhwc);
-  const float *xp = x.data(), *zp = z.data(), *dzp = dz_in.data();
-  const std::vector<float> wt = taps_of(weight, false), gv = gamma.to_vector();
-  std::vector<float> mu(cc);
-  for (size_t j = 0; j < cc; ++j) mu[j] = static_cast<float>(saved.mean[j]);
+  const float *xp = x.data(), *dzp = dz_in.data();
+  const std::vector<float> wt = taps_of(weight, false), gv = gamma.to_vector(),
+                           bv = beta.to_vector();
+  // The mask from y recomputed, as batch_norm_relu6_backward finds it from its x:
+  // 0 < y·sa + sb < 6, sa = γ/σ, sb = β − sa·μ (in float, as the unfused path).
+  std::vector<float> mu(cc), sa(cc), sb(cc);
+  for (size_t j = 0; j < cc; ++j) {
+    const double a = double(gv[j]) * saved.inv_std[j];
+    mu[j] = static_cast<float>(saved.mean[j]);
+    sa[j] = static_cast<float>(a);
+    sb[j] = static_cast<float>(double(bv[j]) - a * saved.mean[j]);
+  }
+  const float* __restrict ap = sa.data();
+  const float* __restrict bp = sb.data();
   // Pass 1: Σg and Σg·(y − μ), y recomputed.
   std::vector<double> sum_g(cc, 0.0), sum_gy(cc, 0.0);
 #pragma omp parallel if (rows * c >= kSerialBelow)
@@ -274,19 +360,17 @@ void dw_bn_relu6_backward(const Tensor& dz, const Tensor& z, const Tensor& x,
     for (int64_t line = 0; line < lines; ++line) {
       const float* r3[3];
       rows_around(xp, line / h, line % h, h, row_len, r3);
+      prefetch_next(xp, line / h, line % h, h, row_len);
       dw_row<false>(r3, wt.data(), nullptr, w, c, y.data());
       std::fill(f1.begin(), f1.end(), 0.0f);
       std::fill(f2.begin(), f2.end(), 0.0f);
-      const float* __restrict yp = y.data();
-      const float* __restrict zr = zp + line * row_len;
-      const float* __restrict dr = dzp + line * row_len;
-      for (int64_t v = 0; v < w; ++v)
-        for (int64_t j = 0; j < c; ++j) {
-          const float zv = zr[v * c + j], dv = dr[v * c + j];  // both loaded: batch_norm.cpp
-          const float gg = zv > 0.0f && zv < 6.0f ? dv : 0.0f;
-          a1[j] += gg;
-          a2[j] += gg * (yp[v * c + j] - m[j]);
-        }
+      const float* yp = y.data();
+      const float* dr = dzp + line * row_len;
+      row_sums(w, c, [&]<class V>(int64_t i, int64_t j) {
+        const V yv = load<V>(yp + i), g = in_range(yv * load<V>(ap + j) + load<V>(bp + j),
+                                                   load<V>(dr + i));
+        return std::pair<V, V>{g, g * (yv - load<V>(m + j))};
+      }, a1, a2);
       for (size_t j = 0; j < cc; ++j) t1[j] += f1[j], t2[j] += f2[j];
     }
 #pragma omp critical
@@ -318,7 +402,8 @@ void dw_bn_relu6_backward(const Tensor& dz, const Tensor& z, const Tensor& x,
   std::vector<double> wsum(9 * cc, 0.0);
 #pragma omp parallel if (rows * c >= kSerialBelow)
   {
-    std::vector<float> buf(static_cast<size_t>((band + 2) * row_len)), acc(9 * cc);
+    std::vector<float> buf(static_cast<size_t>((band + 2) * row_len)), acc(9 * cc),
+        row(static_cast<size_t>(row_len));
     std::vector<double> mine(9 * cc, 0.0);
     const float* __restrict q1 = k1.data();
     const float* __restrict q2 = k2.data();
@@ -330,16 +415,16 @@ void dw_bn_relu6_backward(const Tensor& dz, const Tensor& z, const Tensor& x,
       for (int64_t hh = lo; hh < hi; ++hh) {
         const float* r3[3];
         rows_around(xp, ni, hh, h, row_len, r3);
+        prefetch_next(xp, ni, hh, h, row_len);
         float* __restrict yd = buf.data() + (hh - lo) * row_len;
         dw_row<false>(r3, wt.data(), nullptr, w, c, yd);
-        const float* __restrict zr = zp + (ni * h + hh) * row_len;
         const float* __restrict dr = dzp + (ni * h + hh) * row_len;
         for (int64_t v = 0; v < w; ++v)
           for (int64_t j = 0; j < c; ++j) {
             const int64_t i = v * c + j;
-            const float zv = zr[i], dv = dr[i];
+            const float yv = yd[i], zv = yv * ap[j] + bp[j], dv = dr[i];
             const float gg = zv > 0.0f && zv < 6.0f ? dv : 0.0f;
-            yd[i] = q1[j] * gg + q2[j] * yd[i] + q3[j];
+            yd[i] = q1[j] * gg + q2[j] * yv + q3[j];
           }
       }
       if (dweight) {
@@ -358,7 +443,8 @@ void dw_bn_relu6_backward(const Tensor& dz, const Tensor& z, const Tensor& x,
             const int64_t src = hh + i - 1;
             r3[i] = src >= 0 && src < h ? buf.data() + (src - lo) * row_len : nullptr;
           }
-          dw_row<false>(r3, flipped.data(), nullptr, w, c, dxp + (ni * h + hh) * row_len);
+          dw_row<false>(r3, flipped.data(), nullptr, w, c, row.data());  // as z's rows
+          std::memcpy(dxp + (ni * h + hh) * row_len, row.data(), sizeof(float) * size_t(row_len));
         }
       }
     }

@@ -15,16 +15,18 @@
 ///   y − K and (y − K)² per channel (K a per-channel shift, y at the first pixel; float over
 ///   a row, double across); then μ, σ², the running statistics (as batch norm's) and
 ///   z = min(max(dw(x, a·w) + β − a·μ, 0), 6), written once.
-///   Backward, given dz, z, x and the saved μ, 1/σ, with g = dz where 0 < z < 6 (else 0):
+///   Backward, given dz, x and the saved μ, 1/σ, with g = dz where 0 < z < 6 (else 0; z
+///   recomputed from y, itself recomputed from x: the forward's z is not read):
 /// \code{.unparsed}
 ///   dβ = Σ g,   dγ = Σ g·ŷ,   ŷ = (y − μ)/σ
 ///   dy = (a/M)·(M·g − dβ − ŷ·dγ)
 ///   dx = dw(dy, w flipped 180°)  (the depthwise backward-data at stride 1, padding 1)
 ///   dw[c,0,i,j] = Σ dy[n,c,h,v]·x[n,c,h+i−1,v+j−1]
 /// \endcode
-///   Pass 1 reads x, z, dz (dβ, dγ); pass 2 reads them again and, a band of rows of one
+///   Pass 1 reads x and dz (dβ, dγ); pass 2 reads them again and, a band of rows of one
 ///   image at a time, forms dy in a per-thread buffer that stays in L2, then dx and the
-///   weight sums from it: 6 activation-sized passes (unfused: 9), dy never in memory.
+///   weight sums from it: 5 activation-sized passes (unfused: 9), dy never in memory. The
+///   price is compute: y made twice more, 36 multiply-adds per value in all.
 /// Stride 2 stays on the unfused path (x is 4× y there; recomputing y pays less).
 #pragma once
 
@@ -46,10 +48,10 @@ struct DwBnSaved {
 Tensor dw_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Tensor& gamma,
                            const Tensor& beta, Tensor& running_mean, Tensor& running_var,
                            float momentum, float eps, DwBnSaved* saved);
-/// Gradients given dz (N,C,H,W) and the forward's z (channels-last): dx (N,C,H,W)
+/// Gradients given dz (N,C,H,W), the forward's inputs and *saved: dx (N,C,H,W)
 /// channels-last, dweight (C,1,3,3), dgamma, dbeta (C); any may be null.
-void dw_bn_relu6_backward(const Tensor& dz, const Tensor& z, const Tensor& x,
-                          const Tensor& weight, const Tensor& gamma, const DwBnSaved& saved,
+void dw_bn_relu6_backward(const Tensor& dz, const Tensor& x, const Tensor& weight,
+                          const Tensor& gamma, const Tensor& beta, const DwBnSaved& saved,
                           Tensor* dx, Tensor* dweight, Tensor* dgamma, Tensor* dbeta);
 
 }  // namespace kz

@@ -89,7 +89,7 @@ TEST_CASE("fused dw_bn_relu6: equals the depthwise conv then batch_norm_relu6, b
     check_close(rm, rm_ref, 1e-5f, 1e-5f, what + " running_mean");
     check_close(rv, rv_ref, 1e-4f, 1e-5f, what + " running_var");
     Tensor dx, dw, dg, db;
-    dw_bn_relu6_backward(dz, z, x, wt, gamma, saved, &dx, &dw, &dg, &db);
+    dw_bn_relu6_backward(dz, x, wt, gamma, beta, saved, &dx, &dw, &dg, &db);
     CHECK(dx.is_channels_last());
     check_close(dx, dx_ref, 1e-3f, 1e-4f, what + " dx");
     check_close(dw, dw_ref, 1e-3f, 1e-3f, what + " dweight");
@@ -97,8 +97,8 @@ TEST_CASE("fused dw_bn_relu6: equals the depthwise conv then batch_norm_relu6, b
     check_close(db, db_ref, 1e-3f, 1e-3f, what + " dbeta");
     // dx or dweight alone: the same values.
     Tensor dx1, dw1;
-    dw_bn_relu6_backward(dz, z, x, wt, gamma, saved, &dx1, nullptr, nullptr, nullptr);
-    dw_bn_relu6_backward(dz, z, x, wt, gamma, saved, nullptr, &dw1, nullptr, nullptr);
+    dw_bn_relu6_backward(dz, x, wt, gamma, beta, saved, &dx1, nullptr, nullptr, nullptr);
+    dw_bn_relu6_backward(dz, x, wt, gamma, beta, saved, nullptr, &dw1, nullptr, nullptr);
     check_close(dx1, dx, 1e-6f, 1e-7f, what + " dx alone");
     check_close(dw1, dw, 1e-6f, 1e-7f, what + " dweight alone");
     // The autograd op, dz given in NCHW.
@@ -161,10 +161,10 @@ TEST_CASE("fused dw_bn_relu6: bad arguments") {
   DwBnSaved saved;
   const Tensor z = dw_bn_relu6_forward(xl, w, g, b, rm, rv, 0.1f, 1e-5f, &saved);
   Tensor dx;
-  CHECK_THROWS_WITH_AS(dw_bn_relu6_backward(Tensor::ones({2, 3, 4, 5}), z, xl, w, g, saved, &dx,
+  CHECK_THROWS_WITH_AS(dw_bn_relu6_backward(Tensor::ones({2, 3, 4, 5}), xl, w, g, b, saved, &dx,
                                             nullptr, nullptr, nullptr),
                        doctest::Contains("[dw_bn_relu6_backward]"), Error);
-  CHECK_THROWS_WITH_AS(dw_bn_relu6_backward(z, z, xl, w, g, DwBnSaved{}, &dx, nullptr, nullptr,
+  CHECK_THROWS_WITH_AS(dw_bn_relu6_backward(z, xl, w, g, b, DwBnSaved{}, &dx, nullptr, nullptr,
                                             nullptr),
                        doctest::Contains("saved statistics"), Error);
 }
