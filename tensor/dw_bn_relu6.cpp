@@ -55,7 +55,7 @@ Vec relu6(Vec v) {
 float in_range(float z, float d) { return z > 0.0f && z < 6.0f ? d : 0.0f; }
 Vec in_range(Vec z, Vec d) {
   const Vec zero = {}, six = zero + 6.0f;
-  return (z > zero) & (z < six) ? d : zero;
+  return ((z > zero) & (z < six)) ? d : zero;
 }
 
 // Per-channel sums over a row of W pixels of the two terms f(i, j) returns for element
@@ -102,7 +102,7 @@ void rows_around(const float* base, int64_t n, int64_t h, int64_t height, int64_
 void prefetch_next(const float* base, int64_t n, int64_t h, int64_t height, int64_t row_len) {
   if (h + 2 >= height) return;
   const float* p = base + (n * height + h + 2) * row_len;
-  for (int64_t k = 0; k < row_len; k += 16) __builtin_prefetch(p + k, 0, 3);
+  for (int64_t k = 0; k < row_len; k += 16) __builtin_prefetch(p + k, 0, 1);
 }
 
 // Channels [c0, c0 + lanes of V) of one output row: out[v·C + c] = bias[c] +
