@@ -8,10 +8,8 @@
 
 #include "autograd/bn_relu6.h"
 #include "autograd/conv_bn_relu6.h"
-#include "autograd/dw_bn_relu6.h"
 #include "tensor/batch_norm.h"
 #include "tensor/conv_bn_relu6.h"
-#include "tensor/dw_bn_relu6.h"
 
 namespace kz {
 
@@ -83,32 +81,6 @@ Variable fused_expansion(const Variable& x, Conv2d& conv, BatchNorm2d& bn, ReLU6
   return y;
 }
 
-// Training: a stride-1 3×3 depthwise conv (padding 1, no bias, channels-last x) with batch
-// norm in training mode runs as one dw_bn_relu6 op (autograd/dw_bn_relu6.cpp), its output
-// recomputed rather than stored, on maps where it pays (dw_bn_relu6_pays: bench_ops
-// dw_block_{unfused,fused}, docs/performance.md, change 11). Stride 2 stays unfused. The
-// profiler charges it to the conv's row, as the fused expansion.
-bool fuses_depthwise(const Variable& x, Conv2d& conv, BatchNorm2d& bn) {
-  const Tensor& w = conv.weight().data();
-  if (!bn.is_training() || conv.bias().defined() || x.dim() != 4 || w.dim() != 4 ||
-      w.size(0) != x.size(1) || w.size(1) != 1 || w.size(2) != 3 || w.size(3) != 3 ||
-      !x.data().is_channels_last() || x.size(0) < 2 || !dw_bn_relu6_pays(x.size(2), x.size(3)))
-    return false;
-  const Conv2dParams p = conv.params_for(x.size(2), x.size(3));
-  return p.stride == 1 && p.groups == x.size(1) && p.pad_top == 1 && p.pad_bottom == 1 &&
-         p.pad_left == 1 && p.pad_right == 1;
-}
-
-Variable fused_depthwise(const Variable& x, Conv2d& conv, BatchNorm2d& bn, ReLU6& act) {
-  ForwardObserver* observer = forward_observer();
-  if (observer) observer->begin(conv, x);
-  Variable y = dw_bn_relu6(x, conv.weight(), bn.weight(), bn.bias(), bn.running_mean(),
-                           bn.running_var(), bn.momentum(), bn.eps());
-  if (observer) observer->end(conv, y), observer->begin(bn, y), observer->end(bn, y);
-  if (observer) observer->begin(act, y), observer->end(act, y);
-  return y;
-}
-
 // Conv + BatchNorm2d + ReLU6 (children "0", "1", "2", as torchvision's names), run as the
 // convolution and then one fused batch_norm_relu6 op (autograd/bn_relu6.cpp): no separate
 // pass, and no stored BN output, for the ReLU6. The profiler sees the conv and the BN layer
@@ -125,7 +97,6 @@ class ConvBnReLU6 : public Sequential {
       return Sequential::forward(x);
     if (can_fold(x, *conv, *bn)) return folded_conv_bn(x, *conv, *bn, act);
     if (fuses_expansion(x, *conv, *bn)) return fused_expansion(x, *conv, *bn, *act);
-    if (fuses_depthwise(x, *conv, *bn)) return fused_depthwise(x, *conv, *bn, *act);
     ForwardObserver* observer = forward_observer();
     if (observer) observer->begin(*conv, x);
     const Variable h = conv->forward(x);

@@ -36,15 +36,6 @@
 
 namespace kz {
 
-/// Where the fused op pays (layers/mobilenet_v2.cpp): maps of at least kDwMinMapPixels
-/// pixels. On smaller maps the per-row and per-band overheads outweigh the passes saved
-/// (measured: docs/performance.md, change 11: faster at 12×12, slower at 6×6).
-inline constexpr int64_t kDwMinMapPixels = 144;
-/// Whether the fused op pays for a map of height × width.
-inline bool dw_bn_relu6_pays(int64_t height, int64_t width) {
-  return height * width >= kDwMinMapPixels;
-}
-
 /// What the backward needs from the forward: the batch statistics of y.
 struct DwBnSaved {
   std::vector<double> mean;     ///< μ (C)

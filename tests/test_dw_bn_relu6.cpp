@@ -2,19 +2,15 @@
 // (tensor/dw_bn_relu6.h, autograd/dw_bn_relu6.cpp) against the unfused ops it replaces:
 // conv2d_forward with groups = C, batch_norm_relu6_forward / _backward, conv2d_backward_data
 // and conv2d_backward_weights (each checked against PyTorch in test_conv.cpp and
-// test_fused.cpp) on random shapes; a finite-difference gradcheck; bad arguments; MobileNetV2's
-// Conv-BN-ReLU6 block running it for stride-1 depthwise layers in training only.
+// test_fused.cpp) on random shapes; a finite-difference gradcheck; bad arguments.
 // Shapes: x (N,C,H,W) channels-last; weight (C,1,3,3); gamma, beta, running stats (C).
 #include <doctest/doctest.h>
 
 #include <array>
-#include <tuple>
 #include <cmath>
 
-#include "autograd/bn_relu6.h"
 #include "autograd/dw_bn_relu6.h"
 #include "autograd/gradcheck.h"
-#include "layers/mobilenet_v2.h"
 #include "tensor/batch_norm.h"
 #include "tensor/conv2d.h"
 #include "tensor/dw_bn_relu6.h"
@@ -171,33 +167,4 @@ TEST_CASE("fused dw_bn_relu6: bad arguments") {
   CHECK_THROWS_WITH_AS(dw_bn_relu6_backward(z, xl, w, g, b, DwBnSaved{}, &dx, nullptr, nullptr,
                                             nullptr),
                        doctest::Contains("saved statistics"), Error);
-}
-
-TEST_CASE("fused dw_bn_relu6: MobileNetV2's stride-1 depthwise layers use it in training") {
-  Generator gen(10);
-  // (stride, training, map side, fused): stride 2, eval mode and maps under kDwMinMapPixels
-  // stay on the other paths.
-  static_assert(kDwMinMapPixels > 11 * 11 && kDwMinMapPixels <= 12 * 12);
-  for (auto [stride, training, side, fused] :
-       {std::tuple{1, true, 12, true}, std::tuple{2, true, 12, false},
-        std::tuple{1, false, 12, false}, std::tuple{1, true, 11, false}}) {
-    CAPTURE(stride);
-    CAPTURE(training);
-    CAPTURE(side);
-    auto layer = conv_bn_relu6(12, 12, 3, stride, 12, 1e-5f, PaddingMode::symmetric, gen);
-    training ? layer->train() : layer->eval();
-    auto& conv = dynamic_cast<Conv2d&>(*layer->at(0));
-    auto& bn = dynamic_cast<BatchNorm2d&>(*layer->at(1));
-    const Tensor x =
-        add(Tensor::normal({3, 12, side, side}, 0, 1, gen), 0.5f).to_channels_last();
-    const Tensor rm0 = bn.running_mean().clone(), rv0 = bn.running_var().clone();
-    const Variable z = layer->forward(Variable(x, true));
-    REQUIRE(z.grad_fn());
-    CHECK((z.grad_fn()->name == "dw_bn_relu6") == fused);
-    Tensor rm = rm0.clone(), rv = rv0.clone();
-    const Variable want = batch_norm_relu6(conv.forward(Variable(x)), bn.weight(), bn.bias(),
-                                           rm, rv, training, bn.momentum(), bn.eps());
-    check_close(z.data(), want.data(), 1e-4f, 1e-4f, "z");
-    if (training) check_close(bn.running_var(), rv, 1e-5f, 1e-5f, "running_var");
-  }
 }
