@@ -96,70 +96,39 @@ void rows_around(const float* base, int64_t n, int64_t h, int64_t height, int64_
   }
 }
 
-// Asks for input row h + 2 of image n, the one the next row's convolution first reads,
-// all its cache lines at once: the row kernel's chunks stride through a row C floats at a
-// time, a pattern the hardware prefetcher follows less well than this.
-void prefetch_next(const float* base, int64_t n, int64_t h, int64_t height, int64_t row_len) {
-  if (h + 2 >= height) return;
-  const float* p = base + (n * height + h + 2) * row_len;
-  for (int64_t k = 0; k < row_len; k += 16) __builtin_prefetch(p + k, 0, 1);
-}
-
-// Channels [c0, c0 + lanes of V) of one output row: out[v·C + c] = bias[c] +
-// Σ_{i,j} wt[(3i+j)·C + c]·rows[i][(v+j−1)·C + c], clamped to [0, 6] when kClamp. The nine
-// weights stay in registers along the row (a missing row reads the middle one with weights
-// 0). Inner columns two at a time, each input column loaded once for both, and each sum
-// split in two (kernel rows 0 and 2, row 1) so that no chain of nine dependent multiply-adds
-// sets the pace (one accumulator per output ran at half the speed: bench_ops dw_block).
+// Channels [c0, c0 + lanes of V) of output pixel v of one row: out[v·C + c] = bias[c] +
+// Σ_{i,j} wt[(3i+j)·C + c]·rows[i][(v+j−1)·C + c], clamped to [0, 6] when kClamp. A pixel's
+// channels, then the next pixel's: every stream (three input rows, the output) is read in
+// memory order. The first version kept a chunk's nine weights in registers and ran along
+// the row chunk by chunk (a stride of C floats, two columns per step): faster with the
+// activations in this machine's L3 (bench_ops), slower inside a training step, where the
+// layer's f3 rows in `kizuki profile` (96 px, 2 threads) went 10.0 → 8.6 ms forward and
+// 16.8 → 15.4 ms backward with this order.
 template <class V, bool kClamp>
-void dw_chunk(const float* const rows[3], const float* wt, const float* bias, int64_t width,
-              int64_t c, int64_t c0, float* __restrict out) {
-  V w[9];
-  const float* r[3];
+void dw_pixel(const float* const rows[3], const float* wt, const float* bias, int64_t width,
+              int64_t c, int64_t v, int64_t c0, float* __restrict out) {
+  V acc = bias ? load<V>(bias + c0) : V{};
   for (int64_t i = 0; i < 3; ++i) {
-    r[i] = (rows[i] ? rows[i] : rows[1]) + c0;
-    for (int64_t j = 0; j < 3; ++j) w[3 * i + j] = rows[i] ? load<V>(wt + (3 * i + j) * c + c0) : V{};
+    if (!rows[i]) continue;
+    const float* r = rows[i] + v * c + c0;
+    const float* w = wt + 3 * i * c + c0;
+    if (v > 0) acc += load<V>(w) * load<V>(r - c);
+    acc += load<V>(w + c) * load<V>(r);
+    if (v + 1 < width) acc += load<V>(w + 2 * c) * load<V>(r + c);
   }
-  const V b = bias ? load<V>(bias + c0) : V{};
-  auto put = [&](int64_t v, V acc) {
-    if (kClamp) acc = relu6(acc);
-    store(out + v * c + c0, acc);
-  };
-  auto edge = [&](int64_t v) {  // any column, the ones outside the map skipped
-    V acc = b;
-    for (int64_t i = 0; i < 3; ++i) {
-      if (v > 0) acc += w[3 * i] * load<V>(r[i] + (v - 1) * c);
-      acc += w[3 * i + 1] * load<V>(r[i] + v * c);
-      if (v + 1 < width) acc += w[3 * i + 2] * load<V>(r[i] + (v + 1) * c);
-    }
-    put(v, acc);
-  };
-  edge(0);
-  int64_t v = 1;
-  for (; v + 2 < width; v += 2) {  // columns v and v + 1, both with neighbours each side
-    V p = b, q = {}, s = b, t = {};
-    for (int64_t i = 0; i < 3; ++i) {
-      const float* ri = r[i] + (v - 1) * c;
-      const V x0 = load<V>(ri), x1 = load<V>(ri + c), x2 = load<V>(ri + 2 * c),
-              x3 = load<V>(ri + 3 * c);
-      V& a = i == 1 ? q : p;
-      V& e = i == 1 ? t : s;
-      a += w[3 * i] * x0 + w[3 * i + 1] * x1 + w[3 * i + 2] * x2;
-      e += w[3 * i] * x1 + w[3 * i + 1] * x2 + w[3 * i + 2] * x3;
-    }
-    put(v, p + q);
-    put(v + 1, s + t);
-  }
-  for (; v < width; ++v) edge(v);
+  if (kClamp) acc = relu6(acc);
+  store(out + v * c + c0, acc);
 }
 
-// One output row (W·C) of the depthwise convolution of rows (see dw_chunk).
+// One output row (W·C) of the depthwise convolution of rows (see dw_pixel).
 template <bool kClamp>
 void dw_row(const float* const rows[3], const float* wt, const float* bias, int64_t width,
             int64_t c, float* out) {
-  int64_t c0 = 0;
-  for (; c0 + kLanes <= c; c0 += kLanes) dw_chunk<Vec, kClamp>(rows, wt, bias, width, c, c0, out);
-  for (; c0 < c; ++c0) dw_chunk<float, kClamp>(rows, wt, bias, width, c, c0, out);
+  for (int64_t v = 0; v < width; ++v) {
+    int64_t c0 = 0;
+    for (; c0 + kLanes <= c; c0 += kLanes) dw_pixel<Vec, kClamp>(rows, wt, bias, width, c, v, c0, out);
+    for (; c0 < c; ++c0) dw_pixel<float, kClamp>(rows, wt, bias, width, c, v, c0, out);
+  }
 }
 
 // acc[t·C + c] += Σ_v dy[v·C + c]·rows[i][(v+j−1)·C + c] for the channels of one chunk,
@@ -267,7 +236,6 @@ Tensor dw_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Tensor& 
     for (int64_t line = 0; line < lines; ++line) {
       const float* r3[3];
       rows_around(xp, line / h, line % h, h, row_len, r3);
-      prefetch_next(xp, line / h, line % h, h, row_len);
       dw_row<false>(r3, wt.data(), nullptr, w, c, y.data());
       std::fill(f1.begin(), f1.end(), 0.0f);
       std::fill(f2.begin(), f2.end(), 0.0f);
@@ -296,8 +264,9 @@ Tensor dw_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Tensor& 
     bias[j] = static_cast<float>(double(be[j]) - a * mu);
     for (size_t t = 0; t < 9; ++t) folded[t * cc + j] = static_cast<float>(a * wt[t * cc + j]);
   }
-  // Each row of z made in a buffer in L1, then copied out whole: written in place, the
-  // chunks' strided stores to memory not yet in cache cost more than the copy.
+  // Each row of z made in a buffer in L1, then copied out whole (measured with the first,
+  // chunk-by-chunk row kernel, whose strided stores to memory not yet in cache cost more
+  // than the copy; kept with the pixel order, not measured again).
   Tensor z = empty_in_layout(x.shape(), Layout::nhwc);
   float* zp = z.data();
 #pragma omp parallel if (rows * c >= kSerialBelow)
@@ -307,7 +276,6 @@ Tensor dw_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Tensor& 
     for (int64_t line = 0; line < lines; ++line) {
       const float* r3[3];
       rows_around(xp, line / h, line % h, h, row_len, r3);
-      prefetch_next(xp, line / h, line % h, h, row_len);
       dw_row<true>(r3, folded.data(), bias.data(), w, c, row.data());
       std::memcpy(zp + line * row_len, row.data(), sizeof(float) * size_t(row_len));
     }
@@ -360,7 +328,6 @@ void dw_bn_relu6_backward(const Tensor& dz, const Tensor& x, const Tensor& weigh
     for (int64_t line = 0; line < lines; ++line) {
       const float* r3[3];
       rows_around(xp, line / h, line % h, h, row_len, r3);
-      prefetch_next(xp, line / h, line % h, h, row_len);
       dw_row<false>(r3, wt.data(), nullptr, w, c, y.data());
       std::fill(f1.begin(), f1.end(), 0.0f);
       std::fill(f2.begin(), f2.end(), 0.0f);
@@ -415,7 +382,6 @@ void dw_bn_relu6_backward(const Tensor& dz, const Tensor& x, const Tensor& weigh
       for (int64_t hh = lo; hh < hi; ++hh) {
         const float* r3[3];
         rows_around(xp, ni, hh, h, row_len, r3);
-        prefetch_next(xp, ni, hh, h, row_len);
         float* __restrict yd = buf.data() + (hh - lo) * row_len;
         dw_row<false>(r3, wt.data(), nullptr, w, c, yd);
         const float* __restrict dr = dzp + (ni * h + hh) * row_len;
