@@ -236,7 +236,9 @@ void bench_expansion(benchmark::State& state, int64_t c, int64_t o, int64_t hw, 
 // then the fused bn_relu6 it replaces. GB/s counts the unfused path's activation passes
 // (forward: conv x in, y out, BN+ReLU6 12 bytes per element = 5 passes; backward: BN+ReLU6
 // 5 passes, the conv's backward-data 2 and backward-weights 2 = 9), so the two rates compare
-// as times do.
+// as times do. This machine's 480 MiB L3 holds the bench's tensors, which a training step's
+// do not stay in: the fused op looks better here than in `kizuki profile` (docs/results.md,
+// "The fused depthwise block").
 void bench_dw_block(benchmark::State& state, int64_t c, int64_t hw, bool backward, bool fused,
                     Limits limits) {
   kz::Generator gen(0);

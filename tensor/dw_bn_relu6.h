@@ -28,6 +28,8 @@
 ///   weight sums from it: 5 activation-sized passes (unfused: 9), dy never in memory. The
 ///   price is compute: y made twice more, 36 multiply-adds per value in all.
 /// Stride 2 stays on the unfused path (x is 4× y there; recomputing y pays less).
+/// Not used by layers/mobilenet_v2.cpp yet: inside a training step it was no faster than the
+/// unfused layers (docs/performance.md, "Tried in this round and not wired in").
 #pragma once
 
 #include <vector>
