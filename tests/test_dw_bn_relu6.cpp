@@ -2,11 +2,14 @@
 // (tensor/dw_bn_relu6.h, autograd/dw_bn_relu6.cpp) against the unfused ops it replaces:
 // conv2d_forward with groups = C, batch_norm_relu6_forward / _backward, conv2d_backward_data
 // and conv2d_backward_weights (each checked against PyTorch in test_conv.cpp and
-// test_fused.cpp) on random shapes; a finite-difference gradcheck; bad arguments.
+// test_fused.cpp) on random shapes; PyTorch's relu6(batch_norm(conv2d(x, groups = C)))
+// (dw_bn_relu6.safetensors from fixtures/make_fused.py); a finite-difference gradcheck; bad
+// arguments.
 // Shapes: x (N,C,H,W) channels-last; weight (C,1,3,3); gamma, beta, running stats (C).
 #include <doctest/doctest.h>
 
 #include <array>
+#include <sstream>
 #include <cmath>
 
 #include "autograd/dw_bn_relu6.h"
@@ -16,6 +19,7 @@
 #include "tensor/dw_bn_relu6.h"
 #include "tensor/generator.h"
 #include "tensor/ops.h"
+#include "tensor/safetensors.h"
 #include "tests/kernel_checks.h"
 
 using namespace kz;
@@ -112,6 +116,50 @@ TEST_CASE("fused dw_bn_relu6: equals the depthwise conv then batch_norm_relu6, b
     check_close(gv.grad(), dg_ref, 1e-3f, 1e-3f, what + " autograd dgamma");
     check_close(bv.grad(), db_ref, 1e-3f, 1e-3f, what + " autograd dbeta");
     check_close(rv2, rv_ref, 1e-4f, 1e-5f, what + " autograd running_var");
+  }
+}
+
+TEST_CASE("fused dw_bn_relu6: kernels and autograd op match PyTorch") {
+  const Safetensors f = load_safetensors(KZ_FIXTURES "/dw_bn_relu6.safetensors");
+  std::vector<std::string> names;
+  for (const auto& [key, value] : f.metadata)
+    if (key.rfind("dw_bn_relu6.", 0) == 0) names.push_back(key.substr(12));
+  REQUIRE(names.size() >= 4);
+  for (const std::string& name : names) {
+    std::istringstream meta(f.metadata.at("dw_bn_relu6." + name));
+    double mom = 0, e = 0;
+    meta >> mom >> e;
+    const float momentum = float(mom), eps = float(e);
+    const std::string k = "dw_bn_relu6." + name + ".";
+    const Tensor x = f.at(k + "x").to_channels_last(), w = f.at(k + "weight");
+    const Tensor gamma = f.at(k + "gamma"), beta = f.at(k + "beta");
+    const auto [zeros, sixes] = clamp_fractions(f.at(k + "z"));
+    CHECK_MESSAGE((zeros > 0.05 && sixes > 0.05), name, ": clamps not exercised");
+    auto check_all = [&](const std::vector<Tensor>& got, const Tensor& rm, const Tensor& rv,
+                         const std::string& what) {
+      const char* keys[] = {"z", "dx", "dweight", "dgamma", "dbeta"};
+      for (size_t i = 0; i < got.size(); ++i)
+        check_close(got[i], f.at(k + keys[i]), 1e-4f, 1e-5f, what + " " + keys[i]);
+      check_close(rm, f.at(k + "new_running_mean"), 1e-5f, 1e-5f, what + " running_mean");
+      check_close(rv, f.at(k + "new_running_var"), 1e-5f, 1e-5f, what + " running_var");
+    };
+    const Tensor dz = f.at(k + "dz").to_channels_last();
+    {  // the kernels
+      Tensor rm = f.at(k + "running_mean").clone(), rv = f.at(k + "running_var").clone();
+      DwBnSaved saved;
+      const Tensor z = dw_bn_relu6_forward(x, w, gamma, beta, rm, rv, momentum, eps, &saved);
+      Tensor dx, dw, dg, db;
+      dw_bn_relu6_backward(dz, x, w, gamma, beta, saved, &dx, &dw, &dg, &db);
+      check_all({z, dx, dw, dg, db}, rm, rv, name);
+    }
+    {  // the autograd op
+      Tensor rm = f.at(k + "running_mean").clone(), rv = f.at(k + "running_var").clone();
+      Variable xv(x, true), wv(w, true), gv(gamma, true), bv(beta, true);
+      const Variable z = dw_bn_relu6(xv, wv, gv, bv, rm, rv, momentum, eps);
+      z.backward(dz);
+      check_all({z.data(), xv.grad(), wv.grad(), gv.grad(), bv.grad()}, rm, rv,
+                name + " autograd");
+    }
   }
 }
 
