@@ -20,6 +20,8 @@
 // 28 px (128·3·3 = 1152 ↔ d = 128); the kernels Linear runs (autograd/matmul.cpp): forward
 // x (B,in) @ Wᵀ + bias, 2·B·in·out + B·out FLOPs; backward dx = dy @ W, dW = dyᵀ @ x,
 // dbias = Σ dy, 4·B·in·out + B·out FLOPs. GFLOP/s and peak% as the gemm rows.
+// MobileNetV2's fused blocks at 96×96, batch 128: expansion_{unfused,fused} (1×1 conv +
+// BN + ReLU6) and dw_block_{unfused,fused} (stride-1 3×3 depthwise conv + BN + ReLU6).
 //   ./build/bench/bench_ops [--benchmark_filter=gemm]
 #include <benchmark/benchmark.h>
 
@@ -34,6 +36,7 @@
 #include "tensor/conv2d.h"
 #include "tensor/conv_bn_relu6.h"
 #include "tensor/conv_transpose2d.h"
+#include "tensor/dw_bn_relu6.h"
 #include "tensor/dnnl.h"
 #include "tensor/generator.h"
 #include "tensor/ops.h"
@@ -228,6 +231,67 @@ void bench_expansion(benchmark::State& state, int64_t c, int64_t o, int64_t hw, 
                                              benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// MobileNetV2's stride-1 depthwise block (3×3 depthwise conv, training batch norm, ReLU6) at
+// batch 128: the fused dw_bn_relu6 op (tensor/dw_bn_relu6.h) against the depthwise conv
+// then the fused bn_relu6 it replaces. GB/s counts the unfused path's activation passes
+// (forward: conv x in, y out, BN+ReLU6 12 bytes per element = 5 passes; backward: BN+ReLU6
+// 5 passes, the conv's backward-data 2 and backward-weights 2 = 9), so the two rates compare
+// as times do. This machine's 480 MiB L3 holds the bench's tensors, which a training step's
+// do not stay in: the fused op looks better here than in `kizuki profile` (docs/results.md,
+// "The fused depthwise block").
+void bench_dw_block(benchmark::State& state, int64_t c, int64_t hw, bool backward, bool fused,
+                    Limits limits) {
+  kz::Generator gen(0);
+  const Tensor x = Tensor::normal({128, c, hw, hw}, 0.3f, 1, gen).to_channels_last();
+  const Tensor w = Tensor::normal({c, 1, 3, 3}, 0, 0.3f, gen);
+  const Tensor gamma = Tensor::full({c}, 2.0f), beta = Tensor::full({c}, 2.0f);
+  const Tensor dz = Tensor::normal({128, c, hw, hw}, 0, 1, gen).to_channels_last();
+  const kz::Conv2dParams p = kz::Conv2dParams::symmetric(1, 1, c);
+  Tensor rm = Tensor::zeros({c}), rv = Tensor::ones({c}), y, z, dx, dw, dg, db;
+  kz::BatchNormSaved bn_saved;
+  kz::DwBnSaved saved;
+  auto forward = [&] {
+    if (fused) {
+      z = kz::dw_bn_relu6_forward(x, w, gamma, beta, rm, rv, 0.1f, 1e-5f, &saved);
+    } else {
+      y = kz::conv2d_forward(x, w, Tensor(), p);
+      z = kz::batch_norm_relu6_forward(y, gamma, beta, rm, rv, true, 0.1f, 1e-5f, &bn_saved);
+    }
+  };
+  // As in training, the unfused backward writes BN's dx over dz: each iteration gets a fresh
+  // copy, made outside the timed region.
+  Tensor dz_work = dz.contiguous().to_channels_last();
+  auto run_backward = [&] {
+    if (fused) {
+      kz::dw_bn_relu6_backward(dz_work, x, w, gamma, beta, saved, &dx, &dw, &dg, &db);
+    } else {
+      Tensor dy = dz_work;
+      kz::batch_norm_relu6_backward(dz_work, y, gamma, beta, bn_saved, true, 1e-5f, &dy, &dg, &db);
+      dx = kz::conv2d_backward_data(dy, w, x.shape(), p);
+      dw = kz::conv2d_backward_weights(dy, x, w.shape(), p, nullptr);
+    }
+  };
+  forward();  // makes the primitives
+  run_backward();
+  for (auto _ : state) {
+    if (backward) {
+      state.PauseTiming();
+      dz_work.copy_(dz);
+      state.ResumeTiming();
+      run_backward();
+      benchmark::DoNotOptimize(dx.data());
+    } else {
+      forward();
+      benchmark::DoNotOptimize(z.data());
+    }
+  }
+  const double bytes = double(x.numel()) * 4.0 * (backward ? 9.0 : 5.0);
+  state.counters["GB/s"] =
+      benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["bw%"] = benchmark::Counter(100.0 * bytes / 1e9 / limits.bandwidth_gbs,
+                                             benchmark::Counter::kIsIterationInvariantRate);
+}
+
 enum class Pass { forward, backward_data, backward_weights };
 
 void bench_conv_transpose(benchmark::State& state, Pass pass, Limits limits) {
@@ -377,6 +441,20 @@ void register_all(Limits limits) {
                                  std::to_string(c) + "to" + std::to_string(o) + "_" +
                                  std::to_string(hw) + "px/" + (backward ? "bwd" : "fwd_train");
         benchmark::RegisterBenchmark(name.c_str(), bench_expansion, c, o, hw, backward, fused,
+                                     limits)
+            ->Unit(benchmark::kMicrosecond)
+            ->UseRealTime();
+      }
+  // (C, map side): MobileNetV2 width 1.0 at 96×96 input, stride-1 depthwise layers:
+  // features.1, .3, the 192-channel (features.5) and 384-channel (features.8) blocks.
+  const std::pair<int64_t, int64_t> dw_blocks[] = {{32, 48}, {144, 24}, {192, 12}, {384, 6}};
+  for (auto [c, hw] : dw_blocks)
+    for (bool fused : {false, true})
+      for (bool backward : {false, true}) {
+        const std::string name = std::string(fused ? "dw_block_fused/" : "dw_block_unfused/") +
+                                 std::to_string(c) + "ch_" + std::to_string(hw) + "px/" +
+                                 (backward ? "bwd" : "fwd_train");
+        benchmark::RegisterBenchmark(name.c_str(), bench_dw_block, c, hw, backward, fused,
                                      limits)
             ->Unit(benchmark::kMicrosecond)
             ->UseRealTime();
