@@ -177,6 +177,29 @@ void bench_batch_norm(benchmark::State& state, int64_t c, int64_t hw, bool backw
 // bn_relu6 it replaces. GB/s counts the unfused path's traffic (conv: x in, y out; BN+ReLU6
 // 12 bytes per element forward; backward: BN+ReLU6 20 bytes per element, then the conv's
 // two backward passes reading dy), so the two rates compare as times do.
+// The timed loop of a fused block and its unfused twin: forward(), or run_backward() on a
+// fresh copy of dz in dz_work (made outside the timed region: as in training, the unfused
+// backward writes batch norm's dx over dz). Both run once first, to make the primitives.
+template <class Forward, class Backward>
+void time_block(benchmark::State& state, bool backward, const Forward& forward,
+                const Backward& run_backward, const Tensor& dz, Tensor& dz_work, const Tensor& z,
+                const Tensor& dx) {
+  forward();
+  run_backward();
+  for (auto _ : state) {
+    if (backward) {
+      state.PauseTiming();
+      dz_work.copy_(dz);
+      state.ResumeTiming();
+      run_backward();
+      benchmark::DoNotOptimize(dx.data());
+    } else {
+      forward();
+      benchmark::DoNotOptimize(z.data());
+    }
+  }
+}
+
 void bench_expansion(benchmark::State& state, int64_t c, int64_t o, int64_t hw, bool backward,
                      bool fused, Limits limits) {
   kz::Generator gen(0);
@@ -196,8 +219,6 @@ void bench_expansion(benchmark::State& state, int64_t c, int64_t o, int64_t hw, 
       z = kz::batch_norm_relu6_forward(y, gamma, beta, rm, rv, true, 0.1f, 1e-5f, &bn_saved);
     }
   };
-  // As in training, the unfused backward writes BN's dx over dz: each iteration gets a fresh
-  // copy, made outside the timed region.
   Tensor dz_work = dz.contiguous().to_channels_last();
   auto run_backward = [&] {
     if (fused) {
@@ -209,20 +230,7 @@ void bench_expansion(benchmark::State& state, int64_t c, int64_t o, int64_t hw, 
       dw = kz::conv2d_backward_weights(dy, x, w.shape(), p, nullptr);
     }
   };
-  forward();  // makes the primitives
-  run_backward();
-  for (auto _ : state) {
-    if (backward) {
-      state.PauseTiming();
-      dz_work.copy_(dz);
-      state.ResumeTiming();
-      run_backward();
-      benchmark::DoNotOptimize(dx.data());
-    } else {
-      forward();
-      benchmark::DoNotOptimize(z.data());
-    }
-  }
+  time_block(state, backward, forward, run_backward, dz, dz_work, z, dx);
   const double xs = double(x.numel()) * 4.0, ys = double(dz.numel()) * 4.0;
   const double bytes = backward ? 5.0 * ys + 2.0 * (ys + xs) : xs + ys + 3.0 * ys;
   state.counters["GB/s"] =
@@ -258,8 +266,6 @@ void bench_dw_block(benchmark::State& state, int64_t c, int64_t hw, bool backwar
       z = kz::batch_norm_relu6_forward(y, gamma, beta, rm, rv, true, 0.1f, 1e-5f, &bn_saved);
     }
   };
-  // As in training, the unfused backward writes BN's dx over dz: each iteration gets a fresh
-  // copy, made outside the timed region.
   Tensor dz_work = dz.contiguous().to_channels_last();
   auto run_backward = [&] {
     if (fused) {
@@ -271,20 +277,7 @@ void bench_dw_block(benchmark::State& state, int64_t c, int64_t hw, bool backwar
       dw = kz::conv2d_backward_weights(dy, x, w.shape(), p, nullptr);
     }
   };
-  forward();  // makes the primitives
-  run_backward();
-  for (auto _ : state) {
-    if (backward) {
-      state.PauseTiming();
-      dz_work.copy_(dz);
-      state.ResumeTiming();
-      run_backward();
-      benchmark::DoNotOptimize(dx.data());
-    } else {
-      forward();
-      benchmark::DoNotOptimize(z.data());
-    }
-  }
+  time_block(state, backward, forward, run_backward, dz, dz_work, z, dx);
   const double bytes = double(x.numel()) * 4.0 * (backward ? 9.0 : 5.0);
   state.counters["GB/s"] =
       benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);

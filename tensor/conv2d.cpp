@@ -281,10 +281,8 @@ Tensor conv_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
   check_bias(bias, g.w[0]);
   const char* op = relu6 ? "conv2d_relu6_forward" : "conv2d_forward";
   if (use_gemm_forward(g)) {
-    dnnl_cached<bool>(g.key(relu6 ? "conv2d_relu6_forward:gemm" : "conv2d_forward:gemm"), [&] {
-      dnnl_note_impl(g.describe(op), "kizuki:pointwise_gemm");
-      return true;
-    });
+    dnnl_note_own(g.key(relu6 ? "conv2d_relu6_forward:gemm" : "conv2d_forward:gemm"),
+                  [&] { return g.describe(op); }, "kizuki:pointwise_gemm");
     return pointwise_forward_gemm(g, to_layout(x, g.layout), weight, bias, relu6);
   }
   auto plan = dnnl_cached<ConvForwardPlan>(g.key(op), [&] {

@@ -196,13 +196,11 @@ void affine_relu6(const float* x, const float* wt, const float* b, float* z, int
     affine_relu6_rows<1>(x + r * c, wt, b, z + r * o, c, o);
 }
 
-// Names kizuki's kernel for the profiler's implementation column, once per op and shape
-// (through the plan cache, as oneDNN's primitives are noted when their plan is made).
+// Names kizuki's kernel for the profiler's implementation column, once per op and shape.
 void note_kernel(const char* op, const Tensor& x, int64_t o, const char* impl) {
-  dnnl_cached<bool>({op, {x.size(0), x.size(1), x.size(2), x.size(3), o}}, [&] {
-    dnnl_note_impl(fmt::format("{} x{} to {} nhwc", op, shape_str(x.shape()), o), impl);
-    return true;
-  });
+  dnnl_note_own({op, {x.size(0), x.size(1), x.size(2), x.size(3), o}},
+                [&] { return fmt::format("{} x{} to {} nhwc", op, shape_str(x.shape()), o); },
+                impl);
 }
 
 // x channels-last (N,C,H,W) with more than one value per channel, weight (O,C,1,1), each

@@ -97,6 +97,16 @@ std::shared_ptr<Plan> dnnl_cached(const DnnlKey& key, Make&& make) {
 void dnnl_note_impl(const std::string& what, const dnnl::primitive_desc_base& pd);
 // Record a kernel of kizuki's own that runs where oneDNN's choice was too slow.
 void dnnl_note_impl(const std::string& what, const std::string& impl);
+// Record kizuki's own kernel `impl` once per `key` (through the plan cache, as oneDNN's
+// primitives are noted when their plan is made); what() names the op and its shape. The key's
+// op name must not be one a plan of another type uses.
+template <class What>
+void dnnl_note_own(const DnnlKey& key, const What& what, const char* impl) {
+  dnnl_cached<bool>(key, [&] {
+    dnnl_note_impl(what(), impl);
+    return true;
+  });
+}
 
 struct DnnlImpl {
   std::string what;  // the primitive and its shape

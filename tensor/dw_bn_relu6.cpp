@@ -169,11 +169,42 @@ std::vector<float> taps_of(const Tensor& weight, bool flipped) {
   return out;
 }
 
+// Per-channel sums (C) over every output pixel of the pair of values term(i, j) gives, with y
+// recomputed row by row from x (N·H rows of W·C values, wt the taps): make_term(y_row, line)
+// returns term for that row, i the value's index in the row and j its channel. Float within a
+// row, double across rows and threads, as batch_norm.cpp sums.
+template <class MakeTerm>
+void recomputed_row_sums(const float* xp, const float* wt, int64_t n, int64_t h, int64_t w,
+                         int64_t c, const MakeTerm& make_term, std::vector<double>& s1,
+                         std::vector<double>& s2) {
+  const int64_t row_len = w * c, lines = n * h;
+  const auto cc = static_cast<size_t>(c);
+  s1.assign(cc, 0.0);
+  s2.assign(cc, 0.0);
+#pragma omp parallel if (lines * row_len >= kSerialBelow)
+  {
+    std::vector<float> y(static_cast<size_t>(row_len)), f1(cc), f2(cc);
+    std::vector<double> t1(cc, 0.0), t2(cc, 0.0);
+#pragma omp for schedule(static)
+    for (int64_t line = 0; line < lines; ++line) {
+      const float* r3[3];
+      rows_around(xp, line / h, line % h, h, row_len, r3);
+      dw_row<false>(r3, wt, nullptr, w, c, y.data());
+      std::fill(f1.begin(), f1.end(), 0.0f);
+      std::fill(f2.begin(), f2.end(), 0.0f);
+      row_sums(w, c, make_term(y.data(), line), f1.data(), f2.data());
+      for (size_t j = 0; j < cc; ++j) t1[j] += f1[j], t2[j] += f2[j];
+    }
+#pragma omp critical
+    for (size_t j = 0; j < cc; ++j) s1[j] += t1[j], s2[j] += t2[j];
+  }
+}
+
+// Names the kernel for the profiler's implementation column, once per op and shape.
 void note_kernel(const char* op, const Tensor& x) {
-  dnnl_cached<bool>({op, {x.size(0), x.size(1), x.size(2), x.size(3)}}, [&] {
-    dnnl_note_impl(fmt::format("{} x{} nhwc", op, shape_str(x.shape())), "kizuki:dw_bn_relu6");
-    return true;
-  });
+  dnnl_note_own({op, {x.size(0), x.size(1), x.size(2), x.size(3)}},
+                [&] { return fmt::format("{} x{} nhwc", op, shape_str(x.shape())); },
+                "kizuki:dw_bn_relu6");
 }
 
 // x channels-last (N,C,H,W) with more than one value per channel, weight (C,1,3,3), each
@@ -224,31 +255,14 @@ Tensor dw_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Tensor& 
     dw_row<false>(r3, wt.data(), nullptr, w, c, first.data());
     std::copy(first.begin(), first.begin() + c, k.begin());
   }
-  std::vector<double> s1(cc, 0.0), s2(cc, 0.0);
-#pragma omp parallel if (rows * c >= kSerialBelow)
-  {
-    std::vector<float> y(static_cast<size_t>(row_len)), f1(cc), f2(cc);
-    std::vector<double> t1(cc, 0.0), t2(cc, 0.0);
-    float* __restrict a1 = f1.data();
-    float* __restrict a2 = f2.data();
-    const float* __restrict kp = k.data();
-#pragma omp for schedule(static)
-    for (int64_t line = 0; line < lines; ++line) {
-      const float* r3[3];
-      rows_around(xp, line / h, line % h, h, row_len, r3);
-      dw_row<false>(r3, wt.data(), nullptr, w, c, y.data());
-      std::fill(f1.begin(), f1.end(), 0.0f);
-      std::fill(f2.begin(), f2.end(), 0.0f);
-      const float* yp = y.data();
-      row_sums(w, c, [&]<class V>(int64_t i, int64_t j) {
-        const V d = load<V>(yp + i) - load<V>(kp + j);
-        return std::pair<V, V>{d, d * d};
-      }, a1, a2);
-      for (size_t j = 0; j < cc; ++j) t1[j] += f1[j], t2[j] += f2[j];
-    }
-#pragma omp critical
-    for (size_t j = 0; j < cc; ++j) s1[j] += t1[j], s2[j] += t2[j];
-  }
+  const float* __restrict kp = k.data();
+  std::vector<double> s1, s2;
+  recomputed_row_sums(xp, wt.data(), n, h, w, c, [kp](const float* yp, int64_t) {
+    return [yp, kp]<class V>(int64_t i, int64_t j) {
+      const V d = load<V>(yp + i) - load<V>(kp + j);
+      return std::pair<V, V>{d, d * d};
+    };
+  }, s1, s2);
   // μ, σ², a = γ/σ; z = relu6(dw(x, a·w) + β − a·μ).
   const std::vector<float> g = gamma.to_vector(), be = beta.to_vector();
   std::vector<float> mean(cc), var(cc), folded(wt.size()), bias(cc);
@@ -299,7 +313,7 @@ void dw_bn_relu6_backward(const Tensor& dz, const Tensor& x, const Tensor& weigh
            "the saved statistics must have {} channels, have {}", c, saved.mean.size());
   note_kernel(op, x);
   const int64_t n = x.size(0), h = x.size(2), w = x.size(3), row_len = w * c;
-  const int64_t rows = n * h * w, lines = n * h;
+  const int64_t rows = n * h * w;
   const Tensor dz_in = to_layout(dz, Layout::nhwc);
   const float *xp = x.data(), *dzp = dz_in.data();
   const std::vector<float> wt = taps_of(weight, false), gv = gamma.to_vector(),
@@ -316,33 +330,17 @@ void dw_bn_relu6_backward(const Tensor& dz, const Tensor& x, const Tensor& weigh
   const float* __restrict ap = sa.data();
   const float* __restrict bp = sb.data();
   // Pass 1: Σg and Σg·(y − μ), y recomputed.
-  std::vector<double> sum_g(cc, 0.0), sum_gy(cc, 0.0);
-#pragma omp parallel if (rows * c >= kSerialBelow)
-  {
-    std::vector<float> y(static_cast<size_t>(row_len)), f1(cc), f2(cc);
-    std::vector<double> t1(cc, 0.0), t2(cc, 0.0);
-    float* __restrict a1 = f1.data();
-    float* __restrict a2 = f2.data();
-    const float* __restrict m = mu.data();
-#pragma omp for schedule(static)
-    for (int64_t line = 0; line < lines; ++line) {
-      const float* r3[3];
-      rows_around(xp, line / h, line % h, h, row_len, r3);
-      dw_row<false>(r3, wt.data(), nullptr, w, c, y.data());
-      std::fill(f1.begin(), f1.end(), 0.0f);
-      std::fill(f2.begin(), f2.end(), 0.0f);
-      const float* yp = y.data();
-      const float* dr = dzp + line * row_len;
-      row_sums(w, c, [&]<class V>(int64_t i, int64_t j) {
-        const V yv = load<V>(yp + i), g = in_range(yv * load<V>(ap + j) + load<V>(bp + j),
-                                                   load<V>(dr + i));
-        return std::pair<V, V>{g, g * (yv - load<V>(m + j))};
-      }, a1, a2);
-      for (size_t j = 0; j < cc; ++j) t1[j] += f1[j], t2[j] += f2[j];
-    }
-#pragma omp critical
-    for (size_t j = 0; j < cc; ++j) sum_g[j] += t1[j], sum_gy[j] += t2[j];
-  }
+  const float* __restrict m = mu.data();
+  std::vector<double> sum_g, sum_gy;
+  recomputed_row_sums(xp, wt.data(), n, h, w, c, [ap, bp, m, dzp, row_len](const float* yp,
+                                                                          int64_t line) {
+    const float* dr = dzp + line * row_len;
+    return [yp, ap, bp, m, dr]<class V>(int64_t i, int64_t j) {
+      const V yv = load<V>(yp + i), g = in_range(yv * load<V>(ap + j) + load<V>(bp + j),
+                                                 load<V>(dr + i));
+      return std::pair<V, V>{g, g * (yv - load<V>(m + j))};
+    };
+  }, sum_g, sum_gy);
   // dγ = (1/σ)·Σg·(y − μ), dβ = Σg; dy = k1·g + k2·(y − μ) + k3. μ is taken off y before
   // the product (batch_norm.cpp folds it into k3), which keeps the large per-channel means of
   // the tests from cancelling: without FMA (-march=x86-64-v2) dweight moved by 1e-5 with M = 4.

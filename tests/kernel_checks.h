@@ -10,6 +10,7 @@
 #include <cmath>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tensor/ops.h"
@@ -60,6 +61,14 @@ inline std::vector<std::string> case_names(const Safetensors& f, const std::stri
   for (const auto& [key, value] : f.metadata)
     if (key.rfind(prefix, 0) == 0) names.push_back(key.substr(prefix.size()));
   return names;
+}
+
+// Fraction of the elements of y equal to 0 and to 6 (a ReLU6 test must exercise both clamps).
+inline std::pair<double, double> clamped_fractions(const Tensor& y) {
+  const std::vector<float> v = y.to_vector();
+  double zeros = 0, sixes = 0;
+  for (float e : v) zeros += e == 0.0f, sixes += e == 6.0f;
+  return {zeros / double(v.size()), sixes / double(v.size())};
 }
 
 }  // namespace kz::test

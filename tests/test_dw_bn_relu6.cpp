@@ -9,7 +9,6 @@
 #include <doctest/doctest.h>
 
 #include <array>
-#include <sstream>
 #include <cmath>
 
 #include "autograd/dw_bn_relu6.h"
@@ -27,14 +26,7 @@ using namespace kz;
 namespace {
 
 using kz::test::check_close;
-
-// Fraction of the elements of y equal to 0 and to 6.
-std::pair<double, double> clamp_fractions(const Tensor& y) {
-  const std::vector<float> v = y.to_vector();
-  double zeros = 0, sixes = 0;
-  for (float e : v) zeros += e == 0.0f, sixes += e == 6.0f;
-  return {zeros / double(v.size()), sixes / double(v.size())};
-}
+using kz::test::clamped_fractions;
 
 }  // namespace
 
@@ -81,7 +73,7 @@ TEST_CASE("fused dw_bn_relu6: equals the depthwise conv then batch_norm_relu6, b
     const Tensor dx_ref = conv2d_backward_data(dy_ref, wt, x.shape(), p);
     const Tensor dw_ref = conv2d_backward_weights(dy_ref, x, wt.shape(), p, nullptr);
     if (h * w > 1) {
-      const auto [zeros, sixes] = clamp_fractions(zr);
+      const auto [zeros, sixes] = clamped_fractions(zr);
       CHECK_MESSAGE((zeros > 0.02 && sixes > 0.02), what, ": clamps not exercised");
     }
     // The fused kernels.
@@ -121,19 +113,16 @@ TEST_CASE("fused dw_bn_relu6: equals the depthwise conv then batch_norm_relu6, b
 
 TEST_CASE("fused dw_bn_relu6: kernels and autograd op match PyTorch") {
   const Safetensors f = load_safetensors(KZ_FIXTURES "/dw_bn_relu6.safetensors");
-  std::vector<std::string> names;
-  for (const auto& [key, value] : f.metadata)
-    if (key.rfind("dw_bn_relu6.", 0) == 0) names.push_back(key.substr(12));
+  const std::vector<std::string> names = kz::test::case_names(f, "dw_bn_relu6.");
   REQUIRE(names.size() >= 4);
   for (const std::string& name : names) {
-    std::istringstream meta(f.metadata.at("dw_bn_relu6." + name));
-    double mom = 0, e = 0;
-    meta >> mom >> e;
-    const float momentum = float(mom), eps = float(e);
+    const std::vector<double> meta = kz::test::metadata_numbers(f, "dw_bn_relu6." + name);
+    REQUIRE(meta.size() == 2);
+    const float momentum = float(meta[0]), eps = float(meta[1]);
     const std::string k = "dw_bn_relu6." + name + ".";
     const Tensor x = f.at(k + "x").to_channels_last(), w = f.at(k + "weight");
     const Tensor gamma = f.at(k + "gamma"), beta = f.at(k + "beta");
-    const auto [zeros, sixes] = clamp_fractions(f.at(k + "z"));
+    const auto [zeros, sixes] = clamped_fractions(f.at(k + "z"));
     CHECK_MESSAGE((zeros > 0.05 && sixes > 0.05), name, ": clamps not exercised");
     auto check_all = [&](const std::vector<Tensor>& got, const Tensor& rm, const Tensor& rv,
                          const std::string& what) {

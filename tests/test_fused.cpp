@@ -33,6 +33,7 @@ using namespace kz;
 namespace {
 
 using kz::test::check_close;
+using kz::test::clamped_fractions;
 using kz::test::in_layout;
 
 const Safetensors& fixture() {
@@ -40,13 +41,6 @@ const Safetensors& fixture() {
   return f;
 }
 
-// Fraction of the elements of y equal to 0 and to 6 (both clamps must be exercised).
-std::pair<double, double> clamped_fractions(const Tensor& y) {
-  const std::vector<float> v = y.to_vector();
-  double zeros = 0, sixes = 0;
-  for (float e : v) zeros += e == 0.0f, sixes += e == 6.0f;
-  return {zeros / double(v.size()), sixes / double(v.size())};
-}
 
 }  // namespace
 
