@@ -8,7 +8,8 @@
 // Layouts of results: y in x's layout, dx in dy's layout, dweight contiguous OIHW.
 // Where oneDNN 2.6 is slow, kizuki's own: depthwise backward-weights on channels-last data
 // wherever oneDNN offers no jit_dw kernel for it (the small maps at the end of MobileNetV2),
-// and the backward of pointwise convolutions as GEMMs where jit_1x1 is slow (see below).
+// the backward of pointwise convolutions as GEMMs where jit_1x1 is slow, and their forward
+// as one GEMM on 1×1 maps (see below).
 #include "tensor/conv2d.h"
 
 #include <algorithm>

@@ -34,7 +34,8 @@ struct Conv2dParams {
 /// Checks x (N,C,H,W), weight (O,C/groups,kH,kW) and p; returns (N,O,OH,OW).
 Shape conv2d_output_shape(const Shape& x, const Shape& weight, const Conv2dParams& p);
 
-/// Fast path (oneDNN): y = conv(x, weight) + bias.
+/// Fast path (oneDNN; a pointwise convolution on a channels-last 1×1 map is one sgemm):
+/// y = conv(x, weight) + bias.
 Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                       const Conv2dParams& p);
 /// dx (N,C,H,W) from dy (N,O,OH,OW); x_shape is the forward's x's.
