@@ -39,16 +39,12 @@ void check_forward_args(const Tensor& x, const Tensor& weight, const Tensor& bia
   check_channel_vector(bias, c, op, "bias");
   check_channel_vector(running_mean, c, op, "running_mean");
   check_channel_vector(running_var, c, op, "running_var");
-  KZ_CHECK(eps >= 0.0f && momentum >= 0.0f && momentum <= 1.0f, op,
-           "need eps >= 0 and momentum in [0, 1], got eps {} momentum {}", eps, momentum);
+  check_batch_norm_settings(running_mean, running_var, momentum, eps, op);
   if (training) {
     KZ_CHECK(x.size(0) * x.size(2) * x.size(3) > 1, op,
              "training needs more than one value per channel, x is {}", shape_str(x.shape()));
-    KZ_CHECK(running_mean.defined() == running_var.defined(), op,
-             "running_mean and running_var must both be given or both be undefined");
   } else {
-    KZ_CHECK(running_mean.defined() && running_var.defined(), op,
-             "inference needs running_mean and running_var");
+    KZ_CHECK(running_mean.defined(), op, "inference needs running_mean and running_var");
   }
 }
 
@@ -165,6 +161,14 @@ void backward_dnnl(const BnGeometry& g, const Tensor& dy, const Tensor& x, const
 }
 
 }  // namespace
+
+void check_batch_norm_settings(const Tensor& running_mean, const Tensor& running_var,
+                               float momentum, float eps, const char* op) {
+  KZ_CHECK(eps >= 0.0f && momentum >= 0.0f && momentum <= 1.0f, op,
+           "need eps >= 0 and momentum in [0, 1], got eps {} momentum {}", eps, momentum);
+  KZ_CHECK(running_mean.defined() == running_var.defined(), op,
+           "running_mean and running_var must both be given or both be undefined");
+}
 
 // --- oneDNN ---------------------------------------------------------------------------------
 

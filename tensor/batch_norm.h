@@ -26,6 +26,11 @@ struct BatchNormSaved {
 Tensor batch_norm_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                           Tensor& running_mean, Tensor& running_var, bool training,
                           float momentum, float eps, BatchNormSaved* saved);
+/// Checks the settings every training-mode batch norm takes (also the fused ops of
+/// tensor/conv_bn_relu6.h and tensor/dw_bn_relu6.h): eps ≥ 0, momentum in [0, 1], and
+/// running_mean and running_var both given or both undefined. Errors name `op`.
+void check_batch_norm_settings(const Tensor& running_mean, const Tensor& running_var,
+                               float momentum, float eps, const char* op);
 /// The running statistics' update after a training forward over `count` values per channel:
 /// r = (1−momentum)·r + momentum·stat, the variance taking the unbiased ·count/(count−1).
 void batch_norm_update_running(Tensor& running_mean, Tensor& running_var, const Tensor& mean,

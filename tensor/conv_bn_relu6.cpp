@@ -234,12 +234,9 @@ Tensor conv1x1_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Ten
                                 float momentum, float eps, Conv1x1BnSaved* saved) {
   const char* op = "conv1x1_bn_relu6";
   const int64_t o = check_args(x, weight, {{&gamma, "gamma"}, {&beta, "beta"}}, op);
-  KZ_CHECK(running_mean.defined() == running_var.defined(), op,
-           "running_mean and running_var must both be given or both be undefined");
+  check_batch_norm_settings(running_mean, running_var, momentum, eps, op);
   if (running_mean.defined())
     check_args(x, weight, {{&running_mean, "running_mean"}, {&running_var, "running_var"}}, op);
-  KZ_CHECK(eps >= 0.0f && momentum >= 0.0f && momentum <= 1.0f, op,
-           "need eps >= 0 and momentum in [0, 1], got eps {} momentum {}", eps, momentum);
   const int64_t c = x.size(1), rows = x.numel() / c;
   const auto cc = static_cast<size_t>(c), oo = static_cast<size_t>(o);
   const Moments mx = row_moments(x.data(), rows, c);

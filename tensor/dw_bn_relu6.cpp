@@ -234,12 +234,9 @@ Tensor dw_bn_relu6_forward(const Tensor& x, const Tensor& weight, const Tensor& 
                            float momentum, float eps, DwBnSaved* saved) {
   const char* op = "dw_bn_relu6";
   const int64_t c = check_args(x, weight, {{&gamma, "gamma"}, {&beta, "beta"}}, op);
-  KZ_CHECK(running_mean.defined() == running_var.defined(), op,
-           "running_mean and running_var must both be given or both be undefined");
+  check_batch_norm_settings(running_mean, running_var, momentum, eps, op);
   if (running_mean.defined())
     check_args(x, weight, {{&running_mean, "running_mean"}, {&running_var, "running_var"}}, op);
-  KZ_CHECK(eps >= 0.0f && momentum >= 0.0f && momentum <= 1.0f, op,
-           "need eps >= 0 and momentum in [0, 1], got eps {} momentum {}", eps, momentum);
   note_kernel(op, x);
   const int64_t n = x.size(0), h = x.size(2), w = x.size(3), row_len = w * c;
   const int64_t rows = n * h * w, lines = n * h;
